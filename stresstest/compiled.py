@@ -1,0 +1,173 @@
+"""The compiled forms of shock scenarios and backup plans: the contract between the file
+formats (:mod:`stresstest.scenario`, :mod:`stresstest.plan`) and the propagation modes.
+
+A **compiled shock** is an :class:`xarray.Dataset` on the economy's labels with a daily
+``time`` axis ``0 .. horizon-1`` (days since the scenario starts):
+
+==============  ========================================  ========================================
+variable        dims                                      meaning
+==============  ========================================  ========================================
+``kappa``       region, sector, time                      remaining productive capacity (share)
+``alpha_route`` product, route, time                      remaining foreign supply by route
+``alpha_M``     product, time                             remaining foreign supply, route-weighted
+                                                          by ``import_route_share``
+``rho``         region_from, region_to, product, time     remaining interregional trade (share of
+                                                          baseline), only if a route event exists
+``delta``       region, product, use, time                final-demand multiplier, only if a
+                                                          demand event exists
+==============  ========================================  ========================================
+
+``attrs``: ``scenario``, ``description``, ``horizon`` (days), ``window_start``/``window_end``
+(the shock window ``[start, end)`` in days, which static modes average over), ``events`` (a
+JSON event log), ``source`` (file). Events compose multiplicatively.
+
+A **compiled plan** is an :class:`xarray.Dataset` (no time axis):
+
+===========================  ==========================  =====================================
+variable                     dims                        meaning
+===========================  ==========================  =====================================
+``standby_capacity``         standby                     extra capacity when fully ramped,
+                                                         currency/year (economy units)
+``standby_region``,          standby                     where (labels)
+``standby_sector``
+``standby_lead_time``        standby                     days before activation starts
+``standby_ramp``             standby                     days from start to full capacity
+``standby_cost``             standby                     annual cost, economy units/year
+``stock_amount``             holder, product             stock, economy units (holder = regions
+                                                         + ``"national"``)
+``stock_max_release``        holder, product             max release, economy units per day
+``stock_cost``               holder, product             annual cost
+``substitution_headroom``    product                     extra flow allowed on existing links,
+                                                         share of the baseline link flow
+``substitution_new_links``   product                     share of a buyer's product need that may
+                                                         come from links absent at baseline
+``substitution_friction``    product                     extra cost share on substituted flows
+``corridor_extra``           region_from, region_to      extra route capacity, share of baseline
+                                                         flow: effective ``rho + extra``
+===========================  ==========================  =====================================
+
+``attrs``: ``plan``, ``description``, ``annual_cost``, ``elements`` (JSON), ``source``.
+A plan whose arrays are all zero must give results bit-identical to no plan.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from .economy import ROUTES
+
+NATIONAL = "national"
+
+
+def no_shock(economy: xr.Dataset, horizon: int = 1, name: str = "no-shock") -> xr.Dataset:
+    """The compiled shock in which nothing happens, on ``horizon`` days."""
+    if int(horizon) < 1:
+        raise ValueError(f"horizon must be >= 1 day, got {horizon}")
+    horizon = int(horizon)
+    time = np.arange(horizon)
+    R, S = economy.sizes["region"], economy.sizes["sector"]
+    ds = xr.Dataset(
+        {
+            "kappa": (("region", "sector", "time"), np.ones((R, S, horizon))),
+            "alpha_route": (("product", "route", "time"), np.ones((S, len(ROUTES), horizon))),
+            "alpha_M": (("product", "time"), np.ones((S, horizon))),
+        },
+        coords={"region": economy["region"].values, "sector": economy["sector"].values,
+                "product": economy["sector"].values, "route": list(ROUTES), "time": time},
+    )
+    ds["time"].attrs["units"] = "days since scenario start"
+    ds.attrs.update({"scenario": name, "description": "no shock", "horizon": horizon,
+                     "window_start": 0, "window_end": horizon, "events": "[]", "source": ""})
+    return ds
+
+
+def route_factor(shock: xr.Dataset):
+    """``rho`` or ``None`` when the scenario cuts no route (all ones)."""
+    return shock["rho"] if "rho" in shock else None
+
+
+def demand_factor(shock: xr.Dataset):
+    """``delta`` or ``None`` when the scenario changes no final demand (all ones)."""
+    return shock["delta"] if "delta" in shock else None
+
+
+def window_mean(shock: xr.Dataset) -> xr.Dataset:
+    """The average day of the shock window ``[window_start, window_end)``: drops ``time``."""
+    start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
+    end = max(end, start + 1)
+    out = shock.isel(time=slice(start, end)).mean("time")
+    out.attrs = dict(shock.attrs)
+    return out
+
+
+def window_days(shock: xr.Dataset) -> np.ndarray:
+    """Day numbers of the shock window."""
+    start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
+    return np.arange(start, max(end, start + 1))
+
+
+def no_plan(economy: xr.Dataset, name: str = "none") -> xr.Dataset:
+    """The compiled plan with nothing in it."""
+    regions = list(map(str, economy["region"].values))
+    products = economy["sector"].values
+    H, S = len(regions) + 1, len(products)
+    empty = np.zeros(0)
+    ds = xr.Dataset(
+        {
+            "standby_capacity": ("standby", empty),
+            "standby_region": ("standby", np.array([], dtype=str)),
+            "standby_sector": ("standby", np.array([], dtype=str)),
+            "standby_lead_time": ("standby", empty),
+            "standby_ramp": ("standby", empty),
+            "standby_cost": ("standby", empty),
+            "stock_amount": (("holder", "product"), np.zeros((H, S))),
+            "stock_max_release": (("holder", "product"), np.zeros((H, S))),
+            "stock_cost": (("holder", "product"), np.zeros((H, S))),
+            "substitution_headroom": ("product", np.zeros(S)),
+            "substitution_new_links": ("product", np.zeros(S)),
+            "substitution_friction": ("product", np.zeros(S)),
+            "corridor_extra": (("region_from", "region_to"), np.zeros((H - 1, H - 1))),
+        },
+        coords={"holder": regions + [NATIONAL], "product": products,
+                "region_from": regions, "region_to": regions},
+    )
+    ds.attrs.update({"plan": name, "description": "no backups", "annual_cost": 0.0,
+                     "elements": json.dumps([]), "source": ""})
+    return ds
+
+
+def standby_availability(plan: xr.Dataset, economy: xr.Dataset, days) -> xr.DataArray:
+    """Standby capacity available on each day, ``(region, sector, time)`` in economy units/year.
+
+    Element ``e`` supplies ``capacity_e * clip((t - lead_e) / ramp_e, 0, 1)`` (a step at
+    ``lead_e`` when ``ramp_e == 0``).
+    """
+    days = np.atleast_1d(np.asarray(days, dtype=float))
+    R, S = economy.sizes["region"], economy.sizes["sector"]
+    out = np.zeros((R * S, days.size))
+    n_el = plan.sizes.get("standby", 0)
+    if n_el:
+        ridx = {str(r): i for i, r in enumerate(economy["region"].values)}
+        sidx = {str(s): i for i, s in enumerate(economy["sector"].values)}
+        ind = np.array([ridx[str(r)] * S + sidx[str(s)] for r, s in
+                        zip(plan["standby_region"].values, plan["standby_sector"].values)])
+        lead = plan["standby_lead_time"].values[:, None]
+        ramp = plan["standby_ramp"].values[:, None]
+        t = days[None, :]
+        share = np.where(ramp > 0, np.clip((t - lead) / np.where(ramp > 0, ramp, 1), 0, 1),
+                         (t >= lead).astype(float))
+        np.add.at(out, ind, plan["standby_capacity"].values[:, None] * share)
+    return xr.DataArray(out.reshape(R, S, days.size), dims=("region", "sector", "time"),
+                        coords={"region": economy["region"].values,
+                                "sector": economy["sector"].values, "time": days})
+
+
+def plan_is_empty(plan: xr.Dataset | None) -> bool:
+    """True for ``None`` or a plan whose every quantity is zero."""
+    if plan is None:
+        return True
+    return not any(np.any(plan[v].values != 0) for v in plan.data_vars
+                   if plan[v].dtype.kind == "f")

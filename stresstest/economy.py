@@ -1,0 +1,484 @@
+"""The economy: a multi-regional input-output table as an :class:`xarray.Dataset`.
+
+Schema (DESIGN.md section 3). Dims ``origin``/``region`` share one set of labels, as do
+``product``/``sector`` (symmetric product-by-product tables):
+
+=========  =======================================  ===========================================
+variable   dims                                     meaning (annual, ``attrs["units"]``)
+=========  =======================================  ===========================================
+``Z``      origin, product, region, sector          intermediate flows
+``Y``      origin, product, region, use             domestic output to final use in ``region``
+``exports`` region, sector                          exports to the rest of the world
+``M``      product, region, sector                  imported intermediate inputs
+``MY``     product, region, use                     imports to final use
+``V``      component, region, sector                value added
+``x``      region, sector                           gross output
+=========  =======================================  ===========================================
+
+Coordinates (one name per coordinate in a Dataset, hence the prefixes): ``region``:
+``region_name_zh, lon, lat, zone, coastal``; ``sector``: ``sector_name, sector_name_zh, tradable,
+critical, essential_share``; ``use``: ``consumption`` (households + government, the base of
+essential supply) and ``inventory`` (may be negative); ``component``: ``signed`` (net taxes and
+adjustments, may be negative). ``import_route_share[sector, route]`` says how foreign supply of
+each product arrives (rows sum to 1).
+
+Linear algebra runs on the stacked ``industry = (region, sector)`` axis, region-major:
+``industry = r * n_sector + s``. :func:`derive` computes the cached quantities once per Dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+import xarray as xr
+
+from .errors import EconomyError, InputError
+
+ROUTES = ("sea", "land", "air")
+FLOW_VARIABLES = ("Z", "Y", "exports", "M", "MY", "V", "x")
+DIMS = {
+    "Z": ("origin", "product", "region", "sector"),
+    "Y": ("origin", "product", "region", "use"),
+    "exports": ("region", "sector"),
+    "M": ("product", "region", "sector"),
+    "MY": ("product", "region", "use"),
+    "V": ("component", "region", "sector"),
+    "x": ("region", "sector"),
+}
+REGION_COORDS = ("region_name_zh", "lon", "lat", "zone", "coastal")
+SECTOR_COORDS = ("sector_name", "sector_name_zh", "tradable", "critical", "essential_share")
+
+#: Default relative tolerance of the row and column identities, relative to each
+#: industry's gross output (plus ``1e-12`` of total output for empty industries).
+RTOL = 1e-6
+
+
+# --------------------------------------------------------------------------- construction
+
+
+def make_economy(
+    Z,
+    Y,
+    exports,
+    M,
+    MY,
+    V,
+    *,
+    regions,
+    sectors,
+    uses,
+    components,
+    x=None,
+    units="currency",
+    region_coords: dict | None = None,
+    sector_coords: dict | None = None,
+    consumption_uses=None,
+    inventory_uses=(),
+    signed_components=(),
+    import_route_share=None,
+    attrs: dict | None = None,
+    validate: bool = True,
+    rtol: float = RTOL,
+) -> xr.Dataset:
+    """Assemble an economy Dataset from numpy arrays in the dim order of :data:`DIMS`.
+
+    ``x`` defaults to the row sums (output = intermediate + final + exports). Region and sector
+    coordinates not given get neutral defaults (no coordinates, not coastal, zone ``"all"``,
+    every sector tradable, none critical, ``essential_share`` 0). ``consumption_uses`` defaults
+    to every use that is not an inventory use. ``import_route_share`` is ``(sector, route)``;
+    the default brings everything by sea.
+    """
+    regions = [str(r) for r in regions]
+    sectors = [str(s) for s in sectors]
+    uses = [str(u) for u in uses]
+    components = [str(c) for c in components]
+    R, S = len(regions), len(sectors)
+    Z = np.asarray(Z, dtype=np.float64).reshape(R, S, R, S)
+    Y = np.asarray(Y, dtype=np.float64).reshape(R, S, R, len(uses))
+    exports = np.asarray(exports, dtype=np.float64).reshape(R, S)
+    M = np.asarray(M, dtype=np.float64).reshape(S, R, S)
+    MY = np.asarray(MY, dtype=np.float64).reshape(S, R, len(uses))
+    V = np.asarray(V, dtype=np.float64).reshape(len(components), R, S)
+    if x is None:
+        x = Z.sum(axis=(2, 3)) + Y.sum(axis=(2, 3)) + exports
+    x = np.asarray(x, dtype=np.float64).reshape(R, S)
+
+    rc = {"region_name_zh": regions, "lon": np.full(R, np.nan), "lat": np.full(R, np.nan),
+          "zone": ["all"] * R, "coastal": np.zeros(R, bool)}
+    rc.update(region_coords or {})
+    sc = {"sector_name": sectors, "sector_name_zh": sectors, "tradable": np.ones(S, bool),
+          "critical": np.zeros(S, bool), "essential_share": np.zeros(S)}
+    sc.update(sector_coords or {})
+    if consumption_uses is None:
+        consumption_uses = [u for u in uses if u not in set(inventory_uses)]
+    if import_route_share is None:
+        import_route_share = np.zeros((S, len(ROUTES)))
+        import_route_share[:, 0] = 1.0
+
+    ds = xr.Dataset(coords={"region": regions, "sector": sectors, "origin": regions,
+                            "product": sectors, "use": uses, "component": components,
+                            "route": list(ROUTES)})
+    ds = ds.assign_coords({k: ("region", np.asarray(v)) for k, v in rc.items()})
+    ds = ds.assign_coords({k: ("sector", np.asarray(v)) for k, v in sc.items()})
+    ds = ds.assign_coords(
+        consumption=("use", np.isin(uses, list(consumption_uses))),
+        inventory=("use", np.isin(uses, list(inventory_uses))),
+        signed=("component", np.isin(components, list(signed_components))),
+    )
+    data = {"Z": Z, "Y": Y, "exports": exports, "M": M, "MY": MY, "V": V, "x": x}
+    for name, arr in data.items():
+        ds[name] = (DIMS[name], arr)
+        ds[name].attrs["units"] = units
+    ds["import_route_share"] = (("sector", "route"), np.asarray(import_route_share, float))
+    ds.attrs.update({"units": units, "title": "economy"})
+    ds.attrs.update(attrs or {})
+    if validate:
+        validate_economy(ds, rtol=rtol)
+    return ds
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _worst_cells(bad: xr.DataArray, score: xr.DataArray, k: int = 3) -> str:
+    """Describe up to ``k`` cells where ``bad`` holds, worst ``score`` first."""
+    flat_bad = bad.values.reshape(-1)
+    flat_score = np.abs(np.nan_to_num(score.values.reshape(-1), nan=np.inf))
+    idx = np.flatnonzero(flat_bad)
+    idx = idx[np.argsort(-flat_score[idx], kind="stable")][:k]
+    parts = []
+    for i in idx:
+        pos = np.unravel_index(i, bad.shape)
+        label = ", ".join(f"{d}={bad[d].values[p]}" for d, p in zip(bad.dims, pos))
+        parts.append(f"[{label}]")
+    more = f" (and {len(np.flatnonzero(flat_bad)) - len(idx)} more)" if flat_bad.sum() > k else ""
+    return "; ".join(parts) + more
+
+
+def validate_economy(ds: xr.Dataset, rtol: float = RTOL, source: str | None = None) -> xr.Dataset:
+    """Check an economy and return it unchanged, or raise :class:`EconomyError`.
+
+    Checks: variables and dims present; labels unique, ``origin == region`` and
+    ``product == sector``; no NaN/inf; flows non-negative (except inventory uses and signed
+    value-added components); row identity ``x = ΣZ + ΣY + exports`` and column identity
+    ``x = ΣZ + ΣM + ΣV``, each to ``rtol`` relative to the industry's output (plus ``1e-12`` of
+    total output); productivity (spectral radius of ``A`` < 1). The message names ``source``
+    (a file), the variable and the worst cells.
+    """
+    where = f"{source}: " if source else ""
+
+    def fail(msg):
+        raise EconomyError(f"{where}{msg}")
+
+    if not isinstance(ds, xr.Dataset):
+        fail(f"an economy must be an xarray.Dataset, got {type(ds).__name__}")
+    for name, dims in DIMS.items():
+        if name not in ds:
+            fail(f"variable {name!r} is missing (an economy needs {', '.join(DIMS)})")
+        if set(ds[name].dims) != set(dims):
+            fail(f"variable {name!r} has dims {ds[name].dims}, expected {dims}")
+    for dim in ("region", "sector", "use", "component"):
+        labels = ds[dim].values
+        uniq, counts = np.unique(labels.astype(str), return_counts=True)
+        if (counts > 1).any():
+            fail(f"duplicate {dim} labels: {', '.join(map(str, uniq[counts > 1][:5]))}")
+    for a, b in (("origin", "region"), ("product", "sector")):
+        if list(map(str, ds[a].values)) != list(map(str, ds[b].values)):
+            diff = [f"{u}!={v}" for u, v in zip(ds[a].values, ds[b].values) if str(u) != str(v)]
+            fail(f"{a} labels must equal {b} labels in the same order; first mismatch "
+                 f"{diff[:1] or 'length ' + str(ds[a].size) + ' vs ' + str(ds[b].size)}")
+    for c in REGION_COORDS:
+        if c not in ds.coords:
+            fail(f"region coordinate {c!r} is missing")
+    for c in SECTOR_COORDS:
+        if c not in ds.coords:
+            fail(f"sector coordinate {c!r} is missing")
+    es = ds["essential_share"].values.astype(float)
+    if np.isnan(es).any() or (es < 0).any() or (es > 1).any():
+        bad = ds["essential_share"].where((es < 0) | (es > 1) | np.isnan(es), drop=True)
+        fail(f"essential_share must lie in [0, 1]; bad at sector {list(map(str, bad.sector.values))[:5]}")
+
+    for name in FLOW_VARIABLES:
+        v = ds[name]
+        bad = ~np.isfinite(v)
+        if bad.any():
+            fail(f"variable {name!r} has NaN or infinite values at {_worst_cells(bad, v)}")
+        allowed = xr.zeros_like(v, dtype=bool)
+        if "use" in v.dims:
+            allowed = allowed | ds["inventory"]
+        if "component" in v.dims:
+            allowed = allowed | ds["signed"]
+        neg = (v < 0) & ~allowed
+        if neg.any():
+            fail(f"variable {name!r} has negative flows at {_worst_cells(neg, v)}")
+
+    x = ds["x"]
+    scale = 1e-12 * float(np.abs(x).sum()) + 1e-300
+    rows = (ds["Z"].sum(["region", "sector"]) + ds["Y"].sum(["region", "use"])).rename(
+        {"origin": "region", "product": "sector"}) + ds["exports"]
+    cols = (ds["Z"].sum(["origin", "product"]) + ds["M"].sum("product")
+            + ds["V"].sum("component"))
+    for label, total in (("row identity x = sum(Z) + sum(Y) + exports", rows),
+                         ("column identity x = sum(Z) + sum(M) + sum(V)", cols)):
+        resid = total - x
+        rel = np.abs(resid) / (np.abs(x) + scale)
+        bad = np.abs(resid) > rtol * np.abs(x) + scale
+        if bad.any():
+            fail(f"{label} fails (rtol={rtol:g}) at {_worst_cells(bad, rel)}; worst relative "
+                 f"residual {float(rel.max()):.3g}")
+
+    rho = spectral_radius_bound(ds)
+    if rho >= 1.0:
+        fail(f"technical coefficients are not productive: spectral radius of A is {rho:.6g} "
+             "(must be < 1)")
+    return ds
+
+
+def _coefficient_matrix(ds: xr.Dataset) -> sp.csc_matrix:
+    R, S = ds.sizes["region"], ds.sizes["sector"]
+    n = R * S
+    Z = ds["Z"].transpose(*DIMS["Z"]).values.reshape(n, n)
+    x = ds["x"].transpose("region", "sector").values.reshape(n)
+    inv = np.divide(1.0, x, out=np.zeros_like(x), where=x > 0)
+    return sp.csc_matrix(sp.csr_matrix(Z) @ sp.diags(inv))
+
+
+def spectral_radius_bound(ds_or_A) -> float:
+    """Spectral radius of ``A``; the max column sum when that is already < 1 (a bound)."""
+    A = ds_or_A if sp.issparse(ds_or_A) else _coefficient_matrix(ds_or_A)
+    colmax = float(np.abs(A).sum(axis=0).max()) if A.shape[0] else 0.0
+    if colmax < 1.0:
+        return colmax
+    if A.shape[0] <= 3000:
+        return float(np.abs(np.linalg.eigvals(A.toarray())).max())
+    try:
+        vals = spla.eigs(A.astype(float), k=1, which="LM", return_eigenvectors=False, maxiter=5000)
+        return float(np.abs(vals).max())
+    except spla.ArpackNoConvergence:  # pragma: no cover - pathological tables
+        return colmax
+
+
+# --------------------------------------------------------------------------- derived, cached
+
+
+@dataclass(eq=False)
+class Derived:
+    """Quantities derived once per economy, on the stacked industry axis (region-major).
+
+    ``A`` (n x n, CSC) technical coefficients; ``AM`` (P x n) import coefficients; ``v`` (n)
+    value-added coefficients; ``lu`` a sparse LU of ``I - A``; ``a_prod`` (P x n) product
+    requirements ``a[p, j] = Σ_origin A[(origin, p), j]``; ``tau0`` (n x n, CSC, pattern of A)
+    sourcing shares ``A[i, j] / a[product(i), j]``; ``x`` (n) gross output; ``fd`` (n) final
+    demand for each industry's output incl. exports; ``Ydest`` (n, R, U) domestic final use by
+    destination; ``exports`` (n); ``MY`` (P, R, U); ``product_of`` (n) product index of each
+    industry; ``region_of`` (n).
+    """
+
+    n_region: int
+    n_sector: int
+    x: np.ndarray
+    A: sp.csc_matrix
+    AM: np.ndarray
+    v: np.ndarray
+    a_prod: np.ndarray
+    tau0: sp.csc_matrix
+    fd: np.ndarray
+    Ydest: np.ndarray
+    exports: np.ndarray
+    MY: np.ndarray
+    product_of: np.ndarray
+    region_of: np.ndarray
+    _lu: object = field(default=None, repr=False)
+    _luT: object = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return self.n_region * self.n_sector
+
+    @property
+    def lu(self):
+        """Sparse LU factorisation of ``I - A`` (computed on first use)."""
+        if self._lu is None:
+            I = sp.identity(self.n, format="csc")
+            self._lu = spla.splu((I - self.A).tocsc(), permc_spec="COLAMD")
+        return self._lu
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """``(I - A)^-1 rhs`` for a vector (n,) or a block of right-hand sides (n, k)."""
+        return self.lu.solve(np.asarray(rhs, dtype=np.float64))
+
+    def solve_transposed(self, rhs: np.ndarray) -> np.ndarray:
+        """``(I - A)^-T rhs``, i.e. row vectors times the Leontief inverse."""
+        return self.lu.solve(np.asarray(rhs, dtype=np.float64), trans="T")
+
+    def pool_by_product(self, values: np.ndarray) -> np.ndarray:
+        """Sum an industry vector/matrix (n, ...) over origins into products (P, ...)."""
+        R, S = self.n_region, self.n_sector
+        return values.reshape((R, S) + values.shape[1:]).sum(axis=0)
+
+
+_CACHE_BY_ID: dict = {}
+
+
+def derive(ds: xr.Dataset) -> Derived:
+    """Return the cached :class:`Derived` quantities of ``ds`` (computed on first call).
+
+    The cache is keyed on the Dataset object: modify a copy, not the economy in place.
+    """
+    cached = _CACHE_BY_ID.get(id(ds))
+    if cached is not None and cached[0]() is ds:
+        return cached[1]
+    d = _compute_derived(ds)
+    ref = weakref.ref(ds, lambda _r, i=id(ds): _CACHE_BY_ID.pop(i, None))
+    _CACHE_BY_ID[id(ds)] = (ref, d)
+    return d
+
+
+def _compute_derived(ds: xr.Dataset) -> Derived:
+    R, S = ds.sizes["region"], ds.sizes["sector"]
+    n = R * S
+    x = ds["x"].transpose("region", "sector").values.reshape(n).astype(np.float64)
+    A = _coefficient_matrix(ds)
+    A.eliminate_zeros()
+    inv = np.divide(1.0, x, out=np.zeros_like(x), where=x > 0)
+    AM = ds["M"].transpose("product", "region", "sector").values.reshape(S, n) * inv
+    v = ds["V"].sum("component").transpose("region", "sector").values.reshape(n) * inv
+    product_of = np.tile(np.arange(S), R)
+    region_of = np.repeat(np.arange(R), S)
+    # a_prod[p, j] = sum over rows i with product(i) == p of A[i, j]
+    P = sp.csr_matrix((np.ones(n), (product_of, np.arange(n))), shape=(S, n))
+    a_prod = np.asarray((P @ A).todense())
+    Acoo = A.tocoo()
+    denom = a_prod[product_of[Acoo.row], Acoo.col]
+    tau_vals = np.divide(Acoo.data, denom, out=np.zeros_like(Acoo.data), where=denom > 0)
+    tau0 = sp.csc_matrix((tau_vals, (Acoo.row, Acoo.col)), shape=(n, n))
+    Y = ds["Y"].transpose("origin", "product", "region", "use").values.reshape(n, R, -1)
+    exports = ds["exports"].transpose("region", "sector").values.reshape(n)
+    fd = Y.sum(axis=(1, 2)) + exports
+    MY = ds["MY"].transpose("product", "region", "use").values
+    return Derived(R, S, x, A, AM, v, a_prod, tau0, fd, Y, exports, MY, product_of, region_of)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def builtin_dirs() -> list[Path]:
+    """Folders searched for built-in economies, scenarios and plans (package first)."""
+    here = Path(__file__).resolve().parent
+    return [here / "_builtin", here.parent]
+
+
+def builtin_economies() -> dict[str, Path]:
+    """Names of the built-in economies and their netCDF files."""
+    out: dict[str, Path] = {}
+    for root in builtin_dirs():
+        for f in sorted((root / "data").glob("*.nc")):
+            out.setdefault(f.stem, f)
+    return out
+
+
+def load_economy(name_or_path, validate: bool = True) -> xr.Dataset:
+    """Load a built-in economy by name (e.g. ``"china31"``) or a netCDF file, and validate it.
+
+    An ``xarray.Dataset`` passes through validation unchanged.
+    """
+    if isinstance(name_or_path, xr.Dataset):
+        return validate_economy(name_or_path) if validate else name_or_path
+    builtins = builtin_economies()
+    key = str(name_or_path)
+    if key in builtins:
+        path = builtins[key]
+    else:
+        path = Path(key)
+        if not path.exists():
+            names = ", ".join(sorted(builtins)) or "none"
+            raise InputError(f"economy {key!r}: no such built-in economy or file "
+                             f"(built-ins: {names})")
+    try:
+        ds = xr.load_dataset(path, engine=_netcdf_engine())
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise InputError(f"{path}: cannot read as a netCDF economy ({exc})") from None
+    ds = _restore_after_netcdf(ds)
+    if validate:
+        validate_economy(ds, source=str(path))
+    return ds
+
+
+def _netcdf_engine() -> str:
+    try:
+        import h5netcdf  # noqa: F401
+        return "h5netcdf"
+    except ImportError:  # pragma: no cover
+        return "scipy"
+
+
+_BOOL_COORDS = ("coastal", "tradable", "critical", "consumption", "inventory", "signed")
+
+
+def _restore_after_netcdf(ds: xr.Dataset) -> xr.Dataset:
+    for c in _BOOL_COORDS:
+        if c in ds.coords and ds[c].dtype != bool:
+            ds = ds.assign_coords({c: ds[c].astype(bool)})
+    for c in list(ds.coords):
+        if ds[c].dtype == object:
+            ds = ds.assign_coords({c: ds[c].astype(str)})
+    return ds
+
+
+def save_economy(ds: xr.Dataset, path, compress: bool = True) -> Path:
+    """Write an economy to netCDF (float64, zlib-compressed) atomically; exact round trip."""
+    path = Path(path)
+    validate_economy(ds)
+    out = ds.copy()
+    for c in _BOOL_COORDS:
+        if c in out.coords:
+            out = out.assign_coords({c: out[c].astype("u1")})
+    for c in list(out.coords):
+        if out[c].dtype.kind in "OU":
+            out = out.assign_coords({c: out[c].astype(str).astype(object)})
+    enc = {v: {"zlib": True, "complevel": 4} for v in out.data_vars} if compress else {}
+    write_atomic(path, lambda tmp: out.to_netcdf(tmp, engine=_netcdf_engine(), encoding=enc))
+    return path
+
+
+def write_atomic(path, writer) -> Path:
+    """Call ``writer(tmp_path)`` then rename onto ``path``; never leaves a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def stack(da: xr.DataArray) -> np.ndarray:
+    """``(region, sector[, ...])`` -> numpy ``(n[, ...])`` in canonical industry order."""
+    rest = [d for d in da.dims if d not in ("region", "sector")]
+    arr = da.transpose("region", "sector", *rest).values
+    return arr.reshape((-1,) + arr.shape[2:])
+
+
+def unstack(values: np.ndarray, economy: xr.Dataset, extra_dims=(), extra_coords=None,
+            name=None) -> xr.DataArray:
+    """numpy ``(n[, ...])`` in industry order -> ``DataArray(region, sector[, ...])``."""
+    R, S = economy.sizes["region"], economy.sizes["sector"]
+    values = np.asarray(values).reshape((R, S) + np.shape(values)[1:])
+    coords = {"region": economy["region"].values, "sector": economy["sector"].values}
+    coords.update(extra_coords or {})
+    return xr.DataArray(values, dims=("region", "sector", *extra_dims), coords=coords, name=name)

@@ -1,0 +1,195 @@
+"""The Result schema shared by every propagation mode (DESIGN.md section 7).
+
+A Result is an :class:`xarray.Dataset` on the economy's labels; money is an annual rate in
+the economy's units (a static mode describes the average day of the shock window at an annual
+rate; ``dynamic`` adds a ``time`` dim in days):
+
+=======================  ===================================  =================================
+variable                 dims                                 meaning
+=======================  ===================================  =================================
+``x``                    region, sector[, time]               gross output
+``va``                   region, sector[, time]               value added ``v * x``
+``capacity``             region, sector[, time]               effective capacity (kappa x0 +
+                                                              standby)
+``f``                    region, product, source[, time]      final deliveries to the region's
+                                                              final users, by source
+                                                              (domestic / imported / stock)
+``exports``              region, sector[, time]               delivered foreign exports
+``csr``                  region, product[, time]              critical supply ratio: delivered
+                                                              / baseline essential final use
+                                                              (NaN where the baseline is 0)
+``binding``              region, sector[, time]               code of the binding constraint
+                                                              (see ``BINDING``)
+``binding_product``      region, sector[, time]               product of a binding input,
+                                                              import or route (-1 if none)
+``x_baseline``,          region, sector                       baseline output, value added
+``va_baseline``
+``f_baseline``           region, product                      baseline final deliveries
+``essential_baseline``   region, product                      baseline essential final use
+``essential``            region, product[, time]              delivered essential final use
+=======================  ===================================  =================================
+
+Modes may add variables (``stock``, ``capacity_value``, ``route_value``, ...). ``attrs``:
+``scenario``, ``plan``, ``mode``, ``parameters`` (JSON), ``stresstest_version``, ``economy``,
+``units``, ``window_start``/``window_end``, and diagnostics (``iterations``, ``residual``,
+``converged``, ``solver_status``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+from ._version import __version__
+from .economy import Derived, derive, stack
+
+SOURCES = ("domestic", "imported", "stock")
+
+#: Codes of the ``binding`` variable.
+BINDING = {"none": 0, "demand": 1, "capacity": 2, "input": 3, "import": 4, "route": 5}
+
+
+def essential_baseline(economy: xr.Dataset) -> xr.DataArray:
+    """Baseline essential final use ``(region, product)``: ``essential_share[p]`` times
+    households' and government's use of ``p`` in the region, domestic and imported."""
+    cons = economy["consumption"]
+    dom = economy["Y"].where(cons, 0.0).sum(["origin", "use"])
+    imp = economy["MY"].where(cons, 0.0).sum("use")
+    share = economy["essential_share"].rename({"sector": "product"}).drop_vars(
+        [c for c in economy["essential_share"].coords if c != "sector"])
+    out = (dom + imp) * share
+    return out.transpose("region", "product").drop_vars(
+        [c for c in out.coords if c not in ("region", "product")])
+
+
+def final_baseline(economy: xr.Dataset) -> xr.DataArray:
+    """Baseline final deliveries ``(region, product, source)`` (stock is zero)."""
+    dom = economy["Y"].sum(["origin", "use"]).transpose("region", "product")
+    imp = economy["MY"].sum("use").transpose("region", "product")
+    stock = xr.zeros_like(dom)
+    out = xr.concat([dom, imp, stock], dim=xr.DataArray(list(SOURCES), dims="source",
+                                                        name="source"))
+    return _bare(out.transpose("region", "product", "source"))
+
+
+def essential_delivered(essential_share, consumption_desired, consumption_delivered,
+                        stock_release, rule: str = "proportional"):
+    """Delivered essential final use (pure, numpy broadcasting).
+
+    ``proportional``: essentials are cut in the same proportion as all consumption,
+    ``e * C_del``; ``essential_first``: non-essential use is cut first, ``min(e * C_des,
+    C_del)``. Stock release then tops up, never beyond the essential demand ``e * C_des``.
+    """
+    e = np.asarray(essential_share, dtype=float)
+    wanted = e * consumption_desired
+    if rule == "proportional":
+        base = e * consumption_delivered
+    elif rule == "essential_first":
+        base = np.minimum(wanted, consumption_delivered)
+    else:
+        raise ValueError(f"final-use rule must be 'proportional' or 'essential_first', got {rule!r}")
+    return np.minimum(base + stock_release, np.maximum(wanted, base))
+
+
+def _bare(da: xr.DataArray) -> xr.DataArray:
+    """Drop non-index coordinates so results stay light; the economy keeps the metadata."""
+    return da.drop_vars([c for c in da.coords if c not in da.dims])
+
+
+def make_result(
+    economy: xr.Dataset,
+    *,
+    mode: str,
+    shock: xr.Dataset,
+    plan: xr.Dataset | None,
+    x: np.ndarray,
+    capacity: np.ndarray,
+    f: np.ndarray,
+    exports: np.ndarray,
+    essential: np.ndarray,
+    binding: np.ndarray,
+    binding_product: np.ndarray | None = None,
+    time: np.ndarray | None = None,
+    parameters: dict | None = None,
+    diagnostics: dict | None = None,
+    extra: dict | None = None,
+    derived: Derived | None = None,
+) -> xr.Dataset:
+    """Assemble a Result from numpy arrays on the stacked industry axis.
+
+    Shapes (``n`` industries, ``R`` regions, ``P`` products, optional trailing ``T`` days when
+    ``time`` is given): ``x, capacity, exports, binding, binding_product``: (n[, T]);
+    ``f``: (R, P, 3[, T]) by :data:`SOURCES`; ``essential``: (R, P[, T]). ``extra`` maps names
+    to ready DataArrays (or ``(dims, values)`` tuples).
+    """
+    d = derived if derived is not None else derive(economy)
+    R, S = d.n_region, d.n_sector
+    tdims: tuple = () if time is None else ("time",)
+    tshape: tuple = () if time is None else (len(time),)
+    coords = {"region": economy["region"].values, "sector": economy["sector"].values,
+              "product": economy["sector"].values, "source": list(SOURCES)}
+    if time is not None:
+        coords["time"] = np.asarray(time)
+
+    def ind(values, dtype=float):
+        return (("region", "sector") + tdims,
+                np.asarray(values, dtype=dtype).reshape((R, S) + tshape))
+
+    v = d.v.reshape((R, S) + (1,) * len(tshape))
+    x_arr = np.asarray(x, dtype=float).reshape((R, S) + tshape)
+    eb = essential_baseline(economy).values
+    ess = np.asarray(essential, dtype=float).reshape((R, S) + tshape)
+    eb_b = eb.reshape((R, S) + (1,) * len(tshape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        csr = np.where(eb_b > 0, ess / np.where(eb_b > 0, eb_b, 1.0), np.nan)
+    if binding_product is None:
+        binding_product = np.full(np.shape(binding), -1)
+    data = {
+        "x": ind(x_arr),
+        "va": ind(x_arr * v),
+        "capacity": ind(capacity),
+        "f": (("region", "product", "source") + tdims,
+              np.asarray(f, dtype=float).reshape((R, S, len(SOURCES)) + tshape)),
+        "exports": ind(exports),
+        "csr": (("region", "product") + tdims, csr),
+        "essential": (("region", "product") + tdims, ess),
+        "binding": ind(binding, dtype=np.int8),
+        "binding_product": ind(binding_product, dtype=np.int16),
+        "x_baseline": (("region", "sector"), d.x.reshape(R, S)),
+        "va_baseline": (("region", "sector"), (d.x * d.v).reshape(R, S)),
+        "f_baseline": (("region", "product"), final_baseline(economy).sum("source").values),
+        "essential_baseline": (("region", "product"), eb),
+    }
+    res = xr.Dataset(data, coords=coords)
+    for name, val in (extra or {}).items():
+        res[name] = val
+    res["binding"].attrs.update({"flag_values": list(BINDING.values()),
+                                 "flag_meanings": " ".join(BINDING)})
+    res["csr"].attrs["long_name"] = "critical supply ratio"
+    units = economy.attrs.get("units", "")
+    for name in ("x", "va", "capacity", "f", "exports", "essential", "x_baseline",
+                 "va_baseline", "f_baseline", "essential_baseline"):
+        res[name].attrs["units"] = f"{units} per year"
+    if time is not None:
+        res["time"].attrs["units"] = "days since scenario start"
+    res.attrs.update({
+        "scenario": str(shock.attrs.get("scenario", "")),
+        "plan": str((plan.attrs.get("plan", "none") if plan is not None else "none")),
+        "mode": mode,
+        "parameters": json.dumps(parameters or {}, sort_keys=True, default=str),
+        "stresstest_version": __version__,
+        "economy": str(economy.attrs.get("title", "")),
+        "units": units,
+        "window_start": int(shock.attrs.get("window_start", 0)),
+        "window_end": int(shock.attrs.get("window_end", 1)),
+    })
+    for k, val in (diagnostics or {}).items():
+        res.attrs[k] = val if isinstance(val, (int, float, str)) else json.dumps(val, default=str)
+    return res
+
+
+def industry_vector(da: xr.DataArray) -> np.ndarray:
+    """A ``(region, sector[, ...])`` DataArray as a stacked numpy array."""
+    return stack(da)

@@ -1,0 +1,36 @@
+"""Shared fixtures. Tests that need ../shared/data skip cleanly when it is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stresstest.testing import random_economy
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a file under ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {'/'.join(parts)}")
+    return path
+
+
+@pytest.fixture
+def tiny():
+    """A 3-region x 4-sector balanced random economy."""
+    return random_economy(3, 4, seed=1)
+
+
+@pytest.fixture(scope="session")
+def china31():
+    """The built-in China economy (skips if it has not been built yet)."""
+    from stresstest.economy import builtin_economies, load_economy
+
+    if "china31" not in builtin_economies():
+        pytest.skip("china31 has not been built")
+    return load_economy("china31")

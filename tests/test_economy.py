@@ -1,0 +1,117 @@
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stresstest import EconomyError, InputError, load_economy, save_economy, validate_economy
+from stresstest.economy import derive, make_economy, spectral_radius_bound
+from stresstest.testing import random_economy
+
+from .conftest import shared_file
+
+
+def miller_blair():
+    gt = json.loads(shared_file("groundtruth", "miller_blair_2x2.json").read_text())
+    inp = gt["inputs"]
+    Z = np.array(inp["Z"])
+    f = np.array(inp["f"])
+    x = np.array(inp["x"])
+    va = x - Z.sum(axis=0)
+    eco = make_economy(Z.reshape(1, 2, 1, 2), f.reshape(1, 2, 1, 1), np.zeros((1, 2)),
+                       np.zeros((2, 1, 2)), np.zeros((2, 1, 1)), va.reshape(1, 1, 2),
+                       regions=["mb"], sectors=["agriculture", "manufacturing"],
+                       uses=["final"], components=["va"], x=x.reshape(1, 2))
+    return gt, eco
+
+
+def test_miller_blair_A_and_L_through_public_api():
+    gt, eco = miller_blair()
+    d = derive(eco)
+    exp = gt["expected_published"]
+    np.testing.assert_allclose(d.A.toarray(), exp["A"], atol=gt["tolerances"]["A"])
+    L = d.solve(np.eye(2))
+    np.testing.assert_allclose(L, exp["L"], atol=gt["tolerances"]["L"])
+    x_new = d.solve(np.array(gt["inputs"]["f_new"]))
+    np.testing.assert_allclose(x_new, exp["x_new"], atol=gt["tolerances"]["x_new"])
+
+
+def test_random_economy_identities_exact(tiny):
+    validate_economy(tiny, rtol=1e-12)
+    d = derive(tiny)
+    np.testing.assert_allclose(d.solve(d.fd), d.x, rtol=1e-10)
+    assert derive(tiny) is d  # cached
+
+
+def test_sourcing_shares_sum_to_one_per_product(tiny):
+    d = derive(tiny)
+    tau = d.tau0.toarray()
+    sums = d.pool_by_product(tau)
+    used = d.a_prod > 0
+    np.testing.assert_allclose(sums[used], 1.0, rtol=1e-12)
+
+
+def test_netcdf_round_trip_exact(tmp_path, tiny):
+    path = save_economy(tiny, tmp_path / "e.nc")
+    back = load_economy(path)
+    xr.testing.assert_identical(back, tiny)
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda ds: ds["Z"].__setitem__((0, 0, 0, 0), -1.0), "negative"),
+    (lambda ds: ds["Y"].__setitem__((0, 0, 0, 0), np.nan), "NaN"),
+    (lambda ds: ds["x"].__setitem__((1, 1), ds["x"].values[1, 1] * 1.01), "identity"),
+    (lambda ds: ds["V"].__setitem__((0, 0, 0), ds["V"].values[0, 0, 0] + 5), "column identity"),
+])
+def test_validation_names_the_problem(tiny, mutate, words):
+    bad = tiny.copy(deep=True)
+    mutate(bad)
+    with pytest.raises(EconomyError, match=words):
+        validate_economy(bad)
+
+
+def test_validation_rejects_duplicate_and_mismatched_labels(tiny):
+    bad = tiny.assign_coords(region=["R0", "R0", "R2"])
+    with pytest.raises(EconomyError, match="duplicate region"):
+        validate_economy(bad)
+    bad = tiny.assign_coords(origin=["R0", "R2", "R1"])
+    with pytest.raises(EconomyError, match="origin labels"):
+        validate_economy(bad)
+
+
+def test_non_productive_table_rejected():
+    Z = np.array([[60.0, 80.0], [60.0, 40.0]])
+    x = np.array([100.0, 100.0])
+    # columns use more than they produce; balance with a signed value-added component
+    va = x - Z.sum(axis=0)
+    f = x - Z.sum(axis=1)
+    with pytest.raises(EconomyError, match="negative|productive"):
+        make_economy(Z.reshape(1, 2, 1, 2), f.reshape(1, 2, 1, 1), np.zeros((1, 2)),
+                     np.zeros((2, 1, 2)), np.zeros((2, 1, 1)), va.reshape(1, 1, 2),
+                     regions=["r"], sectors=["a", "b"], uses=["inventory"], components=["va"],
+                     inventory_uses=["inventory"], signed_components=["va"], x=x.reshape(1, 2))
+    assert spectral_radius_bound(derive_free_A(Z, x)) > 1
+
+
+def derive_free_A(Z, x):
+    import scipy.sparse as sp
+    return sp.csc_matrix(Z / x[None, :])
+
+
+def test_load_economy_unknown_name():
+    with pytest.raises(InputError, match="no such built-in economy"):
+        load_economy("atlantis")
+
+
+def test_load_economy_bad_file(tmp_path):
+    p = tmp_path / "junk.nc"
+    p.write_text("not netcdf")
+    with pytest.raises(InputError, match="junk.nc"):
+        load_economy(p)
+
+
+def test_large_sparse_derive_is_sparse():
+    eco = random_economy(8, 30, seed=3, density=0.2)
+    d = derive(eco)
+    assert d.A.nnz < 0.3 * d.n ** 2
+    np.testing.assert_allclose(d.solve(d.fd), d.x, rtol=1e-9)
