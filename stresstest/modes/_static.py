@@ -1,0 +1,73 @@
+"""What the static modes share: the average day of the shock window as numpy arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from ..compiled import (NATIONAL, demand_factor, no_plan, route_factor, standby_availability,
+                        window_days, window_mean)
+from ..economy import Derived, derive, stack
+
+DAYS_PER_YEAR = 365.0
+
+
+@dataclass(eq=False)
+class StaticInputs:
+    """The shock window's average day on the stacked industry axis (money: per year).
+
+    ``kappa`` (n) remaining capacity share; ``standby`` (n) average available standby capacity;
+    ``capacity`` (n) ``kappa * x0 + standby``; ``alpha_M`` (P) remaining foreign supply;
+    ``rho`` (R, R, P) remaining interregional trade or ``None``; ``corridor`` (R, R) extra route
+    capacity; ``delta`` (R, P, U) final-demand multiplier or ``None``; ``stock_rate``
+    (R + 1, P) stock that can be released per year on the average day (last row: national
+    stocks), ``min(stock / window, max_release) * 365``; ``window`` days in the window.
+    """
+
+    derived: Derived
+    kappa: np.ndarray
+    standby: np.ndarray
+    capacity: np.ndarray
+    alpha_M: np.ndarray
+    rho: np.ndarray | None
+    corridor: np.ndarray
+    delta: np.ndarray | None
+    stock_rate: np.ndarray
+    window: int
+    holders: list
+
+
+def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
+    """Reduce a compiled shock and plan to the average day of the shock window."""
+    d = derive(economy)
+    plan = plan if plan is not None else no_plan(economy)
+    mean = window_mean(shock)
+    days = window_days(shock)
+    kappa = stack(mean["kappa"])
+    standby = stack(standby_availability(plan, economy, days).mean("time"))
+    rho = route_factor(mean)
+    rho = None if rho is None else rho.transpose("region_from", "region_to", "product").values
+    delta = demand_factor(mean)
+    delta = None if delta is None else delta.transpose("region", "product", "use").values
+    window = len(days)
+    amount = plan["stock_amount"].values
+    max_release = plan["stock_max_release"].values
+    stock_rate = np.minimum(amount / window, max_release) * DAYS_PER_YEAR
+    return StaticInputs(
+        derived=d,
+        kappa=kappa,
+        standby=standby,
+        capacity=kappa * d.x + standby,
+        alpha_M=mean["alpha_M"].transpose("product").values,
+        rho=rho,
+        corridor=plan["corridor_extra"].values,
+        delta=delta,
+        stock_rate=stock_rate,
+        window=window,
+        holders=list(map(str, plan["holder"].values)),
+    )
+
+
+__all__ = ["StaticInputs", "static_inputs", "DAYS_PER_YEAR", "NATIONAL"]
