@@ -42,6 +42,8 @@ variable                     dims                        meaning
 ``substitution_new_links``   product                     share of a buyer's product need that may
                                                          come from links absent at baseline
 ``substitution_friction``    product                     extra cost share on substituted flows
+``substitution_imports``     product                     share of a buyer's lost imports of the
+                                                         product that domestic supply may replace
 ``corridor_extra``           region_from, region_to      extra route capacity, share of baseline
                                                          flow: effective ``rho + extra``
 ===========================  ==========================  =====================================
@@ -129,6 +131,7 @@ def no_plan(economy: xr.Dataset, name: str = "none") -> xr.Dataset:
             "substitution_headroom": ("product", np.zeros(S)),
             "substitution_new_links": ("product", np.zeros(S)),
             "substitution_friction": ("product", np.zeros(S)),
+            "substitution_imports": ("product", np.zeros(S)),
             "corridor_extra": (("region_from", "region_to"), np.zeros((H - 1, H - 1))),
         },
         coords={"holder": regions + [NATIONAL], "product": products,
