@@ -1,0 +1,474 @@
+"""Backup plans: the TOML format (``data/plans/<name>.toml``), validation and compilation to
+the compiled plan of :mod:`stresstest.compiled`. Format reference: ``docs/scenarios.md``.
+
+Amounts, in economy units (``x`` is annual gross output, 365 days a year):
+
+* standby: ``capacity = capacity_share * sum_r x[r, s]`` (or ``capacity``) per sector, split
+  over the element's regions in proportion to their baseline output ``x[r, s]`` (equally if all
+  are zero); ``cost = annual_cost_share * capacity`` (or ``annual_cost`` split like capacity);
+* stockpile: daily basis ``b[r, p] = basis[r, p] / 365`` with ``basis`` = essential final use
+  (:func:`stresstest.result.essential_baseline`), total use (intermediate + final except
+  inventory change, domestic + imported) or imports (intermediate + final);
+  ``amount = days_of_cover * b`` and ``max_release = max_release_days * b`` per holder, where
+  ``b`` is the holder's own basis (``covers = "holders"``) or the national basis split over the
+  holders in proportion to theirs (``covers = "national"``); ``region = "national"`` holds a
+  national stock on the ``national`` row; the stock's value is its amount,
+  ``cost = annual_cost_share * amount``;
+* substitution: per product the maximum over elements of each field;
+* corridor: ``corridor_extra[a, b] += extra`` on the selected pairs ``a != b``;
+  ``cost = annual_cost_share * extra * baseline flow on the pairs`` (or ``annual_cost``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._toml import Fields, closest, parse_toml, read_toml_text
+from .compiled import NATIONAL, no_plan
+from .errors import PlanError
+from .selectors import indices, select_products, select_regions, select_sectors
+
+DAYS_PER_YEAR = 365.0
+KINDS = ("standby", "stockpile", "substitution", "corridor")
+BASES = ("essential", "use", "imports")
+COVERS = ("holders", "national")
+TOP_KEYS = ("name", "description") + KINDS
+ELEMENT_KEYS = {
+    "standby": ("region", "sector", "capacity_share", "capacity", "lead_time", "ramp",
+                "annual_cost_share", "annual_cost", "note"),
+    "stockpile": ("product", "region", "days_of_cover", "basis", "covers", "max_release",
+                  "annual_cost_share", "annual_cost", "note"),
+    "substitution": ("products", "headroom", "new_links", "friction", "imports", "annual_cost",
+                     "note"),
+    "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost", "note"),
+}
+ELEMENT_REQUIRED = {
+    "standby": ("region", "sector", "lead_time", "ramp"),
+    "stockpile": ("product", "days_of_cover"),
+    "substitution": ("products",),
+    "corridor": ("from", "to", "extra"),
+}
+SUBSTITUTION_FIELDS = ("headroom", "new_links", "friction", "imports")
+
+
+@dataclass(frozen=True)
+class Element:
+    """One plan element: ``kind`` (standby, stockpile, substitution, corridor), its position
+    ``index`` in its array of tables, and its checked ``fields`` (selectors unresolved)."""
+
+    kind: str
+    index: int
+    fields: dict
+
+    def __getitem__(self, key):
+        return self.fields[key]
+
+    def get(self, key, default=None):
+        return self.fields.get(key, default)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed (not yet compiled) backup plan."""
+
+    name: str
+    description: str
+    elements: tuple = ()
+    source: str = "<string>"
+
+    def of(self, kind: str) -> list[Element]:
+        return [e for e in self.elements if e.kind == kind]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _one_of(f: Fields, a: str, b: str, required: bool):
+    if f.has(a) and f.has(b):
+        f.fail(f"{f.at(a)}: give either {a} or {b}, not both")
+    if required and not (f.has(a) or f.has(b)):
+        f.fail(f"{f.at(a)}: required field is missing (or give {b})")
+
+
+def _parse_element(kind: str, table, i: int, src: str) -> Element:
+    f = Fields(table, f"{src}: {kind}[{i}]", PlanError, allowed=ELEMENT_KEYS[kind],
+               required=ELEMENT_REQUIRED[kind])
+    out: dict = {"note": f.string("note", "")}
+    if kind == "standby":
+        _one_of(f, "capacity_share", "capacity", True)
+        _one_of(f, "annual_cost_share", "annual_cost", True)
+        out.update(region=f.selector("region"), sector=f.selector("sector"),
+                   capacity_share=f.share("capacity_share"), capacity=f.number("capacity", lo=0),
+                   lead_time=f.integer("lead_time", lo=0), ramp=f.integer("ramp", lo=0),
+                   annual_cost_share=f.share("annual_cost_share"),
+                   annual_cost=f.number("annual_cost", lo=0))
+    elif kind == "stockpile":
+        _one_of(f, "annual_cost_share", "annual_cost", True)
+        out.update(product=f.selector("product"), region=f.selector("region", NATIONAL),
+                   days_of_cover=f.number("days_of_cover", lo=0),
+                   basis=f.string("basis", "essential", choices=BASES),
+                   covers=f.string("covers", "holders", choices=COVERS),
+                   max_release=f.number("max_release", 1.0, lo=0),
+                   annual_cost_share=f.share("annual_cost_share"),
+                   annual_cost=f.number("annual_cost", lo=0))
+        if out["covers"] == "national" and _is_national(out["region"]):
+            f.bad("covers", "national", "needs holder regions (region is 'national' already)")
+    elif kind == "substitution":
+        out.update(products=f.selector("products"), headroom=f.number("headroom", 0.0, lo=0),
+                   new_links=f.share("new_links", 0.0), friction=f.share("friction", 0.0),
+                   imports=f.share("imports", 0.0), annual_cost=f.number("annual_cost", 0.0, lo=0))
+    else:
+        _one_of(f, "annual_cost_share", "annual_cost", False)
+        out.update(**{"from": f.selector("from"), "to": f.selector("to")},
+                   extra=f.number("extra", lo=0), both_ways=f.boolean("both_ways", True),
+                   annual_cost_share=f.share("annual_cost_share"),
+                   annual_cost=f.number("annual_cost", lo=0))
+    out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in out.items()}
+    return Element(kind, i, out)
+
+
+def _is_national(spec) -> bool:
+    return isinstance(spec, str) and spec.strip().casefold() == NATIONAL
+
+
+def parse_plan(text: str, source: str = "<string>", *, stem: str | None = None) -> Plan:
+    """Parse and check a plan's TOML text (no economy needed); ``stem`` is the file stem the
+    ``name`` must equal."""
+    data = parse_toml(text, source, PlanError)
+    top = Fields(data, f"{source}: ", PlanError, allowed=TOP_KEYS,
+                 required=("name", "description"))
+    name = top.string("name")
+    if not name.strip():
+        top.bad("name", name, "must not be empty")
+    if stem is not None and name != stem:
+        top.bad("name", name, f"must equal the file name stem {stem!r}")
+    description = top.string("description")
+    elements = tuple(_parse_element(kind, t, i, source) for kind in KINDS
+                     for i, t in enumerate(top.table_list(kind)))
+    return Plan(name, description, elements, source)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def builtin_plans() -> dict[str, Path]:
+    """Names of the built-in plans and their files (``<dir>/data/plans/*.toml``)."""
+    from .scenario import _library
+
+    return _library("data/plans", PlanError)
+
+
+def _read_file(path: Path) -> Plan:
+    from .scenario import _display
+
+    return parse_plan(read_toml_text(path, PlanError), _display(path), stem=path.stem)
+
+
+def load_plan(name_or_path) -> Plan:
+    """A built-in plan by name (``data/plans/<name>.toml``) or a ``.toml`` file."""
+    if isinstance(name_or_path, Plan):
+        return name_or_path
+    if not isinstance(name_or_path, (str, Path)):
+        raise PlanError(f"plan must be a name or a .toml path, got {type(name_or_path).__name__}")
+    key = str(name_or_path)
+    path = Path(key)
+    if key.endswith(".toml") or path.exists() or "/" in key:
+        if not path.is_file():
+            raise PlanError(f"{key}: no such file")
+        return _read_file(path)
+    lib = builtin_plans()
+    if key not in lib:
+        raise PlanError(f"plan {key!r}: no such built-in plan{closest(key, lib)} "
+                        f"(available: {', '.join(sorted(lib)) or 'none'})")
+    return _read_file(lib[key])
+
+
+def list_plans() -> list[dict]:
+    """``[{name, description, path}]`` of the built-in plans, by name."""
+    return [{"name": p.name, "description": p.description, "path": str(path)}
+            for p, path in ((_read_file(f), f) for f in builtin_plans().values())]
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def _split(total: float, weights: np.ndarray) -> np.ndarray:
+    """``total`` split in proportion to ``weights`` (equally when they sum to zero)."""
+    w = np.asarray(weights, dtype=np.float64)
+    s = w.sum()
+    if s > 0:
+        return total * (w / s)
+    return np.full(w.shape, total / w.size)
+
+
+def stock_basis(economy: xr.Dataset, basis: str) -> np.ndarray:
+    """The stockpile basis ``(region, product)`` in economy units per year."""
+    if basis == "essential":
+        from .result import essential_baseline
+
+        return essential_baseline(economy).transpose("region", "product").values
+    final = ~economy["inventory"]
+    imports = (economy["M"].sum("sector") + economy["MY"].where(final, 0.0).sum("use"))
+    imports = imports.transpose("region", "product").values
+    if basis == "imports":
+        return imports
+    dom = (economy["Z"].sum(["origin", "sector"])
+           + economy["Y"].where(final, 0.0).sum(["origin", "use"]))
+    return dom.transpose("region", "product").values + imports
+
+
+def baseline_trade(economy: xr.Dataset) -> np.ndarray:
+    """Interregional deliveries ``(region_from, region_to)`` in economy units per year
+    (intermediate + final, all products)."""
+    flows = economy["Z"].sum(["product", "sector"]) + economy["Y"].sum(["product", "use"])
+    return flows.transpose("origin", "region").values
+
+
+def _pairs(economy, e: Element, at: str) -> np.ndarray:
+    R = economy.sizes["region"]
+    fr = select_regions(economy, e["from"], where=f"{at}.from", error=PlanError)
+    to = select_regions(economy, e["to"], where=f"{at}.to", error=PlanError)
+    mask = np.zeros((R, R), bool)
+    mask[np.ix_(indices(economy, "region", fr), indices(economy, "region", to))] = True
+    if e["both_ways"]:
+        mask |= mask.T
+    np.fill_diagonal(mask, False)
+    if not mask.any():
+        raise PlanError(f"{at}: from {e['from']!r} and to {e['to']!r} select no pair of "
+                        "different regions")
+    return mask
+
+
+def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
+    """The compiled plan (see :mod:`stresstest.compiled`) of ``plan`` on ``economy``.
+
+    Starts from :func:`stresstest.compiled.no_plan`, so a plan without elements is identical to
+    it. Raises :class:`PlanError` naming the file, the element and the field.
+    """
+    plan = load_plan(plan)
+    ds = no_plan(economy, plan.name)
+    src = plan.source
+    regions = [str(r) for r in economy["region"].values]
+    R, S = len(regions), economy.sizes["sector"]
+    x = economy["x"].transpose("region", "sector").values
+    log: list[dict] = []
+    total_cost = 0.0
+
+    rows = {k: [] for k in ("capacity", "region", "sector", "lead", "ramp", "cost")}
+    for e in plan.of("standby"):
+        at = f"{src}: standby[{e.index}]"
+        rs = select_regions(economy, e["region"], where=f"{at}.region", error=PlanError)
+        ss = select_sectors(economy, e["sector"], where=f"{at}.sector", error=PlanError)
+        if e["capacity"] is not None and len(ss) > 1:
+            raise PlanError(f"{at}.sector: {e['sector']!r} selects {len(ss)} sectors; an absolute "
+                            "capacity needs exactly one (or use capacity_share)")
+        ri = indices(economy, "region", rs)
+        caps, cells = [], []
+        for s in ss:
+            si = int(indices(economy, "sector", [s])[0])
+            total = (e["capacity"] if e["capacity"] is not None
+                     else e["capacity_share"] * float(x[:, si].sum()))
+            caps.append(_split(total, x[ri, si]))
+            cells += [(r, s) for r in rs]
+        cap = np.concatenate(caps)
+        cost = (e["annual_cost_share"] * cap if e["annual_cost"] is None
+                else _split(e["annual_cost"], cap))
+        rows["capacity"].append(cap)
+        rows["cost"].append(cost)
+        rows["region"] += [c[0] for c in cells]
+        rows["sector"] += [c[1] for c in cells]
+        rows["lead"].append(np.full(cap.size, float(e["lead_time"])))
+        rows["ramp"].append(np.full(cap.size, float(e["ramp"])))
+        total_cost += float(cost.sum())
+        log.append({"kind": "standby", "index": e.index, "regions": rs, "sectors": ss,
+                    "capacity": float(cap.sum()), "capacity_by_cell": cap.tolist(),
+                    "lead_time": e["lead_time"], "ramp": e["ramp"],
+                    "annual_cost": float(cost.sum()), "note": e["note"]})
+    if rows["capacity"]:
+        ds = ds.drop_vars([v for v in ds.data_vars if v.startswith("standby_")])
+        ds["standby_capacity"] = ("standby", np.concatenate(rows["capacity"]))
+        ds["standby_region"] = ("standby", np.array(rows["region"], dtype=str))
+        ds["standby_sector"] = ("standby", np.array(rows["sector"], dtype=str))
+        ds["standby_lead_time"] = ("standby", np.concatenate(rows["lead"]))
+        ds["standby_ramp"] = ("standby", np.concatenate(rows["ramp"]))
+        ds["standby_cost"] = ("standby", np.concatenate(rows["cost"]))
+
+    amount = ds["stock_amount"].values.copy()
+    release = ds["stock_max_release"].values.copy()
+    scost = ds["stock_cost"].values.copy()
+    bases: dict[str, np.ndarray] = {}
+    for e in plan.of("stockpile"):
+        at = f"{src}: stockpile[{e.index}]"
+        ps = select_products(economy, e["product"], where=f"{at}.product", error=PlanError)
+        pi = indices(economy, "sector", ps)
+        if e["basis"] not in bases:
+            bases[e["basis"]] = stock_basis(economy, e["basis"]) / DAYS_PER_YEAR
+        daily = bases[e["basis"]][:, pi]                         # (R, P) per day
+        if _is_national(e["region"]):
+            holders = [NATIONAL]
+            hi = np.array([R])
+            per_day = daily.sum(axis=0, keepdims=True)
+        else:
+            holders = select_regions(economy, e["region"], where=f"{at}.region", error=PlanError)
+            hi = indices(economy, "region", holders)
+            per_day = daily[hi]
+            if e["covers"] == "national":
+                per_day = np.stack([_split(daily[:, k].sum(), per_day[:, k])
+                                    for k in range(len(pi))], axis=1)
+        amt = e["days_of_cover"] * per_day
+        rel = e["max_release"] * per_day
+        cost = (e["annual_cost_share"] * amt if e["annual_cost"] is None
+                else _split(e["annual_cost"], amt.ravel()).reshape(amt.shape))
+        amount[np.ix_(hi, pi)] += amt
+        release[np.ix_(hi, pi)] += rel
+        scost[np.ix_(hi, pi)] += cost
+        total_cost += float(cost.sum())
+        log.append({"kind": "stockpile", "index": e.index, "holders": holders, "products": ps,
+                    "basis": e["basis"], "covers": e["covers"],
+                    "days_of_cover": e["days_of_cover"], "amount": float(amt.sum()),
+                    "max_release_per_day": float(rel.sum()), "annual_cost": float(cost.sum()),
+                    "note": e["note"]})
+    ds["stock_amount"].values[...] = amount
+    ds["stock_max_release"].values[...] = release
+    ds["stock_cost"].values[...] = scost
+
+    for e in plan.of("substitution"):
+        at = f"{src}: substitution[{e.index}]"
+        ps = select_products(economy, e["products"], where=f"{at}.products", error=PlanError)
+        pi = indices(economy, "sector", ps)
+        for name in SUBSTITUTION_FIELDS:
+            var = ds[f"substitution_{name}"].values
+            var[pi] = np.maximum(var[pi], e[name])
+        total_cost += e["annual_cost"]
+        log.append({"kind": "substitution", "index": e.index, "products": ps,
+                    **{k: e[k] for k in SUBSTITUTION_FIELDS}, "annual_cost": e["annual_cost"],
+                    "note": e["note"]})
+
+    trade = None
+    for e in plan.of("corridor"):
+        at = f"{src}: corridor[{e.index}]"
+        mask = _pairs(economy, e, at)
+        ds["corridor_extra"].values[mask] += e["extra"]
+        if trade is None:
+            trade = baseline_trade(economy)
+        flow = float(trade[mask].sum())
+        cost = (e["annual_cost"] if e["annual_cost"] is not None else
+                (e["annual_cost_share"] or 0.0) * e["extra"] * flow)
+        total_cost += cost
+        log.append({"kind": "corridor", "index": e.index, "n_pairs": int(mask.sum()),
+                    "pairs": [[regions[a], regions[b]] for a, b in zip(*np.nonzero(mask))],
+                    "extra": e["extra"], "baseline_flow": flow, "annual_cost": cost,
+                    "note": e["note"]})
+
+    ds.attrs.update({"plan": plan.name, "description": plan.description,
+                     "annual_cost": float(total_cost), "elements": json.dumps(log),
+                     "source": src})
+    return ds
+
+
+def validate_plan_file(path) -> Plan:
+    """Parse a plan file and compile it against the default economy if it is built."""
+    from .scenario import _default_economy
+
+    plan = load_plan(path if str(path).endswith(".toml") else Path(path))
+    economy = _default_economy()
+    if economy is not None:
+        compile_plan(plan, economy)
+    return plan
+
+
+# --------------------------------------------------------------------------- description
+
+
+def _sel(spec) -> str:
+    return spec if isinstance(spec, str) else ", ".join(spec)
+
+
+def _pct(v: float) -> str:
+    if v != 0 and abs(v) < 0.001:
+        return f"{100 * v:.2g}%"
+    return f"{100 * v:.1f}%" if abs(v) < 0.1 else f"{100 * v:.0f}%"
+
+
+def _money(v: float, units: str) -> str:
+    return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") + f" {units}"
+
+
+def _element_text(e: Element) -> str:
+    f = e.fields
+    if e.kind == "standby":
+        size = (f"{_pct(f['capacity_share'])} of national [{_sel(f['sector'])}] output"
+                if f["capacity"] is None else f"{f['capacity']:g}/yr of [{_sel(f['sector'])}]")
+        cost = (f"{_pct(f['annual_cost_share'])} of its capacity value a year"
+                if f["annual_cost"] is None else f"{f['annual_cost']:g} a year")
+        return (f"standby of {size} in [{_sel(f['region'])}], active after {f['lead_time']} "
+                f"days, full by day {f['lead_time'] + f['ramp']}; cost {cost}")
+    if e.kind == "stockpile":
+        cover = " (covering national use)" if f["covers"] == "national" else ""
+        cost = (f"{_pct(f['annual_cost_share'])} of the stock value a year"
+                if f["annual_cost"] is None else f"{f['annual_cost']:g} a year")
+        return (f"stockpile of [{_sel(f['product'])}] held in [{_sel(f['region'])}]{cover}: "
+                f"{f['days_of_cover']:g} days of baseline {f['basis']}, releasing at most "
+                f"{f['max_release']:g} baseline days per day; cost {cost}")
+    if e.kind == "substitution":
+        return (f"buyers of [{_sel(f['products'])}] may switch suppliers: up to "
+                f"{_pct(f['headroom'])} extra on existing links, {_pct(f['new_links'])} of need "
+                f"over new links, {_pct(f['imports'])} of lost imports replaced by domestic "
+                f"supply; friction {_pct(f['friction'])}")
+    arrow = "<->" if f["both_ways"] else "->"
+    return (f"corridor [{_sel(f['from'])}] {arrow} [{_sel(f['to'])}]: extra route capacity of "
+            f"{_pct(f['extra'])} of baseline flow")
+
+
+def _element_effect(rec: dict, economy: xr.Dataset) -> str:
+    units = economy.attrs.get("units", "currency units")
+    gdp = float(economy["V"].sum())
+    kind = rec["kind"]
+    if kind == "standby":
+        xs = float(economy["x"].sel(sector=rec["sectors"]).sum())
+        where = ", ".join(rec["regions"])
+        return (f"{_money(rec['capacity'], units)}/yr of standby capacity in {where} "
+                f"({_pct(rec['capacity'] / xs if xs else 0)} of national output of "
+                f"{', '.join(rec['sectors'])}); cost {_money(rec['annual_cost'], units)}/yr")
+    if kind == "stockpile":
+        return (f"{_money(rec['amount'], units)} in stock in {', '.join(rec['holders'])}, "
+                f"release up to {_money(rec['max_release_per_day'], units)}/day; cost "
+                f"{_money(rec['annual_cost'], units)}/yr ({_pct(rec['annual_cost'] / gdp)} of GDP)")
+    if kind == "substitution":
+        return f"{len(rec['products'])} products; cost {_money(rec['annual_cost'], units)}/yr"
+    return (f"{rec['n_pairs']} region pairs carrying {_money(rec['baseline_flow'], units)}/yr "
+            f"at baseline get {_money(rec['extra'] * rec['baseline_flow'], units)}/yr of extra "
+            f"capacity; cost {_money(rec['annual_cost'], units)}/yr")
+
+
+def describe_plan(plan, economy: xr.Dataset | None = None) -> str:
+    """The plan in words; with ``economy`` also sizes and costs in economy units."""
+    plan = load_plan(plan)
+    lines = [f"Plan {plan.name}", "", plan.description.strip(), ""]
+    compiled = compile_plan(plan, economy) if economy is not None else None
+    recs = json.loads(compiled.attrs["elements"]) if compiled is not None else []
+    if not plan.elements:
+        lines.append("No backups (the reference plan).")
+    for k, e in enumerate(plan.elements):
+        lines.append(f"  {k + 1}. {_element_text(e)}.")
+        if e.get("note"):
+            lines.append(f"     Why: {e['note']}")
+        if compiled is not None:
+            lines.append(f"     - {_element_effect(recs[k], economy)}")
+    if compiled is not None:
+        units = economy.attrs.get("units", "currency units")
+        cost = compiled.attrs["annual_cost"]
+        gdp = float(economy["V"].sum())
+        lines += ["", f"Total annual cost: {_money(cost, units)}/yr "
+                      f"({_pct(cost / gdp if gdp else 0)} of GDP)."]
+    return "\n".join(lines)
+
+
+__all__ = ["Plan", "Element", "parse_plan", "load_plan", "compile_plan", "list_plans",
+           "describe_plan", "validate_plan_file", "builtin_plans", "stock_basis",
+           "baseline_trade"]

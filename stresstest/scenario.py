@@ -1,0 +1,623 @@
+"""Shock scenarios: the TOML format (``shocks/<name>.toml``), validation and compilation to
+the compiled shock of :mod:`stresstest.compiled`. Format reference: ``docs/scenarios.md``.
+
+Time is in whole days ``t = 0 .. horizon-1``. Each event has a day profile ``m(t)``:
+
+* ``m(t) = remaining`` (or ``factor``) on ``start <= t < end = start + duration``, else 1;
+* capacity events recover after ``end``: with ``s = t - (end - 1)`` days since the last shocked
+  day, gap ``g0 = 1 - remaining`` and ``T = recovery_days``, ``m = 1 - g(s)`` where
+  ``linear: g(s) = g0 max(0, 1 - s/T)`` and ``exponential: g(s) = g0 (e^{-3s/T} - e^{-3}) /
+  (1 - e^{-3})`` for ``s < T``, 0 after; both reach exactly 1 on day ``end - 1 + T``.
+
+Events compose multiplicatively, day by day, on the cells they select::
+
+    kappa[r, s, t]         = prod capacity m(t)
+    alpha_route[p, k, t]   = prod imports m(t)         (k in the event's routes ``via``)
+    alpha_M[p, t]          = 1 - sum_k share[p, k] (1 - alpha_route[p, k, t])
+                           (= sum_k share[p, k] alpha_route[p, k, t]; shares sum to 1)
+    rho[a, b, p, t]        = prod route m(t)            (a != b: trade inside a region is never
+                                                         a route)
+    delta[r, p, u, t]      = prod demand factor(t)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._toml import Fields, closest, parse_toml, read_toml_text
+from .economy import ROUTES, builtin_dirs
+from .errors import ScenarioError
+from .selectors import indices, select_products, select_regions, select_sectors, select_uses
+
+KINDS = ("capacity", "imports", "route", "demand")
+RECOVERY = ("none", "linear", "exponential")
+VIA = ("all",) + ROUTES
+TOP_KEYS = ("name", "description", "horizon", "window", "events", "parameters")
+_COMMON = ("kind", "start", "duration", "note")
+EVENT_KEYS = {
+    "capacity": _COMMON + ("regions", "sectors", "remaining", "recovery", "recovery_days"),
+    "imports": _COMMON + ("products", "remaining", "via"),
+    "route": _COMMON + ("from", "to", "products", "remaining", "both_ways"),
+    "demand": _COMMON + ("regions", "products", "uses", "factor"),
+}
+EVENT_REQUIRED = {
+    "capacity": ("regions", "sectors", "remaining", "start", "duration"),
+    "imports": ("products", "remaining", "start", "duration"),
+    "route": ("from", "to", "remaining", "start", "duration"),
+    "demand": ("regions", "products", "factor", "start", "duration"),
+}
+
+
+@dataclass(frozen=True)
+class CapacityEvent:
+    """Productive capacity of ``regions x sectors`` falls to ``remaining`` (share)."""
+
+    regions: str | tuple
+    sectors: str | tuple
+    remaining: float
+    start: int
+    duration: int
+    recovery: str = "none"
+    recovery_days: int = 0
+    note: str = ""
+    kind: str = field(default="capacity", init=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    @property
+    def recovered(self) -> int:
+        """First day back at full capacity."""
+        return self.end if self.recovery == "none" else self.end - 1 + self.recovery_days
+
+
+@dataclass(frozen=True)
+class ImportEvent:
+    """Foreign supply of ``products`` arriving by the routes ``via`` falls to ``remaining``."""
+
+    products: str | tuple
+    remaining: float
+    start: int
+    duration: int
+    via: tuple = ROUTES
+    note: str = ""
+    kind: str = field(default="imports", init=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    recovered = end
+
+
+@dataclass(frozen=True)
+class RouteEvent:
+    """Interregional trade from ``from_`` to ``to`` (and back if ``both_ways``) falls."""
+
+    from_: str | tuple
+    to: str | tuple
+    remaining: float
+    start: int
+    duration: int
+    products: str | tuple = "all"
+    both_ways: bool = True
+    note: str = ""
+    kind: str = field(default="route", init=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    recovered = end
+
+
+@dataclass(frozen=True)
+class DemandEvent:
+    """Final demand of ``uses`` in ``regions`` for ``products`` is multiplied by ``factor``."""
+
+    regions: str | tuple
+    products: str | tuple
+    factor: float
+    start: int
+    duration: int
+    uses: str | tuple = "all"
+    note: str = ""
+    kind: str = field(default="demand", init=False)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    recovered = end
+
+
+Event = CapacityEvent | ImportEvent | RouteEvent | DemandEvent
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed (not yet compiled) shock scenario; selectors are resolved by
+    :func:`compile_scenario` against an economy."""
+
+    name: str
+    description: str
+    horizon: int
+    window: tuple | None
+    events: tuple
+    source: str = "<string>"
+    parameters: dict = field(default_factory=dict)
+
+    def default_window(self, horizon: int | None = None) -> tuple[int, int]:
+        """``[min start, max end)`` of the events clipped to the horizon; all days if none."""
+        horizon = self.horizon if horizon is None else int(horizon)
+        if self.window is not None:
+            return tuple(self.window)
+        if not self.events:
+            return (0, horizon)
+        start = min(e.start for e in self.events)
+        end = min(max(e.end for e in self.events), horizon)
+        return (start, max(end, start + 1))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _tuple(spec):
+    return tuple(spec) if isinstance(spec, list) else spec
+
+
+def _parse_event(table, i: int, src: str, horizon: int | None):
+    where = f"{src}: events[{i}]"
+    if not isinstance(table, dict):
+        raise ScenarioError(f"{where}: expected a table ([[events]]), got {table!r}")
+    if "kind" not in table:
+        raise ScenarioError(f"{where}.kind: required field is missing (one of "
+                            f"{', '.join(KINDS)})")
+    kind = table["kind"]
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ScenarioError(f"{where}.kind: {kind!r} is not an event kind (one of "
+                            f"{', '.join(KINDS)}){closest(str(kind), KINDS)}")
+    f = Fields(table, where, ScenarioError, allowed=EVENT_KEYS[kind],
+               required=EVENT_REQUIRED[kind])
+    start = f.integer("start", lo=0)
+    duration = f.integer("duration", lo=1)
+    if horizon is not None and start >= horizon:
+        f.bad("start", start, f"must be < horizon ({horizon} days)")
+    note = f.string("note", "")
+    if kind == "capacity":
+        recovery = f.string("recovery", "none", choices=RECOVERY)
+        if recovery == "none":
+            if f.has("recovery_days"):
+                f.bad("recovery_days", f.get("recovery_days"),
+                      "is given but recovery is 'none' (set recovery = 'linear' or "
+                      "'exponential')")
+            days = 0
+        else:
+            if not f.has("recovery_days"):
+                f.fail(f"{f.at('recovery_days')}: required when recovery = {recovery!r}")
+            days = f.integer("recovery_days", lo=1)
+        return CapacityEvent(_tuple(f.selector("regions")), _tuple(f.selector("sectors")),
+                             f.share("remaining"), start, duration, recovery, days, note)
+    if kind == "imports":
+        via = f.get("via", "all")
+        via_list = [via] if isinstance(via, str) else via
+        if not isinstance(via_list, list) or not via_list or not all(
+                isinstance(v, str) for v in via_list):
+            f.bad("via", via, "must be one of all, sea, land, air or a list of them")
+        for v in via_list:
+            if v not in VIA:
+                f.bad("via", v, f"is not a route (one of {', '.join(VIA)}){closest(v, VIA)}")
+        routes = ROUTES if "all" in via_list else tuple(r for r in ROUTES if r in via_list)
+        return ImportEvent(_tuple(f.selector("products")), f.share("remaining"), start,
+                           duration, routes, note)
+    if kind == "route":
+        return RouteEvent(_tuple(f.selector("from")), _tuple(f.selector("to")),
+                          f.share("remaining"), start, duration,
+                          _tuple(f.selector("products", "all")), f.boolean("both_ways", True),
+                          note)
+    return DemandEvent(_tuple(f.selector("regions")), _tuple(f.selector("products")),
+                       f.number("factor", lo=0.0), start, duration,
+                       _tuple(f.selector("uses", "all")), note)
+
+
+def _parse_parameters(value, src: str) -> dict:
+    if not isinstance(value, dict):
+        raise ScenarioError(f"{src}: parameters: must be a table ([parameters]), got "
+                            f"{type(value).__name__}")
+    for key, v in value.items():
+        ok = isinstance(v, (bool, str)) or (isinstance(v, (int, float)) and math.isfinite(v))
+        if not ok:
+            raise ScenarioError(f"{src}: parameters.{key}: {v!r} must be a number, a string or "
+                                "true/false")
+    return dict(value)
+
+
+def parse_scenario(text: str, source: str = "<string>", *, stem: str | None = None) -> Scenario:
+    """Parse and check a scenario's TOML text (no economy needed); ``stem`` is the file stem
+    the ``name`` must equal."""
+    data = parse_toml(text, source, ScenarioError)
+    top = Fields(data, f"{source}: ", ScenarioError, allowed=TOP_KEYS,
+                 required=("name", "description", "horizon"))
+    name = top.string("name")
+    if not name.strip():
+        top.bad("name", name, "must not be empty")
+    if stem is not None and name != stem:
+        top.bad("name", name, f"must equal the file name stem {stem!r}")
+    description = top.string("description")
+    horizon = top.integer("horizon", lo=1)
+    window = None
+    if top.has("window"):
+        w = top.get("window")
+        if (not isinstance(w, list) or len(w) != 2 or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in w)):
+            top.bad("window", w, "must be [start, end] in whole days")
+        if not 0 <= w[0] < w[1] <= horizon:
+            top.bad("window", w, f"must satisfy 0 <= start < end <= horizon ({horizon})")
+        window = (int(w[0]), int(w[1]))
+    events = tuple(_parse_event(t, i, source, horizon)
+                   for i, t in enumerate(top.table_list("events")))
+    parameters = _parse_parameters(top.get("parameters", {}), source)
+    return Scenario(name, description, horizon, window, events, source, parameters)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _display(path: Path) -> str:
+    for root in builtin_dirs():
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def _library(kind: str, error) -> dict[str, Path]:
+    """Built-in files ``<dir>/<kind>/*.toml`` by stem; the same name with different contents
+    in two folders is an error."""
+    out: dict[str, Path] = {}
+    sub = kind.split("/")
+    for root in builtin_dirs():
+        folder = root.joinpath(*sub)
+        for path in sorted(folder.glob("*.toml")):
+            if path.stem in out:
+                if out[path.stem].read_bytes() != path.read_bytes():
+                    raise error(f"{_display(path)}: name {path.stem!r} is defined twice in the "
+                                f"library (also {out[path.stem]})")
+                continue
+            out[path.stem] = path
+    return out
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    """Names of the built-in scenarios and their files."""
+    return _library("shocks", ScenarioError)
+
+
+def _read_file(path: Path) -> Scenario:
+    text = read_toml_text(path, ScenarioError)
+    return parse_scenario(text, _display(path), stem=path.stem)
+
+
+def load_scenario(name_or_path) -> Scenario:
+    """A built-in scenario by name (``shocks/<name>.toml``) or a ``.toml`` file."""
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    if not isinstance(name_or_path, (str, Path)):
+        raise ScenarioError(f"scenario must be a name or a .toml path, got "
+                            f"{type(name_or_path).__name__}")
+    key = str(name_or_path)
+    path = Path(key)
+    if key.endswith(".toml") or path.exists() or "/" in key:
+        if not path.is_file():
+            raise ScenarioError(f"{key}: no such file")
+        return _read_file(path)
+    lib = builtin_scenarios()
+    if key not in lib:
+        raise ScenarioError(f"scenario {key!r}: no such built-in scenario{closest(key, lib)} "
+                            f"(available: {', '.join(sorted(lib)) or 'none'})")
+    return _read_file(lib[key])
+
+
+def list_scenarios() -> list[dict]:
+    """``[{name, description, path}]`` of the built-in scenarios, by name."""
+    return [{"name": s.name, "description": s.description, "path": str(p)}
+            for s, p in ((_read_file(p), p) for p in builtin_scenarios().values())]
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def _profile(event, horizon: int) -> np.ndarray:
+    """The day multiplier ``m(t)`` of one event on ``t = 0 .. horizon-1``."""
+    t = np.arange(horizon, dtype=np.float64)
+    level = event.factor if isinstance(event, DemandEvent) else event.remaining
+    m = np.ones(horizon)
+    m[event.start:event.end] = level
+    if isinstance(event, CapacityEvent) and event.recovery != "none":
+        g0, T = 1.0 - level, float(event.recovery_days)
+        s = t - (event.end - 1)
+        after = (s > 0) & (s < T)
+        if event.recovery == "linear":
+            gap = g0 * (1.0 - s[after] / T)
+        else:
+            e3 = math.exp(-3.0)
+            gap = g0 * (np.exp(-3.0 * s[after] / T) - e3) / (1.0 - e3)
+        m[after] = 1.0 - gap
+    return m
+
+
+def _check_horizon(scenario: Scenario, horizon: int) -> tuple[int, int]:
+    for i, e in enumerate(scenario.events):
+        if e.start >= horizon:
+            raise ScenarioError(f"{scenario.source}: events[{i}].start: {e.start} must be < "
+                                f"horizon ({horizon} days)")
+    if scenario.window is not None and scenario.window[1] > horizon:
+        raise ScenarioError(f"{scenario.source}: window: {list(scenario.window)} ends after the "
+                            f"horizon ({horizon} days)")
+    return scenario.default_window(horizon)
+
+
+def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) -> xr.Dataset:
+    """The compiled shock (see :mod:`stresstest.compiled`) of ``scenario`` on ``economy``.
+
+    ``horizon`` (days) overrides the file's. Raises :class:`ScenarioError` for selectors that do
+    not match the economy, naming the file, the event and the field.
+    """
+    scenario = load_scenario(scenario)
+    if horizon is None:
+        horizon = scenario.horizon
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise ScenarioError(f"{scenario.source}: horizon: {horizon!r} must be a whole number "
+                            ">= 1 of days")
+    T = int(horizon)
+    window = _check_horizon(scenario, T)
+    src = scenario.source
+    regions = [str(r) for r in economy["region"].values]
+    sectors = [str(s) for s in economy["sector"].values]
+    uses = [str(u) for u in economy["use"].values]
+    R, S, U = len(regions), len(sectors), len(uses)
+    share = economy["import_route_share"].transpose("sector", "route").sel(
+        route=list(ROUTES)).values.astype(np.float64)
+
+    kappa = np.ones((R, S, T))
+    alpha_route = np.ones((S, len(ROUTES), T))
+    has_route = any(isinstance(e, RouteEvent) for e in scenario.events)
+    has_demand = any(isinstance(e, DemandEvent) for e in scenario.events)
+    rho = np.ones((R, R, S, T)) if has_route else None
+    delta = np.ones((R, S, U, T)) if has_demand else None
+    log = []
+    for i, e in enumerate(scenario.events):
+        at = f"{src}: events[{i}]"
+        m = _profile(e, T)
+        rec = {"index": i, "kind": e.kind, "start": e.start, "duration": e.duration,
+               "end": e.end}
+        if isinstance(e, CapacityEvent):
+            rs = select_regions(economy, e.regions, where=f"{at}.regions")
+            ss = select_sectors(economy, e.sectors, where=f"{at}.sectors")
+            ri, si = indices(economy, "region", rs), indices(economy, "sector", ss)
+            kappa[np.ix_(ri, si)] *= m
+            rec.update(regions=rs, sectors=ss, n_regions=len(rs), n_sectors=len(ss),
+                       n_cells=len(rs) * len(ss), remaining=e.remaining, recovery=e.recovery,
+                       recovery_days=e.recovery_days, recovered=e.recovered)
+        elif isinstance(e, ImportEvent):
+            ps = select_products(economy, e.products, where=f"{at}.products")
+            pi = indices(economy, "sector", ps)
+            vi = np.array([ROUTES.index(v) for v in e.via])
+            alpha_route[np.ix_(pi, vi)] *= m
+            rec.update(products=ps, n_products=len(ps), via=list(e.via), remaining=e.remaining)
+        elif isinstance(e, RouteEvent):
+            fr = select_regions(economy, e.from_, where=f"{at}.from")
+            to = select_regions(economy, e.to, where=f"{at}.to")
+            ps = select_products(economy, e.products, where=f"{at}.products")
+            mask = np.zeros((R, R), bool)
+            fi, ti = indices(economy, "region", fr), indices(economy, "region", to)
+            mask[np.ix_(fi, ti)] = True
+            if e.both_ways:
+                mask |= mask.T
+            np.fill_diagonal(mask, False)
+            if not mask.any():
+                raise ScenarioError(f"{at}: from {e.from_!r} and to {e.to!r} select no pair of "
+                                    "different regions (trade inside a region is not a route)")
+            a, b = np.nonzero(mask)
+            pi = indices(economy, "sector", ps)
+            rho[a[:, None], b[:, None], pi[None, :], :] *= m
+            rec.update(**{"from": fr, "to": to}, products=ps, n_products=len(ps),
+                       n_pairs=int(mask.sum()), both_ways=e.both_ways, remaining=e.remaining)
+        else:
+            rs = select_regions(economy, e.regions, where=f"{at}.regions")
+            ps = select_products(economy, e.products, where=f"{at}.products")
+            us = select_uses(economy, e.uses, where=f"{at}.uses")
+            ri, pi = indices(economy, "region", rs), indices(economy, "sector", ps)
+            ui = indices(economy, "use", us)
+            delta[np.ix_(ri, pi, ui)] *= m
+            rec.update(regions=rs, products=ps, uses=us, n_regions=len(rs),
+                       n_products=len(ps), factor=e.factor)
+        if e.note:
+            rec["note"] = e.note
+        log.append(rec)
+
+    alpha_M = 1.0 - np.einsum("pk,pkt->pt", share, 1.0 - alpha_route)
+    coords = {"region": economy["region"].values, "sector": economy["sector"].values,
+              "product": economy["sector"].values, "route": list(ROUTES),
+              "time": np.arange(T)}
+    data = {"kappa": (("region", "sector", "time"), kappa),
+            "alpha_route": (("product", "route", "time"), alpha_route),
+            "alpha_M": (("product", "time"), alpha_M)}
+    if rho is not None:
+        data["rho"] = (("region_from", "region_to", "product", "time"), rho)
+        coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
+    if delta is not None:
+        data["delta"] = (("region", "product", "use", "time"), delta)
+        coords["use"] = economy["use"].values
+    ds = xr.Dataset(data, coords=coords)
+    ds["time"].attrs["units"] = "days since scenario start"
+    ds.attrs.update({"scenario": scenario.name, "description": scenario.description,
+                     "horizon": T, "window_start": int(window[0]), "window_end": int(window[1]),
+                     "events": json.dumps(log), "source": src,
+                     "parameters": json.dumps(scenario.parameters)})
+    return ds
+
+
+def validate_scenario_file(path) -> Scenario:
+    """Parse a scenario file and compile it against the default economy if it is built."""
+    scenario = load_scenario(path if str(path).endswith(".toml") else Path(path))
+    economy = _default_economy()
+    if economy is not None:
+        compile_scenario(scenario, economy)
+    return scenario
+
+
+def _default_economy():
+    from .economy import builtin_economies, load_economy
+
+    if "china31" not in builtin_economies():
+        return None
+    return load_economy("china31", validate=False)
+
+
+# --------------------------------------------------------------------------- description
+
+
+def _sel(spec) -> str:
+    return spec if isinstance(spec, str) else ", ".join(spec)
+
+
+def _pct(x: float) -> str:
+    if x != 0 and abs(x) < 0.001:
+        return f"{100 * x:.2g}%"
+    return f"{100 * x:.0f}%" if abs(100 * x - round(100 * x)) < 0.05 or abs(x) >= 0.1 \
+        else f"{100 * x:.1f}%"
+
+
+def _days(e) -> str:
+    return f"days {e.start}-{e.end - 1}" if e.duration > 1 else f"day {e.start}"
+
+
+def _event_text(e) -> str:
+    if isinstance(e, CapacityEvent):
+        s = (f"capacity of sectors [{_sel(e.sectors)}] in regions [{_sel(e.regions)}] falls to "
+             f"{_pct(e.remaining)} on {_days(e)}")
+        if e.recovery == "none":
+            return s + f", back to full capacity on day {e.end}"
+        return s + (f", then recovers {e.recovery}ly over {e.recovery_days} days (full capacity "
+                    f"on day {e.recovered})")
+    if isinstance(e, ImportEvent):
+        via = "all routes" if tuple(e.via) == ROUTES else "/".join(e.via)
+        return (f"foreign supply of [{_sel(e.products)}] by {via} falls to {_pct(e.remaining)} "
+                f"on {_days(e)}")
+    if isinstance(e, RouteEvent):
+        arrow = "<->" if e.both_ways else "->"
+        return (f"interregional trade [{_sel(e.from_)}] {arrow} [{_sel(e.to)}] in "
+                f"[{_sel(e.products)}] falls to {_pct(e.remaining)} on {_days(e)}")
+    return (f"final demand of [{_sel(e.uses)}] in [{_sel(e.regions)}] for [{_sel(e.products)}] "
+            f"is multiplied by {e.factor:g} on {_days(e)}")
+
+
+def _money(v: float, units: str) -> str:
+    """``12,345 units`` (or 3 significant digits below 100)."""
+    return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") + f" {units}"
+
+
+def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
+    units = economy.attrs.get("units", "currency units")
+    x = economy["x"]
+    out = []
+    if rec["kind"] == "capacity":
+        hit = float(x.sel(region=rec["regions"], sector=rec["sectors"]).sum())
+        total = float(x.sum())
+        out.append(f"{rec['n_regions']} regions x {rec['n_sectors']} sectors "
+                   f"({rec['n_cells']} region-sectors) hold {_pct(hit / total)} of national "
+                   f"output ({_money(hit, units)}/yr); {_money(hit * (1 - rec['remaining']), units)}"
+                   "/yr of capacity lost while the cut lasts")
+    elif rec["kind"] == "imports":
+        imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
+        imports = imports.rename({"product": "sector"}) if "product" in imports.dims else imports
+        share = economy["import_route_share"].sel(route=rec["via"]).sum("route")
+        vals = []
+        for p in rec["products"]:
+            imp = float(imports.sel(sector=p))
+            if imp <= 0:
+                continue
+            vals.append((imp * float(share.sel(sector=p)) * (1 - rec["remaining"]), p, imp,
+                         float(share.sel(sector=p))))
+        vals.sort(reverse=True)
+        total = float(imports.sum())
+        cut = sum(v[0] for v in vals)
+        out.append(f"{_pct(cut / total if total else 0)} of all imports by value cut "
+                   f"({_money(cut, units)}/yr)")
+        for v, p, imp, sh in vals[:5]:
+            out.append(f"{p}: {_pct(v / imp)} of its imports cut ({_pct(sh)} arrive by "
+                       f"{'/'.join(rec['via'])})")
+    elif rec["kind"] == "route":
+        flows = (economy["Z"].sum("sector") + economy["Y"].sum("use"))  # origin, product, region
+        off = flows.sum("product").values.copy()
+        np.fill_diagonal(off, 0.0)
+        inter = float(off.sum())
+        fr, to = list(economy["region"].values), list(economy["region"].values)
+        mask = np.zeros((len(fr), len(to)), bool)
+        mask[np.ix_(indices(economy, "region", rec["from"]),
+                    indices(economy, "region", rec["to"]))] = True
+        if rec["both_ways"]:
+            mask |= mask.T
+        np.fill_diagonal(mask, False)
+        byp = flows.sel(product=rec["products"]).sum("product").values
+        on = float((byp * mask).sum())
+        out.append(f"{rec['n_pairs']} region pairs; flows on them are {_pct(on / inter if inter else 0)}"
+                   f" of interregional trade ({_money(on, units)}/yr), "
+                   f"{_money(on * (1 - rec['remaining']), units)}/yr cut while it lasts")
+    else:
+        y = economy["Y"].sum("origin") + economy["MY"]
+        hit = float(y.sel(region=rec["regions"], product=rec["products"], use=rec["uses"]).sum())
+        tot = float(y.where(~economy["inventory"], 0.0).sum())
+        out.append(f"{_pct(hit / tot if tot else 0)} of final use affected "
+                   f"({_money(hit, units)}/yr)")
+    return out
+
+
+def describe_scenario(scenario, economy: xr.Dataset | None = None) -> str:
+    """An analyst's summary in plain English; with ``economy`` also the compiled effect."""
+    scenario = load_scenario(scenario)
+    w = scenario.default_window()
+    lines = [f"Scenario {scenario.name} ({scenario.horizon} days; static modes average days "
+             f"{w[0]}-{w[1] - 1})", "", scenario.description.strip(), "", "Events:"]
+    shock = compile_scenario(scenario, economy) if economy is not None else None
+    recs = json.loads(shock.attrs["events"]) if shock is not None else []
+    for i, e in enumerate(scenario.events):
+        lines.append(f"  {i + 1}. {_event_text(e)}.")
+        if e.note:
+            lines.append(f"     Why: {e.note}")
+        if shock is not None:
+            lines.extend(f"     - {t}" for t in _effects(recs[i], economy, shock))
+    if not scenario.events:
+        lines.append("  (none: nothing happens)")
+    if scenario.events:
+        last = max(e.recovered for e in scenario.events)
+        when = (f"day {last}" if last < scenario.horizon else
+                f"day {last}, after the {scenario.horizon}-day horizon")
+        lines += ["", f"Everything is back to baseline on {when}."]
+    if shock is not None:
+        x = economy["x"]
+        lo, hi = w
+        kap = shock["kappa"].isel(time=slice(lo, hi)).mean("time")
+        cap = float((kap * x).sum() / x.sum())
+        am = shock["alpha_M"].isel(time=slice(lo, hi)).mean("time")
+        imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
+        imp = float((am * imports).sum() / imports.sum()) if float(imports.sum()) else 1.0
+        lines += [f"Average day of the window: capacity {_pct(cap)} of baseline output, "
+                  f"foreign supply {_pct(imp)} of baseline imports."]
+    if scenario.parameters:
+        lines += ["Parameters: " + ", ".join(f"{k} = {v}" for k, v in scenario.parameters.items())]
+    return "\n".join(lines)
+
+
+__all__ = ["Scenario", "CapacityEvent", "ImportEvent", "RouteEvent", "DemandEvent",
+           "parse_scenario", "load_scenario", "compile_scenario", "list_scenarios",
+           "describe_scenario", "validate_scenario_file", "builtin_scenarios", "KINDS"]
