@@ -306,7 +306,7 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
     MY[:, :, 3] = MY_fc
     MY[:, :, 4] = F_imp_inv
     # domestic use = total use - imports (>= 0 exactly: the fit keeps M <= upper)
-    Zin = np.where(M == U_int, 0.0, U_int - M)  # (P, R, S)
+    Zin = U_int - M  # (P, R, S)
     Yd = np.zeros_like(MY)  # (P, R, U)
     Yd[:, :, :3] = (U_cons - MY_cons)[:, :, None] * cons_split[None, :, :]
     Yd[:, :, 3] = U_fc - MY_fc
