@@ -1,0 +1,684 @@
+"""The ``stresstest`` command line (click).
+
+Errors: a :class:`~stresstest.errors.StresstestError` prints ``error: <message>`` on one line
+to stderr and exits with its ``exit_code`` (2 bad input, 1 failed run); click usage errors exit
+2; anything unexpected prints one line and exits 1. ``--debug`` re-raises (full traceback).
+Every output file is written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ._version import __version__
+from .errors import InputError, StresstestError
+
+MODES = ("rationing", "optimal", "dynamic", "leontief")
+DEFAULT_ECONOMY = "china31"
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _State:
+    def __init__(self, debug: bool = False, quiet: bool = False):
+        self.debug, self.quiet = debug, quiet
+
+
+class _Group(click.Group):
+    """A group that turns exceptions into one line on stderr and an exit code."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI boundary
+            if getattr(ctx.obj, "debug", False):
+                raise
+            msg = " ".join(str(exc).split()) or type(exc).__name__
+            if isinstance(exc, StresstestError):
+                click.echo(f"error: {msg}", err=True)
+                ctx.exit(exc.exit_code)
+            click.echo(f"error: unexpected {type(exc).__name__}: {msg} (rerun with --debug "
+                       "for the traceback)", err=True)
+            ctx.exit(1)
+
+
+def _state() -> _State:
+    obj = click.get_current_context().find_root().obj
+    return obj if isinstance(obj, _State) else _State()
+
+
+def _progress(items, label: str):
+    """A progress bar on stderr (silent with ``--quiet`` or a single item)."""
+    items = list(items)
+    if _state().quiet or len(items) < 2:
+        return contextlib.nullcontext(items)
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True,
+                             item_show_func=lambda x: None if x is None else str(x))
+
+
+def _need(module: str):
+    """Import a stresstest module, or fail with one clear line when it is not installed."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"stresstest.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("stresstest"):
+            raise StresstestError(f"this command needs stresstest.{module}, which is not "
+                                  "available in this installation") from None
+        raise
+
+
+def _parse_options(pairs) -> dict:
+    """``KEY=VALUE`` strings -> dict; values are JSON when they parse (numbers, true/false,
+    lists), else strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        low = raw.strip()
+        try:
+            value = json.loads({"True": "true", "False": "false"}.get(low, low))
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def _write_text(path: Path, text: str) -> Path:
+    from .economy import write_atomic
+
+    def writer(tmp):
+        Path(tmp).write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o666 & ~_umask())
+
+    return write_atomic(path, writer)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_result(res, path) -> Path:
+    """A Result to netCDF, atomically (boolean attrs stored as 0/1)."""
+    from .economy import _netcdf_engine, write_atomic
+
+    out = res.copy()
+    out.attrs = {k: (int(v) if isinstance(v, (bool, np.bool_)) else v)
+                 for k, v in res.attrs.items()}
+    for c in list(out.coords):
+        if out[c].dtype.kind in "OUT":
+            out = out.assign_coords({c: out[c].astype(str).astype(object)})
+
+    def writer(tmp):
+        out.to_netcdf(tmp, engine=_netcdf_engine())
+        os.chmod(tmp, 0o666 & ~_umask())
+
+    return write_atomic(path, writer)
+
+
+def write_result_csv(res, folder) -> list[Path]:
+    """One tidy CSV per Result variable (dims as columns, then ``value``), atomically."""
+    folder = Path(folder)
+    paths = []
+    for name in res.data_vars:
+        df = res[name].to_dataframe(name="value").reset_index()
+        df = df[[*res[name].dims, "value"]]
+        paths.append(_write_text(folder / f"{name}.csv", df.to_csv(index=False)))
+    return paths
+
+
+def _economy(name):
+    from .economy import load_economy
+
+    return load_economy(name)
+
+
+def _table(headers, rows, align=None) -> str:
+    """A plain-text table with aligned columns."""
+    rows = [[str(c) for c in r] for r in rows]
+    align = align or ["<"] + [">"] * (len(headers) - 1)
+    widths = [max([len(str(h))] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    line = "  ".join(f"{str(h):{a}{w}}" for h, a, w in zip(headers, align, widths))
+    out = [line.rstrip(), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)).rstrip() for r in rows]
+    return "\n".join(out)
+
+
+def _short(text, width: int = 90) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --------------------------------------------------------------------------- group
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="stresstest")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+def cli(ctx, debug, quiet):
+    """Resilience stress tests for regional economies on multi-regional IO tables."""
+    ctx.obj = _State(debug, quiet)
+
+
+# --------------------------------------------------------------------------- economies
+
+
+@cli.command()
+def economies():
+    """List the built-in economies."""
+    import xarray as xr
+
+    from .economy import _netcdf_engine, builtin_economies
+
+    rows = []
+    for name, path in builtin_economies().items():
+        with xr.open_dataset(path, engine=_netcdf_engine()) as ds:
+            dims = f'{ds.sizes.get("region", 0)} x {ds.sizes.get("sector", 0)}'
+            rows.append([name, dims, ds.attrs.get("units", ""),
+                         _short(ds.attrs.get("description", ds.attrs.get("title", "")), 70)])
+    if not rows:
+        click.echo("no built-in economies")
+        return
+    click.echo(_table(["name", "regions x sectors", "units", "description"], rows,
+                      ["<", ">", "<", "<"]))
+
+
+def economy_info(eco) -> list[tuple[str, str]]:
+    """What ``stresstest info`` prints, as (label, text) pairs."""
+    from .report import fmt_money, fmt_pct, region_names, sector_names
+
+    units = str(eco.attrs.get("units", ""))
+    x = eco["x"]
+    total = float(x.sum())
+    va = float(eco["V"].sum())
+    imports = float(eco["M"].sum() + eco["MY"].sum())
+    exports = float(eco["exports"].sum())
+    out = [("economy", f'{eco.attrs.get("title", "")} — {eco.attrs.get("description", "")}'),
+           ("dims", ", ".join(f"{d} {eco.sizes[d]}" for d in
+                             ("region", "sector", "use", "component") if d in eco.sizes)),
+           ("units", f"{units} per year (money shown as {fmt_money(1, units).split(' ', 1)[1]})"),
+           ("gross output", fmt_money(total, units)), ("value added", fmt_money(va, units)),
+           ("final use (domestic)", fmt_money(float(eco["Y"].sum()), units)),
+           ("exports", fmt_money(exports, units)), ("imports", fmt_money(imports, units))]
+    rn, sn = region_names(eco), sector_names(eco)
+    by_r = x.sum("sector").values
+    by_s = x.sum("region").values
+    out.append(("largest regions", ", ".join(f"{rn[i]} {fmt_pct(by_r[i] / total)}"
+                                              for i in np.argsort(-by_r)[:5])))
+    out.append(("largest sectors", ", ".join(f"{sn[i]} {fmt_pct(by_s[i] / total)}"
+                                              for i in np.argsort(-by_s)[:5])))
+    rows = (eco["Z"].sum(["region", "sector"]) + eco["Y"].sum(["region", "use"])).rename(
+        {"origin": "region", "product": "sector"}) + eco["exports"]
+    cols = eco["Z"].sum(["origin", "product"]) + eco["M"].sum("product") + eco["V"].sum("component")
+    den = np.abs(x.values) + 1e-300
+    out.append(("identity residuals", f"row {np.max(np.abs(rows.values - x.values) / den):.2e}, "
+                                      f"column {np.max(np.abs(cols.values - x.values) / den):.2e} "
+                                      "(max relative to output)"))
+    same = np.equal.outer(np.arange(eco.sizes["region"]), np.arange(eco.sizes["region"]))
+    zr = eco["Z"].sum(["product", "sector"]).transpose("origin", "region").values
+    yr = eco["Y"].sum(["product", "use"]).transpose("origin", "region").values
+    flows = zr + yr
+    inter = float(flows[~same].sum())
+    out.append(("interregional trade", f"{fmt_money(inter, units)} = "
+                                       f"{fmt_pct(inter / float(flows.sum()))} of domestic flows, "
+                                       f"{inter / max(exports + imports, 1e-300):.2f}x "
+                                       "international trade (exports + imports)"))
+    for k, v in eco.attrs.items():
+        if k in ("title", "description", "units"):
+            continue
+        if isinstance(v, (float, np.floating)):
+            v = f"{float(v):.6g}"
+        out.append((k, _short(v, 160)))
+    return out
+
+
+@cli.command()
+@click.argument("economy")
+def info(economy):
+    """Describe ECONOMY (a built-in name or a netCDF file)."""
+    from .economy import load_economy
+
+    eco = load_economy(economy, validate=False)
+    items = economy_info(eco)
+    width = max(len(k) for k, _ in items)
+    for k, v in items:
+        click.echo(f"{k:<{width}}  {v}")
+
+
+@cli.command("import")
+@click.argument("kind", type=click.Choice(["ceads", "wiod", "pymrio", "csv"]))
+@click.argument("src")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False),
+              help="netCDF file to write.")
+@click.option("--sheet", default=None, help="CEADs workbook sheet.")
+def import_(kind, src, out, sheet):
+    """Import an MRIO (CEADs workbook, WIOD CSV, pymrio folder/zip or 'test', long CSV)."""
+    from .economy import save_economy
+
+    io = _need("io")
+    if not (kind == "pymrio" and src == "test") and not Path(src).exists():
+        raise InputError(f"{src}: no such file or folder")
+    if kind == "ceads":
+        eco = io.read_ceads(src, sheet=sheet)
+    elif kind == "wiod":
+        eco = io.read_wiod(src)
+    elif kind == "csv":
+        eco = io.read_csv(src)
+    else:
+        try:
+            import pymrio
+        except ImportError:
+            raise InputError("importing from pymrio needs the pymrio package") from None
+        if src == "test":
+            system = pymrio.load_test()
+        else:
+            try:
+                system = pymrio.load_all(src)
+            except Exception as exc:  # noqa: BLE001 - reader failure is bad input
+                raise InputError(f"{src}: cannot read as a pymrio IOSystem ({exc})") from None
+        eco = io.from_pymrio(system)
+    path = save_economy(eco, out)
+    click.echo(f"wrote {path} ({eco.sizes['region']} regions x {eco.sizes['sector']} sectors)")
+
+
+# --------------------------------------------------------------------------- scenarios, plans
+
+
+@cli.command()
+def scenarios():
+    """List the built-in shock scenarios."""
+    sc = _need("scenario")
+    rows = [[s["name"], _short(s["description"])] for s in sc.list_scenarios()]
+    click.echo(_table(["name", "description"], rows, ["<", "<"]))
+
+
+@cli.command()
+def plans():
+    """List the built-in backup plans."""
+    pl = _need("plan")
+    rows = [[p["name"], _short(p["description"])] for p in pl.list_plans()]
+    click.echo(_table(["name", "description"], rows, ["<", "<"]))
+
+
+def _names(module, lister) -> set:
+    try:
+        return {d["name"] for d in getattr(_need(module), lister)()}
+    except StresstestError:
+        return set()
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--economy", default=None, help=f"Economy for the compiled effect "
+                                               f"[default: {DEFAULT_ECONOMY}].")
+def show(name, economy):
+    """Describe a scenario or a plan (NAME or a .toml file) and its effect on an economy."""
+    from .economy import builtin_economies
+
+    if economy is None:
+        eco = _economy(DEFAULT_ECONOMY) if DEFAULT_ECONOMY in builtin_economies() else None
+    else:
+        eco = _economy(economy)
+    scen_names, plan_names = _names("scenario", "list_scenarios"), _names("plan", "list_plans")
+    if name in scen_names:
+        kind = "scenario"
+    elif name in plan_names:
+        kind = "plan"
+    elif Path(name).is_file():
+        kind = _file_kind(Path(name))
+    else:
+        raise InputError(f"{name!r} is neither a built-in scenario ({', '.join(sorted(scen_names))}"
+                         f") nor a plan ({', '.join(sorted(plan_names))}) nor a file")
+    if kind == "scenario":
+        sc = _need("scenario")
+        click.echo(sc.describe_scenario(sc.load_scenario(name), eco))
+    else:
+        pl = _need("plan")
+        click.echo(pl.describe_plan(pl.load_plan(name), eco))
+
+
+def _file_kind(path: Path) -> str:
+    """``"scenario"``, ``"plan"`` or ``"economy"`` from a file's extension and top-level keys."""
+    if path.suffix.lower() in (".nc", ".nc4", ".netcdf"):
+        return "economy"
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        return "plan" if "plans" in path.parts else "scenario"
+    if "events" in data or "horizon" in data:
+        return "scenario"
+    if any(k in data for k in ("standby", "stockpile", "substitution", "corridor", "elements")):
+        return "plan"
+    return "plan" if "plans" in path.parts else "scenario"
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+def validate(files):
+    """Check scenario, plan (.toml) or economy (.nc) FILES; exit 2 if any fails."""
+    failed = 0
+    for f in files:
+        path = Path(f)
+        try:
+            if not path.is_file():
+                raise InputError(f"{f}: no such file")
+            kind = _file_kind(path)
+            if kind == "economy":
+                from .economy import load_economy
+
+                load_economy(path)
+            elif kind == "scenario":
+                _need("scenario").validate_scenario_file(path)
+            else:
+                _need("plan").validate_plan_file(path)
+            click.echo(f"{f}: ok ({kind})")
+        except StresstestError as exc:
+            failed += 1
+            msg = " ".join(str(exc).split())
+            click.echo(msg if msg.startswith(f"{f}:") else f"{f}: {msg}")
+    if failed:
+        click.echo(f"error: {failed} of {len(files)} files failed validation", err=True)
+        raise click.exceptions.Exit(2)
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _compiled_inputs(eco, scenario, plan_names, horizon):
+    """Compiled shock and ``{plan: compiled plan}`` (``none`` first when present)."""
+    sc = _need("scenario")
+    shock = sc.compile_scenario(sc.load_scenario(scenario), eco, horizon=horizon)
+    plans = {}
+    if plan_names:
+        pl = _need("plan")
+        for p in plan_names:
+            compiled = pl.compile_plan(pl.load_plan(p), eco)
+            plans[str(compiled.attrs.get("plan", p))] = compiled
+    return shock, plans
+
+
+def _run_all(eco, shock, plans: dict, mode: str, options: dict) -> dict:
+    """``{plan: Result}``, with a progress bar over plans."""
+    api = _need("api")
+    out = {}
+    with _progress(list(plans), f"running {len(plans)} plans") as bar:
+        for p in bar:
+            out[p] = api.run(eco, shock, plans[p], mode=mode, **options)
+    return out
+
+
+def _with_none(plans: list[str]) -> list[str]:
+    return plans if "none" in plans else ["none", *plans]
+
+
+def _summary_lines(res, eco) -> list[str]:
+    from .report import binding_counts, critical_supply, fmt_pct, region_names, sector_names, \
+        surviving
+
+    rn, sn = region_names(eco), sector_names(eco)
+    sidx = {str(s): i for i, s in enumerate(eco["sector"].values)}
+    a = res.attrs
+    lines = [f"scenario {a.get('scenario')} · plan {a.get('plan')} · mode {a.get('mode')} · "
+             f"economy {a.get('economy')} · window days {a.get('window_start')}–"
+             f"{a.get('window_end')}",
+             f"surviving output {fmt_pct(surviving(res, 'x'))}, value added "
+             f"{fmt_pct(surviving(res, 'va'))}"]
+    nat, worst, arg = critical_supply(res)
+    if nat.size:
+        rows = [[_short(sn[sidx[str(p)]], 44), fmt_pct(float(nat.sel(product=p))),
+                 fmt_pct(float(worst.sel(product=p))), rn[int(arg.sel(product=p))]]
+                for p in nat["product"].values]
+        lines += ["", "critical supply", _table(["product", "national", "worst region", "region"],
+                                                rows, ["<", ">", ">", "<"])]
+    by_r = surviving(res, "x", by="region").values
+    lines += ["", "worst regions (surviving output): " + ", ".join(
+        f"{rn[i]} {fmt_pct(by_r[i])}" for i in np.argsort(by_r, kind="stable")[:5])]
+    lines.append("binding constraints: " + ", ".join(f"{k} {v}" for k, v in
+                                                     binding_counts(res).items()))
+    return lines
+
+
+_mode_option = click.option("--mode", type=click.Choice(MODES), default="rationing",
+                            show_default=True, help="Propagation mode.")
+_economy_option = click.option("--economy", default=DEFAULT_ECONOMY, show_default=True,
+                               help="Built-in economy name or netCDF file.")
+_horizon_option = click.option("--horizon", type=click.IntRange(min=1), default=None,
+                               help="Days (overrides the scenario's horizon).")
+_options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+                               help="Mode option (repeatable).")
+
+
+@cli.command()
+@click.argument("scenario")
+@_economy_option
+@click.option("--plan", default=None, help="Backup plan name or file [default: none].")
+@_mode_option
+@_horizon_option
+@_options_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the full Result to this netCDF file.")
+@click.option("--csv", "csv_dir", type=click.Path(file_okay=False), default=None,
+              help="Write tidy CSVs (one per variable) to this folder.")
+def run(scenario, economy, plan, mode, horizon, options, output, csv_dir):
+    """Run SCENARIO (name or .toml) on an economy with an optional backup plan."""
+    opts = _parse_options(options)
+    eco = _economy(economy)
+    shock, plans = _compiled_inputs(eco, scenario, [plan] if plan else [], horizon)
+    compiled_plan = next(iter(plans.values())) if plans else None
+    res = _need("api").run(eco, shock, compiled_plan, mode=mode, **opts)
+    for line in _summary_lines(res, eco):
+        click.echo(line)
+    if output:
+        click.echo(f"wrote {write_result(res, output)}")
+    if csv_dir:
+        paths = write_result_csv(res, csv_dir)
+        click.echo(f"wrote {len(paths)} CSV files to {csv_dir}")
+
+
+def compare_table(results: dict, eco, costs: dict):
+    """Headline metrics per plan (pandas DataFrame, index plan), sorted by backup value."""
+    import pandas as pd
+
+    metrics = _need("metrics")
+    res_none = results.get("none")
+    rows = []
+    for p, res in results.items():
+        h = metrics.headline(res, res_none, cost=costs.get(p, 0.0))
+        h["plan"] = p
+        rows.append(h)
+    df = pd.DataFrame(rows).set_index("plan")
+    key = df["backup_value"] if "backup_value" in df else pd.Series(0.0, index=df.index)
+    df = df.assign(_k=key.fillna(-np.inf), _n=(df.index == "none"))
+    return df.sort_values(["_n", "_k"], ascending=[True, False], kind="stable").drop(
+        columns=["_k", "_n"])
+
+
+def _format_compare(df, eco, fmt: str) -> str:
+    from .report import fmt_money, fmt_pct, fmt_ratio, region_names, sector_names
+
+    if fmt == "csv":
+        return df.reset_index().to_csv(index=False)
+    if fmt == "json":
+        return df.reset_index().to_json(orient="records", indent=2, force_ascii=False)
+    units = str(eco.attrs.get("units", ""))
+    sn = dict(zip(map(str, eco["sector"].values), sector_names(eco)))
+    rn = dict(zip(map(str, eco["region"].values), region_names(eco)))
+    csr_cols = [c for c in df.columns if c.startswith("csr:")]
+    headers = ["plan", "output", "VA", *[f"CS {sn.get(c[4:], c[4:])}" for c in csr_cols],
+               "worst-region CS", "backup value/yr", "annual cost", "benefit/cost"]
+    rows = []
+    for p, r in df.iterrows():
+        worst = (f"{fmt_pct(r.get('worst_csr'))} {rn.get(str(r.get('worst_region')), '')} "
+                 f"{sn.get(str(r.get('worst_product')), '')}").strip()
+        rows.append([p, fmt_pct(r["output_share"]), fmt_pct(r["va_share"]),
+                     *[fmt_pct(r[c]) for c in csr_cols], worst,
+                     fmt_money(r.get("backup_value", np.nan), units),
+                     fmt_money(r.get("cost", np.nan), units), fmt_ratio(r.get("benefit_cost"))])
+    if fmt == "markdown":
+        esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
+        lines = ["| " + " | ".join(headers) + " |",
+                 "|" + "|".join([" --- "] + [" ---: "] * (len(headers) - 1)) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in esc]
+        return "\n".join(lines)
+    return _table(headers, rows)
+
+
+def _plan_list(plan):
+    if plan:
+        return list(dict.fromkeys(plan))
+    names = [d["name"] for d in _need("plan").list_plans()]
+    if not names:
+        raise InputError("no shipped plans found; give --plan")
+    return names
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--plan", multiple=True, help="Plan to compare (repeatable) [default: all shipped].")
+@_economy_option
+@_mode_option
+@_horizon_option
+@_options_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the formatted comparison to this file instead of stdout.")
+def compare(scenario, plan, economy, mode, horizon, options, fmt, output):
+    """Compare backup plans side by side on SCENARIO, sorted by backup value."""
+    opts = _parse_options(options)
+    eco = _economy(economy)
+    names = _with_none(_plan_list(plan))
+    shock, plans = _compiled_inputs(eco, scenario, names, horizon)
+    results = _run_all(eco, shock, plans, mode, opts)
+    costs = {p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()}
+    text = _format_compare(compare_table(results, eco, costs), eco, fmt)
+    if output:
+        _write_text(Path(output), text if text.endswith("\n") else text + "\n")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _chokepoints(eco, results: dict, mode: str, lang: str) -> dict:
+    from .report import LABELS, chokepoints_from_values, fmt_money, fmt_pct, region_names, \
+        sector_names
+
+    L = LABELS[lang]
+    units = str(eco.attrs.get("units", ""))
+    base = results.get("none") or next(iter(results.values()))
+    if "capacity_value" in base:
+        cv = base["capacity_value"]
+        if "time" in cv.dims:
+            cv = cv.mean("time")
+        return chokepoints_from_values(
+            cv, eco, title="Marginal value of capacity (LP duals)" if lang == "en"
+            else "产能的边际价值（线性规划对偶）", value_label=L["value"], units=units, lang=lang,
+            note="Where one more unit of capacity adds most to the objective (no plan)."
+            if lang == "en" else "")
+    try:
+        analysis = _need("analysis")
+        df = analysis.rank_extraction(eco, "total", top=10)
+    except StresstestError as exc:
+        return {"unavailable": str(exc)}
+    rn = dict(zip(map(str, eco["region"].values), region_names(eco, lang)))
+    sn = dict(zip(map(str, eco["sector"].values), sector_names(eco, lang)))
+    rows = [[str(r["rank"]), rn[str(r["region"])], sn[str(r["sector"])],
+             fmt_money(r["loss"], units), fmt_pct(r["loss_share"])] for _, r in df.iterrows()]
+    title = ("Hypothetical extraction: output lost without each region-sector"
+             if lang == "en" else "假设抽取法：去掉各地区部门后损失的产出")
+    return {"title": title, "headers": [L["rank"], L["region"], L["sector"],
+                                        "output lost" if lang == "en" else "产出损失",
+                                        "share of output" if lang == "en" else "占总产出"],
+            "rows": rows, "align": ["right", "left", "left", "right", "right"],
+            "note": "Total extraction on the baseline economy (backward and forward linkages)."
+            if lang == "en" else ""}
+
+
+def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=None,
+                options=None, lang="en", command="") -> dict:
+    """Run every plan (and ``none``) and build the report context."""
+    from .report import build_report
+
+    names = _with_none(list(plan_names))
+    shock, plans = _compiled_inputs(eco, scenario, names, horizon)
+    results = _run_all(eco, shock, plans, mode, options or {})
+    sc, pl = _need("scenario"), _need("plan")
+    scen = sc.load_scenario(scenario)
+    texts = {}
+    for p in names:
+        key = p
+        obj = pl.load_plan(p)
+        texts[str(getattr(obj, "name", key))] = pl.describe_plan(obj, eco)
+    leads = {}
+    for p, c in plans.items():
+        if c.sizes.get("standby", 0):
+            leads[p] = [float(v) for v in np.unique(c["standby_lead_time"].values)]
+    return build_report(
+        eco, results, scenario_name=str(getattr(scen, "name", scenario)),
+        scenario_text=sc.describe_scenario(scen, eco), plan_texts=texts,
+        plan_costs={p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()},
+        plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang), lang=lang,
+        command=command)
+
+
+@cli.command()
+@click.argument("scenario")
+@click.option("--plan", multiple=True, help="Plan (repeatable) [default: all shipped].")
+@_mode_option
+@_economy_option
+@_horizon_option
+@_options_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="HTML file [default: reports/SCENARIO.html]; the .md twin goes next to it.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def report(scenario, plan, mode, economy, horizon, options, output, lang):
+    """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
+    from .report import write_report
+
+    opts = _parse_options(options)
+    eco = _economy(economy)
+    names = _plan_list(plan)
+    cmd = ["stresstest", "report", scenario, *[a for p in names for a in ("--plan", p)],
+           "--mode", mode, "--economy", economy, "--lang", lang]
+    if horizon:
+        cmd += ["--horizon", str(horizon)]
+    for o in options:
+        cmd += ["--option", o]
+    ctx = make_report(eco, scenario, names, mode=mode, horizon=horizon, options=opts, lang=lang,
+                      command=shlex.join(cmd))
+    stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
+    out = Path(output) if output else Path("reports") / f"{stem}.html"
+    html, md = write_report(out, ctx)
+    click.echo(f"wrote {html} and {md}")
+
+
+def main():
+    """Console entry point."""
+    cli(prog_name="stresstest")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Charts as inline SVG strings (matplotlib, no pyplot, no network).
+
+Text stays text (``svg.fonttype = "none"``) so the browser renders Chinese labels with its own
+fonts even when no CJK font is installed for matplotlib; output is deterministic (fixed hash
+salt, no date metadata).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from html import escape
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+CMAP = "RdYlGn"
+INK = "#222222"
+MUTED = "#6b6b6b"
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
+           "#8c8c8c", "#ccb974", "#64b5cd")
+
+_RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "stresstest",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.edgecolor": "#999999",
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+}
+
+
+def _cjk_font() -> str | None:
+    """Name of an installed font with CJK glyphs, if any."""
+    from matplotlib import font_manager
+
+    for f in font_manager.fontManager.ttflist:
+        if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuanYi", "Noto Sans SC",
+                                     "Source Han", "YaHei", "PingFang")):
+            return f.name
+    return None
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A matplotlib Figure (Agg-free, no pyplot state) of ``width`` x ``height`` inches."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def figure_to_svg(fig: Figure) -> str:
+    """Serialise a figure to an inline ``<svg>`` element: no XML prologue, DOCTYPE or metadata."""
+    rc = dict(_RC)
+    cjk = _cjk_font()
+    if cjk:
+        rc["font.sans-serif"] = [cjk, *matplotlib.rcParams["font.sans-serif"]]
+    buf = io.StringIO()
+    with matplotlib.rc_context(rc), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None},
+                    bbox_inches="tight", pad_inches=0.05)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    return svg.strip()
+
+
+def color_for(value, vmin: float = 0.0, vmax: float = 1.0):
+    """RGBA of ``value`` on the report's colour scale (red = low, green = high); None for NaN."""
+    if value is None or not np.isfinite(value):
+        return None
+    t = 0.5 if vmax <= vmin else (float(value) - vmin) / (vmax - vmin)
+    return matplotlib.colormaps[CMAP](float(np.clip(t, 0.0, 1.0)))
+
+
+def colorbar_svg(x: float, y: float, width: float, vmin: float, vmax: float,
+                 label: str = "", steps: int = 40) -> str:
+    """A horizontal colour bar as SVG elements, with ticks in percent."""
+    h = 10
+    w = width / steps
+    parts = []
+    for k in range(steps):
+        rgb = color_for(vmin + (vmax - vmin) * (k + 0.5) / steps, vmin, vmax)
+        fill = "#%02x%02x%02x" % tuple(int(255 * c) for c in rgb[:3])
+        parts.append(f'<rect x="{x + k * w:.1f}" y="{y}" width="{w + 0.5:.1f}" height="{h}" '
+                     f'fill="{fill}"/>')
+    for k in range(5):
+        v = vmin + (vmax - vmin) * k / 4
+        parts.append(f'<text x="{x + width * k / 4:.1f}" y="{y + h + 12}" text-anchor="middle" '
+                     f'class="axis">{100 * v:.0f}%</text>')
+    if label:
+        parts.append(f'<text x="{x + width / 2:.1f}" y="{y + h + 26}" text-anchor="middle" '
+                     f'class="axis">{escape(label)}</text>')
+    return "".join(parts)
+
+
+def bars_svg(labels, series: dict, *, title: str, xlabel: str, ref: float | None = 1.0) -> str:
+    """Horizontal grouped bars of shares (one group per label, one bar per series)."""
+    labels = list(labels)
+    n, k = len(labels), max(len(series), 1)
+    fig = new_figure(7.2, max(2.0, 0.17 * n * (1 + 0.5 * (k - 1)) + 0.9))
+    ax = fig.add_subplot()
+    height = 0.8 / k
+    y = np.arange(n)
+    for i, (name, vals) in enumerate(series.items()):
+        ax.barh(y - 0.4 + height * (i + 0.5), 100 * np.asarray(vals, float), height=height,
+                color=PALETTE[i % len(PALETTE)], label=name)
+    if ref is not None:
+        ax.axvline(100 * ref, color=MUTED, lw=0.8, ls=":")
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    ax.grid(axis="x", color="#e5e5e5", lw=0.6)
+    ax.set_axisbelow(True)
+    if len(series) > 1:
+        fig.legend(loc="outside upper left", frameon=False, fontsize=8, ncols=len(series))
+    return figure_to_svg(fig)
+
+
+def heatmap_svg(matrix, rows, cols, *, title: str, cbar_label: str) -> str:
+    """A rows x cols heat map of shares in [0, 1] (vector cells, NaN blank)."""
+    m = np.ma.masked_invalid(100 * np.asarray(matrix, float))
+    nr, nc = m.shape
+    fig = new_figure(min(11.0, 2.2 + 0.2 * nc), 1.8 + 0.2 * nr)
+    ax = fig.add_subplot()
+    vmax = max(1.0, float(np.nanmax(m.filled(np.nan))) if m.count() else 1.0)
+    mesh = ax.pcolormesh(np.arange(nc + 1), np.arange(nr + 1), m, cmap="Reds", vmin=0,
+                         vmax=vmax, edgecolors="white", linewidth=0.3)
+    cols = [c if len(c) <= 30 else c[:29] + "…" for c in map(str, cols)]
+    ax.set_xticks(np.arange(nc) + 0.5, cols, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(nr) + 0.5, list(rows), fontsize=7)
+    ax.invert_yaxis()
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title)
+    cb = fig.colorbar(mesh, ax=ax, shrink=0.6, pad=0.01)
+    cb.set_label(cbar_label)
+    cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    cb.outline.set_visible(False)
+    return figure_to_svg(fig)
+
+
+def timepaths_svg(time, panels: list[dict], *, title: str, xlabel: str = "day", markers=()) -> str:
+    """Stacked line panels sharing the day axis.
+
+    ``panels``: ``[{"title": str, "ylabel": str, "series": {label: values}}]`` with shares;
+    ``markers``: ``[(day, label)]`` drawn as vertical dashed lines (e.g. standby lead times).
+    """
+    t = np.asarray(time, float)
+    fig = new_figure(7.6, 2.3 * len(panels) + 0.4)
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, panels):
+        for i, (name, vals) in enumerate(panel["series"].items()):
+            ax.plot(t, 100 * np.asarray(vals, float), color=PALETTE[i % len(PALETTE)], lw=1.4,
+                    label=name)
+        for j, (day, label) in enumerate(markers):
+            ax.axvline(day, color=MUTED, lw=0.8, ls="--")
+            if ax is axes[0]:
+                ax.annotate(label, (day, 1.0), xycoords=("data", "axes fraction"),
+                            xytext=(2, -2 - 9 * (j % 3)), textcoords="offset points",
+                            fontsize=7, color=MUTED, va="top")
+        ax.set_title(panel["title"], fontsize=10)
+        ax.set_ylabel(panel.get("ylabel", ""))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+        ax.grid(color="#e5e5e5", lw=0.6)
+        ax.legend(loc="lower right", frameon=False, fontsize=7)
+    axes[-1].set_xlabel(xlabel)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
+    return figure_to_svg(fig)
