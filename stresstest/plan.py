@@ -11,7 +11,8 @@ Amounts, in economy units (``x`` is annual gross output, 365 days a year):
   inventory change, domestic + imported) or imports (intermediate + final);
   ``amount = days_of_cover * b`` and ``max_release = max_release_days * b`` per holder, where
   ``b`` is the holder's own basis (``covers = "holders"``) or the national basis split over the
-  holders in proportion to theirs (``covers = "national"``); ``region = "national"`` holds a
+  holders in proportion to theirs (``covers = "national"``), and an empty stock releases
+  nothing (``max_release = 0`` where ``amount = 0``); ``region = "national"`` holds a
   national stock on the ``national`` row; the stock's value is its amount,
   ``cost = annual_cost_share * amount``;
 * substitution: per product the maximum over elements of each field;
@@ -321,7 +322,7 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
                 per_day = np.stack([_split(daily[:, k].sum(), per_day[:, k])
                                     for k in range(len(pi))], axis=1)
         amt = e["days_of_cover"] * per_day
-        rel = e["max_release"] * per_day
+        rel = np.where(amt > 0, e["max_release"] * per_day, 0.0)
         cost = (e["annual_cost_share"] * amt if e["annual_cost"] is None
                 else _split(e["annual_cost"], amt.ravel()).reshape(amt.shape))
         amount[np.ix_(hi, pi)] += amt

@@ -1,0 +1,231 @@
+"""Scenario files: parsing, hand-checkable compilation, library, descriptions."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from stresstest.compiled import no_shock, window_mean
+from stresstest.economy import ROUTES
+from stresstest.errors import ScenarioError
+from stresstest.scenario import (compile_scenario, describe_scenario, list_scenarios,
+                                 load_scenario, parse_scenario, validate_scenario_file)
+from tests.test_selectors import chinalike
+
+NAMED = {"coastal-blockade", "chip-import-cutoff", "energy-import-cutoff", "grain-import-cutoff",
+         "guangdong-electronics-failure", "sichuan-earthquake", "combined-worst-case"}
+
+
+def scen(events: str, horizon: int = 20, extra: str = "") -> str:
+    return f'name = "t"\ndescription = "d"\nhorizon = {horizon}\n{extra}\n{events}'
+
+
+def cap(regions="R0", sectors="S1", remaining=0.5, start=2, duration=3, more=""):
+    return (f'[[events]]\nkind = "capacity"\nregions = "{regions}"\nsectors = "{sectors}"\n'
+            f"remaining = {remaining}\nstart = {start}\nduration = {duration}\n{more}\n")
+
+
+def test_no_events_is_no_shock(tiny):
+    ds = compile_scenario(parse_scenario(scen("", horizon=5)), tiny)
+    ref = no_shock(tiny, 5)
+    for v in ("kappa", "alpha_route", "alpha_M"):
+        assert np.array_equal(ds[v].values, ref[v].values)
+        assert ds[v].dims == ref[v].dims
+    assert "rho" not in ds and "delta" not in ds
+    assert (ds.attrs["window_start"], ds.attrs["window_end"]) == (0, 5)
+
+
+def test_step_and_overlap_multiply(tiny):
+    text = scen(cap(remaining=0.5, start=2, duration=3)
+                + cap(regions="coastal", sectors="all", remaining=0.8, start=4, duration=4))
+    ds = compile_scenario(parse_scenario(text), tiny)
+    k = ds["kappa"].sel(region="R0", sector="S1").values
+    assert np.allclose(k[:8], [1, 1, 0.5, 0.5, 0.4, 0.8, 0.8, 0.8]) and np.all(k[8:] == 1)
+    assert np.all(ds["kappa"].sel(region="R1").values == 1)          # inland untouched
+    assert np.allclose(ds["kappa"].sel(region="R2", sector="S0").values[4:8], 0.8)
+    assert (ds.attrs["window_start"], ds.attrs["window_end"]) == (2, 8)
+
+
+@pytest.mark.parametrize("kind", ["linear", "exponential"])
+def test_recovery_end_points(tiny, kind):
+    T = 10
+    text = scen(cap(remaining=0.3, start=1, duration=4,
+                    more=f'recovery = "{kind}"\nrecovery_days = {T}'), horizon=30)
+    k = compile_scenario(parse_scenario(text), tiny)["kappa"].sel(region="R0", sector="S1").values
+    last = 1 + 4 - 1                       # last shocked day
+    assert k[last] == 0.3 and k[last + T] == 1.0 and np.all(k[last + T:] == 1.0)
+    s = np.arange(1, T)
+    rec = k[last + 1:last + T]
+    if kind == "linear":
+        assert np.allclose(rec, 1 - 0.7 * (1 - s / T))
+    else:
+        e3 = math.exp(-3)
+        assert np.allclose(rec, 1 - 0.7 * (np.exp(-3 * s / T) - e3) / (1 - e3))
+    assert np.all(np.diff(k[last:]) >= 0) and np.all(rec < 1)
+
+
+def test_recovery_none_jumps_back(tiny):
+    k = compile_scenario(parse_scenario(scen(cap(start=0, duration=2))), tiny)["kappa"]
+    assert list(k.sel(region="R0", sector="S1").values[:3]) == [0.5, 0.5, 1.0]
+
+
+def test_sea_only_import_cut(tiny):
+    text = scen('[[events]]\nkind = "imports"\nproducts = "all"\nvia = "sea"\nremaining = 0.1\n'
+                "start = 0\nduration = 5\n")
+    ds = compile_scenario(parse_scenario(text), tiny)
+    ar = ds["alpha_route"].isel(time=0)
+    assert np.all(ar.sel(route="sea").values == 0.1)
+    assert np.all(ar.sel(route=["land", "air"]).values == 1.0)
+    share = tiny["import_route_share"].sel(route=list(ROUTES)).values
+    assert np.allclose(ds["alpha_M"].isel(time=0).values, share @ np.array([0.1, 1, 1]))
+    assert np.all(ds["alpha_M"].isel(time=5).values == 1.0)
+
+
+def test_import_events_compose_across_routes(tiny):
+    text = scen('[[events]]\nkind = "imports"\nproducts = "all"\nvia = "sea"\nremaining = 0.5\n'
+                "start = 0\nduration = 5\n"
+                '[[events]]\nkind = "imports"\nproducts = ["S2"]\nremaining = 0.4\n'
+                'via = ["sea", "air"]\nstart = 0\nduration = 5\n')
+    ar = compile_scenario(parse_scenario(text), tiny)["alpha_route"].isel(time=0)
+    assert np.allclose(ar.sel(product="S2").values, [0.2, 1.0, 0.4])
+    assert np.allclose(ar.sel(product="S1").values, [0.5, 1.0, 1.0])
+
+
+def test_route_never_cuts_diagonal(tiny):
+    text = scen('[[events]]\nkind = "route"\nfrom = "all"\nto = "all"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 0\nduration = 2\n')
+    ds = compile_scenario(parse_scenario(text), tiny)
+    rho = ds["rho"].transpose("region_from", "region_to", "product", "time").values
+    assert rho.shape == (3, 3, 4, 20)
+    for r in range(3):
+        assert np.all(rho[r, r] == 1.0)
+    off = ~np.eye(3, dtype=bool)
+    assert np.all(rho[off][:, 1, :2] == 0.3)             # cut exactly once, not 0.09
+    assert np.all(rho[:, :, [0, 2, 3]] == 1.0) and np.all(rho[..., 2:] == 1.0)
+
+
+def test_route_one_way_and_self_pair_error(tiny):
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "R1"\nremaining = 0.3\n'
+                "both_ways = false\nstart = 0\nduration = 2\n")
+    rho = compile_scenario(parse_scenario(text), tiny)["rho"].isel(time=0)
+    assert float(rho.sel(region_from="R0", region_to="R1").min()) == 0.3
+    assert float(rho.sel(region_from="R1", region_to="R0").min()) == 1.0
+    bad = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "R0"\nremaining = 0.3\n'
+               "start = 0\nduration = 2\n")
+    with pytest.raises(ScenarioError, match=r"events\[0\]: .*no pair"):
+        compile_scenario(parse_scenario(bad), tiny)
+
+
+def test_demand_event(tiny):
+    text = scen('[[events]]\nkind = "demand"\nregions = "R1"\nproducts = "critical"\n'
+                'uses = "consumption"\nfactor = 1.5\nstart = 3\nduration = 2\n')
+    d = compile_scenario(parse_scenario(text), tiny)["delta"]
+    assert d.dims == ("region", "product", "use", "time")
+    assert np.all(d.sel(region="R1", product="S0", use=["households", "government"],
+                        time=[3, 4]).values == 1.5)
+    assert float(d.sel(region="R1", product="S0", use="investment").max()) == 1.0
+    assert float(d.sum()) == d.size + 0.5 * 4
+
+
+def test_window_explicit_and_horizon_override(tiny):
+    text = scen(cap(start=2, duration=30), horizon=40, extra="window = [0, 10]")
+    ds = compile_scenario(parse_scenario(text), tiny)
+    assert (ds.attrs["window_start"], ds.attrs["window_end"]) == (0, 10)
+    assert float(window_mean(ds)["kappa"].sel(region="R0", sector="S1")) == pytest.approx(0.6)
+    text2 = scen(cap(start=2, duration=30), horizon=40)
+    ds2 = compile_scenario(parse_scenario(text2), tiny, horizon=12)
+    assert ds2.sizes["time"] == 12 and ds2.attrs["window_end"] == 12
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.start"):
+        compile_scenario(parse_scenario(scen(cap(start=15), horizon=40)), tiny, horizon=10)
+    with pytest.raises(ScenarioError, match="window"):
+        compile_scenario(parse_scenario(text), tiny, horizon=5)
+
+
+def test_attrs_and_parameters(tiny):
+    text = scen(cap(), extra='[parameters]\ninventory_days = 15\nrule = "proportional"\n')
+    ds = compile_scenario(parse_scenario(text, "x.toml"), tiny)
+    assert json.loads(ds.attrs["parameters"]) == {"inventory_days": 15, "rule": "proportional"}
+    ev = json.loads(ds.attrs["events"])
+    assert ev[0]["regions"] == ["R0"] and ev[0]["n_cells"] == 1 and ev[0]["kind"] == "capacity"
+    assert ds.attrs["source"] == "x.toml" and ds.attrs["horizon"] == 20
+    with pytest.raises(ScenarioError, match=r"parameters\.x"):
+        parse_scenario(scen(cap(), extra="[parameters]\nx = [1, 2]\n"), "x.toml")
+
+
+def test_unknown_selector_names_file_event_field(tiny):
+    with pytest.raises(ScenarioError) as e:
+        compile_scenario(parse_scenario(scen(cap() + cap(regions="R9")), "shocks/t.toml"), tiny)
+    assert str(e.value).startswith("shocks/t.toml: events[1].regions: unknown region 'R9'")
+
+
+def test_load_by_path_name_stem_and_missing(tmp_path):
+    p = tmp_path / "t.toml"
+    p.write_text(scen(cap()))
+    assert load_scenario(str(p)).name == "t"
+    q = tmp_path / "other.toml"
+    q.write_text(scen(cap()))
+    with pytest.raises(ScenarioError, match="name.*file name stem 'other'"):
+        load_scenario(q)
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "nope.toml")
+    with pytest.raises(ScenarioError, match="available: .*coastal-blockade"):
+        load_scenario("coastal-blokade")
+
+
+def test_library_lists_named_scenarios():
+    names = {s["name"] for s in list_scenarios()}
+    assert NAMED <= names
+    for s in list_scenarios():
+        assert len(s["description"]) > 80
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_named_compile_on_chinalike(name):
+    eco = chinalike()
+    sc = load_scenario(name)
+    assert 180 <= sc.horizon <= 365
+    ds = compile_scenario(sc, eco)
+    assert ds["kappa"].min() >= 0 and ds["kappa"].max() <= 1
+    assert float(ds["alpha_M"].min()) >= 0 and float(ds["alpha_M"].max()) <= 1 + 1e-12
+    text = describe_scenario(sc, eco)
+    assert sc.name in text and "Events:" in text
+
+
+def test_blockade_semantics_on_chinalike():
+    eco = chinalike()
+    ds = compile_scenario("coastal-blockade", eco)
+    day0 = ds.isel(time=0)
+    assert np.all(day0["alpha_route"].sel(route="sea").values == 0.1)
+    assert np.all(day0["alpha_route"].sel(route=["land", "air"]).values == 1.0)
+    assert float(day0["kappa"].sel(region="Guangdong", sector="electronics")) == 0.75
+    assert float(day0["kappa"].sel(region="Sichuan", sector="electronics")) == 1.0
+    assert float(day0["kappa"].sel(region="Guangdong", sector="finance")) == 1.0
+    assert float(day0["rho"].sel(region_from="Shanghai", region_to="Guangdong",
+                                 product="metals")) == 0.5
+    assert float(day0["rho"].sel(region_from="Sichuan", region_to="Guangdong",
+                                 product="metals")) == 1.0
+    assert float(ds["kappa"].sel(region="Guangdong", sector="electronics", time=149)) == 1.0
+    worst = compile_scenario("combined-worst-case", eco).isel(time=0)
+    assert float(worst["alpha_route"].sel(product="oil_gas", route="sea")) == pytest.approx(0.03)
+
+
+def test_named_compile_on_china31(china31):
+    for name in sorted(NAMED):
+        ds = compile_scenario(name, china31)
+        assert ds.sizes["region"] == 31 and ds.sizes["sector"] == 42
+        assert "Events:" in describe_scenario(name, china31)
+
+
+def test_validate_scenario_file_builtin():
+    from stresstest.scenario import builtin_scenarios
+
+    for name, path in builtin_scenarios().items():
+        assert validate_scenario_file(path).name == name
+
+
+def test_describe_without_economy():
+    text = describe_scenario("guangdong-electronics-failure")
+    assert "falls to 20% on days 0-59" in text and "full capacity on day 149" in text
