@@ -1,0 +1,97 @@
+"""Public API: argument resolution, options, plan cost, compare."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from stresstest import api
+from stresstest.compiled import no_plan, no_shock
+from stresstest.errors import InputError
+
+
+def _shock(eco, kappa=0.6):
+    sh = no_shock(eco, 20, name="cut")
+    sh["kappa"].loc[dict(region="R0", sector="S1")] = kappa
+    return sh
+
+
+def _standby_plan(eco, capacity, cost, name="backup"):
+    plan = no_plan(eco, name=name).drop_dims("standby").assign(
+        standby_capacity=("standby", [capacity]), standby_region=("standby", ["R0"]),
+        standby_sector=("standby", ["S1"]), standby_lead_time=("standby", [0.0]),
+        standby_ramp=("standby", [0.0]), standby_cost=("standby", [cost]))
+    plan.attrs["annual_cost"] = cost
+    return plan
+
+
+def test_run_compiled_inputs(tiny):
+    res = api.run(tiny, _shock(tiny), None, mode="leontief")
+    assert res.attrs["mode"] == "leontief" and res.attrs["plan"] == "none"
+    assert res.attrs["plan_annual_cost"] == 0.0
+    assert float(res["x"].sum()) < float(res["x_baseline"].sum())
+
+
+def test_none_plan_identical_to_no_plan(tiny):
+    a = api.run(tiny, _shock(tiny), None, mode="leontief")
+    b = api.run(tiny, _shock(tiny), no_plan(tiny), mode="leontief")
+    xr.testing.assert_identical(a, b)
+
+
+def test_plan_cost_in_attrs(tiny):
+    x0 = float(tiny["x"].sel(region="R0", sector="S1"))
+    res = api.run(tiny, _shock(tiny), _standby_plan(tiny, 0.2 * x0, 3.5), mode="leontief")
+    assert res.attrs["plan_annual_cost"] == 3.5
+    assert res.attrs["plan"] == "backup"
+
+
+def test_unknown_mode_and_option(tiny):
+    with pytest.raises(InputError, match="valid modes: leontief, rationing"):
+        api.run(tiny, _shock(tiny), mode="magic")
+    with pytest.raises(InputError, match="valid options: final_use_rule, horizon, max_iter"):
+        api.run(tiny, _shock(tiny), mode="leontief", damping=0.5)
+
+
+def test_bad_datasets(tiny):
+    with pytest.raises(InputError, match="kappa"):
+        api.run(tiny, xr.Dataset(), mode="leontief")
+    with pytest.raises(InputError, match="standby_capacity"):
+        api.run(tiny, _shock(tiny), xr.Dataset(), mode="leontief")
+    with pytest.raises(InputError, match="economy"):
+        api.run(42, _shock(tiny), mode="leontief")
+    other = no_shock(tiny).assign_coords(region=["A", "B", "C"])
+    with pytest.raises(InputError, match="region labels"):
+        api.run(tiny, other, mode="leontief")
+
+
+def test_compare(tiny):
+    x0 = float(tiny["x"].sel(region="R0", sector="S1"))
+    plans = [None, _standby_plan(tiny, 0.3 * x0, 2.0, "big"),
+             _standby_plan(tiny, 0.1 * x0, 1.0, "small")]
+    res, table = api.compare(tiny, _shock(tiny), plans, mode="leontief")
+    assert list(res["plan"].values) == ["none", "big", "small"]
+    assert res["x"].dims[0] == "plan" and "plan" not in res["x_baseline"].dims
+    assert isinstance(table, pd.DataFrame)
+    assert list(table["plan"]) == ["big", "small", "none"]
+    assert table["backup_value"].is_monotonic_decreasing
+    assert table.set_index("plan").loc["none", "backup_value"] == 0.0
+    assert table.set_index("plan").loc["big", "cost"] == 2.0
+    xr.testing.assert_identical(res["x"].sel(plan="none", drop=True),
+                                api.run(tiny, _shock(tiny), None, mode="leontief")["x"])
+
+
+def test_compare_adds_reference(tiny):
+    x0 = float(tiny["x"].sel(region="R0", sector="S1"))
+    res, table = api.compare(tiny, _shock(tiny), [_standby_plan(tiny, 0.3 * x0, 2.0)],
+                             mode="leontief")
+    assert list(res["plan"].values) == ["backup"] and table["backup_value"].iloc[0] > 0
+
+
+def test_named_scenario_and_plan(china31):
+    pytest.importorskip("stresstest.scenario")
+    pytest.importorskip("stresstest.plan")
+    res = api.run("china31", "coastal-blockade", "none", mode="leontief")
+    assert res.attrs["plan"] == "none" and res.attrs["plan_annual_cost"] == 0.0
+    assert float(res["x"].sum()) < float(res["x_baseline"].sum())
+    with pytest.raises(InputError):
+        api.run(china31, "no-such-scenario", mode="leontief")
