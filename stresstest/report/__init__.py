@@ -316,6 +316,9 @@ def build_report(
         if svg is not None:
             maps.append({"plan": p, "title": title, "svg": svg})
     order_r = np.argsort(by_region[base_plan], kind="stable")
+    region_table = _table([L["region"], *[plan_label(p) for p in shown]],
+                          [[rnames[i], *[fmt_pct(by_region[p][i]) for p in shown]]
+                           for i in order_r])
     bars = charts.bars_svg([rnames[i] for i in order_r],
                            {plan_label(p): by_region[p][order_r] for p in shown},
                            title="", xlabel=L["out_share"])
@@ -390,7 +393,7 @@ def build_report(
                                     f'({fmt_money(summary[best]["saved"], units)})'
                                     if best and np.isfinite(summary[best]["saved"]) else ""),
         "headline": headline, "binding": binding, "maps": maps,
-        "map_note": "" if maps else L["no_map"], "bars": bars, "heatmap": heat,
+        "map_note": "" if maps else L["no_map"], "bars": bars, "region_table": region_table, "heatmap": heat,
         "critical": critical, "timepaths": timepaths,
         "chokepoints": chokepoints or {"unavailable": "not computed"},
         "assumptions": _table([L["parameter"], L["value"]], assumptions, ["left", "left"]),
