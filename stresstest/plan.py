@@ -437,7 +437,9 @@ def _element_effect(rec: dict, economy: xr.Dataset) -> str:
                 f"({_pct(rec['capacity'] / xs if xs else 0)} of national output of "
                 f"{', '.join(rec['sectors'])}); cost {_money(rec['annual_cost'], units)}/yr")
     if kind == "stockpile":
-        return (f"{_money(rec['amount'], units)} in stock in {', '.join(rec['holders'])}, "
+        held = ("the national reserve" if rec["holders"] == [NATIONAL]
+                else ", ".join(rec["holders"]))
+        return (f"{_money(rec['amount'], units)} in stock in {held}, "
                 f"release up to {_money(rec['max_release_per_day'], units)}/day; cost "
                 f"{_money(rec['annual_cost'], units)}/yr ({_pct(rec['annual_cost'] / gdp)} of GDP)")
     if kind == "substitution":

@@ -554,8 +554,9 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
         out.append(f"{_pct(cut / total if total else 0)} of all imports by value cut "
                    f"({_money(cut, units)}/yr)")
         for v, p, imp, sh in vals[:5]:
-            out.append(f"{p}: {_pct(v / imp)} of its imports cut ({_pct(sh)} arrive by "
-                       f"{'/'.join(rec['via'])})")
+            via = ("" if tuple(rec["via"]) == ROUTES
+                   else f" ({_pct(sh)} arrive by {'/'.join(rec['via'])})")
+            out.append(f"{p}: {_pct(v / imp)} of its imports cut{via}")
     elif rec["kind"] == "route":
         flows = (economy["Z"].sum("sector") + economy["Y"].sum("use"))  # origin, product, region
         off = flows.sum("product").values.copy()
