@@ -211,7 +211,6 @@ def read_csv(path, *, rtol: float = 1e-6):
     consumption = (None if use_flag["consumption"] is None else
                    [u for u, f in zip(lab["use"], use_flag["consumption"]) if f])
     signed = [c for c, f in zip(lab["component"], full.get(("component", "signed")) or []) if f]
-    R, S, U = len(lab["region"]), len(lab["sector"]), len(lab["use"])
     eco = make_economy(
         arrays["Z"], arrays["Y"], arrays["exports"], arrays["M"], arrays["MY"], arrays["V"],
         x=arrays["x"], regions=lab["region"], sectors=lab["sector"], uses=lab["use"],
@@ -225,8 +224,6 @@ def read_csv(path, *, rtol: float = 1e-6):
     extra = {n: (d, np.asarray(v)) for (d, n), v in full.items() if n not in COORD_DIM}
     if extra:
         eco = eco.assign_coords(extra)
-    if U == 0 and R * S:
-        pass
     return validate_economy(eco, rtol=rtol, source=src)
 
 
