@@ -1,0 +1,407 @@
+r"""The coordinated-optimum linear programme over regional product markets (pure numpy/scipy).
+
+In the spirit of MRIA (Koks & Thissen 2016, *Economic Systems Research* 28(3)). ``R`` regions,
+``P`` products (= sectors), ``n = R P`` industries ``j = (r, s)`` in region-major order; every
+money quantity is an annual rate. Notation of :class:`LPInputs`.
+
+Variables (all ``>= 0``)
+    ``x_j``          output, ``x_j <= xbar_j`` (capacity: ``kappa x0 + standby``)
+    ``T[o, r, p]``   shipments of ``p`` from ``o`` to ``r`` on links with ``T0 > 0``
+                     (the *free* part, ``T <= min(T0, cap)`` when friction applies,
+                     ``T <= cap`` otherwise), ``cap = T0 rho_eff (1 + h_p)``
+    ``Te[o, r, p]``  flow above baseline on a link, ``Te <= cap - T0`` (only where
+                     ``cap > T0`` and ``phi_p > 0``), charged the friction ``phi_p Te``
+    ``N[o, r, p]``   flow on a link absent at baseline (only if ``nl_p > 0``),
+                     ``N <= nl_p need[r, p] min(rho_eff, 1)``, charged ``phi_p N``
+    ``ex_j``         exports, ``ex_j <= ex0_j``
+    ``w_j``          drawdown of domestic inventories (negative inventory use), ``w_j <= W_j``
+    ``m[r, p]``      foreign imports used;  ``u[r, p]`` domestic product replacing imports,
+                     ``u <= sigma_p (1 - alpha_p) m0[r, p]``
+    ``fd, fm, fs [r, p]``  final deliveries: domestic, imported, from stocks (``fs <= E[r, p]``)
+    ``zr[r, p] <= zbar[r, p]``, ``zn[r, p]`` (``sum_r zn <= zbar_nat[p]``) stock release by
+                     regional and national holders; ``sd, sm [r, p]`` stock used by industries
+                     in place of domestic / imported inputs
+    ``e[r, p]``      essential deliveries, ``e <= E[r, p] = es_p C_des[r, p]`` (critical pairs)
+
+Constraints
+    origin    ``sum_r (T + Te + N)[o, r, p] + ex_(o,p) - x_(o,p) - w_(o,p) = 0``
+              (output is sold: no free disposal, so upstream output follows demand)
+    market    ``sum_o (T + Te + N)[o, r, p] + sd - sum_s a[p, (r,s)] x_(r,s) - fd - u = 0``
+              (origins of a product are perfect substitutes in the buyer's market)
+    imports   ``m + u + sm - sum_s AM[p, (r,s)] x_(r,s) - fm = 0``
+    pool      ``sum_r m[r, p] <= alpha_p M0_p + WM_p``  (national pool; ``WM`` drawdown of
+              imported inventories)
+    stock     ``fs + sd + sm - zr - zn = 0``;  ``sum_r zn[r, p] <= zbar_nat[p]``
+    essential ``e - es_p (fd + fm) - fs <= 0``  (consumption is served before other final
+              uses; stock release tops up essential use only)
+    new links ``sum_o N[o, r, p] <= nl_p need[r, p]``
+
+Objective, lexicographic
+    stage 1   ``max sum_(r,p) omega[r, p] e[r, p]`` (``omega = 1/E0`` on critical pairs: each
+              region-product's critical supply ratio counts equally; or ``1`` money-weighted)
+    stage 2   with stage 1 fixed (``>= z1* - tol |z1*|``):
+              ``max sum_j v'_j x_j - sum phi_p (Te + N) + eps (fd + fm + ex) - eps (zr + zn)``
+              ``v'_j = max(v_j, eps)`` so no industry is shut for accounting reasons; the
+              ``eps`` terms (``1e-7`` per money unit) make the vertex unique: deliver rather than
+              dispose, keep stocks unless they help.
+
+With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
+``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
+``capacity_value_j = -d obj / d xbar_j`` (value added per unit of capacity) and link values
+from the upper-bound marginals of the top piece of each link.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import OptimizeWarning, linprog
+
+from ..errors import SolverError
+
+#: Tie-break weight per money unit in stage 2 (see module docstring).
+EPS = 1e-7
+
+_STATUS = {0: "optimal", 1: "iteration or time limit reached", 2: "infeasible",
+           3: "unbounded", 4: "numerical difficulties"}
+
+
+@dataclass(eq=False)
+class LPInputs:
+    """Numpy inputs of the LP (``n = R P``; money per year).
+
+    ``xbar, v, ex0, W`` (n); ``a, AM`` (P, n) domestic product and import requirements per unit
+    of output; ``T0, rho_eff`` (R, R, P) baseline link flows ``[origin, destination, product]``
+    and remaining link capacity share; ``headroom, new_links, friction, subst_imports, alpha``
+    (P); ``Dd, Dm`` (R, P) desired domestic and imported final use; ``m0`` (R, P) baseline
+    imports used; ``pool`` (P) import pool ``alpha M0 + WM``; ``E`` (R, P) essential demand
+    ``es C_des``; ``es`` (P); ``omega`` (R, P) stage-1 weights (0 where not counted);
+    ``zbar`` (R, P) and ``zbar_nat`` (P) stock release rates.
+    """
+
+    xbar: np.ndarray
+    v: np.ndarray
+    a: np.ndarray
+    AM: np.ndarray
+    T0: np.ndarray
+    rho_eff: np.ndarray
+    headroom: np.ndarray
+    new_links: np.ndarray
+    friction: np.ndarray
+    subst_imports: np.ndarray
+    alpha: np.ndarray
+    ex0: np.ndarray
+    W: np.ndarray
+    Dd: np.ndarray
+    Dm: np.ndarray
+    m0: np.ndarray
+    pool: np.ndarray
+    E: np.ndarray
+    es: np.ndarray
+    omega: np.ndarray
+    zbar: np.ndarray
+    zbar_nat: np.ndarray
+
+    @property
+    def R(self) -> int:
+        return self.T0.shape[0]
+
+    @property
+    def P(self) -> int:
+        return self.T0.shape[2]
+
+
+@dataclass(eq=False)
+class LPSolution:
+    """Solution arrays. ``x, exports, w, capacity_value`` (n); ``T`` (R, R, P) total link flows;
+    ``m, u, fd, fm, fs, sd, sm, zr, zn, essential`` (R, P); ``route_value`` (R, R, P) marginal
+    value of link capacity (per money unit of flow); ``link_at_cap`` (R, R, P) bool;
+    ``pool_used`` (P); ``friction_cost``; stage objectives (maximisation sense; stage 1
+    evaluated on the final solution, ``sum omega * essential``)."""
+
+    x: np.ndarray
+    exports: np.ndarray
+    w: np.ndarray
+    T: np.ndarray
+    m: np.ndarray
+    u: np.ndarray
+    fd: np.ndarray
+    fm: np.ndarray
+    fs: np.ndarray
+    sd: np.ndarray
+    sm: np.ndarray
+    zr: np.ndarray
+    zn: np.ndarray
+    essential: np.ndarray
+    capacity_value: np.ndarray
+    route_value: np.ndarray
+    link_at_cap: np.ndarray
+    pool_used: np.ndarray
+    friction_cost: float
+    stage1_objective: float
+    stage2_objective: float
+    status: str
+    info: dict = field(default_factory=dict)
+
+
+class _Layout:
+    """Column blocks of the LP: name -> slice."""
+
+    def __init__(self):
+        self.blocks: dict[str, slice] = {}
+        self.size = 0
+
+    def add(self, name: str, k: int) -> slice:
+        s = slice(self.size, self.size + int(k))
+        self.blocks[name] = s
+        self.size += int(k)
+        return s
+
+    def __getitem__(self, name: str) -> slice:
+        return self.blocks[name]
+
+
+def _idx(s: slice) -> np.ndarray:
+    return np.arange(s.start, s.stop)
+
+
+def build_lp(inp: LPInputs):
+    """Assemble the sparse LP. Returns ``(layout, bounds_ub, A_eq, b_eq, A_ub, b_ub, c1, c2,
+    meta)`` with both objectives in minimisation form."""
+    R, P = inp.R, inp.P
+    n = R * P
+    T0 = np.asarray(inp.T0, float)
+    cap = T0 * inp.rho_eff * (1.0 + inp.headroom)[None, None, :]
+    exist = T0 > 0
+    lo, lr, lp = np.nonzero(exist)
+    T0l, capl = T0[lo, lr, lp], np.maximum(cap[lo, lr, lp], 0.0)
+    phi_l = inp.friction[lp]
+    split = (phi_l > 0) & (capl > T0l)
+    ub_T = np.where(split, np.minimum(capl, T0l), capl)
+    ub_Te = (capl - T0l)[split]
+
+    need = T0.sum(axis=0)  # (R, P) baseline domestic supply to each market
+    new_ok = (~exist) & (inp.new_links[None, None, :] > 0) & (inp.rho_eff > 0) \
+        & (need[None, :, :] > 0)
+    no, nr, npp = np.nonzero(new_ok)
+    ub_N = inp.new_links[npp] * need[nr, npp] * np.minimum(inp.rho_eff[no, nr, npp], 1.0)
+
+    lay = _Layout()
+    bx = lay.add("x", n)
+    bT = lay.add("T", lo.size)
+    bTe = lay.add("Te", int(split.sum()))
+    bN = lay.add("N", no.size)
+    bex = lay.add("ex", n)
+    bw = lay.add("w", n)
+    rp = R * P
+    bm, bu, bfd, bfm, bfs = (lay.add(k, rp) for k in ("m", "u", "fd", "fm", "fs"))
+    bzr, bzn, bsd, bsm = (lay.add(k, rp) for k in ("zr", "zn", "sd", "sm"))
+    ess_pairs = np.flatnonzero((inp.omega.reshape(-1) > 0) & (inp.E.reshape(-1) > 0))
+    be = lay.add("e", ess_pairs.size)
+    nv = lay.size
+
+    ub = np.empty(nv)
+    ub[bx] = inp.xbar
+    ub[bT] = ub_T
+    ub[bTe] = ub_Te
+    ub[bN] = ub_N
+    ub[bex] = inp.ex0
+    ub[bw] = inp.W
+    ub[bm] = np.inf
+    ub[bu] = np.maximum((inp.subst_imports * (1.0 - inp.alpha))[None, :] * inp.m0, 0.0).reshape(-1)
+    ub[bfd] = inp.Dd.reshape(-1)
+    ub[bfm] = inp.Dm.reshape(-1)
+    ub[bfs] = inp.E.reshape(-1)
+    ub[bzr] = inp.zbar.reshape(-1)
+    ub[bzn] = np.inf
+    ub[bsd] = np.inf
+    ub[bsm] = np.inf
+    ub[be] = inp.E.reshape(-1)[ess_pairs]
+
+    rows, cols, vals = [], [], []
+
+    def put(r, c, v):
+        rows.append(np.asarray(r, dtype=np.int64))
+        cols.append(np.asarray(c, dtype=np.int64))
+        vals.append(np.broadcast_to(np.asarray(v, float), np.shape(r)).astype(float))
+
+    # equality rows: origin [0, n), market [n, n + rp), imports [n + rp, n + 2rp),
+    # stock [n + 2rp, n + 3rp)
+    r_org, r_mkt, r_imp, r_stk = 0, n, n + rp, n + 2 * rp
+    ar = np.arange(rp)
+    # links
+    for blk, oo, rr, pp in ((bT, lo, lr, lp), (bTe, lo[split], lr[split], lp[split]),
+                            (bN, no, nr, npp)):
+        cidx = _idx(blk)
+        put(r_org + oo * P + pp, cidx, 1.0)
+        put(r_mkt + rr * P + pp, cidx, 1.0)
+    # origin: + ex - x - w
+    put(r_org + np.arange(n), _idx(bex), 1.0)
+    put(r_org + np.arange(n), _idx(bx), -1.0)
+    put(r_org + np.arange(n), _idx(bw), -1.0)
+    # market: + sd - a x - fd - u ; imports: + m + u + sm - AM x - fm
+    region_of = np.repeat(np.arange(R), P)
+    for mat, base in ((inp.a, r_mkt), (inp.AM, r_imp)):
+        pp, jj = np.nonzero(mat)
+        put(base + region_of[jj] * P + pp, bx.start + jj, -mat[pp, jj])
+    put(r_mkt + ar, _idx(bsd), 1.0)
+    put(r_mkt + ar, _idx(bfd), -1.0)
+    put(r_mkt + ar, _idx(bu), -1.0)
+    put(r_imp + ar, _idx(bm), 1.0)
+    put(r_imp + ar, _idx(bu), 1.0)
+    put(r_imp + ar, _idx(bsm), 1.0)
+    put(r_imp + ar, _idx(bfm), -1.0)
+    # stock: fs + sd + sm - zr - zn = 0
+    for blk, sgn in ((bfs, 1.0), (bsd, 1.0), (bsm, 1.0), (bzr, -1.0), (bzn, -1.0)):
+        put(r_stk + ar, _idx(blk), sgn)
+    n_eq = n + 3 * rp
+    A_eq = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_eq, nv))
+    b_eq = np.zeros(n_eq)
+
+    # inequality rows: pool [0, P), national stock [P, 2P), essential, new-link totals
+    rows, cols, vals = [], [], []
+    prod_of_rp = np.tile(np.arange(P), R)
+    put(prod_of_rp, _idx(bm), 1.0)
+    put(P + prod_of_rp, _idx(bzn), 1.0)
+    r_ess = 2 * P
+    k = np.arange(ess_pairs.size)
+    put(r_ess + k, _idx(be), 1.0)
+    es_pair = inp.es[prod_of_rp[ess_pairs]]
+    put(r_ess + k, bfd.start + ess_pairs, -es_pair)
+    put(r_ess + k, bfm.start + ess_pairs, -es_pair)
+    put(r_ess + k, bfs.start + ess_pairs, -1.0)
+    r_new = r_ess + ess_pairs.size
+    new_rp = np.unique(nr * P + npp)
+    pos = np.searchsorted(new_rp, nr * P + npp)
+    put(r_new + pos, _idx(bN), 1.0)
+    n_ub = r_new + new_rp.size
+    A_ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n_ub, nv))
+    b_ub = np.concatenate([np.asarray(inp.pool, float), np.asarray(inp.zbar_nat, float),
+                           np.zeros(ess_pairs.size),
+                           inp.new_links[new_rp % P] * need.reshape(-1)[new_rp]])
+
+    c1 = np.zeros(nv)
+    c1[be] = -inp.omega.reshape(-1)[ess_pairs]
+    c2 = np.zeros(nv)
+    c2[bx] = -np.maximum(inp.v, EPS)
+    c2[bTe] = inp.friction[lp[split]]
+    c2[bN] = inp.friction[npp]
+    c2[bfd] = c2[bfm] = c2[bex] = -EPS
+    c2[bzr] = c2[bzn] = EPS
+    meta = {"links": (lo, lr, lp), "split": split, "new": (no, nr, npp),
+            "ess_pairs": ess_pairs, "n_eq": n_eq, "n_ub": n_ub}
+    return lay, ub, A_eq, b_eq, A_ub, b_ub, c1, c2, meta
+
+
+def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, method: str = "highs-ipm",
+             time_limit: float | None = None, stage: str = "LP", crossover: bool = True):
+    """``linprog`` with HiGHS on ``0 <= z <= ub``; falls back to dual simplex when IPM stops on
+    a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
+    otherwise. ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
+    optimality tolerance (1e-10): enough when only the optimal value is needed.
+    Returns the ``OptimizeResult``."""
+    bounds = np.column_stack([np.zeros_like(ub), ub])
+    tried = []
+    for meth in dict.fromkeys([method, "highs-ds"]):
+        opts = {"presolve": True}
+        if time_limit is not None:
+            opts["time_limit"] = float(time_limit)
+        if meth == "highs-ipm" and not crossover:
+            opts["ipm_optimality_tolerance"] = 1e-10
+            opts["run_crossover"] = "off"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Unrecognized options",
+                                    category=OptimizeWarning)
+            res = linprog(c, A_ub=A_ub if A_ub is not None and A_ub.shape[0] else None,
+                          b_ub=b_ub if A_ub is not None and A_ub.shape[0] else None,
+                          A_eq=A_eq, b_eq=b_eq, bounds=bounds, method=meth, options=opts)
+        tried.append(f"{meth}: status {res.status} ({_STATUS.get(res.status, '?')})")
+        if res.status == 0:
+            res.method_used = meth
+            return res
+        if res.status in (2, 3) and meth != method:
+            break
+    raise SolverError(f"optimal: {stage} failed ({'; '.join(tried)}): {res.message}")
+
+
+def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float = 1e-9,
+                  time_limit: float | None = None) -> LPSolution:
+    """Build and solve the two-stage LP of the module docstring."""
+    t0 = time.perf_counter()
+    lay, ub, A_eq, b_eq, A_ub, b_ub, c1, c2, meta = build_lp(inp)
+    t_build = time.perf_counter() - t0
+    R, P = inp.R, inp.P
+    info = {"n_variables": int(lay.size), "n_equalities": int(meta["n_eq"]),
+            "n_inequalities": int(meta["n_ub"]), "nnz": int(A_eq.nnz + A_ub.nnz),
+            "build_seconds": round(t_build, 4)}
+    z1 = 0.0
+    if np.any(c1 != 0):
+        res1 = solve_lp(c1, A_ub, b_ub, A_eq, b_eq, ub, method=method,
+                        time_limit=time_limit, stage="stage 1 (essential supply)",
+                        crossover=False)
+        z1 = float(res1.fun)
+        info["stage1_method"] = res1.method_used
+        info["stage1_iterations"] = int(res1.nit)
+        row = sp.csr_matrix(c1.reshape(1, -1))
+        A2 = sp.vstack([A_ub, row], format="csr")
+        res2 = None
+        for tol in (stage_tol, max(stage_tol, 1e-7)):
+            b2 = np.append(b_ub, z1 + tol * abs(z1) + 1e-12)
+            try:
+                res2 = solve_lp(c2, A2, b2, A_eq, b_eq, ub, method=method,
+                                time_limit=time_limit, stage="stage 2 (value added)")
+                break
+            except SolverError:
+                if tol >= 1e-7:
+                    raise
+        info["stage_tol"] = tol
+    else:
+        res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method,
+                        time_limit=time_limit, stage="stage 2 (value added)")
+    info["stage2_method"] = res2.method_used
+    info["stage2_iterations"] = int(res2.nit)
+    info["solve_seconds"] = round(time.perf_counter() - t0 - t_build, 4)
+    z = np.maximum(res2.x, 0.0)
+    z = np.minimum(z, ub)
+    marg = -np.asarray(res2.upper.marginals)
+
+    lo, lr, lp = meta["links"]
+    split = meta["split"]
+    no, nr, npp = meta["new"]
+    T = np.zeros((R, R, P))
+    np.add.at(T, (lo, lr, lp), z[lay["T"]])
+    np.add.at(T, (lo[split], lr[split], lp[split]), z[lay["Te"]])
+    np.add.at(T, (no, nr, npp), z[lay["N"]])
+    route_value = np.zeros((R, R, P))
+    top = marg[lay["T"]].copy()
+    top[split] = marg[lay["Te"]]
+    route_value[lo, lr, lp] = top
+    route_value[no, nr, npp] = marg[lay["N"]]
+    at_cap = np.zeros((R, R, P), bool)
+    tot_ub = ub[lay["T"]].copy()
+    tot_ub[split] += ub[lay["Te"]]
+    tot_l = T[lo, lr, lp]
+    at_cap[lo, lr, lp] = tot_l >= tot_ub - 1e-9 * np.maximum(tot_ub, 1.0)
+
+    def rpv(name):
+        return z[lay[name]].reshape(R, P)
+
+    fd, fm, fs = rpv("fd"), rpv("fm"), rpv("fs")
+    E = inp.E
+    essential = np.minimum(inp.es[None, :] * (fd + fm) + fs, E)
+    friction_cost = float(c2[lay["Te"]] @ z[lay["Te"]] + c2[lay["N"]] @ z[lay["N"]])
+    va = float(np.asarray(inp.v) @ z[lay["x"]])
+    return LPSolution(
+        x=z[lay["x"]], exports=z[lay["ex"]], w=z[lay["w"]], T=T, m=rpv("m"), u=rpv("u"),
+        fd=fd, fm=fm, fs=fs, sd=rpv("sd"), sm=rpv("sm"), zr=rpv("zr"), zn=rpv("zn"),
+        essential=essential, capacity_value=marg[lay["x"]], route_value=route_value,
+        link_at_cap=at_cap, pool_used=rpv("m").sum(axis=0), friction_cost=friction_cost,
+        stage1_objective=float(np.sum(inp.omega * essential)), stage2_objective=-float(res2.fun), status="optimal",
+        info={**info, "value_added": va, "stage1_lp_objective": -z1},
+    )

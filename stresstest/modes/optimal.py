@@ -1,0 +1,233 @@
+r"""Mode ``optimal``: the coordinated upper bound, a linear programme over regional product
+markets solved with HiGHS (formulation and equations: :mod:`stresstest.kernels.lp`).
+
+The average day of the shock window (:func:`~stresstest.modes._static.static_inputs`), as an
+annual rate. Modelling choices, from the economy's baseline:
+
+- **Capacity** ``xbar = kappa x0 + standby``; output above baseline only through standby (no
+  overtime headroom on output).
+- **Links** ``T0[o, r, p] = sum_s Z[o, p, r, s] + sum_u max(Y[o, p, r, u], 0)``; remaining share
+  ``rho_eff = rho + corridor_extra``; cap ``T0 rho_eff (1 + substitution_headroom)``; flow above
+  ``T0`` (and on new links, allowed by ``substitution_new_links``) costs
+  ``substitution_friction`` per money unit.
+- **Final use** desired: ``delta``-scaled positive uses, domestic ``Dd`` and imported ``Dm``;
+  negative (inventory drawdown) uses are a fixed supply: of the origin's product (domestic) or
+  added to the national import pool (imported). Consumption is served before other final uses;
+  essential use is ``essential_share`` of it, topped up by stock release.
+- **Imports**: a national pool per product, ``alpha_M M0 + drawdown`` with
+  ``M0 = sum(M) + sum(MY)``; any region may draw on it. Domestic product may replace at most
+  ``substitution_imports`` of a region's *lost* imports ``(1 - alpha_M) m0[r, p]``.
+- **Stocks**: regional holders release in their region, the national holder anywhere; release
+  ``<= stock_rate``; to essential final use or to industries (in place of domestic or imported
+  inputs).
+- **Objective**: stage 1 maximises essential supply over critical (region, product) pairs, each
+  pair's critical supply ratio counting equally (``essential_weight="equal"``) or in money
+  (``"money"``); stage 2 maximises value added minus friction with stage 1 held.
+
+Extra Result variables: ``capacity_value[region, sector]`` (stage-2 dual of the capacity bound:
+value added gained per unit of extra capacity, at the held essential supply),
+``route_value[region_from, region_to]`` (sum over products of the link-capacity duals),
+``stock_release[holder, product]``, ``imports_used`` and ``import_substitution``
+``[region, product]``. ``binding`` is best effort from the primal solution, in this order:
+``capacity`` (output at its bound), ``import`` (an input whose national pool is exhausted under
+a cut), ``route`` (an input arriving on a link at a cap below baseline), ``input`` (an input
+from a supplier at a cut capacity), otherwise ``demand``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from ..compiled import NATIONAL, no_plan
+from ..errors import InputError
+from ..kernels.lp import LPInputs, solve_optimal
+from ..result import BINDING, essential_baseline, make_result
+from ._static import static_inputs
+
+METHODS = ("highs-ipm", "highs-ds", "highs")
+WEIGHTS = ("equal", "money")
+_TOL = 1e-9
+
+
+def _check_array(name: str, values, where: str, lo=0.0, hi=None, labels=None):
+    arr = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(arr) | (arr < lo)
+    if hi is not None:
+        bad |= arr > hi
+    if bad.any():
+        i = np.unravel_index(np.flatnonzero(bad)[0], arr.shape)
+        at = labels(i) if labels else str(tuple(int(k) for k in i))
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise InputError(f"{where}: {name} at {at} is {arr[i]!r}; must be finite and {rng}")
+
+
+def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
+    for dim, edim in (("region", "region"), ("sector", "sector"), ("product", "sector"),
+                      ("region_from", "region"), ("region_to", "region")):
+        if dim in ds.dims and list(map(str, ds[dim].values)) != list(map(str, economy[edim].values)):
+            raise InputError(f"{what} {ds.attrs.get(what, '')!r}: labels of {dim!r} do not match "
+                             f"the economy's {edim} labels")
+
+
+def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
+                   essential_weight: str = "equal") -> tuple[LPInputs, object]:
+    """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs."""
+    plan = plan if plan is not None else no_plan(economy)
+    _check_labels(shock, economy, "scenario")
+    _check_labels(plan, economy, "plan")
+    scen = f"scenario {shock.attrs.get('scenario', '')!r}"
+    pname = f"plan {plan.attrs.get('plan', '')!r}"
+    si = static_inputs(economy, shock, plan)
+    d = si.derived
+    R, P = d.n_region, d.n_sector
+    regions = list(map(str, economy["region"].values))
+    sectors = list(map(str, economy["sector"].values))
+
+    def ind_label(i):
+        j = i[0]
+        return f"region={regions[j // P]}, sector={sectors[j % P]}"
+
+    _check_array("kappa", si.kappa, scen, labels=ind_label)
+    _check_array("alpha_M", si.alpha_M, scen, labels=lambda i: f"product={sectors[i[0]]}")
+    if si.rho is not None:
+        _check_array("rho", si.rho, scen)
+    if si.delta is not None:
+        _check_array("delta", si.delta, scen)
+    _check_array("standby capacity", si.standby, pname, labels=ind_label)
+    _check_array("corridor_extra", si.corridor, pname)
+    _check_array("stock release rate", si.stock_rate, pname)
+    subst = {}
+    for k in ("headroom", "new_links", "friction", "imports"):
+        v = plan[f"substitution_{k}"].values.astype(float)
+        _check_array(f"substitution_{k}", v, pname, hi=None if k in ("headroom", "friction")
+                     else 1.0, labels=lambda i: f"product={sectors[i[0]]}")
+        subst[k] = v
+    if si.holders[:R] != regions or si.holders[R] != NATIONAL:
+        raise InputError(f"{pname}: stock holders must be the economy's regions then "
+                         f"{NATIONAL!r}, got {si.holders}")
+    if essential_weight not in WEIGHTS:
+        raise InputError(f"optimal: option essential_weight={essential_weight!r} is not one of "
+                         f"{', '.join(WEIGHTS)}")
+
+    Z = economy["Z"].transpose("origin", "product", "region", "sector").values
+    Y = economy["Y"].transpose("origin", "product", "region", "use").values
+    M = economy["M"].transpose("product", "region", "sector").values
+    MY = economy["MY"].transpose("product", "region", "use").values
+    delta = si.delta if si.delta is not None else np.ones((R, P, Y.shape[3]))
+    Yd = Y * delta.transpose(1, 0, 2)[None]
+    MYd = MY * delta.transpose(1, 0, 2)
+    T0 = (Z.sum(axis=3) + np.maximum(Y, 0).sum(axis=3)).transpose(0, 2, 1)
+    Dd = np.maximum(Yd, 0).sum(axis=(0, 3)).T
+    W = np.maximum(-Yd, 0).sum(axis=(2, 3)).reshape(-1)
+    Dm = np.maximum(MYd, 0).sum(axis=2).T
+    WM = np.maximum(-MYd, 0).sum(axis=(1, 2))
+    Msum = M.sum(axis=2)
+    M0 = np.maximum(0.0, (Msum + MY.sum(axis=2)).sum(axis=1))
+    m0 = (Msum + np.maximum(MY, 0).sum(axis=2)).T
+    cons = economy["consumption"].values.astype(bool)
+    C_des = (Yd[..., cons].sum(axis=(0, 3)) + MYd[..., cons].sum(axis=2)).T
+    es = economy["essential_share"].values.astype(float)
+    E = es[None, :] * np.maximum(C_des, 0.0)
+    E0 = essential_baseline(economy).values
+    crit = economy["critical"].values.astype(bool)[None, :] & (E0 > 0)
+    if essential_weight == "equal":
+        omega = np.where(crit, 1.0 / np.where(crit, E0, 1.0), 0.0)
+    else:
+        omega = crit.astype(float)
+    rho = si.rho if si.rho is not None else np.ones((R, R, P))
+    inp = LPInputs(
+        xbar=si.capacity, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
+        rho_eff=rho + si.corridor[:, :, None], headroom=subst["headroom"],
+        new_links=subst["new_links"], friction=subst["friction"],
+        subst_imports=subst["imports"], alpha=si.alpha_M, ex0=d.exports, W=W, Dd=Dd, Dm=Dm,
+        m0=m0, pool=si.alpha_M * M0 + WM, E=E, es=es, omega=omega,
+        zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R],
+    )
+    return inp, si
+
+
+def _binding(inp: LPInputs, sol, x0: np.ndarray):
+    """Best-effort binding constraint per industry (codes of :data:`BINDING`) and product."""
+    R, P = inp.R, inp.P
+    n = R * P
+    region_of = np.repeat(np.arange(R), P)
+    scale = np.maximum(inp.xbar, 1e-12 * max(float(np.abs(x0).sum()), 1e-300))
+    code = np.full(n, BINDING["demand"], dtype=np.int8)
+    prod = np.full(n, -1, dtype=np.int16)
+    at_cap = sol.x >= inp.xbar - _TOL * scale
+    exhausted = (inp.alpha < 1) & (sol.pool_used >= inp.pool * (1 - 1e-9) - 1e-12)
+    cut_links = sol.link_at_cap & (inp.rho_eff < 1) & (inp.T0 > 0)
+    route_short = cut_links.any(axis=0)  # (R, P) markets fed by a capped, cut link
+    cut_supplier = (at_cap & (inp.xbar < x0 * (1 - _TOL))).reshape(R, P)
+    input_short = ((inp.T0 > 0) & cut_supplier[:, None, :]).any(axis=0)
+    for name, score in (
+        ("input", inp.a * input_short.T[:, region_of]),
+        ("route", inp.a * route_short.T[:, region_of]),
+        ("import", inp.AM * exhausted[:, None]),
+    ):
+        hit = score.max(axis=0) > 0
+        code = np.where(hit & ~at_cap, BINDING[name], code)
+        prod = np.where(hit & ~at_cap, score.argmax(axis=0), prod)
+    code[at_cap] = BINDING["capacity"]
+    prod[at_cap] = -1
+    return code, prod
+
+
+def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
+                essential_weight: str = "equal", method: str = "highs-ipm",
+                stage_tol: float = 1e-9, time_limit: float | None = None) -> xr.Dataset:
+    """Coordinated optimum of the average shock day (see the module docstring).
+
+    ``essential_weight``: ``"equal"`` (each critical region-product's supply ratio counts
+    equally) or ``"money"``; ``method``: HiGHS method (``"highs-ipm"`` with crossover, falling
+    back to dual simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
+    ``time_limit``: seconds per LP solve. Raises :class:`~stresstest.errors.SolverError` when
+    HiGHS does not reach an optimum.
+    """
+    if method not in METHODS:
+        raise InputError(f"optimal: option method={method!r} is not one of {', '.join(METHODS)}")
+    if not (isinstance(stage_tol, (int, float)) and 0 <= stage_tol <= 1e-3):
+        raise InputError(f"optimal: option stage_tol={stage_tol!r} must be a number in [0, 1e-3]")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise InputError(f"optimal: option time_limit={time_limit!r} must be a positive number")
+    inp, si = optimal_inputs(economy, shock, plan, essential_weight)
+    sol = solve_optimal(inp, method=method, stage_tol=float(stage_tol), time_limit=time_limit)
+    d = si.derived
+    R, P = d.n_region, d.n_sector
+    code, prod = _binding(inp, sol, d.x)
+    regions = economy["region"].values
+    sectors = economy["sector"].values
+    holders = list(map(str, regions)) + [NATIONAL]
+    rp = {"region": regions, "product": sectors}
+    extra = {
+        "capacity_value": xr.DataArray(sol.capacity_value.reshape(R, P), dims=("region", "sector"),
+                                       coords={"region": regions, "sector": sectors}),
+        "route_value": xr.DataArray(sol.route_value.sum(axis=2), dims=("region_from", "region_to"),
+                                    coords={"region_from": regions, "region_to": regions}),
+        "stock_release": xr.DataArray(np.vstack([sol.zr, sol.zn.sum(axis=0)[None]]),
+                                      dims=("holder", "product"),
+                                      coords={"holder": holders, "product": sectors}),
+        "imports_used": xr.DataArray(sol.m, dims=("region", "product"), coords=rp),
+        "import_substitution": xr.DataArray(sol.u, dims=("region", "product"), coords=rp),
+    }
+    units = economy.attrs.get("units", "")
+    extra["capacity_value"].attrs.update(
+        units="1", long_name="value added per unit of extra capacity (stage-2 dual)")
+    extra["route_value"].attrs.update(
+        units="1", long_name="objective gain per unit of extra link capacity, summed over products")
+    for k in ("stock_release", "imports_used", "import_substitution"):
+        extra[k].attrs["units"] = f"{units} per year"
+    f = np.stack([sol.fd, sol.fm, sol.fs], axis=-1)
+    diagnostics = {"solver_status": sol.status,
+                   "stage1_objective": sol.stage1_objective,
+                   "stage2_objective": sol.stage2_objective,
+                   "friction_cost": sol.friction_cost,
+                   **{k: v for k, v in sol.info.items()}}
+    return make_result(
+        economy, mode="optimal", shock=shock, plan=plan, x=sol.x, capacity=inp.xbar, f=f,
+        exports=sol.exports, essential=sol.essential, binding=code, binding_product=prod,
+        parameters={"essential_weight": essential_weight, "method": method,
+                    "stage_tol": stage_tol, "time_limit": time_limit},
+        diagnostics=diagnostics, extra=extra, derived=d,
+    )
