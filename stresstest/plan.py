@@ -23,7 +23,7 @@ Amounts, in economy units (``x`` is annual gross output, 365 days a year):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
