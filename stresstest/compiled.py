@@ -19,7 +19,8 @@ variable        dims                                      meaning
 
 ``attrs``: ``scenario``, ``description``, ``horizon`` (days), ``window_start``/``window_end``
 (the shock window ``[start, end)`` in days, which static modes average over), ``events`` (a
-JSON event log), ``source`` (file). Events compose multiplicatively.
+JSON event log), ``source`` (file), optionally ``parameters`` (JSON object of mode parameters
+from the scenario file; read it with ``attrs.get``). Events compose multiplicatively.
 
 A **compiled plan** is an :class:`xarray.Dataset` (no time axis):
 
@@ -48,7 +49,9 @@ variable                     dims                        meaning
                                                          flow: effective ``rho + extra``
 ===========================  ==========================  =====================================
 
-``attrs``: ``plan``, ``description``, ``annual_cost``, ``elements`` (JSON), ``source``.
+``attrs``: ``plan``, ``description``, ``annual_cost``, ``elements`` (JSON, one entry per
+element with its resolved selection and cost), ``source``. A stock held by a region serves that
+region; a ``national`` stock serves every region.
 A plan whose arrays are all zero must give results bit-identical to no plan.
 """
 
