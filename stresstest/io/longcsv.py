@@ -161,15 +161,17 @@ def read_csv(path, *, rtol: float = 1e-6):
 
     arrays = {}
     fdf = df.loc[flow]
+    fvar = fdf["variable"].to_numpy(dtype=object)
+    fcol = {f: fdf[f].to_numpy(dtype=object) for f in FIELDS}
     for name, fields in FLOW_FIELDS.items():
-        sel = (fdf["variable"] == name).to_numpy()
+        sel = fvar == name
         shape = tuple(len(lab[f]) for f in fields)
         if name == "x" and not sel.any():
             arrays[name] = None
             continue
         arr = np.zeros(shape)
         if sel.any():
-            idx = tuple(pd.Index(lab[f]).get_indexer(fdf[f].to_numpy()[sel]) for f in fields)
+            idx = tuple(pd.Index(lab[f]).get_indexer(fcol[f][sel]) for f in fields)
             arr[idx] = values[sel]
         arrays[name] = arr
 
