@@ -40,10 +40,12 @@ Objective, lexicographic
     stage 1   ``max sum_(r,p) omega[r, p] e[r, p]`` (``omega = 1/E0`` on critical pairs: each
               region-product's critical supply ratio counts equally; or ``1`` money-weighted)
     stage 2   with stage 1 fixed (``>= z1* - tol |z1*|``):
-              ``max sum_j v'_j x_j - sum phi_p (Te + N) + eps (fd + fm + ex) - eps (zr + zn)``
+              ``max sum_j v'_j x_j - sum phi_p (Te + N) + eps (fd + fm + fs + ex)
+              - 2 eps (zr + zn) - eps/2 (sd + sm)``;
               ``v'_j = max(v_j, eps)`` so no industry is shut for accounting reasons; the
-              ``eps`` terms (``1e-7`` per money unit) make the vertex unique: deliver rather than
-              dispose, keep stocks unless they help.
+              ``eps`` terms (``1e-7`` per money unit) pick one vertex among equals: deliver
+              rather than dispose, keep stocks unless they help, and report stock that reaches
+              final users as ``fs`` rather than through the import pool.
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
@@ -292,8 +294,9 @@ def build_lp(inp: LPInputs):
     c2[bx] = -np.maximum(inp.v, EPS)
     c2[bTe] = inp.friction[lp[split]]
     c2[bN] = inp.friction[npp]
-    c2[bfd] = c2[bfm] = c2[bex] = -EPS
-    c2[bzr] = c2[bzn] = EPS
+    c2[bfd] = c2[bfm] = c2[bex] = c2[bfs] = -EPS
+    c2[bzr] = c2[bzn] = 2 * EPS
+    c2[bsd] = c2[bsm] = EPS / 2
     meta = {"links": (lo, lr, lp), "split": split, "new": (no, nr, npp),
             "ess_pairs": ess_pairs, "n_eq": n_eq, "n_ub": n_ub}
     return lay, ub, A_eq, b_eq, A_ub, b_ub, c1, c2, meta

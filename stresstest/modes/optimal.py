@@ -12,7 +12,8 @@ annual rate. Modelling choices, from the economy's baseline:
   ``substitution_friction`` per money unit.
 - **Final use** desired: ``delta``-scaled positive uses, domestic ``Dd`` and imported ``Dm``;
   negative (inventory drawdown) uses are a fixed supply: of the origin's product (domestic) or
-  added to the national import pool (imported). Consumption is served before other final uses;
+  added to the national import pool (imported). ``f`` is reported net of the drawdowns used,
+  like ``f_baseline`` (so it may be negative where the baseline is). Consumption is served before other final uses;
   essential use is ``essential_share`` of it, topped up by stock release.
 - **Imports**: a national pool per product, ``alpha_M M0 + drawdown`` with
   ``M0 = sum(M) + sum(MY)``; any region may draw on it. Domestic product may replace at most
@@ -59,7 +60,7 @@ def _check_array(name: str, values, where: str, lo=0.0, hi=None, labels=None):
         i = np.unravel_index(np.flatnonzero(bad)[0], arr.shape)
         at = labels(i) if labels else str(tuple(int(k) for k in i))
         rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise InputError(f"{where}: {name} at {at} is {arr[i]!r}; must be finite and {rng}")
+        raise InputError(f"{where}: {name} at {at} is {float(arr[i]):g}; must be finite and {rng}")
 
 
 def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
@@ -144,7 +145,21 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         m0=m0, pool=si.alpha_M * M0 + WM, E=E, es=es, omega=omega,
         zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R],
     )
+    inp.drawdown_dom = np.maximum(-Yd, 0).sum(axis=3)  # (o, p, r)
+    inp.drawdown_imp = np.maximum(-MYd, 0).sum(axis=2).T  # (r, p)
     return inp, si
+
+
+def _net_final(inp: LPInputs, sol) -> np.ndarray:
+    """Final deliveries (R, P, 3) net of inventory drawdowns, comparable with ``f_baseline``:
+    domestic ``fd`` minus the drawdown of each origin's product used (``w``), attributed to
+    destinations pro rata; imported ``fm`` minus the imported drawdown (always in the pool)."""
+    R, P = inp.R, inp.P
+    W = inp.W.reshape(R, P)
+    used = np.divide(sol.w.reshape(R, P), W, out=np.zeros_like(W), where=W > 0)
+    dom = sol.fd - (inp.drawdown_dom * used[:, :, None]).sum(axis=0).T
+    imp = sol.fm - inp.drawdown_imp
+    return np.stack([dom, imp, sol.fs], axis=-1)
 
 
 def _binding(inp: LPInputs, sol, x0: np.ndarray):
@@ -218,7 +233,7 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         units="1", long_name="objective gain per unit of extra link capacity, summed over products")
     for k in ("stock_release", "imports_used", "import_substitution"):
         extra[k].attrs["units"] = f"{units} per year"
-    f = np.stack([sol.fd, sol.fm, sol.fs], axis=-1)
+    f = _net_final(inp, sol)
     diagnostics = {"solver_status": sol.status,
                    "stage1_objective": sol.stage1_objective,
                    "stage2_objective": sol.stage2_objective,
