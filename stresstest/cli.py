@@ -54,8 +54,9 @@ class _Group(click.Group):
 
 
 def _state() -> _State:
-    obj = click.get_current_context().find_root().obj
-    return obj if isinstance(obj, _State) else _State()
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return obj if isinstance(obj, _State) else _State(quiet=ctx is None)
 
 
 def _progress(items, label: str):
