@@ -191,15 +191,22 @@ class _DenseLinks:
     def link_arrivals(self, lo, r):
         return np.matmul(self._so(r)[:, None, :], lo)[:, 0, :]
 
-    def resource(self, m, c, headroom, new_links, a, rate):
-        """Move ``tau`` toward ``tau0 (1 + h_p m_i) + new_p c_i [new link]``, normalised."""
-        w = self.tau0 * (1.0 + headroom[:, None, None] * self._so(m)[:, :, None])
+    def resource(self, u, c, headroom, new_links, a, rate):
+        """Move ``tau`` a step ``rate`` toward the re-sourcing target (see :func:`simulate`)."""
+        t0 = self.tau0
+        u3 = self._so(u)[:, :, None]
+        c3 = self._so(c)[:, :, None]
+        lost = t0 * (1.0 - u3)
+        L = lost.sum(axis=1)[:, None, :]  # (S, 1, n)
+        want = L * c3
+        ext = np.minimum(want, headroom[:, None, None] * t0)
         if np.any(new_links > 0):
             if self.newmask is None:
-                self.newmask = (self.tau0 == 0) & (a[:, None, :] > 0)
-            w = w + self.newmask * (new_links[:, None, None] * self._so(c)[:, :, None])
-        tot = w.sum(axis=1)
-        target = w / np.where(tot > 0, tot, 1.0)[:, None, :]
+                self.newmask = (t0 == 0) & (a[:, None, :] > 0)
+            ext = ext + self.newmask * np.minimum(want, new_links[:, None, None] * c3)
+        unplaced = L - ext.sum(axis=1)[:, None, :]
+        back = lost * np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
+        target = t0 * u3 + ext + back
         self.tau += (target - self.tau) * rate
 
 
@@ -244,13 +251,17 @@ class _SparseLinks:
         return np.bincount(self.key, weights=lo * r[self.row],
                            minlength=self.P * self.n).reshape(self.P, self.n)
 
-    def resource(self, m, c, headroom, new_links, a, rate):
+    def resource(self, u, c, headroom, new_links, a, rate):
         if np.any(new_links > 0):
             raise ValueError("new supply links need a table of at most "
                              f"{DENSE_LIMIT} industries (this one has {self.n})")
-        w = self.tau0 * (1.0 + headroom[self.key // self.n] * m[self.row])
-        tot = np.bincount(self.key, weights=w, minlength=self.P * self.n)
-        target = w / np.where(tot > 0, tot, 1.0)[self.key]
+        t0 = self.tau0
+        lost = t0 * (1.0 - u[self.row])
+        L = np.bincount(self.key, weights=lost, minlength=self.P * self.n)
+        ext = np.minimum(L[self.key] * c[self.row], headroom[self.key // self.n] * t0)
+        unplaced = L - np.bincount(self.key, weights=ext, minlength=self.P * self.n)
+        frac = np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
+        target = t0 * u[self.row] + ext + lost * frac[self.key]
         self.tau += (target - self.tau) * rate
 
 
@@ -268,7 +279,12 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     >= 1``); inventories ``S(t+1) = S(t) + arr(t) - use(t)``; orders ``O = a x^opt + (S* -
     S)/restock_tau`` with ``x^opt = min(d, x̄)``; stockpiles top up essential final use, then
     industries' inventory gaps; overproduction ``α`` moves toward ``overprod_max`` while demand
-    is unmet (ARIO). Returns a :class:`Trace` in daily money.
+    is unmet (ARIO). Re-sourcing (only when the plan allows it): with ``u_i = min(1, x̄_i /
+    x0_i)`` and capacity weights ``c_i = spare_i / Σ_{i'∈p} spare_i'`` (``spare = max(0, x̄ -
+    x0)``), buyer ``k`` loses ``L[p, k] = Σ_{i∈p} tau0[i, k] (1 - u_i)`` of its suppliers;
+    ``min(L c_i, h_p tau0[i, k])`` moves to existing links and ``min(L c_i, new_p c_i)`` to new
+    ones; the rest stays with the constrained suppliers; ``tau`` moves toward that target by
+    ``1/resourcing_tau`` per day. Returns a :class:`Trace` in daily money.
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
@@ -494,11 +510,11 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
                          alpha + (prm.overprod_max - alpha) * scarcity / prm.overprod_tau,
                          alpha + (1.0 - alpha) / prm.overprod_tau)
         if resourcing:
-            spare = np.maximum(cap - d, 0.0)
-            m = np.divide(spare, cap, out=np.zeros(n), where=cap > 0)
+            u = np.minimum(np.divide(cap, x0, out=np.ones(n), where=x0 > 0), 1.0)
+            spare = np.maximum(cap - x0, 0.0)
             sp_tot = spare.reshape(R, S).sum(axis=0)
             c = spare / np.where(sp_tot > 0, sp_tot, 1.0)[product_of]
-            links.resource(m, c, b.headroom, b.new_links, a, res_rate)
+            links.resource(u, c, b.headroom, b.new_links, a, res_rate)
 
         # ---- record
         out.x[:, day] = x

@@ -62,8 +62,8 @@ def _positive(name, value, allow_zero=False, minimum=None):
 def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
                        options: dict | None = None) -> dict:
     """Merge :data:`DEFAULTS`, the scenario's ``parameters`` (shock attrs, JSON) and call
-    options (later wins); validate. Scenario keys for other modes are ignored unless given in
-    a ``dynamic`` sub-table, where unknown keys are errors like call options."""
+    options (later wins); validate. Scenario keys that are not dynamic parameters belong to
+    other modes and are left alone; unknown call options are errors."""
     params = dict(DEFAULTS)
     if shock is not None and shock.attrs.get("parameters"):
         raw = shock.attrs["parameters"]
@@ -72,14 +72,10 @@ def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
         except (ValueError, TypeError):
             raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: [parameters] is "
                              f"not a JSON table: {raw!r}") from None
-        sub = sp_.pop("dynamic", {}) if isinstance(sp_.get("dynamic"), dict) else {}
+        if not isinstance(sp_, dict):
+            raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: [parameters] is "
+                             f"not a table: {raw!r}")
         params.update({k: v for k, v in sp_.items() if k in DEFAULTS})
-        unknown = sorted(set(sub) - set(DEFAULTS))
-        if unknown:
-            raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: unknown "
-                             f"[parameters.dynamic] key {unknown[0]!r} (known: "
-                             f"{', '.join(DEFAULTS)})")
-        params.update(sub)
     options = dict(options or {})
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
@@ -217,14 +213,31 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
 
 
 def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
-                horizon: int | None = None, record_flows: bool = False, **options) -> xr.Dataset:
+                horizon: int | None = None, inventory_days=None,
+                inventory_days_goods: float | None = None,
+                inventory_days_services: float | None = None,
+                inventory_days_utilities: float | None = None,
+                restock_tau: float | None = None, overprod_max: float | None = None,
+                overprod_tau: float | None = None, critical_threshold: float | None = None,
+                final_rule: str | None = None, resourcing_tau: float | None = None,
+                stock_refill_days: float | None = None, stock_trigger: float | None = None,
+                record_flows: bool = False) -> xr.Dataset:
     """Simulate ``horizon`` days (default: the scenario's) and return a Result with ``time``.
 
-    Options: see :data:`DEFAULTS`. Money in the Result is an annual rate (daily flow x 365).
-    ``record_flows=True`` adds the daily inventory accounts (``S``, ``SM``, ``arrivals``,
-    ``arrivals_M``, ``use``, ``use_M``; economy units per day) as ``attrs``-free variables
-    on dims (product, region, sector, time) for checking the stock-flow identity.
+    Options left at ``None`` take the scenario's ``[parameters]`` or :data:`DEFAULTS`. Money
+    in the Result is an annual rate (daily flow x 365). ``record_flows=True`` adds the daily
+    inventory accounts ``S``, ``SM`` (start of day), ``arrivals``, ``arrivals_M``, ``use``,
+    ``use_M`` (economy units per day) on dims (product, region, sector, time):
+    ``S(t+1) = S(t) + arrivals(t) - use(t)``.
     """
+    given = dict(inventory_days=inventory_days, inventory_days_goods=inventory_days_goods,
+                 inventory_days_services=inventory_days_services,
+                 inventory_days_utilities=inventory_days_utilities, restock_tau=restock_tau,
+                 overprod_max=overprod_max, overprod_tau=overprod_tau,
+                 critical_threshold=critical_threshold, final_rule=final_rule,
+                 resourcing_tau=resourcing_tau, stock_refill_days=stock_refill_days,
+                 stock_trigger=stock_trigger)
+    options = {k: v for k, v in given.items() if v is not None}
     params = resolve_parameters(economy, shock, options)
     table, prm, path, backups, plan_used = build_inputs(economy, shock, plan, horizon, params)
     t0 = _time.perf_counter()

@@ -1,0 +1,370 @@
+"""Tests of the day-by-day mode ``dynamic`` (hand-built shocks on small synthetic economies)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import stresstest.kernels.dynamic as kd
+from stresstest.compiled import NATIONAL, no_plan, no_shock
+from stresstest.errors import InputError
+from stresstest.modes.dynamic import (DEFAULTS, build_inputs, inventory_cover,
+                                      resolve_parameters, run_dynamic)
+from stresstest.testing import random_economy
+
+ECONOMY_VARS = ("x", "va", "capacity", "f", "exports", "essential", "binding",
+                "binding_product", "stock", "inventory_days")
+
+
+def shock_of(eco, days, *, kappa=None, alpha_M=None, rho=None, delta=None, window=None):
+    """A compiled shock on ``days`` days from ``[(index, value), ...]`` edits."""
+    sh = no_shock(eco, days, name="test")
+    for idx, v in kappa or ():
+        sh["kappa"][idx] = v
+    for idx, v in alpha_M or ():
+        sh["alpha_M"][idx] = v
+    if rho is not None:
+        sh["rho"] = (("region_from", "region_to", "product", "time"), rho)
+        sh = sh.assign_coords(region_from=eco["region"].values, region_to=eco["region"].values)
+    if delta is not None:
+        sh["delta"] = (("region", "product", "use", "time"), delta)
+    if window is not None:
+        sh.attrs["window_start"], sh.attrs["window_end"] = window
+    return sh
+
+
+def total_loss(res):
+    """Cumulative output shortfall below baseline, share of baseline output over the horizon."""
+    x0 = res["x_baseline"].values[..., None]
+    short = np.maximum(x0 - res["x"].values, 0.0).sum()
+    return short / (x0.sum() * res.sizes["time"])
+
+
+def national_csr(res, product):
+    ess = res["essential"].sel(product=product).sum("region")
+    base = res["essential_baseline"].sel(product=product).sum("region")
+    return (ess / base).values
+
+
+@pytest.fixture(scope="module")
+def eco():
+    return random_economy(3, 4, seed=1)
+
+
+# ----------------------------------------------------------------------------- baseline
+
+
+def _assert_baseline(res, eco, rtol=1e-9):
+    for v in ("x", "va", "capacity", "exports"):
+        base = {"x": res["x_baseline"], "va": res["va_baseline"],
+                "capacity": res["x_baseline"], "exports": eco["exports"]}[v]
+        np.testing.assert_allclose(res[v].values, np.broadcast_to(
+            base.values[..., None], res[v].shape), rtol=rtol, atol=0, err_msg=v)
+    f = res["f"].sum("source")
+    np.testing.assert_allclose(f.values, np.broadcast_to(res["f_baseline"].values[..., None],
+                                                         f.shape), rtol=rtol, err_msg="f")
+    csr = res["csr"].values
+    np.testing.assert_allclose(csr[np.isfinite(csr)], 1.0, rtol=rtol)
+    assert (res["binding"].values == 0).all()
+    assert (res["f"].sel(source="stock").values == 0).all()
+
+
+def test_no_shock_reproduces_baseline_every_day(eco):
+    res = run_dynamic(eco, no_shock(eco, 120))
+    assert res.sizes["time"] == 120
+    _assert_baseline(res, eco)
+    cover = inventory_cover(eco, DEFAULTS)
+    np.testing.assert_allclose(res["inventory_days"].values,
+                               np.broadcast_to(cover[None, :, None], res["inventory_days"].shape),
+                               rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(R=st.integers(1, 4), S=st.integers(1, 5), seed=st.integers(0, 10_000),
+       density=st.floats(0.2, 1.0), rule=st.sampled_from(kd.FINAL_RULES))
+def test_no_shock_baseline_random(R, S, seed, density, rule):
+    e = random_economy(R, S, seed=seed, density=density)
+    res = run_dynamic(e, no_shock(e, 30), final_rule=rule)
+    _assert_baseline(res, e)
+
+
+# ----------------------------------------------------------------------------- invariants
+
+
+def _random_shock(e, draw_seed, days):
+    rng = np.random.default_rng(draw_seed)
+    R, S = e.sizes["region"], e.sizes["sector"]
+    kappa = []
+    for _ in range(rng.integers(0, 3)):
+        start = int(rng.integers(0, days - 1))
+        kappa.append(((int(rng.integers(R)), int(rng.integers(S)),
+                       slice(start, start + int(rng.integers(1, days)))), float(rng.uniform(0, 1))))
+    alpha = [((int(rng.integers(S)), slice(int(rng.integers(0, days // 2)), days)),
+              float(rng.uniform(0, 1)))]
+    rho = delta = None
+    if rng.uniform() < 0.5:
+        rho = np.ones((R, R, S, days))
+        rho[int(rng.integers(R)), int(rng.integers(R)), :, 3:] = rng.uniform(0, 1)
+    if rng.uniform() < 0.5:
+        delta = np.ones((R, S, e.sizes["use"], days))
+        delta[int(rng.integers(R)), int(rng.integers(S)), :, 2:] = rng.uniform(0.3, 2.0)
+    return shock_of(e, days, kappa=kappa, alpha_M=alpha, rho=rho, delta=delta,
+                    window=(0, days // 2))
+
+
+@settings(max_examples=25, deadline=None)
+@given(R=st.integers(1, 3), S=st.integers(2, 5), seed=st.integers(0, 10_000),
+       rule=st.sampled_from(kd.FINAL_RULES), cover=st.sampled_from([0.0, 2.0, 30.0]))
+def test_invariants_under_random_shocks(R, S, seed, rule, cover):
+    """Output <= effective capacity, nothing negative, deliveries <= demand, and the
+    inventory stock-flow identity S(t+1) = S(t) + arrivals(t) - use(t) every day."""
+    e = random_economy(R, S, seed=seed, density=0.7)
+    sh = _random_shock(e, seed, 40)
+    plan = no_plan(e)
+    plan["stock_amount"].loc[{"holder": NATIONAL}] = 5.0
+    plan["stock_max_release"].loc[{"holder": NATIONAL}] = 0.5
+    res = run_dynamic(e, sh, plan, final_rule=rule, inventory_days=cover, record_flows=True)
+    x, cap = res["x"].values, res["capacity"].values
+    assert (x <= cap * (1 + 1e-12) + 1e-12).all()
+    for v in ("x", "va", "f", "exports", "essential", "stock", "S", "SM", "arrivals", "use"):
+        vals = res[v].values
+        if v == "va":
+            vals = vals[res["va_baseline"].values > 0]
+        assert np.nanmin(vals) >= -1e-12, v
+    assert (res["exports"].values <= e["exports"].values[..., None] * (1 + 1e-12) + 1e-12).all()
+    ess_cap = np.maximum(res["essential_baseline"].values, 0)
+    # essential demand may rise with a demand event (delta <= 2)
+    assert (res["essential"].values <= 2 * ess_cap[..., None] * (1 + 1e-9) + 1e-12).all()
+    for s, a, u in (("S", "arrivals", "use"), ("SM", "arrivals_M", "use_M")):
+        S_, A_, U_ = res[s].values, res[a].values, res[u].values
+        lhs = S_[..., 1:]
+        rhs = S_[..., :-1] + A_[..., :-1] - U_[..., :-1]
+        scale = np.abs(S_).max() + np.abs(A_).max() + 1e-300
+        assert np.abs(lhs - rhs).max() <= 1e-12 * scale, s
+    assert (res["stock"].values <= 5.0 + 1e-12).all()
+
+
+def test_dense_and_sparse_backends_agree(eco):
+    R, S, U = 3, 4, eco.sizes["use"]
+    rho = np.ones((R, R, S, 60))
+    rho[0, 1, :, 10:40] = 0.3
+    delta = np.ones((R, S, U, 60))
+    delta[1, 2, 0, 20:30] = 1.5
+    sh = shock_of(eco, 60, kappa=[((0, 0, slice(5, 35)), 0.5)],
+                  alpha_M=[((1, slice(10, 50)), 0.2)], rho=rho, delta=delta, window=(0, 50))
+    plan = no_plan(eco)
+    plan["stock_amount"][3, 0] = 20.0
+    plan["stock_max_release"][3, 0] = 1.0
+    plan["substitution_headroom"][:] = 0.3
+    table, prm, path, backups, _ = build_inputs(eco, sh, plan, None,
+                                                resolve_parameters(eco, sh, {}))
+    a = kd.simulate(table, prm, path, backups, dense=True)
+    b = kd.simulate(table, prm, path, backups, dense=False)
+    for k in ("x", "capacity", "exports", "f", "essential", "stock"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-10, atol=1e-12,
+                                   err_msg=k)
+    assert (a.binding == b.binding).all()
+
+
+# ----------------------------------------------------------------------------- behaviour
+
+
+def test_short_import_cut_costs_nothing_long_cut_cascades(eco):
+    """All imports stop. Shorter than the 30-day cover: output loss < 1e-9 of baseline
+    output (restocking afterwards only raises output). 60 days: the cut cascades."""
+    days = 120
+    short = run_dynamic(eco, shock_of(eco, days, alpha_M=[((slice(None), slice(0, 20)), 0.0)]))
+    assert total_loss(short) < 1e-9
+    long = run_dynamic(eco, shock_of(eco, days, alpha_M=[((slice(None), slice(0, 60)), 0.0)]))
+    assert total_loss(long) > 0.02
+    # production is intact while inventories last, then input-bound
+    x = long["x"].sum(["region", "sector"]).values / long["x_baseline"].sum().item()
+    assert x[:30].min() > 1 - 1e-9
+    assert x[45] < 0.9
+    assert (long["binding"].isel(time=45) == 4).any()  # binding: import
+
+
+def test_loss_grows_with_duration(eco):
+    """Aggregate output loss is non-decreasing in the length of a capacity cut (tolerance
+    1e-6 of baseline output; crowding-out makes per-industry monotonicity fail)."""
+    losses = []
+    for dur in (5, 15, 30, 45, 60, 90):
+        sh = shock_of(eco, 150, kappa=[((slice(None), 0, slice(0, dur)), 0.6)],
+                      alpha_M=[((1, slice(0, dur)), 0.3)])
+        losses.append(total_loss(run_dynamic(eco, sh)))
+    assert losses[0] > 0
+    assert all(b >= a - 1e-6 for a, b in zip(losses, losses[1:])), losses
+
+
+def test_standby_helps_only_after_lead_time(eco):
+    sh = shock_of(eco, 80, kappa=[((0, 0, slice(0, 60)), 0.4)], window=(0, 60))
+    base = run_dynamic(eco, sh)
+    plan = no_plan(eco, name="standby")
+    x00 = float(eco["x"].values[0, 0])
+    plan = plan.drop_dims("standby").assign(
+        standby_capacity=("standby", [0.3 * x00]), standby_region=("standby", ["R0"]),
+        standby_sector=("standby", ["S0"]), standby_lead_time=("standby", [20.0]),
+        standby_ramp=("standby", [5.0]), standby_cost=("standby", [1.0]))
+    res = run_dynamic(eco, sh, plan)
+    xb, xp = base["x"].values, res["x"].values
+    assert np.array_equal(xb[..., :21], xp[..., :21])  # share 0 through day lead
+    assert xp[0, 0, 30] > xb[0, 0, 30] * 1.2
+    assert total_loss(res) < total_loss(base)
+    assert "standby_active" in res
+    np.testing.assert_allclose(res["standby_active"].values[0, 0, [19, 22, 25, 40]],
+                               [0.0, 0.3 * x00 * 2 / 5, 0.3 * x00, 0.3 * x00])
+
+
+def test_stockpile_covers_n_days_of_import_cut(eco):
+    """A national stock of N days of the essential imported final use of product S0 keeps
+    the national critical supply ratio at 1 for N days of a total import cut, then it falls."""
+    N, days = 10, 30
+    e_share = float(eco["essential_share"].sel(sector="S0"))
+    my_cons = float(eco["MY"].sel(product="S0").where(eco["consumption"], 0).sum())
+    daily = e_share * my_cons / 365.0
+    plan = no_plan(eco, name="grain")
+    plan["stock_amount"].loc[{"holder": NATIONAL, "product": "S0"}] = N * daily
+    plan["stock_max_release"].loc[{"holder": NATIONAL, "product": "S0"}] = 10 * daily
+    sh = shock_of(eco, days, alpha_M=[((0, slice(0, days)), 0.0)])
+    res = run_dynamic(eco, sh, plan)
+    csr = national_csr(res, "S0")
+    none = national_csr(run_dynamic(eco, sh), "S0")
+    assert none[0] < 0.99  # without a stock the cut shows at once
+    assert csr[:N].min() > 1 - 1e-9
+    assert csr[N + 1:].max() < 0.99
+    np.testing.assert_allclose(csr[N + 1:], none[N + 1:], rtol=1e-9)
+    stock = res["stock"].sel(holder=NATIONAL, product="S0").values
+    np.testing.assert_allclose(stock[N - 1:], 0.0, atol=1e-9 * N * daily)
+
+
+def test_stockpile_refills_after_window(eco):
+    sh = shock_of(eco, 60, alpha_M=[((0, slice(0, 10)), 0.0)], window=(0, 10))
+    plan = no_plan(eco)
+    plan["stock_amount"].loc[{"holder": NATIONAL, "product": "S0"}] = 50.0
+    plan["stock_max_release"].loc[{"holder": NATIONAL, "product": "S0"}] = 50.0
+    res = run_dynamic(eco, sh, plan, stock_refill_days=20)
+    stock = res["stock"].sel(holder=NATIONAL, product="S0").values
+    assert stock[9] < 50.0
+    assert stock[-1] == pytest.approx(50.0)
+    assert (np.diff(stock[12:]) >= -1e-12).all()
+
+
+def test_zero_plan_bit_identical_to_none(eco):
+    sh = shock_of(eco, 50, kappa=[((1, 2, slice(0, 30)), 0.3)], alpha_M=[((0, slice(5, 40)), 0.1)])
+    plan = no_plan(eco, name="zero").drop_dims("standby").assign(
+        standby_capacity=("standby", [0.0]), standby_region=("standby", ["R1"]),
+        standby_sector=("standby", ["S2"]), standby_lead_time=("standby", [0.0]),
+        standby_ramp=("standby", [0.0]), standby_cost=("standby", [0.0]))
+    a, b = run_dynamic(eco, sh, None), run_dynamic(eco, sh, plan)
+    assert set(a.data_vars) == set(b.data_vars)
+    for v in a.data_vars:
+        assert np.array_equal(a[v].values, b[v].values, equal_nan=True), v
+
+
+def net_loss(res):
+    """Aggregate output loss (baseline minus actual, summed over industries and days), share."""
+    x0 = res["x_baseline"].values[..., None]
+    return (x0 - res["x"].values).sum() / (x0.sum() * res.sizes["time"])
+
+
+def test_substitution_moves_demand_to_standby(eco):
+    """Standby in another region helps little on its own (only through buyers' extra restock
+    orders); when buyers may re-source toward it, it takes over part of the lost supply."""
+    sh = shock_of(eco, 90, kappa=[((0, 0, slice(0, 90)), 0.3)])
+    x00 = float(eco["x"].values[0, 0])
+    plan = no_plan(eco, name="sb").drop_dims("standby").assign(
+        standby_capacity=("standby", [0.5 * x00]), standby_region=("standby", ["R1"]),
+        standby_sector=("standby", ["S0"]), standby_lead_time=("standby", [0.0]),
+        standby_ramp=("standby", [0.0]), standby_cost=("standby", [1.0]))
+    none = run_dynamic(eco, sh)
+    only = run_dynamic(eco, sh, plan)
+    sub = plan.copy(deep=True)
+    sub["substitution_headroom"].loc[{"product": "S0"}] = 1.0
+    with_sub = run_dynamic(eco, sh, sub)
+    assert net_loss(only) <= net_loss(none)
+    assert net_loss(with_sub) < 0.8 * net_loss(only)
+    x1 = float(eco["x"].sel(region="R1", sector="S0"))
+    assert float(with_sub["x"].sel(region="R1", sector="S0").isel(time=-1)) > 1.3 * x1
+    assert float(only["x"].sel(region="R1", sector="S0").isel(time=-1)) < 1.2 * x1
+
+
+def test_essential_first_protects_essential_supply(eco):
+    sh = shock_of(eco, 40, kappa=[((slice(None), 0, slice(0, 40)), 0.5)])
+    prop = run_dynamic(eco, sh, final_rule="proportional")
+    first = run_dynamic(eco, sh, final_rule="essential_first")
+    assert national_csr(first, "S0")[20] > national_csr(prop, "S0")[20] + 0.01
+
+
+def test_scaling_money_scales_results(eco):
+    c = 1000.0
+    scaled = eco.copy(deep=True)
+    for v in ("Z", "Y", "exports", "M", "MY", "V", "x"):
+        scaled[v] = eco[v] * c
+    sh = shock_of(eco, 60, kappa=[((0, 1, slice(0, 30)), 0.2)], alpha_M=[((2, slice(0, 50)), 0.0)])
+    a, b = run_dynamic(eco, sh), run_dynamic(scaled, sh)
+    atol = 1e-9 * c * float(a["x"].max())
+    np.testing.assert_allclose(b["x"].values, c * a["x"].values, rtol=1e-9, atol=atol)
+    np.testing.assert_allclose(b["csr"].values, a["csr"].values, rtol=1e-9, atol=1e-9)
+
+
+def test_horizon_option_extends_last_day(eco):
+    sh = shock_of(eco, 10, kappa=[((0, 0, slice(0, 10)), 0.5)])
+    res = run_dynamic(eco, sh, horizon=25)
+    assert res.sizes["time"] == 25
+    assert float(res["capacity"].isel(region=0, sector=0, time=24)) < float(
+        res["x_baseline"].isel(region=0, sector=0))
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def test_parameters_from_scenario_and_call(eco):
+    sh = no_shock(eco, 5)
+    sh.attrs["parameters"] = json.dumps({"restock_tau": 4, "iterations": 7})
+    res = run_dynamic(eco, sh)
+    assert json.loads(res.attrs["parameters"])["restock_tau"] == 4
+    res = run_dynamic(eco, sh, restock_tau=6)
+    assert json.loads(res.attrs["parameters"])["restock_tau"] == 6
+    cover = inventory_cover(eco, {**DEFAULTS, "inventory_days": {"S1": 7}})
+    assert cover[1] == 7 and cover[0] == DEFAULTS["inventory_days_goods"]
+
+
+@pytest.mark.parametrize("opts, word", [
+    ({"restock_tau": 0}, "restock_tau"),
+    ({"overprod_max": 0.5}, "overprod_max"),
+    ({"final_rule": "lottery"}, "final_rule"),
+    ({"inventory_days": {"nope": 3}}, "nope"),
+    ({"inventory_days": -1}, "inventory_days"),
+    ({"critical_threshold": 1.5}, "critical_threshold"),
+    ({"horizon": 0}, "horizon"),
+])
+def test_bad_options_raise_input_error(eco, opts, word):
+    with pytest.raises(InputError, match=word):
+        run_dynamic(eco, no_shock(eco, 3), **opts)
+
+
+def test_unknown_option_raises(eco):
+    with pytest.raises(InputError, match="bogus"):
+        resolve_parameters(eco, None, {"bogus": 1})
+    with pytest.raises(TypeError):
+        run_dynamic(eco, no_shock(eco, 3), bogus=1)
+
+
+def test_mismatched_labels_raise(eco):
+    other = random_economy(3, 4, seed=2).assign_coords(region=["A", "B", "C"])
+    with pytest.raises(InputError, match="region"):
+        run_dynamic(eco, no_shock(other, 3))
+
+
+def test_result_schema(eco):
+    res = run_dynamic(eco, no_shock(eco, 4))
+    assert res.attrs["mode"] == "dynamic"
+    assert res["x"].dims == ("region", "sector", "time")
+    assert res["inventory_days"].dims == ("region", "product", "time")
+    assert res["stock"].dims == ("holder", "product", "time")
+    assert isinstance(res, xr.Dataset)
