@@ -302,21 +302,47 @@ class Derived:
     def n(self) -> int:
         return self.n_region * self.n_sector
 
+    #: Tables up to this many industries with ``A`` denser than :attr:`DENSE_MIN_DENSITY`
+    #: are factored with dense LAPACK LU (much faster for many right-hand sides); larger or
+    #: sparser tables use SuperLU on the sparse matrix. Neither forms an inverse.
+    DENSE_MAX_N = 4000
+    DENSE_MIN_DENSITY = 0.1
+
+    @property
+    def dense(self) -> bool:
+        """Whether ``I - A`` is factored densely (small, dense table)."""
+        return self.n <= self.DENSE_MAX_N and self.A.nnz > self.DENSE_MIN_DENSITY * self.n ** 2
+
     @property
     def lu(self):
-        """Sparse LU factorisation of ``I - A`` (computed on first use)."""
+        """LU factorisation of ``I - A`` (computed once, on first use): a ``(lu, piv)`` pair
+        from :func:`scipy.linalg.lu_factor` when :attr:`dense`, else a SuperLU object."""
         if self._lu is None:
-            I = sp.identity(self.n, format="csc")
-            self._lu = spla.splu((I - self.A).tocsc(), permc_spec="COLAMD")
+            if self.dense:
+                import scipy.linalg as sla
+
+                self._lu = sla.lu_factor(np.eye(self.n) - self.A.toarray(), check_finite=False)
+            else:
+                I = sp.identity(self.n, format="csc")
+                self._lu = spla.splu((I - self.A).tocsc(), permc_spec="COLAMD")
         return self._lu
+
+    def _solve(self, rhs, trans: bool) -> np.ndarray:
+        rhs = np.asarray(rhs, dtype=np.float64)
+        lu = self.lu
+        if isinstance(lu, tuple):
+            import scipy.linalg as sla
+
+            return sla.lu_solve(lu, rhs, trans=1 if trans else 0, check_finite=False)
+        return lu.solve(rhs, trans="T" if trans else "N")
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
         """``(I - A)^-1 rhs`` for a vector (n,) or a block of right-hand sides (n, k)."""
-        return self.lu.solve(np.asarray(rhs, dtype=np.float64))
+        return self._solve(rhs, trans=False)
 
     def solve_transposed(self, rhs: np.ndarray) -> np.ndarray:
         """``(I - A)^-T rhs``, i.e. row vectors times the Leontief inverse."""
-        return self.lu.solve(np.asarray(rhs, dtype=np.float64), trans="T")
+        return self._solve(rhs, trans=True)
 
     def pool_by_product(self, values: np.ndarray) -> np.ndarray:
         """Sum an industry vector/matrix (n, ...) over origins into products (P, ...)."""
