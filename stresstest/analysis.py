@@ -14,7 +14,6 @@ output (n); raw input gives numpy output. Money is in the economy's units per ye
 
 from __future__ import annotations
 
-import weakref
 
 import numpy as np
 import pandas as pd
@@ -31,55 +30,11 @@ EXTRACTION_KINDS = ("total", "backward", "forward", "forward_ghosh")
 
 # --------------------------------------------------------------------------- helpers
 
-#: Density of ``A`` above which a small table gets a dense LU for block solves.
-DENSE_LU_DENSITY = 0.1
-_DENSE_LU: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-class _BlockSolver:
-    """``solve`` / ``solve_transposed`` for many right-hand sides at once.
-
-    SuperLU (``Derived.lu``) solves right-hand sides one at a time; on a small, dense table
-    (china31: n = 1302, 91% non-zero) a block of 1302 costs ~5 s against ~0.3 s with a dense
-    LU (LAPACK ``getrs``). So for ``n <= DENSE_LIMIT`` and density above
-    :data:`DENSE_LU_DENSITY` one dense LU of ``I - A`` is formed (once per economy, cached);
-    otherwise the sparse factorisation is used.
-    """
-
-    def __init__(self, d):
-        import scipy.linalg as sla
-
-        self._sla = sla
-        n, nnz = d.n, d.A.nnz
-        self.dense = 0 < n <= DENSE_LIMIT and nnz > DENSE_LU_DENSITY * n * n
-        self.n, self.x, self.fd, self.A = n, d.x, d.fd, d.A
-        if self.dense:
-            self._lu = sla.lu_factor(np.eye(n) - d.A.toarray(), check_finite=False)
-        else:
-            self._d = d
-
-    def solve(self, rhs):
-        if self.dense:
-            return self._sla.lu_solve(self._lu, np.asarray(rhs, dtype=np.float64),
-                                      check_finite=False)
-        return self._d.solve(rhs)
-
-    def solve_transposed(self, rhs):
-        if self.dense:
-            return self._sla.lu_solve(self._lu, np.asarray(rhs, dtype=np.float64), trans=1,
-                                      check_finite=False)
-        return self._d.solve_transposed(rhs)
-
-
-def block_solver(economy_or_derived) -> _BlockSolver:
-    """The cached many-right-hand-side solver of an economy (see :class:`_BlockSolver`)."""
-    d = derive(economy_or_derived) if isinstance(economy_or_derived, xr.Dataset) \
+def block_solver(economy_or_derived):
+    """The economy's :class:`~stresstest.economy.Derived` (its cached factorisation of
+    ``I - A`` solves blocks of right-hand sides: dense LU for small dense tables)."""
+    return derive(economy_or_derived) if isinstance(economy_or_derived, xr.Dataset) \
         else economy_or_derived
-    bs = _DENSE_LU.get(d)
-    if bs is None:
-        bs = _BlockSolver(d)
-        _DENSE_LU[d] = bs
-    return bs
 
 
 class _Raw:
