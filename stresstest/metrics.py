@@ -90,10 +90,12 @@ def loss_split(res: xr.Dataset, var: str = "va") -> dict:
 def critical_supply(res: xr.Dataset, products=None) -> xr.Dataset:
     """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
     Σ_r baseline``), ``by_region`` (the Result's ``csr``), ``worst`` (lowest regional CSR per
-    product) and ``worst_region`` (its label). Products: those with essential use (or
-    ``products``). Dynamic Results keep ``time``."""
+    product) and ``worst_region`` (its label). Products: the critical ones (the ``critical``
+    coordinate) with essential use, or ``products``. Dynamic Results keep ``time``."""
     eb = res["essential_baseline"]
     keep = eb.sum("region") > 0
+    if "critical" in res.coords:
+        keep = keep & res["critical"].astype(bool)
     sel = res["product"].values[keep.values] if products is None else list(products)
     missing = set(map(str, sel)) - set(map(str, res["product"].values))
     if missing:

@@ -29,6 +29,7 @@ variable                 dims                                 meaning
 ``essential``            region, product[, time]              delivered essential final use
 =======================  ===================================  =================================
 
+The ``product`` dim carries the economy's ``critical`` flag as a coordinate.
 Modes may add variables (``stock``, ``capacity_value``, ``route_value``, ...). ``attrs``:
 ``scenario``, ``plan``, ``mode``, ``parameters`` (JSON), ``stresstest_version``, ``economy``,
 ``units``, ``window_start``/``window_end``, and diagnostics (``iterations``, ``residual``,
@@ -163,6 +164,7 @@ def make_result(
         "essential_baseline": (("region", "product"), eb),
     }
     res = xr.Dataset(data, coords=coords)
+    res = res.assign_coords(critical=("product", economy["critical"].values.astype(bool)))
     for name, val in (extra or {}).items():
         res[name] = val
     res["binding"].attrs.update({"flag_values": list(BINDING.values()),
