@@ -86,10 +86,12 @@ def test_no_shock_reproduces_baseline_every_day(eco):
 
 @settings(max_examples=25, deadline=None)
 @given(R=st.integers(1, 4), S=st.integers(1, 5), seed=st.integers(0, 10_000),
-       density=st.floats(0.2, 1.0), rule=st.sampled_from(kd.FINAL_RULES))
-def test_no_shock_baseline_random(R, S, seed, density, rule):
+       density=st.floats(0.2, 1.0), rule=st.sampled_from(kd.FINAL_RULES),
+       psi=st.sampled_from([0.0, 0.8, 1.0]), cover=st.sampled_from([None, 0.0, 1.0, 45.0]))
+def test_no_shock_baseline_random(R, S, seed, density, rule, psi, cover):
     e = random_economy(R, S, seed=seed, density=density)
-    res = run_dynamic(e, no_shock(e, 30), final_rule=rule)
+    res = run_dynamic(e, no_shock(e, 30), final_rule=rule, inventory_psi=psi,
+                      inventory_days=cover)
     _assert_baseline(res, e)
 
 

@@ -60,7 +60,9 @@ class Params:
     (domestic + imported requirement per unit output) that constrains production;
     ``final_rule``; ``resourcing_tau`` days for sourcing shares to move toward their target;
     ``stock_refill_days`` days to refill an empty stockpile after the shock window;
-    industries draw on stockpiles while their inventory is below ``stock_trigger`` times target.
+    industries draw on stockpiles while their inventory is below ``stock_trigger`` times target;
+    ``inventory_psi`` (BoARIO's ψ): production is throttled once inventory falls below ``ψ``
+    times its target, ``x^in = (S + arr) / (a max(1, ψ cover))`` (0: only physical shortage).
     """
 
     cover: np.ndarray
@@ -72,6 +74,7 @@ class Params:
     resourcing_tau: float = 7.0
     stock_refill_days: float = 365.0
     stock_trigger: float = 0.5
+    inventory_psi: float = 0.0
 
 
 @dataclass(eq=False)
@@ -273,8 +276,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     """Run the daily model for ``path.days`` days from the baseline steady state.
 
     Each day ``t``: capacity ``x̄ = κ x0 α + standby``; demand ``d = Σ_k tau O + f^d``;
-    input-feasible output ``x^in_j = min_{p critical} (S + arr)[p, j] / a[p, j]`` (domestic
-    and imported pools alike); ``x = min(x̄, x^in, d)``; deliveries rationed by
+    input-feasible output ``x^in_j = min_{p critical} (S + arr)[p, j] / (a[p, j] max(1, ψ
+    cover_p))`` (domestic and imported pools alike); ``x = min(x̄, x^in, d)``; deliveries rationed by
     ``final_rule``; imports capped at ``alpha_M`` times baseline (unbounded when ``alpha_M
     >= 1``); inventories ``S(t+1) = S(t) + arr(t) - use(t)``; orders ``O = a x^opt + (S* -
     S)/restock_tau`` with ``x^opt = min(d, x̄)``; stockpiles top up essential final use, then
@@ -307,8 +310,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     crit = total_req >= prm.critical_threshold
     crit_d = crit & (a > 0)
     crit_m = crit & (AM > 0)
-    inv_a = np.divide(1.0, a, out=np.zeros_like(a), where=crit_d)
-    inv_am = np.divide(1.0, AM, out=np.zeros_like(AM), where=crit_m)
+    throttle = np.maximum(1.0, prm.inventory_psi * cover)  # (P, 1)
+    inv_a = np.divide(1.0, a * throttle, out=np.zeros_like(a), where=crit_d)
+    inv_am = np.divide(1.0, AM * throttle, out=np.zeros_like(AM), where=crit_m)
     e_prod = np.asarray(t.essential_share, dtype=float)
     e_ind = e_prod[product_of]
     cons = np.asarray(t.cons, dtype=bool)

@@ -44,6 +44,7 @@ DEFAULTS = {
     "resourcing_tau": 7.0,
     "stock_refill_days": 365.0,
     "stock_trigger": 0.5,
+    "inventory_psi": 0.0,
 }
 UTILITY_WORDS = ("electric", "power", "heat", "steam", "gas supply", "water supply",
                  "gas production and supply", "utilit")
@@ -91,6 +92,11 @@ def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
     if params["stock_trigger"] > 1.0:
         raise InputError("dynamic option 'stock_trigger' must be <= 1, got "
                          f"{params['stock_trigger']!r}")
+    params["inventory_psi"] = _positive("inventory_psi", params["inventory_psi"],
+                                        allow_zero=True)
+    if params["inventory_psi"] > 1.0:
+        raise InputError("dynamic option 'inventory_psi' must be <= 1, got "
+                         f"{params['inventory_psi']!r}")
     params["critical_threshold"] = _positive("critical_threshold", params["critical_threshold"],
                                              allow_zero=True)
     if params["critical_threshold"] >= 1.0:
@@ -166,7 +172,7 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
                     **{k: params[k] for k in ("restock_tau", "overprod_max", "overprod_tau",
                                               "critical_threshold", "final_rule",
                                               "resourcing_tau", "stock_refill_days",
-                                              "stock_trigger")})
+                                              "stock_trigger", "inventory_psi")})
     kappa = _extend(stack(shock["kappa"].transpose("region", "sector", "time")).T, horizon)
     alpha_M = _extend(shock["alpha_M"].transpose("time", "product").values, horizon)
     rho = delta = None
@@ -221,7 +227,7 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                 overprod_tau: float | None = None, critical_threshold: float | None = None,
                 final_rule: str | None = None, resourcing_tau: float | None = None,
                 stock_refill_days: float | None = None, stock_trigger: float | None = None,
-                record_flows: bool = False) -> xr.Dataset:
+                inventory_psi: float | None = None, record_flows: bool = False) -> xr.Dataset:
     """Simulate ``horizon`` days (default: the scenario's) and return a Result with ``time``.
 
     Options left at ``None`` take the scenario's ``[parameters]`` or :data:`DEFAULTS`. Money
@@ -236,7 +242,7 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                  overprod_max=overprod_max, overprod_tau=overprod_tau,
                  critical_threshold=critical_threshold, final_rule=final_rule,
                  resourcing_tau=resourcing_tau, stock_refill_days=stock_refill_days,
-                 stock_trigger=stock_trigger)
+                 stock_trigger=stock_trigger, inventory_psi=inventory_psi)
     options = {k: v for k, v in given.items() if v is not None}
     params = resolve_parameters(economy, shock, options)
     table, prm, path, backups, plan_used = build_inputs(economy, shock, plan, horizon, params)
