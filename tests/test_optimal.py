@@ -71,6 +71,10 @@ def with_standby(plan, elements):
         standby_cost=("standby", np.zeros(k)))
 
 
+#: Stage 2 may give up ``stage_tol`` (1e-9) of the stage-1 optimum, relative.
+REL = 1e-8
+
+
 def csr(res, region="A", product="food"):
     return float(res.csr.sel(region=region, product=product))
 
@@ -91,7 +95,7 @@ def test_one_supplier(one_supplier):
     # input capacity 25 all goes to food: x_food = 25 / 0.4
     assert res.x.sel(region="A", sector="food") == pytest.approx(62.5, rel=1e-9)
     assert res.x.sel(region="A", sector="input") == pytest.approx(25.0, rel=1e-9)
-    assert csr(res) == pytest.approx(0.625, rel=1e-9)
+    assert csr(res) == pytest.approx(0.625, rel=REL)
     assert float(res.f.sel(region="A", product="input").sum()) == pytest.approx(0, abs=1e-9)
     assert float(res.va.sum()) == pytest.approx(0.6 * 62.5 + 25.0, rel=1e-9)
     assert res.binding.sel(region="A", sector="input") == BINDING["capacity"]
@@ -125,7 +129,7 @@ def test_two_substitute_suppliers(two_suppliers, headroom, standby, expected):
     if standby:
         plan = with_standby(plan, [("A", "input", standby)])
     res = run_optimal(eco, shock_with(eco, kappa={("B", "input"): 0.0}), plan)
-    assert csr(res) == pytest.approx(expected, rel=1e-9)
+    assert csr(res) == pytest.approx(expected, rel=REL)
     assert float(res.x.sel(region="B", sector="input")) == pytest.approx(0.0, abs=1e-9)
 
 
@@ -136,7 +140,7 @@ def test_friction_is_charged(two_suppliers):
     plan["substitution_friction"].loc[dict(product="input")] = 0.1
     plan = with_standby(plan, [("A", "input", 20.0)])
     res = run_optimal(eco, shock_with(eco, kappa={("B", "input"): 0.0}), plan)
-    assert csr(res) == pytest.approx(1.0, rel=1e-9)
+    assert csr(res) == pytest.approx(1.0, rel=REL)
     assert res.attrs["friction_cost"] == pytest.approx(0.1 * 20, rel=1e-9)
 
 
@@ -154,7 +158,7 @@ def test_import_cut_and_substitution(imported_input, sigma, expected):
     plan["substitution_imports"].loc[dict(product="input")] = sigma
     res = run_optimal(eco, shock_with(eco, alpha={"input": 0.5}), plan)
     # pool 20 + substitute sigma * 20 of domestic input, 0.4 per unit of food
-    assert csr(res) == pytest.approx(expected, rel=1e-9)
+    assert csr(res) == pytest.approx(expected, rel=REL)
     assert float(res.import_substitution.sum()) == pytest.approx(sigma * 20, rel=1e-9, abs=1e-9)
     if sigma == 0:
         assert res.binding.sel(region="A", sector="food") == BINDING["import"]
@@ -171,7 +175,7 @@ def test_route_cap(route_economy):
     eco = route_economy
     sh = shock_with(eco, rho={("B", "A", "input"): 0.5})
     res = run_optimal(eco, sh)
-    assert csr(res) == pytest.approx(0.5, rel=1e-9)
+    assert csr(res) == pytest.approx(0.5, rel=REL)
     assert res.binding.sel(region="A", sector="food") == BINDING["route"]
     # one more unit on B -> A: 1 unit of B input VA (1.0) + 2.5 food (0.6 each)
     assert float(res.route_value.sel(region_from="B", region_to="A")) == pytest.approx(
@@ -179,7 +183,7 @@ def test_route_cap(route_economy):
     assert float(res.capacity_value.sel(region="B", sector="input")) == pytest.approx(0, abs=1e-9)
     plan = no_plan(eco)
     plan["corridor_extra"].loc[dict(region_from="B", region_to="A")] = 0.5
-    assert csr(run_optimal(eco, sh, plan)) == pytest.approx(1.0, rel=1e-9)
+    assert csr(run_optimal(eco, sh, plan)) == pytest.approx(1.0, rel=REL)
 
 
 @pytest.mark.parametrize("holder", ["A", "national"])
@@ -188,14 +192,14 @@ def test_stockpile(holder):
     eco = economy(1, 2, Y={(0, 0, 0, 0): 100, (0, 1, 0, 0): 10}, MY={(0, 0, 0): 50},
                   V={(0, 0, 0): 100, (0, 0, 1): 10})
     sh = shock_with(eco, alpha={"food": 0.0})
-    assert csr(run_optimal(eco, sh)) == pytest.approx(100 / 150, rel=1e-9)
+    assert csr(run_optimal(eco, sh)) == pytest.approx(100 / 150, rel=REL)
     plan = no_plan(eco)
     plan["stock_amount"].loc[dict(holder=holder, product="food")] = 25 / 365  # window: 1 day
     plan["stock_max_release"].loc[dict(holder=holder, product="food")] = 1.0
     res = run_optimal(eco, sh, plan)
-    assert csr(res) == pytest.approx(125 / 150, rel=1e-9)
-    assert float(res.f.sel(region="A", product="food", source="stock")) == pytest.approx(25.0)
-    assert float(res.stock_release.sel(holder=holder, product="food")) == pytest.approx(25.0)
+    assert csr(res) == pytest.approx(125 / 150, rel=REL)
+    assert float(res.f.sel(region="A", product="food", source="stock")) == pytest.approx(25.0, rel=REL)
+    assert float(res.stock_release.sel(holder=holder, product="food")) == pytest.approx(25.0, rel=REL)
 
 
 def test_inventory_drawdown_baseline():
@@ -308,7 +312,7 @@ def test_optimal_at_least_rationing(seed):
     sh["kappa"][:] = rng.uniform(0.3, 1.0, (3, 4, 1))
     sh["alpha_M"][:] = rng.uniform(0.2, 1.0, (4, 1))
     opt = run_optimal(eco, sh)
-    rat = run_rationing(eco, sh)
+    rat = run_rationing(eco, sh, tol=1e-8, max_iter=5000)
     eb = opt.essential_baseline.values
     crit = eco.critical.values[None, :] & (eb > 0)
     score = lambda r: float(np.where(crit, r.essential.values / np.where(crit, eb, 1), 0).sum())

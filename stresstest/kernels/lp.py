@@ -40,12 +40,17 @@ Objective, lexicographic
     stage 1   ``max sum_(r,p) omega[r, p] e[r, p]`` (``omega = 1/E0`` on critical pairs: each
               region-product's critical supply ratio counts equally; or ``1`` money-weighted)
     stage 2   with stage 1 fixed (``>= z1* - tol |z1*|``):
-              ``max sum_j v'_j x_j - sum phi_p (Te + N) + eps (fd + fm + fs + ex)
-              - 2 eps (zr + zn) - eps/2 (sd + sm)``;
-              ``v'_j = max(v_j, eps)`` so no industry is shut for accounting reasons; the
-              ``eps`` terms (``1e-7`` per money unit) pick one vertex among equals: deliver
-              rather than dispose, keep stocks unless they help, and report stock that reaches
-              final users as ``fs`` rather than through the import pool.
+              ``max sum_j (v'_j + eps g(x0)_j) x_j - sum phi_p (Te + N)
+              + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs) - 2.5 eps (zr + zn)
+              - eps/2 (sd + sm)``;
+              ``v'_j = max(v_j, eps)`` so no industry is shut for accounting reasons. The
+              ``eps`` terms (``1e-6`` of the mean VA coefficient) pick one vertex among equals:
+              deliver rather than dispose, keep stocks unless they help, report stock reaching
+              final users as ``fs``, and, through the generic weights
+              ``g(a) = 1 + a / (a + mean a)`` in ``[1, 2)``, make ``x``, ``f`` and exports unique
+              (VA alone ties often: e.g. which region's final users get a product), invariant
+              to money units and to relabelling regions. Stage 2 runs with HiGHS tolerances
+              tightened to ``1e-10`` so that these weights are resolved.
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
@@ -65,8 +70,8 @@ from scipy.optimize import OptimizeWarning, linprog
 
 from ..errors import SolverError
 
-#: Tie-break weight per money unit in stage 2 (see module docstring).
-EPS = 1e-7
+#: Tie-break weight in stage 2, relative to the mean value-added coefficient.
+EPS = 1e-6
 
 _STATUS = {0: "optimal", 1: "iteration or time limit reached", 2: "infeasible",
            3: "unbounded", 4: "numerical difficulties"}
@@ -76,7 +81,7 @@ _STATUS = {0: "optimal", 1: "iteration or time limit reached", 2: "infeasible",
 class LPInputs:
     """Numpy inputs of the LP (``n = R P``; money per year).
 
-    ``xbar, v, ex0, W`` (n); ``a, AM`` (P, n) domestic product and import requirements per unit
+    ``xbar, x0, v, ex0, W`` (n); ``a, AM`` (P, n) domestic product and import requirements per unit
     of output; ``T0, rho_eff`` (R, R, P) baseline link flows ``[origin, destination, product]``
     and remaining link capacity share; ``headroom, new_links, friction, subst_imports, alpha``
     (P); ``Dd, Dm`` (R, P) desired domestic and imported final use; ``m0`` (R, P) baseline
@@ -86,6 +91,7 @@ class LPInputs:
     """
 
     xbar: np.ndarray
+    x0: np.ndarray
     v: np.ndarray
     a: np.ndarray
     AM: np.ndarray
@@ -169,6 +175,16 @@ class _Layout:
 
 def _idx(s: slice) -> np.ndarray:
     return np.arange(s.start, s.stop)
+
+
+def _generic(a: np.ndarray) -> np.ndarray:
+    """Tie-break weights in ``[1, 2)`` from baseline sizes: ``1 + a / (a + mean(a))``
+    (invariant to money units and to relabelling)."""
+    a = np.maximum(np.asarray(a, float), 0.0)
+    pos = a[a > 0]
+    if not pos.size:
+        return np.ones_like(a)
+    return 1.0 + a / (a + pos.mean())
 
 
 def build_lp(inp: LPInputs):
@@ -291,19 +307,25 @@ def build_lp(inp: LPInputs):
     c1 = np.zeros(nv)
     c1[be] = -inp.omega.reshape(-1)[ess_pairs]
     c2 = np.zeros(nv)
-    c2[bx] = -np.maximum(inp.v, EPS)
+    vpos = inp.v[inp.v > 0]
+    eps = EPS * (float(vpos.mean()) if vpos.size else 1.0)
+    c2[bx] = -(np.maximum(inp.v, eps) + eps * _generic(inp.x0))
     c2[bTe] = inp.friction[lp[split]]
     c2[bN] = inp.friction[npp]
-    c2[bfd] = c2[bfm] = c2[bex] = c2[bfs] = -EPS
-    c2[bzr] = c2[bzn] = 2 * EPS
-    c2[bsd] = c2[bsm] = EPS / 2
+    c2[bfd] = -eps * _generic(inp.Dd.reshape(-1))
+    c2[bfm] = -eps * _generic(inp.Dm.reshape(-1))
+    c2[bex] = -eps * _generic(inp.ex0)
+    c2[bfs] = -2 * eps
+    c2[bzr] = c2[bzn] = 2.5 * eps
+    c2[bsd] = c2[bsm] = eps / 2
     meta = {"links": (lo, lr, lp), "split": split, "new": (no, nr, npp),
             "ess_pairs": ess_pairs, "n_eq": n_eq, "n_ub": n_ub}
     return lay, ub, A_eq, b_eq, A_ub, b_ub, c1, c2, meta
 
 
 def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, method: str = "highs-ipm",
-             time_limit: float | None = None, stage: str = "LP", crossover: bool = True):
+             time_limit: float | None = None, stage: str = "LP", crossover: bool = True,
+             tight: bool = False):
     """``linprog`` with HiGHS on ``0 <= z <= ub``; falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
     otherwise. ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
@@ -315,6 +337,9 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, method: str = "highs-ipm",
         opts = {"presolve": True}
         if time_limit is not None:
             opts["time_limit"] = float(time_limit)
+        if tight:
+            opts.update(dual_feasibility_tolerance=1e-10, primal_feasibility_tolerance=1e-10,
+                        ipm_optimality_tolerance=1e-10)
         if meth == "highs-ipm" and not crossover:
             opts["ipm_optimality_tolerance"] = 1e-10
             opts["run_crossover"] = "off"
@@ -357,7 +382,7 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         for tol in (stage_tol, max(stage_tol, 1e-7)):
             b2 = np.append(b_ub, z1 + tol * abs(z1) + 1e-12)
             try:
-                res2 = solve_lp(c2, A2, b2, A_eq, b_eq, ub, method=method,
+                res2 = solve_lp(c2, A2, b2, A_eq, b_eq, ub, method=method, tight=True,
                                 time_limit=time_limit, stage="stage 2 (value added)")
                 break
             except SolverError:
@@ -365,7 +390,7 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
                     raise
         info["stage_tol"] = tol
     else:
-        res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method,
+        res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
                         time_limit=time_limit, stage="stage 2 (value added)")
     info["stage2_method"] = res2.method_used
     info["stage2_iterations"] = int(res2.nit)

@@ -138,7 +138,7 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         omega = crit.astype(float)
     rho = si.rho if si.rho is not None else np.ones((R, R, P))
     inp = LPInputs(
-        xbar=si.capacity, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
+        xbar=si.capacity, x0=d.x, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
         rho_eff=rho + si.corridor[:, :, None], headroom=subst["headroom"],
         new_links=subst["new_links"], friction=subst["friction"],
         subst_imports=subst["imports"], alpha=si.alpha_M, ex0=d.exports, W=W, Dd=Dd, Dm=Dm,
