@@ -370,3 +370,26 @@ def test_result_schema(eco):
     assert res["inventory_days"].dims == ("region", "product", "time")
     assert res["stock"].dims == ("holder", "product", "time")
     assert isinstance(res, xr.Dataset)
+
+
+def test_default_cover_by_product_kind(eco):
+    e = eco.assign_coords(
+        sector_name=("sector", ["Production and supply of electric power and heat power",
+                                "Manufacture of electrical machinery and equipment",
+                                "Finance", "Grain"]),
+        tradable=("sector", [False, True, False, True]))
+    cover = inventory_cover(e, DEFAULTS)
+    assert list(cover) == [DEFAULTS["inventory_days_utilities"], DEFAULTS["inventory_days_goods"],
+                           DEFAULTS["inventory_days_services"], DEFAULTS["inventory_days_goods"]]
+
+
+@pytest.mark.parametrize("cover", [1.0, 3.0])
+def test_economy_recovers_after_the_shock(eco, cover):
+    """Short cover makes the cut cascade, but output returns to baseline (1%) once capacity
+    and imports are back: no lock-in at low output."""
+    sh = shock_of(eco, 250, kappa=[((slice(None), 0, slice(0, 40)), 0.5)],
+                  alpha_M=[((slice(None), slice(0, 40)), 0.5)], window=(0, 40))
+    res = run_dynamic(eco, sh, inventory_days=cover)
+    x = res["x"].sum(["region", "sector"]).values / float(res["x_baseline"].sum())
+    assert x[30] < 0.8
+    assert abs(x[-1] - 1) < 0.01

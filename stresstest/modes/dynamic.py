@@ -29,13 +29,13 @@ DAYS_PER_YEAR = 365.0
 #: scenario's ``[parameters]`` table. ``inventory_days`` (None, a number of days, or
 #: ``{product: days}``) overrides the per-product defaults: ``inventory_days_goods`` for
 #: tradable products, ``inventory_days_services`` for non-tradable ones and
-#: ``inventory_days_utilities`` for non-storable utilities (sector names mentioning
-#: electricity, power, heat, steam, gas or water supply).
+#: ``inventory_days_utilities`` for non-storable utilities (sector names containing one of
+#: :data:`UTILITY_WORDS`; gas and water supply are usually non-tradable, hence services).
 DEFAULTS = {
     "inventory_days": None,
     "inventory_days_goods": 30.0,
     "inventory_days_services": 3.0,
-    "inventory_days_utilities": 0.0,
+    "inventory_days_utilities": 1.0,
     "restock_tau": 10.0,
     "overprod_max": 1.25,
     "overprod_tau": 365.0,
@@ -46,8 +46,8 @@ DEFAULTS = {
     "stock_trigger": 0.5,
     "inventory_psi": 0.0,
 }
-UTILITY_WORDS = ("electric", "power", "heat", "steam", "gas supply", "water supply",
-                 "gas production and supply", "utilit")
+UTILITY_WORDS = ("electricity", "electric power", "heat power", "power and heat",
+                 "power supply", "power generation", "steam", "utilities")
 
 
 def _positive(name, value, allow_zero=False, minimum=None):
