@@ -157,6 +157,8 @@ class _DenseLinks:
         self._z0 = None
         self._t = t
         self.newmask = None
+        self._state = None
+        self._cap_key = self._cap = None
 
     def _ind(self, so):
         """(S, R) -> industry vector (n), region-major."""
@@ -184,9 +186,13 @@ class _DenseLinks:
         """Link orders ``tau O`` capped at ``eff * baseline link flow`` where ``eff < 1``.
 
         ``eff`` (R, R, P) route share (from, to, product)."""
-        e = eff[:, region_of, :].transpose(2, 0, 1)  # (S, R, n)
+        key = eff.tobytes()
+        if self._cap_key != key:
+            e = np.ascontiguousarray(eff[:, region_of, :].transpose(2, 0, 1))  # (S, R, n)
+            self._cap = np.where(e < 1.0, e * self.z0(), np.inf)
+            self._cap_key = key
         lo = self.tau * O[:, None, :]
-        return np.where(e < 1.0, np.minimum(lo, e * self.z0()), lo)
+        return np.minimum(lo, self._cap, out=lo)
 
     def link_demand(self, lo):
         return self._ind(lo.sum(axis=2))
@@ -195,22 +201,44 @@ class _DenseLinks:
         return np.matmul(self._so(r)[:, None, :], lo)[:, 0, :]
 
     def resource(self, u, c, headroom, new_links, a, rate):
-        """Move ``tau`` a step ``rate`` toward the re-sourcing target (see :func:`simulate`)."""
-        t0 = self.tau0
-        u3 = self._so(u)[:, :, None]
-        c3 = self._so(c)[:, :, None]
-        lost = t0 * (1.0 - u3)
-        L = lost.sum(axis=1)[:, None, :]  # (S, 1, n)
-        want = L * c3
-        ext = np.minimum(want, headroom[:, None, None] * t0)
-        if np.any(new_links > 0):
-            if self.newmask is None:
-                self.newmask = (t0 == 0) & (a[:, None, :] > 0)
-            ext = ext + self.newmask * np.minimum(want, new_links[:, None, None] * c3)
-        unplaced = L - ext.sum(axis=1)[:, None, :]
-        back = lost * np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
-        target = t0 * u3 + ext + back
-        self.tau += (target - self.tau) * rate
+        """Move ``tau`` a step ``rate`` toward the re-sourcing target (see :func:`simulate`).
+
+        Only products with headroom or new links are touched; the target is recomputed only
+        when ``u`` or ``c`` change, and a product whose suppliers all have full capacity
+        snaps back to ``tau0`` once within 1e-12."""
+        act = np.flatnonzero((headroom > 0) | (new_links > 0))
+        if act.size == 0:
+            return
+        uS, cS = self._so(u)[act], self._so(c)[act]
+        if self._state is None:
+            self._state = {"at_base": np.ones(self.S, bool), "key": None, "target": None}
+        st = self._state
+        if st["at_base"][act].all() and np.all(uS >= 1.0):
+            return
+        key = (uS.tobytes(), cS.tobytes())
+        if st["key"] != key:
+            t0 = self.tau0[act]
+            u3, c3 = uS[:, :, None], cS[:, :, None]
+            lost = t0 * (1.0 - u3)
+            L = lost.sum(axis=1)[:, None, :]
+            want = L * c3
+            ext = np.minimum(want, headroom[act, None, None] * t0)
+            if np.any(new_links[act] > 0):
+                if self.newmask is None:
+                    self.newmask = (self.tau0 == 0) & (a[:, None, :] > 0)
+                ext = ext + self.newmask[act] * np.minimum(want, new_links[act, None, None] * c3)
+            unplaced = L - ext.sum(axis=1)[:, None, :]
+            back = lost * np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
+            st["target"] = t0 * u3 + ext + back
+            st["key"] = key
+        tau = self.tau[act]
+        tau += (st["target"] - tau) * rate
+        if np.all(uS >= 1.0) and np.abs(tau - self.tau0[act]).max() < 1e-12:
+            tau = self.tau0[act]
+            st["at_base"][act] = True
+        else:
+            st["at_base"][act] = False
+        self.tau[act] = tau
 
 
 class _SparseLinks:
@@ -228,6 +256,8 @@ class _SparseLinks:
         self.route_key = ((region_of[self.row] * self.R + region_of[self.col]) * self.P
                           + product_of[self.row])
         self.corr_key = region_of[self.row] * self.R + region_of[self.col]
+        self._at_base, self._key, self._target = True, None, None
+        self._cap_key = self._cap = None
 
     def z0(self):
         if self._z0 is None:
@@ -243,9 +273,13 @@ class _SparseLinks:
                            minlength=self.P * self.n).reshape(self.P, self.n)
 
     def capped_orders(self, O, eff, region_of):
-        e = eff.ravel()[self.route_key]
+        key = eff.tobytes()
+        if self._cap_key != key:
+            e = eff.ravel()[self.route_key]
+            self._cap = np.where(e < 1.0, e * self.z0(), np.inf)
+            self._cap_key = key
         lo = self.tau * O.ravel()[self.key]
-        return np.where(e < 1.0, np.minimum(lo, e * self.z0()), lo)
+        return np.minimum(lo, self._cap, out=lo)
 
     def link_demand(self, lo):
         return np.bincount(self.row, weights=lo, minlength=self.n)
@@ -258,14 +292,22 @@ class _SparseLinks:
         if np.any(new_links > 0):
             raise ValueError("new supply links need a table of at most "
                              f"{DENSE_LIMIT} industries (this one has {self.n})")
-        t0 = self.tau0
-        lost = t0 * (1.0 - u[self.row])
-        L = np.bincount(self.key, weights=lost, minlength=self.P * self.n)
-        ext = np.minimum(L[self.key] * c[self.row], headroom[self.key // self.n] * t0)
-        unplaced = L - np.bincount(self.key, weights=ext, minlength=self.P * self.n)
-        frac = np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
-        target = t0 * u[self.row] + ext + lost * frac[self.key]
-        self.tau += (target - self.tau) * rate
+        if self._at_base and np.all(u >= 1.0):
+            return
+        key = (u.tobytes(), c.tobytes())
+        if self._key != key:
+            t0 = self.tau0
+            lost = t0 * (1.0 - u[self.row])
+            L = np.bincount(self.key, weights=lost, minlength=self.P * self.n)
+            ext = np.minimum(L[self.key] * c[self.row], headroom[self.key // self.n] * t0)
+            unplaced = L - np.bincount(self.key, weights=ext, minlength=self.P * self.n)
+            frac = np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
+            self._target = t0 * u[self.row] + ext + lost * frac[self.key]
+            self._key = key
+        self.tau += (self._target - self.tau) * rate
+        self._at_base = bool(np.all(u >= 1.0) and np.abs(self.tau - self.tau0).max() < 1e-12)
+        if self._at_base:
+            self.tau[:] = self.tau0
 
 
 # --------------------------------------------------------------------------- simulation
@@ -277,8 +319,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
     Each day ``t``: capacity ``x̄ = κ x0 α + standby``; demand ``d = Σ_k tau O + f^d``;
     input-feasible output ``x^in_j = min_{p critical} (S + arr)[p, j] / (a[p, j] max(1, ψ
-    cover_p))`` (domestic and imported pools alike); ``x = min(x̄, x^in, d)``; deliveries rationed by
-    ``final_rule``; imports capped at ``alpha_M`` times baseline (unbounded when ``alpha_M
+    cover_p))`` (domestic and imported pools alike); ``x = min(x̄, x^in, d)``; deliveries
+    rationed by ``final_rule``; imports capped at ``alpha_M`` times baseline (unbounded when ``alpha_M
     >= 1``); inventories ``S(t+1) = S(t) + arr(t) - use(t)``; orders ``O = a x^opt + (S* -
     S)/restock_tau`` with ``x^opt = min(d, x̄)``; stockpiles top up essential final use, then
     industries' inventory gaps; overproduction ``α`` moves toward ``overprod_max`` while demand
@@ -291,7 +333,6 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
-    U = t.Y.shape[2]
     H = R + 1
     b = backups if backups is not None else Backups.empty(R, P)
     region_of = np.repeat(np.arange(R), S)

@@ -101,7 +101,8 @@ def main(argv=None):
     n = eco.sizes["region"] * eco.sizes["sector"]
     t = time.perf_counter()
     d = derive(eco)
-    print(f"economy: {name}, {n} industries, nnz(A) = {d.A.nnz:,}; derive {time.perf_counter() - t:.2f} s")
+    print(f"economy: {name}, {n} industries, nnz(A) = {d.A.nnz:,}; "
+          f"derive {time.perf_counter() - t:.2f} s")
     sh = scenario(eco, args.days)
     times = []
     for _ in range(args.runs):
