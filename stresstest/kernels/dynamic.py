@@ -324,9 +324,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     >= 1``); inventories ``S(t+1) = S(t) + arr(t) - use(t)``; orders ``O = a x^opt + (S* -
     S)/restock_tau`` with ``x^opt = min(d, x̄)``; stockpiles top up essential final use, then
     industries' inventory gaps; overproduction ``α`` moves toward ``overprod_max`` while demand
-    is unmet (ARIO). Re-sourcing (only when the plan allows it): with ``u_i = min(1, x̄_i /
-    x0_i)`` and capacity weights ``c_i = spare_i / Σ_{i'∈p} spare_i'`` (``spare = max(0, x̄ -
-    x0)``), buyer ``k`` loses ``L[p, k] = Σ_{i∈p} tau0[i, k] (1 - u_i)`` of its suppliers;
+    is unmet (ARIO). Re-sourcing (only when the plan allows it): with ``u_i = min(1, x̂_i /
+    x0_i)``, ``x̂ = κ x0 + standby`` (capacity without overproduction) and capacity weights
+    ``c_i = spare_i / Σ_{i'∈p} spare_i'`` (``spare = max(0, x̂ - x0)``), buyer ``k`` loses ``L[p, k] = Σ_{i∈p} tau0[i, k] (1 - u_i)`` of its suppliers;
     ``min(L c_i, h_p tau0[i, k])`` moves to existing links and ``min(L c_i, new_p c_i)`` to new
     ones; the rest stays with the constrained suppliers; ``tau`` moves toward that target by
     ``1/resourcing_tau`` per day. Returns a :class:`Trace` in daily money.
@@ -395,7 +395,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
     for day in range(T):
         # ---- capacity and final demand
-        cap = path.kappa[day] * x0 * alpha
+        cap0 = path.kappa[day] * x0
+        cap = cap0 * alpha
         if path.standby is not None:
             cap = cap + path.standby[day]
         if path.delta is not None:
@@ -555,8 +556,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
                          alpha + (prm.overprod_max - alpha) * scarcity / prm.overprod_tau,
                          alpha + (1.0 - alpha) / prm.overprod_tau)
         if resourcing:
-            u = np.minimum(np.divide(cap, x0, out=np.ones(n), where=x0 > 0), 1.0)
-            spare = np.maximum(cap - x0, 0.0)
+            base_cap = cap0 if path.standby is None else cap0 + path.standby[day]
+            u = np.minimum(np.divide(base_cap, x0, out=np.ones(n), where=x0 > 0), 1.0)
+            spare = np.maximum(base_cap - x0, 0.0)
             sp_tot = spare.reshape(R, S).sum(axis=0)
             c = spare / np.where(sp_tot > 0, sp_tot, 1.0)[product_of]
             links.resource(u, c, b.headroom, b.new_links, a, res_rate)
