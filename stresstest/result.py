@@ -10,7 +10,8 @@ variable                 dims                                 meaning
 ``x``                    region, sector[, time]               gross output
 ``va``                   region, sector[, time]               value added ``v * x``
 ``capacity``             region, sector[, time]               effective capacity (kappa x0 +
-                                                              standby)
+                                                              standby; dynamic: times the
+                                                              overproduction factor)
 ``f``                    region, product, source[, time]      final deliveries to the region's
                                                               final users, by source
                                                               (domestic / imported / stock)
