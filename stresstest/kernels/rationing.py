@@ -141,7 +141,8 @@ def build_sourcing(tau0: sp.spmatrix, a_prod: np.ndarray, product_of: np.ndarray
     group = p.astype(np.int64) * n + j
     order = np.lexsort((o, group))
     i, j, val, p, o, group = i[order], j[order], val[order], p[order], o[order], group[order]
-    gstart = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    gstart = (np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size
+              else np.zeros(0, dtype=np.int64))
     glen = np.diff(np.r_[gstart, group.size])
     g_p, g_j = p[gstart], j[gstart]
     with np.errstate(over="ignore"):
@@ -156,9 +157,12 @@ def build_sourcing(tau0: sp.spmatrix, a_prod: np.ndarray, product_of: np.ndarray
     pos = np.arange(group.size) - np.repeat(gstart, glen)
     gid = np.repeat(np.arange(gstart.size), glen)
     rep_e = gstart[rep[gid]] + pos
-    rep_e_ok = np.minimum(rep_e, group.size - 1)
-    same = ((glen[rep[gid]] == glen[gid]) & (o[rep_e_ok] == o) & (val[rep_e_ok] == val)
-            & (p[gstart[rep[gid]]] == p) & (region_of[j[gstart[rep[gid]]]] == region_of[j]))
+    rep_e_ok = np.minimum(rep_e, max(group.size - 1, 0))
+    if group.size:
+        same = ((glen[rep[gid]] == glen[gid]) & (o[rep_e_ok] == o) & (val[rep_e_ok] == val)
+                & (p[gstart[rep[gid]]] == p) & (region_of[j[gstart[rep[gid]]]] == region_of[j]))
+    else:
+        same = np.ones(0, bool)
     bad_groups = np.unique(gid[~same])
     if bad_groups.size:  # hash collision: those groups become their own rows
         rep = rep.copy()
@@ -271,7 +275,7 @@ def _pooled(src, ent_row, ent_sup, tau, q_cap, r, S_rows):
     if q_cap is None and S_rows is None:
         return src.G @ r
     q = r[ent_sup] if q_cap is None else np.minimum(r[ent_sup], q_cap)
-    return S_rows @ (tau[:, None] * q)
+    return S_rows @ ((tau if tau.ndim == 2 else tau[:, None]) * q)
 
 
 def solve_rationing(pb: Problem, *, rule: str = "proportional", tol: float = 1e-10,
@@ -361,6 +365,8 @@ def solve_rationing(pb: Problem, *, rule: str = "proportional", tol: float = 1e-
     alpha_eff = pb.alpha
     theta = theta_nat = None
     stock_used = None
+    cause = np.zeros((n, K), dtype=np.int8)  # 2 capacity, 3 input, 4 import, 5 route
+    cause_p = np.full((n, K), -1, dtype=np.int16)
     for it in range(1, max_iter + 1):
         rhs = f
         if sub_rows is not None:
@@ -407,6 +413,8 @@ def solve_rationing(pb: Problem, *, rule: str = "proportional", tol: float = 1e-
         if pp.size:
             s[pr.buyers] = np.minimum(1.0, np.minimum.reduceat(bind, pr.starts, axis=0))
         x = np.minimum(pb.xbar, s * d)
+        _record_cause(cause, cause_p, x, d, s, pb.xbar, bind, pr, rt, alpha_eff, q_cap, r,
+                      tau, ent_sup, S_rows)
 
         if rule == "proportional":
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -437,7 +445,39 @@ def solve_rationing(pb: Problem, *, rule: str = "proportional", tol: float = 1e-
             "ent_row": ent_row, "ent_sup": ent_sup, "ent_orig": ent_orig, "q_cap": q_cap,
             "S_rows": S_rows, "gamma": gamma, "e_imp": e_imp, "theta": theta,
             "theta_nat": theta_nat, "stock_int_used": stock_used,
-            "iterations": it, "residual": residual}
+            "cause": cause, "cause_p": cause_p, "iterations": it, "residual": residual}
+
+
+def _record_cause(cause, cause_p, x, d, s, xbar, bind, pr, rt, alpha_eff, q_cap, r, tau,
+                  ent_sup, S_rows):
+    """Remember, per industry, the constraint that last cut its output below its demand:
+    capacity, or the scarcest binding input (domestic ``input``, ``import``, ``route``)."""
+    short = x < d * (1 - EPS_BIND)
+    if not short.any():
+        return
+    at_cap = short & (x >= xbar * (1 - EPS_BIND))
+    cause[at_cap] = 2
+    cause_p[at_cap] = -1
+    inp = short & ~at_cap
+    if not inp.any() or pr.p.size == 0:
+        return
+    sel = inp[pr.j] & (bind <= s[pr.j] * (1 + 1e-15))  # (pairs, K): the minimum of its buyer
+    pi, kk = np.nonzero(sel)
+    if pi.size == 0:
+        return
+    u = pr.u[pi]
+    uu = np.maximum(u, 0)
+    dom = (np.where(u >= 0, pr.a[pi] * (1.0 - rt[uu, kk]), 0.0) if rt.shape[0]
+           else np.zeros(pi.size))
+    imp = pr.am[pi] * (1.0 - alpha_eff[pr.p[pi], kk])
+    code = np.where(imp > dom, 4, 3).astype(np.int8)
+    if q_cap is not None:
+        tk = tau if tau.ndim == 2 else tau[:, None]
+        rt_free = S_rows @ (tk * r[ent_sup])
+        routed = (u >= 0) & (rt[uu, kk] < rt_free[uu, kk] - EPS_BIND) & (code == 3)
+        code[routed] = 5
+    cause[pr.j[pi], kk] = code
+    cause_p[pr.j[pi], kk] = pr.p[pi]
 
 
 def _bincount2(idx: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:

@@ -283,52 +283,20 @@ def _final_side(d, economy, out, fd, alpha, delta, stock_avail, opt):
 
 
 def _binding(d, out, tolb=1e-9):
-    """Binding-constraint codes and products (n, K)."""
-    x, xbar, s, dd = out["x"], out["xbar"], out["s"], out["d"]
-    n, K = x.shape
-    pairs = out["pairs"]
-    code = np.zeros((n, K), dtype=np.int8)
-    prod = np.full((n, K), -1, dtype=np.int16)
+    """Binding-constraint codes and products (n, K) for industries whose output fell below
+    baseline: ``capacity`` if at capacity, else the constraint that last cut the industry's
+    output below its demand during the iteration (input/import/route and its product), else
+    ``demand`` (its customers' demand fell)."""
+    x, xbar = out["x"], out["xbar"]
     lost = x < d.x[:, None] * (1 - tolb)
     at_cap = x >= xbar * (1 - tolb)
-    input_bound = (s < 1 - tolb) & (x >= s * dd * (1 - tolb)) & ~at_cap
+    code = np.zeros(x.shape, dtype=np.int8)
+    prod = np.full(x.shape, -1, dtype=np.int16)
     code[lost] = BINDING["demand"]
-    code[lost & input_bound] = BINDING["input"]
+    has = lost & ~at_cap & (out["cause"] >= BINDING["input"])
+    code[has] = out["cause"][has]
+    prod[has] = out["cause_p"][has]
     code[lost & at_cap] = BINDING["capacity"]
-    if pairs.p.size and np.any(lost & input_bound):
-        sp_ = out["s_pair"]
-        bind = np.where(pairs.half[:, None], 0.5 * (sp_ + 1.0), sp_)
-        # argmin per buyer: position of the minimum within each buyer's segment
-        seg = np.repeat(np.arange(pairs.buyers.size), np.diff(np.r_[pairs.starts, pairs.p.size]))
-        mins = np.minimum.reduceat(bind, pairs.starts, axis=0)
-        is_min = bind <= mins[seg] * (1 + 1e-15)
-        first = np.full((pairs.buyers.size, K), -1)
-        idx = np.arange(pairs.p.size)[:, None].repeat(K, axis=1)
-        cand = np.where(is_min, idx, pairs.p.size)
-        first = np.minimum.reduceat(cand, pairs.starts, axis=0)  # pair index of the min
-        j = pairs.buyers
-        kk = np.arange(K)[None, :]
-        pidx = first
-        bp = pairs.p[pidx]
-        rt = out["rt"]
-        alpha_eff = out["alpha_eff"]
-        u = pairs.u[pidx]
-        dom_short = np.where(u >= 0, pairs.a[pidx] * (1 - rt[np.maximum(u, 0), kk]), 0.0)
-        imp_short = pairs.am[pidx] * (1 - alpha_eff[bp, kk])
-        sel = lost[j] & input_bound[j]
-        sub_code = np.full(bp.shape, BINDING["input"], dtype=np.int8)
-        sub_code[imp_short > dom_short] = BINDING["import"]
-        if out["q_cap"] is not None:
-            src = out["src"]
-            S_rows = out["S_rows"]
-            tau = out["tau"] if out["tau"].ndim == 2 else out["tau"][:, None]
-            q_free = out["r"][out["ent_sup"]]
-            rt_free = S_rows @ (tau * q_free)
-            route = (u >= 0) & (rt[np.maximum(u, 0), kk] < rt_free[np.maximum(u, 0), kk] - tolb)
-            sub_code[(sub_code == BINDING["input"]) & route] = BINDING["route"]
-            del src
-        code[j[:, None].repeat(K, 1)[sel], kk.repeat(j.size, 0)[sel]] = sub_code[sel]
-        prod[j[:, None].repeat(K, 1)[sel], kk.repeat(j.size, 0)[sel]] = bp[sel]
     return code, prod
 
 
@@ -500,7 +468,7 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
     return res
 
 
-_KEEP_BATCH = ("x", "d", "s", "r", "rt", "alpha_eff", "r_imp", "s_pair", "xbar", "f_dom", "f_imp",
+_KEEP_BATCH = ("x", "d", "s", "r", "rt", "alpha_eff", "r_imp", "cause", "cause_p", "s_pair", "xbar", "f_dom", "f_imp",
                "f_stock", "essential", "exports_del", "stock_release", "gamma", "alpha_M_in")
 
 

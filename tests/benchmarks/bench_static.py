@@ -1,0 +1,210 @@
+"""Benchmarks of the static modes (a script, not collected by pytest).
+
+    python tests/benchmarks/bench_static.py [--runs N] [--only NAME ...]
+
+Prints one row per case: median and min wall time of N runs and the peak memory, measured
+as the growth of the process's maximum resident set size (``resource.getrusage`` maxrss,
+kB on Linux) over the case — a lower bound on the case's own peak. Cases are registered in
+``CASES`` with :func:`case`; other modes append their own (e.g. an ``optimal`` section).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import time
+
+import numpy as np
+
+CASES: dict = {}
+
+
+def case(name: str, target: str = "", runs: int | None = None):
+    """Register ``fn(state) -> None`` as a timed case; ``setup(state)`` may be attached."""
+    def deco(fn):
+        CASES[name] = {"fn": fn, "target": target, "runs": runs}
+        return fn
+    return deco
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# --------------------------------------------------------------------------- economies
+
+
+def default_economy():
+    """china31 if built, else the 31 x 42 random stand-in."""
+    from stresstest.economy import builtin_economies, load_economy
+    from stresstest.testing import random_economy
+
+    if "china31" in builtin_economies():
+        return load_economy("china31"), "china31"
+    return random_economy(31, 42, seed=0, density=0.6), "random 31x42"
+
+
+def sparse_economy(R=49, S=200, seed=0, products_per_column=30, origins_per_product=5):
+    """An EXIOBASE-sized economy built from a sparse A (each column uses
+    ``products_per_column`` products from the home region and ``origins_per_product - 1``
+    others); the Dataset itself is dense, as the schema requires."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    from stresstest.economy import make_economy
+
+    rng = np.random.default_rng(seed)
+    n = R * S
+    cols = np.arange(n)
+    rows, cs, vals = [], [], []
+    for k in range(products_per_column):
+        p = rng.integers(0, S, n)
+        for m in range(origins_per_product):
+            o = np.where(m == 0, cols // S, rng.integers(0, R, n))
+            rows.append(o * S + p)
+            cs.append(cols)
+            vals.append(rng.uniform(0.2, 1.0, n) * (3.0 if m == 0 else 1.0))
+    A = sp.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cs))),
+                      shape=(n, n))
+    A = A @ sp.diags(0.5 / np.asarray(A.sum(axis=0)).ravel())
+    f = rng.uniform(20.0, 60.0, n)
+    x = spla.spsolve((sp.identity(n, format="csc") - A).tocsc(), f)
+    Z = (A @ sp.diags(x)).toarray()
+    U = 2
+    Y = np.zeros((n, R, U))
+    Y[cols, cols // S, 0] = 0.9 * f
+    exports = 0.1 * f
+    M = np.zeros((S, n))
+    M[rng.integers(0, S, n), cols] = 0.1 * x
+    V = (x - Z.sum(axis=0) - M.sum(axis=0))[None, :]
+    MY = np.zeros((S, R, U))
+    return make_economy(Z.reshape(R, S, R, S), Y.reshape(R, S, R, U), exports.reshape(R, S),
+                        M.reshape(S, R, S), MY, V.reshape(1, R, S), x=x.reshape(R, S),
+                        regions=[f"R{r}" for r in range(R)],
+                        sectors=[f"S{s}" for s in range(S)], uses=["households", "investment"],
+                        components=["va"], consumption_uses=["households"],
+                        region_coords={"coastal": np.arange(R) % 2 == 0})
+
+
+def coastal_cut(eco, remaining=0.7, horizon=30):
+    from stresstest.compiled import no_shock
+
+    sh = no_shock(eco, horizon)
+    sh["kappa"].loc[dict(region=eco["region"].values[eco["coastal"].values])] = remaining
+    return sh
+
+
+def random_ensemble(eco, K, seed=0):
+    """K random capacity/import scenarios as one compiled shock with a ``scenario`` dim."""
+    from stresstest.compiled import no_shock
+
+    rng = np.random.default_rng(seed)
+    R, S = eco.sizes["region"], eco.sizes["sector"]
+    base = no_shock(eco, 1)
+    kap = 1 - rng.uniform(0, 0.5, (R, S, 1, K)) * (rng.uniform(size=(R, S, 1, K)) < 0.1)
+    alp = 1 - rng.uniform(0, 0.5, (S, 1, K)) * (rng.uniform(size=(S, 1, K)) < 0.2)
+    ens = base.expand_dims(scenario=K).transpose(..., "scenario").copy()
+    ens["kappa"] = (("region", "sector", "time", "scenario"), kap)
+    ens["alpha_M"] = (("product", "time", "scenario"), alp)
+    return ens
+
+
+# --------------------------------------------------------------------------- cases
+
+STATE: dict = {}
+
+
+@case("rationing: one scenario (default economy)", target="<= 0.2 s")
+def bench_rationing_one():
+    from stresstest.modes.rationing import run_rationing
+
+    if "eco" not in STATE:
+        STATE["eco"], STATE["eco_name"] = default_economy()
+        STATE["shock"] = coastal_cut(STATE["eco"])
+        run_rationing(STATE["eco"], STATE["shock"])  # factorisation and structure cached
+    res = run_rationing(STATE["eco"], STATE["shock"])
+    STATE["note_one"] = f"{STATE['eco_name']}, {res.attrs['iterations']} iterations"
+
+
+@case("rationing: 1,000 random scenarios batched", target="<= 15 s", runs=1)
+def bench_rationing_ensemble():
+    from stresstest.modes.rationing import run_rationing_batch
+
+    if "eco" not in STATE:
+        STATE["eco"], STATE["eco_name"] = default_economy()
+    ens = random_ensemble(STATE["eco"], 1000)
+    res = run_rationing_batch(STATE["eco"], ens)
+    STATE["note_ens"] = f"{res.attrs['iterations']} iterations (max over blocks)"
+
+
+@case("rationing: 9,800 industries build/validate + one scenario", target="<= 30 s, <= 3 GiB",
+      runs=1)
+def bench_rationing_large():
+    from stresstest.modes.rationing import run_rationing
+
+    eco = sparse_economy()
+    run_rationing(eco, coastal_cut(eco))
+    STATE["large"] = eco
+
+
+@case("pymrio calc_all on the same 9,800-industry table", target="reference: ~60 s, 4.6 GiB",
+      runs=1)
+def bench_pymrio_large():
+    import pandas as pd
+    import pymrio
+
+    eco = STATE.pop("large", None)
+    if eco is None:
+        eco = sparse_economy()
+    R, S = eco.sizes["region"], eco.sizes["sector"]
+    idx = pd.MultiIndex.from_product([eco["region"].values, eco["sector"].values],
+                                     names=["region", "sector"])
+    n = R * S
+    Z = pd.DataFrame(eco["Z"].transpose("origin", "product", "region", "sector").values
+                     .reshape(n, n), index=idx, columns=idx)
+    del eco
+    gc.collect()
+    Y = pd.DataFrame(np.asarray(Z.sum(axis=1)) * 0 + 1.0, index=idx,
+                     columns=pd.MultiIndex.from_tuples([("R0", "final")],
+                                                       names=["region", "category"]))
+    io = pymrio.IOSystem(Z=Z, Y=Y)
+    io.calc_all()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--only", nargs="*", help="substrings of case names to run")
+    args = ap.parse_args(argv)
+    rows = []
+    for name, c in CASES.items():
+        if args.only and not any(s in name for s in args.only):
+            continue
+        runs = c["runs"] or args.runs
+        times = []
+        gc.collect()
+        rss0 = _maxrss_mib()
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            c["fn"]()
+            times.append(time.perf_counter() - t0)
+        peak = _maxrss_mib() - rss0
+        rows.append((name, statistics.median(times), min(times), peak, c["target"]))
+        print(f"{name:<62} median {statistics.median(times):8.3f} s  min {min(times):8.3f} s  "
+              f"maxrss +{peak:8.1f} MiB  [{c['target']}]", flush=True)
+    print()
+    print(f"{'case':<62} {'median s':>9} {'min s':>9} {'maxrss+ MiB':>12}  target")
+    for name, med, mn, peak, target in rows:
+        print(f"{name:<62} {med:9.3f} {mn:9.3f} {peak:12.1f}  {target}")
+    for k in ("note_one", "note_ens"):
+        if k in STATE:
+            print(f"  {k}: {STATE[k]}")
+
+
+if __name__ == "__main__":
+    main()
