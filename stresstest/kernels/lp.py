@@ -328,16 +328,20 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, method: str = "highs-ipm",
              tight: bool = False):
     """``linprog`` with HiGHS on ``0 <= z <= ub``; falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
-    otherwise. ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
+    otherwise; ``tight`` tolerances (1e-10) are dropped as a last resort (HiGHS may call a
+    problem with tiny bounds infeasible under them). ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
     optimality tolerance (1e-10): enough when only the optimal value is needed.
     Returns the ``OptimizeResult``."""
     bounds = np.column_stack([np.zeros_like(ub), ub])
     tried = []
-    for meth in dict.fromkeys([method, "highs-ds"]):
+    attempts = [(method, tight), ("highs-ds", tight)]
+    if tight:
+        attempts.append((method, False))
+    for meth, tgt in dict.fromkeys(attempts):
         opts = {"presolve": True}
         if time_limit is not None:
             opts["time_limit"] = float(time_limit)
-        if tight:
+        if tgt:
             opts.update(dual_feasibility_tolerance=1e-10, primal_feasibility_tolerance=1e-10,
                         ipm_optimality_tolerance=1e-10)
         if meth == "highs-ipm" and not crossover:
@@ -349,13 +353,34 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, method: str = "highs-ipm",
             res = linprog(c, A_ub=A_ub if A_ub is not None and A_ub.shape[0] else None,
                           b_ub=b_ub if A_ub is not None and A_ub.shape[0] else None,
                           A_eq=A_eq, b_eq=b_eq, bounds=bounds, method=meth, options=opts)
-        tried.append(f"{meth}: status {res.status} ({_STATUS.get(res.status, '?')})")
+        tried.append(f"{meth}{' (tight)' if tgt else ''}: status {res.status} "
+                     f"({_STATUS.get(res.status, '?')})")
         if res.status == 0:
-            res.method_used = meth
+            res.method_used = meth + (" (tight)" if tgt else "")
             return res
-        if res.status in (2, 3) and meth != method:
+        if res.status == 1 and time_limit is not None:
             break
     raise SolverError(f"optimal: {stage} failed ({'; '.join(tried)}): {res.message}")
+
+
+def _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp, method,
+                     time_limit, info):
+    """Stage 2 as one LP ``c2 + lam c1`` (no stage-1 row, which can stall the interior point
+    method on large tables): lexicographically optimal once ``c1 z <= z1 + tol |z1|``;
+    ``lam`` grows 100-fold until it is (at most 3 tries). Duals then include ``lam`` times the
+    essential-supply value (flagged in ``info["lexicographic"]``)."""
+    om = inp.omega[inp.omega > 0]
+    lam = 1e3 / float(om.min())
+    for _ in range(3):
+        res = solve_lp(c2 + lam * c1, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
+                       time_limit=time_limit, stage="stage 2 (value added, weighted)")
+        gap = float(c1 @ res.x) - z1
+        if gap <= stage_tol * abs(z1) + 1e-12:
+            break
+        lam *= 100.0
+    info["lexicographic"] = f"weighted (lambda={lam:.3g})"
+    info["stage1_gap"] = gap / max(abs(z1), 1e-300)
+    return res
 
 
 def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float = 1e-9,
@@ -378,17 +403,19 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         info["stage1_iterations"] = int(res1.nit)
         row = sp.csr_matrix(c1.reshape(1, -1))
         A2 = sp.vstack([A_ub, row], format="csr")
-        res2 = None
-        for tol in (stage_tol, max(stage_tol, 1e-7)):
-            b2 = np.append(b_ub, z1 + tol * abs(z1) + 1e-12)
-            try:
-                res2 = solve_lp(c2, A2, b2, A_eq, b_eq, ub, method=method, tight=True,
-                                time_limit=time_limit, stage="stage 2 (value added)")
-                break
-            except SolverError:
-                if tol >= 1e-7:
-                    raise
-        info["stage_tol"] = tol
+        b2 = np.append(b_ub, z1 + stage_tol * abs(z1) + 1e-12)
+        budget = max(5.0, 2.0 * (time.perf_counter() - t0))
+        if time_limit is not None:
+            budget = min(budget, time_limit)
+        try:
+            res2 = solve_lp(c2, A2, b2, A_eq, b_eq, ub, method=method, tight=True,
+                            time_limit=budget, stage="stage 2 (value added)")
+            info["lexicographic"] = "row"
+        except SolverError as err:
+            info["stage2_row_failure"] = str(err)[:200]
+            res2 = _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp,
+                                    method, time_limit, info)
+        info["stage_tol"] = stage_tol
     else:
         res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
                         time_limit=time_limit, stage="stage 2 (value added)")
