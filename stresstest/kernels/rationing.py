@@ -1,61 +1,43 @@
-r"""Supply-constrained rationing fixed point (Pichler & Farmer 2022, ESR 34(3)) on an MRIO.
+r"""Supply-constrained rationing on an MRIO: pure numerics (numpy/scipy in, numpy out).
 
-Pure numerics: numpy/scipy arrays in, arrays out. Money is an annual rate. Every state array
-carries a trailing scenario axis ``K`` so a batch of scenarios shares one factorisation of
-``I - A`` and each iteration is one block solve.
+The model (after Pichler & Farmer 2022, *Economic Systems Research* 34(3), adapted to
+multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
+``(region, sector)`` axis; products ``p``; every array may carry a trailing scenario axis ``K``.
 
-Notation (``n`` industries ``i = (o, p)`` region-major, ``P`` products, ``R`` regions):
-``A`` technical coefficients, ``L = (I - A)^-1``, ``a[p, j] = Σ_{i∈p} A[i, j]``, sourcing
-shares ``τ0[i, j] = A[i, j] / a[p(i), j]``, import coefficients ``AM[p, j]``, capacity
-``x̄`` (n, K), remaining foreign supply ``α_M`` (P, K), desired final demand ``f^d`` (n, K).
+1. **Orders.** Final users order their desired final demand ``f^d``; industries order inputs
+   for their demand-driven plan ``P = min(x̄, D)`` (they never order for output beyond
+   capacity), so total orders solve the mixed system
 
-Iteration ``k`` (state: final demand ``f``, start ``f = f^d``):
+   .. math:: D = A \min(\bar x, D) + f^d,
 
-1. total demand ``d = L (f + t + e)`` (``t``: demand moved between suppliers by sourcing
-   substitution, ``e``: domestic orders replacing lost imports; both zero without a plan);
-   ``d <- max(d, 0)``.
-2. supplier delivery ratio ``r_i = min(1, x̄_i / d_i)`` (1 where ``d_i = 0``).
-3. pooled availability of product ``p`` to buyer ``j`` over origins (suppliers of one product
-   are substitutes, not complements): ``r̃[p, j] = Σ_{i∈p} τ[i, j] min(r_i, q[o(i), reg(j), p])``.
-   Route caps are volumes: the pair ``(o, r, p)`` carries at most ``ρ Z0[o, r, p]`` (``ρ =
-   min(1, rho + corridor)`` off the diagonal where a route event exists; ``Z0`` baseline flow),
-   so ``q = min(1, ρ Z0 / Σ_{j∈r} τ[(o,p), j] a[p, j] d_j)`` (1 on uncapped pairs).
-   Buyers whose ``τ[·∈p, j]`` columns are identical (gravity sourcing makes all sectors of a
-   region share them) share one *sourcing row*; ``r̃`` is computed once per unique row (shares
-   on a 1e-13 grid; hashes are verified entry by entry, so grouping is exact on that grid).
-4. foreign imports are one pool per product with capacity ``α_M[p] M0[p]`` (baseline imports,
-   intermediate + final): ``r_M[p] = min(1, α_M M0 / (Σ_j AM[p, j] d_j + MY^d[p]))``; imported
-   final use is delivered at ``r_M``. Domestic-for-import substitution raises the buyers' import
-   availability ``α̃ = r_M + m_p γ_p (1 - r_M)`` (``γ_p``: share of the substitutable lost
-   imports that domestic spare capacity actually serves; those orders ``e`` go to domestic
-   suppliers of ``p`` in proportion to their spare capacity).
-5. combined availability ``s[p, j] = (a r̃ + AM α̃) / (a + AM)``; stockpiles fill a share
-   ``θ`` of each region's remaining shortfall of ``p`` (regional holder first, then national):
-   ``s <- s + θ (1 - s)``.
-6. only material inputs bind: critical if ``a + AM >= critical_threshold`` (binds as ``s``),
-   half-critical if ``>= half_critical_threshold`` (binds as ``(s + 1) / 2``);
-   ``s_j = min(1, min_p ...)``.
-7. output ``x = min(x̄, s d)``.
-8. final deliveries: ``proportional``: ``f <- (x / d) f`` (final users get the same ratio as
-   industries; cumulative, so ``f`` decreases monotonically until ``x = d``);
-   ``mixed``: ``f <- min(f^d, max(0, x - A (s d)))`` (industries are served first).
-9. stop when ``max_i |x_k - x_{k-1}|_i / x0_i < tol``; ``ConvergenceError`` after ``max_iter``.
+   iterated monotonically down from ``L f^d`` (one block solve). Input-constrained buyers keep
+   their orders (Pichler & Farmer's assumption): suppliers ration against full orders.
+2. **Route caps.** Orders from supplier ``i`` to region ``r`` are capped at ``ρ_eff[o, r, p] ·
+   T0[i, r]`` (the baseline flow): ``c[i, r] = min(1, cap / orders)``; the diagonal is never
+   capped. Effective demand ``D̂_i = Σ_r c[i, r] O[i, r] + exports_i``.
+3. **Import pool.** ``α̃_p = min(1, α_p M0_p / (Σ_j AM[p, j] P_j + MY^d_p))``: foreign supply
+   is a volume, shared pro rata by all import orders.
+4. **Delivery ratios** ``r`` solve the fixed point (isotone; iterated down from ``r = 1``)
 
-Capacities (``x̄``, import pools, route caps) are volumes, so a constraint relaxes as demand
-falls and the proportional iteration settles instead of decaying geometrically. Sourcing substitution (products with plan headroom or new links):
-per sourcing row, the volume lost on short links ``Σ τ (1 - q) need`` (``q = min(r, ρ)``,
-``need = Σ_j a[p, j] d_j``) is re-ordered from links with ``q = 1`` in proportion to the
-supplier's spare capacity ``x̄ - x``, bounded by the headroom ``τ <= τ0 (1 + h)`` on existing
-links, by the plan's new-link share (links absent at baseline) and by the supplier's spare
-capacity; the move is damped (``τ += damping · Δτ``) and taken from the short links in
-proportion to their shortfall, so shares keep summing to one. Friction: the substituted flow
-``Σ max(0, τ - τ0) a x`` (and domestic replacement of imports) costs ``friction`` times its
-value, charged to the buyer's value added (``substitution_cost``).
+   .. math::
+      \tilde r_{pj} = \sum_{i \in p} \tau_{ij}\, c_{i, reg(j)}\, r_i, \qquad
+      s_{pj} = \min\!\Big(1, \frac{a_{pj} \tilde r_{pj} + AM_{pj} \tilde\alpha_p
+               + \sigma_{p, reg(j)}}{a_{pj} + AM_{pj}}\Big), \\
+      s_j = \min\big(1, \min_{p \in crit(j)} s_{pj}, \min_{p \in half(j)} (1 + s_{pj})/2\big),
+      \qquad x_j = \min(s_j P_j, \hat D_j), \qquad r_j = x_j / \hat D_j
 
-Pure final deliveries: ``f`` is split over destinations/uses and exports in proportion to
-``f^d``; imported final use is delivered at ``α_M``. Stock release goes first to essential
-final use (regional holder, then national in proportion to the regions' remaining essential
-shortfall), the rest to intermediate users of the holder's region (national: all regions).
+   (``rule="mixed"``: ``r_j = min(1, x_j / ID̂_j)`` with ``ID̂`` the intermediate orders —
+   industries are served first, final users get the rest). Suppliers of one product pool by
+   sourcing share, so two regions making the same product are substitutes (averaged), not
+   complements (min). Inputs are critical when ``a + AM ≥ critical_threshold``, half-critical
+   down to ``half_critical_threshold``; smaller inputs never bind. ``σ`` is stock released to
+   intermediate users, as a share of the region's orders of the product.
+5. **Substitution** (only for products where the plan allows it): buyers' unmet orders
+   (domestic shortfall, and a share ``imports`` of the import shortfall) go to suppliers of the
+   product with spare capacity ``s_i x̄_i − x_i`` (activated standby included), at most
+   ``headroom`` times the baseline flow on existing links and ``new_links`` times the need over
+   links absent at baseline, allocated pro rata; the filled share ``θ`` lifts ``r̃`` and ``α̃``
+   and adds the flows to the suppliers' orders. Outer iterations damp ``θ``.
 """
 
 from __future__ import annotations
@@ -65,488 +47,492 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-EPS_BIND = 1e-9
-#: Sourcing shares are grouped into patterns on this absolute grid (pooled availability is
-#: then exact to this size, far below the fixed point's tolerance).
-SHARE_QUANTUM = 1e-13
-
 
 class NotConverged(RuntimeError):
-    """Raised by :func:`solve_rationing` after ``max_iter`` iterations (carries the residual)."""
+    """Raised with ``iterations`` and ``residual`` when a loop misses its tolerance."""
 
-    def __init__(self, iterations: int, residual: float):
-        super().__init__(f"no convergence after {iterations} iterations (residual {residual:.3g})")
-        self.iterations = iterations
-        self.residual = residual
+    def __init__(self, what, iterations, residual):
+        super().__init__(f"{what}: no convergence after {iterations} iterations "
+                         f"(residual {residual:.3g})")
+        self.what, self.iterations, self.residual = what, iterations, residual
 
 
 # --------------------------------------------------------------------------- structure
 
 
 @dataclass(eq=False)
-class Sourcing:
-    """Unique sourcing rows of an economy (built once per economy).
+class Structure:
+    """Per-economy (and threshold) structure, computed once.
 
-    Row ``u`` is a (product, buyer region, origin-share pattern). ``ent_*`` (CSR order by
-    row): ``ent_row``, ``ent_sup`` (supplier industry), ``ent_orig`` (its region), ``ent_tau``.
-    ``pj_*`` list every (product, buyer) with ``a > 0`` and its row ``pj_u``. ``G`` (u x n)
-    pools supplier ratios; ``H`` (u x n, values ``a``) aggregates buyers' needs per row.
+    ``G`` (U x n, CSR): pooled sourcing rows — ``G[u, i] = τ[i, j]`` for every buyer ``j``
+    whose sourcing column for product ``row_p[u]`` equals row ``u``'s (buyers in one region
+    with identical shares share a row); ``row_r[u]`` the buyers' region. Binding pairs
+    ``(pair_p, pair_j)`` sorted by ``j`` with coefficients ``pair_a`` (domestic) and
+    ``pair_m`` (imported), ``pair_row`` their pooled row, ``pair_half`` half-critical flags;
+    ``pair_start`` the reduceat offsets of the industries ``pair_js`` that have pairs.
     """
 
     n: int
-    R: int
-    P: int
-    row_p: np.ndarray
-    row_reg: np.ndarray
-    ent_row: np.ndarray
-    ent_sup: np.ndarray
-    ent_orig: np.ndarray
-    ent_tau: np.ndarray
-    pj_p: np.ndarray
-    pj_j: np.ndarray
-    pj_u: np.ndarray
+    n_region: int
+    n_product: int
+    region_of: np.ndarray
+    product_of: np.ndarray
     G: sp.csr_matrix
-    H: sp.csr_matrix
-    pair_index: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def n_rows(self) -> int:
-        return self.row_p.size
-
-
-def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (wrapping uint64 arithmetic)."""
-    x = x.astype(np.uint64, copy=True)
-    with np.errstate(over="ignore"):
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return x
+    row_p: np.ndarray
+    row_r: np.ndarray
+    pair_p: np.ndarray
+    pair_j: np.ndarray
+    pair_row: np.ndarray
+    pair_a: np.ndarray
+    pair_m: np.ndarray
+    pair_half: np.ndarray
+    pair_start: np.ndarray
+    pair_js: np.ndarray
+    col_row: np.ndarray = field(repr=False)
+    G_rows_of_nz: np.ndarray = field(repr=False)
 
 
-def build_sourcing(tau0: sp.spmatrix, a_prod: np.ndarray, product_of: np.ndarray,
-                   region_of: np.ndarray, n_region: int) -> Sourcing:
-    """Group (product, buyer) sourcing columns into unique rows (exact: hashes are verified)."""
-    n = tau0.shape[0]
-    P = a_prod.shape[0]
-    coo = tau0.tocoo()
-    keep = coo.data != 0
-    i, j, val = coo.row[keep], coo.col[keep], coo.data[keep].astype(np.float64)
-    # shares that agree to SHARE_QUANTUM are one pattern (A / a rounds differently per column)
-    val = np.round(val / SHARE_QUANTUM) * SHARE_QUANTUM
-    p = product_of[i]
-    o = region_of[i]
-    group = p.astype(np.int64) * n + j
-    order = np.lexsort((o, group))
-    i, j, val, p, o, group = i[order], j[order], val[order], p[order], o[order], group[order]
-    gstart = (np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size
-              else np.zeros(0, dtype=np.int64))
-    glen = np.diff(np.r_[gstart, group.size])
-    g_p, g_j = p[gstart], j[gstart]
-    with np.errstate(over="ignore"):
-        h_e = _mix64(val.view(np.uint64) ^ _mix64(o.astype(np.uint64) + np.uint64(0x9E3779B9)))
-        gh = np.add.reduceat(h_e, gstart) if gstart.size else np.zeros(0, np.uint64)
-        gh = _mix64(gh ^ _mix64(g_p.astype(np.uint64) * np.uint64(1_000_003)
-                                + region_of[g_j].astype(np.uint64) * np.uint64(7919)
-                                + glen.astype(np.uint64)))
-    _, rep_of_hash, ginv = np.unique(gh, return_index=True, return_inverse=True)
-    rep = rep_of_hash[ginv]  # representative group of each group
-    # verify: every group equals its representative entry by entry
-    pos = np.arange(group.size) - np.repeat(gstart, glen)
-    gid = np.repeat(np.arange(gstart.size), glen)
-    rep_e = gstart[rep[gid]] + pos
-    rep_e_ok = np.minimum(rep_e, max(group.size - 1, 0))
-    if group.size:
-        same = ((glen[rep[gid]] == glen[gid]) & (o[rep_e_ok] == o) & (val[rep_e_ok] == val)
-                & (p[gstart[rep[gid]]] == p) & (region_of[j[gstart[rep[gid]]]] == region_of[j]))
-    else:
-        same = np.ones(0, bool)
-    bad_groups = np.unique(gid[~same])
-    if bad_groups.size:  # hash collision: those groups become their own rows
-        rep = rep.copy()
-        rep[bad_groups] = bad_groups
-    reps, g_u = np.unique(rep, return_inverse=True)
-    ent_mask = np.isin(gid, reps)
-    ent_row = g_u[gid[ent_mask]]
-    order = np.argsort(ent_row, kind="stable")
-    ent_row = ent_row[order]
-    ent_sup = i[ent_mask][order]
-    ent_orig = o[ent_mask][order]
-    ent_tau = val[ent_mask][order]
-    row_p = g_p[reps]
-    row_reg = region_of[g_j[reps]]
-    U = reps.size
-    G = sp.csr_matrix((ent_tau, (ent_row, ent_sup)), shape=(U, n))
-    pj_a = a_prod[g_p, g_j]
-    H = sp.csr_matrix((pj_a, (g_u, g_j)), shape=(U, n))
-    return Sourcing(n, n_region, P, row_p, row_reg, ent_row, ent_sup, ent_orig, ent_tau,
-                    g_p, g_j, g_u, G, H)
+def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: int = 12):
+    """Group buyer columns with identical sourcing shares per product and buyer region.
+
+    Returns ``(G, row_p, row_r, col_row)`` with ``col_row[p, j]`` the row of buyer ``j`` for
+    product ``p`` (-1 where ``j`` buys none of ``p``). Shares are compared rounded to
+    ``decimals`` (they are ratios computed column by column).
+    """
+    tau = sp.csc_matrix(tau)
+    n = tau.shape[0]
+    col_row = np.full((n_product, n), -1, dtype=np.int64)
+    rows_i, rows_v, row_p, row_r = [], [], [], []
+    tau_csr = sp.csr_matrix(tau)
+    for p in range(n_product):
+        origins = np.flatnonzero(product_of == p)
+        block = tau_csr[origins].toarray()  # (n_origin_of_p, n)
+        used = np.flatnonzero(block.sum(axis=0) > 0)
+        if used.size == 0:
+            continue
+        keys = np.round(block[:, used].T, decimals)
+        keys = np.concatenate([keys, region_of[used, None].astype(float)], axis=1)
+        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        base = len(row_p)
+        col_row[p, used] = base + inverse.reshape(-1)
+        for k in range(uniq.shape[0]):
+            rep = used[first[k]]
+            nz = np.flatnonzero(block[:, rep])
+            rows_i.append(origins[nz])
+            rows_v.append(block[nz, rep])
+            row_p.append(p)
+            row_r.append(region_of[rep])
+    U = len(row_p)
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows_i])]).astype(np.int64)
+    indices = np.concatenate(rows_i) if rows_i else np.zeros(0, np.int64)
+    data = np.concatenate(rows_v) if rows_v else np.zeros(0)
+    G = sp.csr_matrix((data, indices, indptr), shape=(U, n))
+    return G, np.asarray(row_p, np.int64), np.asarray(row_r, np.int64), col_row
 
 
-@dataclass(eq=False)
-class Pairs:
-    """Binding (product, buyer) pairs sorted by buyer: input share ``a + AM`` at least the
-    half-critical threshold. ``u`` is the sourcing row (-1 when ``a = 0``)."""
-
-    p: np.ndarray
-    j: np.ndarray
-    reg: np.ndarray
-    a: np.ndarray
-    am: np.ndarray
-    u: np.ndarray
-    half: np.ndarray
-    buyers: np.ndarray  # distinct j, ascending
-    starts: np.ndarray  # reduceat starts per buyer
-
-
-def binding_pairs(src: Sourcing, a_prod: np.ndarray, AM: np.ndarray, region_of: np.ndarray,
-                  critical: float, half_critical: float) -> Pairs:
-    """The inputs that can constrain each buyer (materiality thresholds on ``a + AM``)."""
+def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
+                    critical_threshold=0.02, half_critical_threshold=0.005) -> Structure:
+    """Pooled rows and binding input pairs of an economy (see :class:`Structure`)."""
+    P, n = a_prod.shape
+    G, row_p, row_r, col_row = pooled_rows(tau0, product_of, region_of, P)
+    # a last, empty row stands for "buys none of p at home": r̃ = 0 there, and a = 0
+    U = G.shape[0]
+    G = sp.csr_matrix((G.data, G.indices, np.append(G.indptr, G.indptr[-1])), shape=(U + 1, n))
+    row_p, row_r = np.append(row_p, 0), np.append(row_r, 0)
+    col_row = np.where(col_row >= 0, col_row, U)
     share = a_prod + AM
-    pp, jj = np.nonzero(share.T >= half_critical)
-    jj, pp = pp, jj  # nonzero of the transpose is sorted by buyer
-    sh = share[pp, jj]
-    u = np.full(pp.size, -1, dtype=np.int64)
-    if src.pj_p.size:
-        key_src = src.pj_p.astype(np.int64) * src.n + src.pj_j
-        key = pp.astype(np.int64) * src.n + jj
-        srt = np.argsort(key_src)
-        loc = np.searchsorted(key_src[srt], key)
-        loc = np.minimum(loc, key_src.size - 1)
-        hit = key_src[srt][loc] == key
-        u[hit] = src.pj_u[srt][loc[hit]]
-    buyers, starts = np.unique(jj, return_index=True)
-    return Pairs(pp, jj, region_of[jj], a_prod[pp, jj], AM[pp, jj], u, sh < critical,
-                 buyers, starts)
+    crit = share >= critical_threshold
+    half = (share >= half_critical_threshold) & ~crit
+    pp, jj = np.nonzero(crit | half)
+    order = np.lexsort((pp, jj))
+    pp, jj = pp[order], jj[order]
+    js, start = np.unique(jj, return_index=True)
+    rows = col_row[pp, jj]
+    rows_of_nz = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
+    return Structure(n, n_region, P, np.asarray(region_of), np.asarray(product_of), G, row_p,
+                     row_r, pp, jj, rows, a_prod[pp, jj], AM[pp, jj], half[pp, jj], start, js,
+                     col_row, rows_of_nz)
 
 
-# --------------------------------------------------------------------------- problem
+# --------------------------------------------------------------------------- pieces
 
 
-#: Tables up to this many industries are factorised densely (LAPACK LU, BLAS-3 block solves);
-#: larger ones use the sparse LU of :class:`stresstest.economy.Derived`.
-DENSE_MAX = 3000
+def mixed_orders(A, fd, xbar, solve, tol=1e-12, max_iter=10_000):
+    """Orders ``D = A min(x̄, D) + f^d`` (n, K), iterated down from ``D = L f^d``."""
+    D = solve(fd)
+    D = np.maximum(D, fd)
+    scale = np.maximum(np.abs(D).max(axis=0, keepdims=True), 1e-300)
+    if np.all(D <= xbar):
+        return D, 0
+    for it in range(1, max_iter + 1):
+        new = A @ np.minimum(xbar, D) + fd
+        resid = float((np.abs(new - D) / scale).max())
+        D = new
+        if resid < tol:
+            return D, it
+    raise NotConverged("orders", max_iter, resid)
 
 
-def dense_lu_solver(A: sp.spmatrix):
-    """``rhs -> (I - A)^-1 rhs`` from one dense LU factorisation (no inverse is formed)."""
-    import scipy.linalg as sla
+def pooled_availability(st: Structure, r, c=None):
+    """``r̃`` per pooled row (U, K): ``Σ_i G[u, i] c[i, row_r[u]] r_i``."""
+    if c is None:
+        return st.G @ r
+    cz = c[st.G.indices, st.row_r[st.G_rows_of_nz]]  # (nnz, K)
+    vals = st.G.data[:, None] * cz * r[st.G.indices]
+    out = np.zeros((st.G.shape[0], r.shape[1]))
+    np.add.at(out, st.G_rows_of_nz, vals)
+    return out
 
-    M = -A.toarray()
-    M[np.diag_indices_from(M)] += 1.0
-    lu = sla.lu_factor(M, overwrite_a=True, check_finite=False)
 
-    def solve(rhs):
-        return sla.lu_solve(lu, np.asarray(rhs, dtype=np.float64), check_finite=False)
+def input_ratio(st: Structure, rt, alpha_reg, sigma):
+    """Bottleneck ``s`` (n, K) and the index of the binding pair per industry (-1 if none)."""
+    n, K = st.n, rt.shape[1]
+    a, m = st.pair_a[:, None], st.pair_m[:, None]
+    reg = st.region_of[st.pair_j]
+    num = a * rt[st.pair_row] + m * alpha_reg[st.pair_p, reg]
+    if sigma is not None:
+        num = num + sigma[st.pair_p, reg] * (a + m)
+    sp_ = np.minimum(1.0, num / (a + m))
+    eff = np.where(st.pair_half[:, None], 0.5 * (1.0 + sp_), sp_)
+    s = np.ones((n, K))
+    if st.pair_js.size:
+        s[st.pair_js] = np.minimum(1.0, np.minimum.reduceat(eff, st.pair_start, axis=0))
+    return s, eff
 
-    return solve
+
+def binding_pair(st: Structure, eff, s):
+    """Index into the pair arrays of each industry's binding input (n, K); -1 if none."""
+    n, K = st.n, eff.shape[1]
+    out = np.full((n, K), -1, dtype=np.int64)
+    if not st.pair_js.size:
+        return out
+    at_min = eff <= s[st.pair_j] * (1 + 1e-12)
+    idx = np.where(at_min, np.arange(eff.shape[0])[:, None], eff.shape[0])
+    first = np.minimum.reduceat(idx, st.pair_start, axis=0)
+    out[st.pair_js] = np.where(first < eff.shape[0], first, -1)
+    return out
+
+
+# --------------------------------------------------------------------------- fixed point
 
 
 @dataclass(eq=False)
 class Problem:
-    """Everything the fixed point needs (economy part + scenario batch + plan)."""
+    """One batch of K scenarios on one economy (money per year).
 
-    solve: object  # callable rhs(n, K) -> (I - A)^-1 rhs
-    A: sp.csc_matrix
-    x0: np.ndarray  # (n,)
-    src: Sourcing
-    pairs: Pairs
-    region_of: np.ndarray
-    product_of: np.ndarray
-    xbar: np.ndarray  # (n, K)
-    alpha: np.ndarray  # (P, K)
-    fd: np.ndarray  # (n, K) desired final demand incl. exports
-    rho: np.ndarray | None = None  # (R, R, P, K) effective route ratio, diagonal 1
-    # plan
-    headroom: np.ndarray | None = None  # (P,)
-    new_links: np.ndarray | None = None  # (P,)
-    friction: np.ndarray | None = None  # (P,)
-    sub_imports: np.ndarray | None = None  # (P,)
-    stock_int: np.ndarray | None = None  # (R + 1, P, K) stock available to intermediates
-    AM: np.ndarray | None = None  # (P, n)
-    imports0: np.ndarray | None = None  # (P,) baseline imports (intermediate + final)
-    imports_final: np.ndarray | None = None  # (P, K) desired imported final use
-
-
-def _pooled(src, ent_row, ent_sup, tau, q_cap, r, S_rows):
-    """``r̃`` per sourcing row: ``Σ τ min(r, ρ)`` (``q_cap`` None: no route caps)."""
-    if q_cap is None and S_rows is None:
-        return src.G @ r
-    q = r[ent_sup] if q_cap is None else np.minimum(r[ent_sup], q_cap)
-    return S_rows @ ((tau if tau.ndim == 2 else tau[:, None]) * q)
-
-
-def solve_rationing(pb: Problem, *, rule: str = "proportional", tol: float = 1e-10,
-                    max_iter: int = 500, damping: float = 0.5) -> dict:
-    """Iterate the rationing fixed point; returns a dict of (.., K) arrays and diagnostics.
-
-    Keys: ``x, d, f, s, r, alpha_eff, tau_excess`` (per sourcing entry, for friction),
-    ``e_imp`` (n, K), ``theta`` and ``theta_nat`` (stock fill ratios), ``stock_int_used``
-    (R + 1, P, K), ``iterations``, ``residual``. Raises :class:`NotConverged`.
+    ``A`` (n x n, dense or sparse), ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
+    ``fd_int`` — no; ``fd`` (n, K) final orders incl. exports, ``fd_final`` (n, K) domestic
+    final orders, ``exports`` (n, K); ``imports0`` (P,) baseline imports, ``MYd`` (P, K)
+    desired imported final use, ``alpha`` (P, K); ``route_orders`` optional callable
+    ``P -> (c (n, R, K), capped orders total (n, K), final capped (n, K))``; ``stock_int``
+    (R, P, K) stock for intermediate users or None; ``subst`` optional dict of substitution
+    arrays (headroom, new_links, imports (P,), T0int (R, R, P) baseline intermediate flows).
     """
-    src, pr = pb.src, pb.pairs
-    n, K = pb.xbar.shape
-    R, P = src.R, src.P
-    x0 = pb.x0
-    xscale = np.where(x0 > 0, x0, max(float(np.abs(x0).max()), 1.0) * 1e-12 + 1e-300)[:, None]
 
-    sub_rows = None
-    if pb.headroom is not None or pb.new_links is not None:
-        hr = pb.headroom if pb.headroom is not None else np.zeros(P)
-        nl = pb.new_links if pb.new_links is not None else np.zeros(P)
-        active_p = (hr > 0) | (nl > 0)
-        if active_p.any():
-            sub_rows = active_p[src.row_p]
-    imp_sub = pb.sub_imports is not None and np.any(pb.sub_imports > 0)
+    st: Structure
+    A: object
+    AM: np.ndarray
+    a_prod: np.ndarray
+    solve: object
+    xbar: np.ndarray
+    fd: np.ndarray
+    fd_final: np.ndarray
+    exports: np.ndarray
+    imports0: np.ndarray
+    MYd: np.ndarray
+    alpha: np.ndarray
+    route: object = None
+    stock_int: np.ndarray | None = None
+    subst: dict | None = None
 
-    # sourcing entries (new-link candidates are appended when the plan allows new links)
-    ent_row, ent_sup, ent_orig, tau0 = src.ent_row, src.ent_sup, src.ent_orig, src.ent_tau
-    is_new = np.zeros(ent_row.size, bool)
-    if sub_rows is not None and np.any(nl[src.row_p] > 0):
-        rows_new = np.flatnonzero(nl[src.row_p] > 0)
-        cand_row = np.repeat(rows_new, R)
-        cand_orig = np.tile(np.arange(R), rows_new.size)
-        cand_sup = cand_orig * P + src.row_p[cand_row]
-        existing = set(zip(ent_row.tolist(), ent_orig.tolist()))
-        fresh = np.array([(rw, og) not in existing for rw, og in zip(cand_row.tolist(),
-                                                                   cand_orig.tolist())], bool)
-        fresh &= x0[cand_sup] > 0
-        ent_row = np.r_[ent_row, cand_row[fresh]]
-        ent_sup = np.r_[ent_sup, cand_sup[fresh]]
-        ent_orig = np.r_[ent_orig, cand_orig[fresh]]
-        tau0 = np.r_[tau0, np.zeros(fresh.sum())]
-        is_new = np.r_[is_new, np.ones(fresh.sum(), bool)]
-        order = np.argsort(ent_row, kind="stable")
-        ent_row, ent_sup, ent_orig, tau0, is_new = (ent_row[order], ent_sup[order],
-                                                    ent_orig[order], tau0[order], is_new[order])
-    U = src.n_rows
-    nE = ent_row.size
-    S_rows = None
-    if pb.rho is not None or sub_rows is not None:
-        S_rows = sp.csr_matrix((np.ones(nE), (ent_row, np.arange(nE))), shape=(U, nE))
-    q_cap = None
-    if pb.rho is not None:
-        pair_key = (ent_orig * R + src.row_reg[ent_row]) * P + src.row_p[ent_row]
-        rho_e = pb.rho.reshape(R * R * P, K)[pair_key]  # (nE, K)
-        capped_e = rho_e < 1.0
-        flow0 = _bincount2(pair_key, (tau0 * (src.H @ x0)[ent_row])[:, None], R * R * P)
-        cap_vol = rho_e * flow0[pair_key]  # route capacity on the entry's pair, per year
-        q_cap = np.ones((nE, K))
-    tau = np.repeat(tau0[:, None], K, axis=1) if sub_rows is not None else tau0
-    ent_sub = sub_rows[ent_row] if sub_rows is not None else None
-    if sub_rows is not None:
-        cap_exist = (tau0 * (1.0 + hr[src.row_p[ent_row]]))[:, None]
-        nl_row = nl[src.row_p][:, None]
 
-    # pair-level helpers
-    pa, pam, pu, pj, preg, pp = pr.a, pr.am, pr.u, pr.j, pr.reg, pr.p
-    wsum = pa + pam
-    pu_ok = np.maximum(pu, 0)
-    has_dom = (pu >= 0) & (pa > 0)
-    has_imp = pam > 0
-    half = pr.half
-    preg_p = preg * P + pp  # (region, product) index of each pair
+def _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma):
+    """One application of the isotone map: returns ``(new r, r̃ raw, s, eff, x)``."""
+    rt_raw = pooled_availability(st, r, c)
+    rt = rt_raw if theta_dom is None else (
+        rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
+    s, eff = input_ratio(st, rt, alpha_reg, sigma)
+    x = np.minimum(s * plan, Dhat)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new = np.where(denom > 0, np.minimum(1.0, x / np.where(denom > 0, denom, 1.0)), 1.0)
+    return new, rt_raw, s, eff, x
 
-    AMd0 = pb.AM @ x0 if pb.AM is not None else np.zeros(P)
-    imp0 = pb.imports0 if pb.imports0 is not None else AMd0
-    impf = pb.imports_final if pb.imports_final is not None else np.zeros((P, K))
-    imp_cap = pb.alpha * imp0[:, None]  # foreign supply, per year
-    fd = pb.fd
-    f = fd.copy()
-    x = np.minimum(pb.xbar, x0[:, None])  # only for the first spare-capacity estimate
-    x_prev = None
-    t_dem = np.zeros((n, K))
-    e_imp = np.zeros((n, K))
-    gamma = np.zeros((P, K))
-    residual = np.inf
-    stock = pb.stock_int
-    alpha_eff = pb.alpha
-    theta = theta_nat = None
-    stock_used = None
-    cause = np.zeros((n, K), dtype=np.int8)  # 2 capacity, 3 input, 4 import, 5 route
-    cause_p = np.full((n, K), -1, dtype=np.int16)
-    for it in range(1, max_iter + 1):
-        rhs = f
-        if sub_rows is not None:
-            rhs = rhs + t_dem
-        if imp_sub:
-            rhs = rhs + e_imp
-        d = np.maximum(pb.solve(rhs), 0.0)
+
+def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol, max_policy):
+    """Exact greatest fixed point of one scenario (columns of length n) by policy iteration.
+
+    The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
+    the binding pairs ``k`` of ``j``: each policy (the minimising piece per industry) is a
+    sparse linear system ``(I − B) r = b``; iterate until the policy reproduces itself.
+    Returns ``r`` or None when it fails (singular system or no stable policy).
+    """
+    import scipy.sparse.linalg as spla
+
+    n = st.n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(denom > 0, denom, 1.0)
+        g = np.where(denom > 0, plan / safe, 0.0)
+        const = np.where(denom > 0, np.minimum(1.0, np.minimum(Dhat / safe, g)), 1.0)
+    a, m = st.pair_a, st.pair_m
+    reg = st.region_of[st.pair_j]
+    beta = a / (a + m)
+    alpha = (m * alpha_reg[st.pair_p, reg, 0] + (0.0 if sigma is None else
+                                                  sigma[st.pair_p, reg, 0] * (a + m))) / (a + m)
+    if theta_dom is not None:
+        th = theta_dom[st.pair_p, reg, 0]
+        alpha, beta = alpha + beta * th, beta * (1.0 - th)
+    alpha = np.where(st.pair_half, 0.5 * (1.0 + alpha), alpha)
+    beta = np.where(st.pair_half, 0.5 * beta, beta)
+    r = r0.copy()
+    I = sp.identity(n, format="csr")
+    last = None
+    for _ in range(max_policy):
+        new, _, s, eff, _ = _phi(st, r[:, None], plan[:, None], Dhat[:, None], denom[:, None],
+                                 None if c is None else c, theta_dom, alpha_reg, sigma)
+        if float(np.abs(new[:, 0] - r).max()) < tol:
+            return r
+        k = binding_pair(st, eff, s)[:, 0]
+        pair_val = np.where(k >= 0, g * np.minimum(1.0, eff[np.maximum(k, 0), 0]), np.inf)
+        use = (k >= 0) & (pair_val < const)
+        policy = np.where(use, k, -1)
+        if last is not None and np.array_equal(policy, last):
+            return None
+        last = policy
+        js = np.flatnonzero(use)
+        ks = k[js]
+        rows = st.G[st.pair_row[ks]]
+        factor = np.repeat(g[js] * beta[ks], np.diff(rows.indptr))
+        data = rows.data * factor
+        if c is not None:
+            data = data * c[rows.indices, np.repeat(st.region_of[js], np.diff(rows.indptr)), 0]
+        B = sp.csr_matrix((data, rows.indices, rows.indptr), shape=(js.size, n))
+        B = sp.csr_matrix((np.ones(js.size), (js, np.arange(js.size))), shape=(n, js.size)) @ B
+        b = const.copy()
+        b[js] = g[js] * alpha[ks]
+        try:
+            r = spla.spsolve((I - B).tocsc(), b)
+        except Exception:  # noqa: BLE001 - singular policy: fall back to iteration
+            return None
+        if not np.all(np.isfinite(r)):
+            return None
+        r = np.clip(r, 0.0, 1.0)
+    return None
+
+
+def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
+                          max_iter, sweeps=200):
+    """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
+    plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
+    for the scenarios not yet converged, then plain iterations up to ``max_iter``."""
+    it = 0
+    for it in range(1, min(sweeps, max_iter) + 1):
+        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
+        r = new
+        if not np.any(col >= tol):
+            return r, rt_raw, s, eff, x, it, float(col.max(initial=0.0))
+    for k in np.flatnonzero(col >= tol):
+        sub = lambda arr: None if arr is None else arr[..., k:k + 1]  # noqa: E731
+        exact = _policy_solve(st, r[:, k], plan[:, k], Dhat[:, k], denom[:, k], sub(c),
+                              sub(theta_dom), alpha_reg[..., k:k + 1], sub(sigma), tol, 60)
+        if exact is not None:
+            r[:, k] = exact
+    resid = float(col.max(initial=0.0))
+    for it2 in range(1, max_iter - it + 1):
+        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        resid = float(np.abs(new - r).max()) if new.size else 0.0
+        r = new
+        if resid < tol:
+            return r, rt_raw, s, eff, x, it + it2, resid
+    raise NotConverged("delivery ratios", max_iter, resid)
+
+
+def intermediate_orders(A, y, product_of, n_region):
+    """Orders ``ID_i = Σ_j A[i, j] y[p(i), j]`` (n, K) for order bases ``y`` (P, n, K)."""
+    P, n, K = y.shape
+    if isinstance(A, np.ndarray):
+        return np.einsum("opj,pjk->opk", A.reshape(n_region, P, n), y).reshape(n, K)
+    out = np.empty((n, K))
+    for p in range(P):
+        rows = np.flatnonzero(product_of == p)
+        out[rows] = A[rows] @ y[p]
+    return out
+
+
+def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
+                    max_outer=500, orders_tol=1e-9):
+    """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
+    ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
+    final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
+    ``c`` route factors, ``binding_pair``, iterations and residual.
+
+    Outer loop (orders): buyers order each input for the output they can make,
+    ``y[p, j] = min(P_j, x_j / avail[p, j])`` (the binding input is ordered for the whole plan,
+    others only for what is used, grossed up for the expected rationing), starting from full
+    orders ``y = P``; suppliers' plans follow their remaining orders ``P = min(x̄, D̂)``. The
+    inner loop is the delivery-ratio fixed point. Substitution shares ``θ`` are updated in the
+    same outer loop, damped.
+    """
+    st = pb.st
+    R, n, P = st.n_region, st.n, st.n_product
+    K = pb.xbar.shape[1]
+    D, total_it = mixed_orders(pb.A, pb.fd, pb.xbar, pb.solve, tol=min(tol, 1e-12))
+    plan = np.minimum(pb.xbar, D)
+    y = np.repeat(plan[None], P, axis=0)
+    share = pb.a_prod + pb.AM
+    used = share > 0
+    S = n // R
+    sigma = None
+    theta_dom = theta_imp = None
+    extra = np.zeros((n, K))
+    outer = 0
+    while True:
+        ID = intermediate_orders(pb.A, y, st.product_of, R)
+        imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(d > 0, np.minimum(1.0, pb.xbar / d), 1.0)
-        if q_cap is not None:
-            tau_k = tau if tau.ndim == 2 else tau[:, None]
-            dem = _bincount2(pair_key, tau_k * np.asarray(src.H @ d)[ent_row], R * R * P)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(dem[pair_key] > 0, cap_vol / dem[pair_key], 1.0)
-            q_cap = np.where(capped_e, np.minimum(1.0, ratio), 1.0)
-        rt = _pooled(src, ent_row, ent_sup, tau, q_cap, r, S_rows)  # (U, K)
-
-        imp_dem = pb.AM @ d + impf
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_imp = np.where(imp_dem > 0, np.minimum(1.0, imp_cap / imp_dem), 1.0)
-        alpha_eff = r_imp
-        if imp_sub:
-            alpha_eff = r_imp + (pb.sub_imports[:, None] * gamma) * (1.0 - r_imp)
-        s_pair = np.zeros((pp.size, K))
-        if has_dom.any():
-            s_pair += np.where(has_dom[:, None], pa[:, None] * rt[pu_ok], 0.0)
-        if has_imp.any():
-            s_pair += pam[:, None] * alpha_eff[pp]
-        s_pair /= wsum[:, None]
-        if stock is not None:
-            short = wsum[:, None] * (1.0 - s_pair) * d[pj]
-            short_rp = _bincount2(preg_p, short, R * P).reshape(R, P, K)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                theta = np.where(short_rp > 0, np.minimum(1.0, stock[:R] / short_rp), 0.0)
-            s_pair = s_pair + theta.reshape(R * P, K)[preg_p] * (1.0 - s_pair)
-            rem = short_rp * (1.0 - theta)
-            rem_p = rem.sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                theta_nat = np.where(rem_p > 0, np.minimum(1.0, stock[R] / rem_p), 0.0)
-            s_pair = s_pair + theta_nat[pp] * (1.0 - s_pair)
-            stock_used = np.concatenate([theta * short_rp, (theta_nat * rem_p)[None]], axis=0)
-        bind = np.where(half[:, None], 0.5 * (s_pair + 1.0), s_pair)
-        s = np.ones((n, K))
-        if pp.size:
-            s[pr.buyers] = np.minimum(1.0, np.minimum.reduceat(bind, pr.starts, axis=0))
-        x = np.minimum(pb.xbar, s * d)
-        _record_cause(cause, cause_p, x, d, s, pb.xbar, bind, pr, rt, alpha_eff, q_cap, r,
-                      tau, ent_sup, S_rows)
-
-        if rule == "proportional":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                f = np.where(d > 0, x / d, 1.0) * f
+            alpha_t = np.where(imp_orders > 0, np.minimum(
+                1.0, pb.alpha * pb.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
+                1.0)
+        if pb.route is not None:
+            c, Dhat_int, Dhat_fin = pb.route(y)
         else:
-            f = np.minimum(fd, np.maximum(0.0, x - pb.A @ (s * d)))
-
-        if sub_rows is not None:
-            tau, t_dem = _substitute(src, ent_row, ent_sup, ent_sub, is_new, tau, tau0, q_cap,
-                                     r, d, x, pb.xbar, cap_exist, nl_row, S_rows, damping, n)
-        if imp_sub:
-            gamma, e_imp = _substitute_imports(pb, gamma, e_imp, r_imp, d, x, damping)
-
-        if x_prev is not None:
-            residual = float(np.max(np.abs(x - x_prev) / xscale)) if x.size else 0.0
-            if residual < tol:
-                break
-        x_prev = x
-    else:
-        raise NotConverged(max_iter, residual)
-
-    tau_excess = None
-    if sub_rows is not None:
-        tau_excess = np.maximum(tau - tau0[:, None], 0.0)
-    return {"x": x, "d": d, "f": f, "s": s, "r": r, "rt": rt, "alpha_eff": alpha_eff,
-            "r_imp": r_imp,
-            "s_pair": s_pair, "tau": tau, "tau0": tau0, "tau_excess": tau_excess,
-            "ent_row": ent_row, "ent_sup": ent_sup, "ent_orig": ent_orig, "q_cap": q_cap,
-            "S_rows": S_rows, "gamma": gamma, "e_imp": e_imp, "theta": theta,
-            "theta_nat": theta_nat, "stock_int_used": stock_used,
-            "cause": cause, "cause_p": cause_p, "iterations": it, "residual": residual}
-
-
-def _record_cause(cause, cause_p, x, d, s, xbar, bind, pr, rt, alpha_eff, q_cap, r, tau,
-                  ent_sup, S_rows):
-    """Remember, per industry, the constraint that last cut its output below its demand:
-    capacity, or the scarcest binding input (domestic ``input``, ``import``, ``route``)."""
-    short = x < d * (1 - EPS_BIND)
-    if not short.any():
-        return
-    at_cap = short & (x >= xbar * (1 - EPS_BIND))
-    cause[at_cap] = 2
-    cause_p[at_cap] = -1
-    inp = short & ~at_cap
-    if not inp.any() or pr.p.size == 0:
-        return
-    sel = inp[pr.j] & (bind <= s[pr.j] * (1 + 1e-15))  # (pairs, K): the minimum of its buyer
-    pi, kk = np.nonzero(sel)
-    if pi.size == 0:
-        return
-    u = pr.u[pi]
-    uu = np.maximum(u, 0)
-    dom = (np.where(u >= 0, pr.a[pi] * (1.0 - rt[uu, kk]), 0.0) if rt.shape[0]
-           else np.zeros(pi.size))
-    imp = pr.am[pi] * (1.0 - alpha_eff[pr.p[pi], kk])
-    code = np.where(imp > dom, 4, 3).astype(np.int8)
-    if q_cap is not None:
-        tk = tau if tau.ndim == 2 else tau[:, None]
-        rt_free = S_rows @ (tk * r[ent_sup])
-        routed = (u >= 0) & (rt[uu, kk] < rt_free[uu, kk] - EPS_BIND) & (code == 3)
-        code[routed] = 5
-    cause[pr.j[pi], kk] = code
-    cause_p[pr.j[pi], kk] = pr.p[pi]
-
-
-def _bincount2(idx: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:
-    """Column-wise ``bincount``: ``out[b, k] = Σ_{idx == b} w[:, k]``."""
-    M = sp.csr_matrix((np.ones(idx.size), (idx, np.arange(idx.size))), shape=(size, idx.size))
-    return np.asarray(M @ w)
-
-
-def _substitute(src, ent_row, ent_sup, ent_sub, is_new, tau, tau0, q_cap, r, d, x, xbar,
-                cap_exist, nl_row, S_rows, damping, n):
-    """One damped step of sourcing substitution; returns new shares and the demand transfer."""
-    U = src.n_rows
-    q = r[ent_sup] if q_cap is None else np.minimum(r[ent_sup], q_cap)
-    need = np.asarray(src.H @ d)  # (U, K)
-    spare = np.maximum(xbar - x, 0.0)
-    sub = ent_sub[:, None]
-    lost_e = np.where(sub, tau * (1.0 - q), 0.0)
-    lost_u = S_rows @ lost_e  # share lost per row
-    elig = sub & (q >= 1.0) & (spare[ent_sup] > 0)
-    sp_e = np.where(elig, spare[ent_sup], 0.0)
-    room_share = np.where(is_new[:, None], 0.0, np.maximum(cap_exist - tau, 0.0))
-    if is_new.any():
-        new_tot = S_rows @ np.where(is_new[:, None], tau, 0.0)
-        room_new = np.maximum(nl_row - new_tot, 0.0)  # (U, K)
-        sp_new = np.where(is_new[:, None], sp_e, 0.0)
-        sp_new_sum = S_rows @ sp_new
+            c, Dhat_int, Dhat_fin = None, ID, pb.fd
+        Dhat_int = Dhat_int + extra
+        Dhat = Dhat_int + Dhat_fin
+        plan = np.minimum(pb.xbar, Dhat)
+        denom = Dhat_int if rule == "mixed" else Dhat
+        if pb.stock_int is not None:
+            need = (share[:, :, None] * y).reshape(P, R, S, K).sum(axis=2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sigma = np.where(need > 0, np.minimum(1.0, pb.stock_int.transpose(1, 0, 2)
+                                                      / np.where(need > 0, need, 1.0)), 0.0)
+        alpha_reg = alpha_t[:, None, :] * np.ones((1, R, 1))
+        if theta_imp is not None:
+            alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
+        r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
+            st, np.ones((n, K)), plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
+            max_iter)
+        total_it += it
+        # availability of every input (p, j): domestic pool and imports, as the buyer sees it
+        rt = rt_raw if theta_dom is None else (
+            rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
+        rows = st.col_row
+        dom = np.where(rows[:, :, None] >= 0, rt[np.maximum(rows, 0)], 1.0)
+        imp = alpha_reg[:, st.region_of, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            share_new = np.where(sp_new_sum[ent_row] > 0, sp_new / sp_new_sum[ent_row], 0.0)
-        room_share = np.where(is_new[:, None], room_new[ent_row] * share_new, room_share)
-    sp_sum = S_rows @ sp_e
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(sp_sum[ent_row] > 0, sp_e / sp_sum[ent_row], 0.0)
-    request = np.minimum(room_share, lost_u[ent_row] * w) * need[ent_row]  # volume
-    req_sup = _bincount2(ent_sup, request, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(req_sup > 0, np.minimum(1.0, spare / req_sup), 0.0)
-    grant = request * scale[ent_sup]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inc = np.where(need[ent_row] > 0, damping * grant / need[ent_row], 0.0)
-    inc_u = S_rows @ inc
-    lost_sum = lost_u
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dec = np.where(lost_sum[ent_row] > 0, inc_u[ent_row] * lost_e / lost_sum[ent_row], 0.0)
-    tau = tau + inc - dec
-    moved = (tau - tau0[:, None]) * need[ent_row]
-    t_dem = _bincount2(ent_sup, moved, n)
-    return tau, t_dem
+            avail = np.where(used[:, :, None], (pb.a_prod[:, :, None] * dom + pb.AM[:, :, None]
+                                                * imp) / np.where(used, share, 1.0)[:, :, None],
+                             1.0)
+            if sigma is not None:
+                avail = avail + sigma[:, st.region_of, :]
+            want = np.where(avail > 0, x[None] / np.where(avail > 0, avail, 1.0), plan[None])
+        y_new = np.minimum(plan[None], want)
+        step = float((np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).max(initial=0.0))
+        y = y_new
+        if pb.subst is not None:
+            th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
+            if theta_dom is None:
+                theta_dom, theta_imp, extra = damping * th_d, damping * th_i, damping * flows
+                step = max(step, float(np.abs(th_d).max(initial=0.0)))
+            else:
+                step = max(step, float(np.abs(th_d - theta_dom).max(initial=0.0)),
+                           float(np.abs(th_i - theta_imp).max(initial=0.0)))
+                theta_dom = theta_dom + damping * (th_d - theta_dom)
+                theta_imp = theta_imp + damping * (th_i - theta_imp)
+                extra = extra + damping * (flows - extra)
+        outer += 1
+        if step < orders_tol:
+            break
+        if outer >= max_outer:
+            raise NotConverged("orders", outer, step)
+    if rule == "mixed":
+        left = np.maximum(0.0, x - r * Dhat_int)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r_final = np.where(Dhat_fin > 0, np.minimum(1.0, left / np.where(
+                Dhat_fin > 0, Dhat_fin, 1.0)), 1.0)
+    else:
+        r_final = r
+    return {"x": x, "r": r, "r_final": r_final, "s": s, "eff": eff, "D": D, "plan": plan,
+            "Dhat": Dhat, "alpha_t": alpha_t, "alpha_reg": alpha_reg, "c": c, "y": y,
+            "rt_raw": rt_raw, "binding_pair": binding_pair(st, eff, s),
+            "iterations": total_it, "outer": outer, "residual": max(resid, step),
+            "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
+            "sigma": sigma}
 
 
-def _substitute_imports(pb, gamma, e_imp, r_imp, d, x, damping):
-    """One damped step of domestic-for-import substitution: ``γ_p`` (share of the
-    substitutable lost imports served) and the extra domestic orders ``e`` (n, K)."""
-    P = pb.src.P
-    m = pb.sub_imports
-    lost_p = (pb.AM @ d) * (1.0 - r_imp) * m[:, None]  # (P, K) substitutable lost imports
-    spare = np.maximum(pb.xbar - x, 0.0)
-    prod = pb.product_of
-    short = np.maximum(d - pb.xbar, 0.0)
-    served = _bincount2(prod, e_imp, P)
-    spare_p = _bincount2(prod, spare, P)
-    room = np.maximum(lost_p - served, 0.0)
+def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
+    """Pro-rata re-sourcing of unmet orders to suppliers with spare capacity.
+
+    Demand of region ``d`` for product ``p``: its industries' domestic shortfall
+    ``Σ_j a[p, j] P_j (1 − r̃[p, j])`` plus ``imports[p]`` times their import shortfall;
+    supply: spare capacity ``s_i x̄_i − x_i`` of the product's suppliers. Flows
+    ``F[o, d] = min(cap[o, d], V · spare_o/Σspare · demand_d/Σdemand)`` with ``V`` the smaller
+    total and ``cap`` the link limit: ``headroom`` times the baseline intermediate flow on
+    existing links, ``new_links`` times the need spread over links absent at baseline.
+    Returns ``θ`` (P, R, K), the filled share of each region's shortfall, the share of the
+    import shortfall filled (P, R, K), and the suppliers' extra orders (n, K).
+    """
+    sub = pb.subst
+    R, P, n = st.n_region, st.n_product, st.n
+    S = n // R
+    K = plan.shape[1]
+    enabled = ((sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0))
+    a = pb.a_prod[:, :, None]
+    rows = st.col_row
+    short_pj = np.where(rows[:, :, None] >= 0, 1.0 - rt[np.maximum(rows, 0)], 0.0)
+    dom_need = (a * plan[None]).reshape(P, R, S, K).sum(axis=2)
+    dom_short = (a * plan[None] * short_pj).reshape(P, R, S, K).sum(axis=2)
+    imp_need = (pb.AM[:, :, None] * plan[None]).reshape(P, R, S, K).sum(axis=2)
+    imp_lost = imp_need * (1.0 - alpha_t[:, None, :])
+    imp_short = imp_lost * sub["imports"][:, None, None]
+    on = enabled[:, None, None]
+    spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
+    T0 = sub["T0int"].transpose(2, 0, 1)  # (P, R_o, R_d)
+    exist = T0 > 0
+    n_new = np.maximum((~exist).sum(axis=1), 1)  # (P, R_d)
+    cap_exist = (sub["headroom"][:, None, None] * T0)[..., None]
+    cap_new = (sub["new_links"][:, None, None, None] * dom_need[:, None, :, :]
+               / n_new[:, None, :, None])
+    cap = np.where(exist[..., None], cap_exist, cap_new)  # (P, R_o, R_d, K)
+    F_dom, theta = _allocate(dom_short * on, spare, cap)
+    spare_left = np.maximum(spare - F_dom.sum(axis=2), 0.0)
+    F_imp, got_share = _allocate(imp_short * on, spare_left, None)
+    theta_imp = got_share * sub["imports"][:, None, None]
+    flows = (F_dom.sum(axis=2) + F_imp.sum(axis=2)).transpose(1, 0, 2).reshape(n, K)
+    return theta, theta_imp, flows
+
+
+def _allocate(demand, spare, cap):
+    """Pro-rata flows ``F[p, o, d] = min(cap, V · spare_o/Σspare · demand_d/Σdemand)`` with
+    ``V`` the smaller total; returns ``F`` and the filled share of each demand (P, R, K)."""
+    tot_d = demand.sum(axis=1)  # (P, K)
+    tot_s = spare.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        take = damping * np.minimum(room, spare_p)
-        share = np.where(spare_p[prod] > 0, spare / spare_p[prod], 0.0)
-    e_new = e_imp + take[prod] * share - damping * np.minimum(e_imp, short)
-    served = _bincount2(prod, e_new, P)
+        frac_d = np.where(tot_d[:, None] > 0, demand / np.where(tot_d > 0, tot_d, 1.0)[:, None],
+                          0.0)
+        frac_s = np.where(tot_s[:, None] > 0, spare / np.where(tot_s > 0, tot_s, 1.0)[:, None],
+                          0.0)
+    volume = np.minimum(tot_d, tot_s)
+    F = volume[:, None, None, :] * frac_s[:, :, None, :] * frac_d[:, None, :, :]
+    if cap is not None:
+        F = np.minimum(F, cap)
+    got = F.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        excess = np.where(served > lost_p, lost_p / served, 1.0)
-        e_new = e_new * excess[prod]
-        served = np.minimum(served, lost_p)
-        gamma = np.where(lost_p > 0, served / lost_p, 0.0)
-    return gamma, e_new
+        share = np.where(demand > 0, np.minimum(1.0, got / np.where(demand > 0, demand, 1.0)),
+                         0.0)
+    return F, share
+
+
+def substitution_cost(pb: Problem, st: Structure, res) -> np.ndarray:
+    """Friction on substituted inputs charged to each buyer (n, K), money per year:
+    ``Σ_p friction_p (θ_dom a[p, j] (1 − r̃[p, j]) + θ_imp AM[p, j] (1 − α̃_p)) x_j``."""
+    n, K = st.n, res["x"].shape[1]
+    if pb.subst is None or res["theta_dom"] is None or not np.any(pb.subst["friction"] > 0):
+        return np.zeros((n, K))
+    fr = pb.subst["friction"][:, None, None]
+    reg = st.region_of
+    rows = st.col_row
+    short = np.where(rows[:, :, None] >= 0, 1.0 - res["rt_raw"][np.maximum(rows, 0)], 0.0)
+    dom = pb.a_prod[:, :, None] * short * res["theta_dom"][:, reg, :]
+    imp = pb.AM[:, :, None] * (1.0 - res["alpha_t"][:, None, :]) * res["theta_imp"][:, reg, :]
+    return (fr * (dom + imp)).sum(axis=0) * res["x"]

@@ -1,25 +1,23 @@
 """Mode ``rationing``: the supply-constrained fixed point with interregional substitution.
 
-The numerics (and the equations) are in :mod:`stresstest.kernels.rationing`; this module turns
-an economy, a compiled shock and a compiled plan into kernel arrays (the average day of the
-shock window, :func:`stresstest.modes._static.static_inputs`) and the kernel's answer into a
-Result (:mod:`stresstest.result`).
+The numerics and equations are in :mod:`stresstest.kernels.rationing`; this module reduces an
+economy, a compiled shock and a compiled plan to kernel arrays (the average day of the shock
+window, :func:`stresstest.modes._static.static_inputs`) and the kernel's answer to a Result.
 
-Final-use side (per scenario): desired domestic final use ``Ydest[i, r, u] · delta[r, p(i), u]``
-plus foreign exports; imported final use ``MY[p, r, u] · delta`` is delivered at ``α_M[p]``.
-Each industry's final deliveries ``f_i`` are split over destinations, uses and exports in
-proportion to the desired ones. Essentials (households' + government's use times
-``essential_share``): rule ``final_rule`` of :func:`stresstest.result.essential_delivered`.
-Stockpiles (rate ``stock_rate`` from ``static_inputs``): first to the essential shortfall of the
-holder's region (national stock: to all regions in proportion to their remaining essential
-shortfall); the rest is a pool for intermediate users of the product (step 5 of the kernel).
-Because the essential shortfall depends on the outcome, a run with stocks is solved twice:
-once without stocks to size the essential claim, once with the remainder for intermediates;
-the reported essential release is then recomputed on the final state (never above the stock).
+Final use: desired domestic final use ``Ydest[i, r, u] · delta[r, p(i), u]`` plus foreign
+exports; each supplier serves its final customers at its final delivery ratio (times the route
+factor to their region); imported final use ``MY · delta`` is served at the import availability
+``α̃_p``. Essentials follow ``final_rule`` (:func:`stresstest.result.essential_delivered`).
 
-Result extras: ``stock_release`` (holder, product), ``substitution_cost`` (region, sector; the
-friction, already subtracted from ``va``), ``demand`` (region, sector; total demand ``d``) and
-``input_ratio`` (region, sector; the bottleneck ``s``).
+Stockpiles (``stock_rate`` from ``static_inputs``): first to the essential shortfall of the
+holder's region (a national stock: to every region in proportion to its remaining essential
+shortfall); what is left supplies intermediate users of the product in the holder's region
+(national: in proportion to the regions' orders). The fixed point is solved once without stock
+to size the essential claim and once with the remainder for intermediate users.
+
+Result extras: ``stock_release`` (holder, product), ``substitution_cost`` (region, sector;
+friction already subtracted from ``va``), ``demand`` (region, sector; total orders ``D``),
+``input_ratio`` (region, sector; the bottleneck ``s``) and ``import_availability`` (product).
 """
 
 from __future__ import annotations
@@ -29,30 +27,31 @@ import weakref
 import numpy as np
 import xarray as xr
 
-from ..compiled import NATIONAL, window_mean
+from ..compiled import NATIONAL
 from ..economy import derive
 from ..errors import ConvergenceError, InputError
-from ..kernels.rationing import (DENSE_MAX, NotConverged, dense_lu_solver, Problem, binding_pairs, build_sourcing,
-                                 solve_rationing)
-from ..result import BINDING, SOURCES, essential_delivered, make_result
+from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
+from ..kernels.rationing import substitution_cost as _substitution_cost
+from ..result import BINDING, essential_delivered, make_result
 from ._static import static_inputs
 
 #: Every option of the mode and its default (recorded in the Result's ``parameters``).
 DEFAULTS = {
-    "rule": "proportional",          # "proportional" | "mixed" (industries served first)
-    "final_rule": "proportional",    # essentials: "proportional" | "essential_first"
-    "critical_threshold": 0.02,      # input share a + AM at which an input is critical
-    "half_critical_threshold": 0.005,  # below critical: binds as (s + 1) / 2; below: never
-    "tol": 1e-10,                    # max |Δx| / x0 between iterations
-    "max_iter": 500,
-    "damping": 0.5,                  # step of the substitution updates, (0, 1]
-    "batch_size": 256,               # scenarios per block solve in run_rationing_batch
+    "rule": "mixed",                   # "mixed" (industries served first) | "proportional"
+    "final_rule": "proportional",      # essentials: "proportional" | "essential_first"
+    "critical_threshold": 0.02,        # input share a + AM (of output) at which an input binds
+    "half_critical_threshold": 0.005,  # from here to critical: binds as (s + 1) / 2
+    "tol": 1e-10,                      # max change of the delivery ratios between iterations
+    "max_iter": 5000,
+    "damping": 0.5,                    # step of the substitution updates, (0, 1]
+    "orders_tol": 1e-8,                # max relative change of orders between outer rounds
+    "max_outer": 500,                  # outer rounds (orders and substitution)
+    "batch_size": 128,                 # scenarios per block in run_rationing_batch
 }
-
 _RULES = ("proportional", "mixed")
 _FINAL_RULES = ("proportional", "essential_first")
 
-_SOURCING: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STRUCTURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def check_options(options: dict) -> dict:
@@ -61,14 +60,13 @@ def check_options(options: dict) -> dict:
     if unknown:
         raise InputError(f"rationing: unknown option(s) {', '.join(unknown)} "
                          f"(known: {', '.join(DEFAULTS)})")
-    opt = dict(DEFAULTS)
-    opt.update(options)
+    opt = {**DEFAULTS, **options}
     if opt["rule"] not in _RULES:
         raise InputError(f"rationing: option rule={opt['rule']!r} must be one of {_RULES}")
     if opt["final_rule"] not in _FINAL_RULES:
         raise InputError(f"rationing: option final_rule={opt['final_rule']!r} must be one of "
                          f"{_FINAL_RULES}")
-    for key in ("critical_threshold", "half_critical_threshold", "tol", "damping"):
+    for key in ("critical_threshold", "half_critical_threshold", "tol", "damping", "orders_tol"):
         try:
             opt[key] = float(opt[key])
         except (TypeError, ValueError):
@@ -82,7 +80,7 @@ def check_options(options: dict) -> dict:
         raise InputError(f"rationing: option tol={opt['tol']!r} must be > 0")
     if not 0 < opt["damping"] <= 1:
         raise InputError(f"rationing: option damping={opt['damping']!r} must lie in (0, 1]")
-    for key in ("max_iter", "batch_size"):
+    for key in ("max_iter", "batch_size", "max_outer"):
         val = opt[key]
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise InputError(f"rationing: option {key}={val!r} must be an integer >= 1")
@@ -90,296 +88,322 @@ def check_options(options: dict) -> dict:
     return opt
 
 
-def _entry(d):
-    entry = _SOURCING.get(d)
-    if entry is None:
-        entry = {"src": build_sourcing(d.tau0, d.a_prod, d.product_of, d.region_of,
-                                       d.n_region), "pairs": {}, "solve": None}
-        _SOURCING[d] = entry
-    return entry
-
-
-def _solver(d):
-    """Cached ``(I - A)^-1`` block solver: dense LU up to ``DENSE_MAX`` industries, else the
-    sparse LU of ``Derived``."""
-    entry = _entry(d)
-    if entry["solve"] is None:
-        entry["solve"] = dense_lu_solver(d.A) if d.n <= DENSE_MAX else d.solve
-    return entry["solve"]
-
-
-def _structure(d, opt):
-    """Cached sourcing rows and binding pairs of a Derived economy."""
-    entry = _entry(d)
+def structure(economy: xr.Dataset, opt: dict):
+    """Cached pooled sourcing rows and binding pairs of an economy for the thresholds."""
+    d = derive(economy)
+    cache = _STRUCTURES.setdefault(d, {})
     key = (opt["critical_threshold"], opt["half_critical_threshold"])
-    if key not in entry["pairs"]:
-        entry["pairs"][key] = binding_pairs(entry["src"], d.a_prod, d.AM, d.region_of, *key)
-    return entry["src"], entry["pairs"][key]
+    if key not in cache:
+        cache[key] = build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of,
+                                     d.n_region, *key)
+    return cache[key]
 
 
-# --------------------------------------------------------------------------- shock arrays
+def _dense_A(d):
+    cache = _STRUCTURES.setdefault(d, {})
+    if "A" not in cache:
+        cache["A"] = d.A.toarray() if d.dense else d.A.tocsr()
+    return cache["A"]
 
 
-def _shock_arrays(economy, shock):
-    """Average day of the window with a trailing scenario axis: kappa (n, K), alpha (P, K),
-    rho (R, R, P, K) or None, delta (R, P, U, K) or None."""
-    mean = window_mean(shock)
-    has_k = "scenario" in mean.dims
-    tail = ("scenario",) if has_k else ()
-
-    def arr(name, dims):
-        v = mean[name].transpose(*dims, *tail).values
-        return v if has_k else v[..., None]
-
-    R, S = economy.sizes["region"], economy.sizes["sector"]
-    kappa = arr("kappa", ("region", "sector")).reshape(R * S, -1)
-    alpha = arr("alpha_M", ("product",))
-    rho = arr("rho", ("region_from", "region_to", "product")) if "rho" in mean else None
-    delta = arr("delta", ("region", "product", "use")) if "delta" in mean else None
-    return kappa, alpha, rho, delta
+# --------------------------------------------------------------------------- inputs
 
 
 def _check_shock(economy, shock, where="shock"):
     if not isinstance(shock, xr.Dataset) or "kappa" not in shock or "alpha_M" not in shock:
         raise InputError(f"rationing: {where} must be a compiled shock Dataset with kappa and "
                          "alpha_M (see stresstest.compiled)")
-    for dim, ref in (("region", "region"), ("sector", "sector")):
-        if list(map(str, shock[dim].values)) != list(map(str, economy[ref].values)):
-            raise InputError(f"rationing: {where} ({shock.attrs.get('source') or 'compiled'}) "
-                             f"has {dim} labels that differ from the economy's")
+    for dim in ("region", "sector"):
+        if list(map(str, shock[dim].values)) != list(map(str, economy[dim].values)):
+            raise InputError(f"rationing: {where} ({shock.attrs.get('scenario', '')}) has "
+                             f"{dim} labels that differ from the economy's")
     for name in ("kappa", "alpha_M"):
         vals = shock[name].values
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
             raise InputError(f"rationing: {where} variable {name} has negative or NaN values")
 
 
-# --------------------------------------------------------------------------- core
-
-
-def _solve_batch(economy, kappa, alpha, rho, delta, si, plan_arrays, opt):
-    """Run the kernel for K scenarios sharing one plan; returns a dict of (.., K) outputs."""
-    d = derive(economy)
-    src, pairs = _structure(d, opt)
-    R, P = d.n_region, d.n_sector
-    n, K = kappa.shape
-    U = d.Ydest.shape[2]
-    Y4 = d.Ydest.reshape(R, P, R, U)
-    if delta is None:
-        fd = np.repeat((d.Ydest.sum(axis=(1, 2)) + d.exports)[:, None], K, axis=1)
-    else:
-        fd = np.einsum("oprU,rpUk->opk", Y4, delta).reshape(n, K) + d.exports[:, None]
-    xbar = kappa * d.x[:, None]
-    if np.any(si.standby != 0):
-        xbar = xbar + si.standby[:, None]
-    rho_eff = None
-    if rho is not None:
-        rho_eff = rho.copy()
-        if np.any(si.corridor != 0):
-            capped = rho_eff < 1.0
-            rho_eff = np.where(capped, np.minimum(1.0, rho_eff + si.corridor[:, :, None, None]),
-                               rho_eff)
-        rho_eff[np.arange(R), np.arange(R)] = 1.0
-    hr, nl, fr, mi = plan_arrays
-    stock = si.stock_rate if np.any(si.stock_rate != 0) else None
-    imp_final = d.MY.sum(axis=(1, 2))
-    if delta is None:
-        impf = np.repeat(imp_final[:, None], K, axis=1)
-    else:
-        impf = np.einsum("prU,rpUk->pk", d.MY, delta)
-    imports0 = d.AM @ d.x + imp_final
-    pb = Problem(solve=_solver(d), A=d.A, x0=d.x, src=src, pairs=pairs, region_of=d.region_of,
-                 product_of=d.product_of, xbar=xbar, alpha=alpha, fd=fd, rho=rho_eff,
-                 headroom=hr if np.any(hr > 0) else None,
-                 new_links=nl if np.any(nl > 0) else None,
-                 friction=fr, sub_imports=mi if np.any(mi > 0) else None, AM=d.AM,
-                 imports0=imports0, imports_final=impf)
-    kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
-              damping=opt["damping"])
-
-    def run(problem):
-        try:
-            return solve_rationing(problem, **kw)
-        except NotConverged as exc:
-            raise ConvergenceError(
-                f"rationing: no fixed point after {exc.iterations} iterations (max_iter="
-                f"{opt['max_iter']}); residual max|dx|/x0 = {exc.residual:.3g} > tol="
-                f"{opt['tol']:g}; raise max_iter or tol") from None
-
-    out = run(pb)
-    iterations = out["iterations"]
-    ess = _final_side(d, economy, out, fd, out["r_imp"], delta, None, opt)
-    if stock is not None:
-        stock_k = np.repeat(stock[:, :, None], K, axis=2)
-        claim = ess["stock_reg"] + 0.0
-        claim_nat = ess["stock_nat_total"]
-        avail = stock_k.copy()
-        avail[:R] -= claim
-        avail[R] -= claim_nat
-        pb.stock_int = np.maximum(avail, 0.0)
-        out = run(pb)
-        iterations += out["iterations"]
-        used = out["stock_int_used"]
-        left = stock_k - used
-        ess = _final_side(d, economy, out, fd, out["r_imp"], delta, left, opt)
-        out["stock_release"] = used + np.concatenate(
-            [ess["stock_reg"], ess["stock_nat_total"][None]], axis=0)
-    else:
-        out["stock_release"] = np.zeros((R + 1, P, K))
-    out.update(ess)
-    out["iterations_total"] = iterations
-    out["fd"] = fd
-    out["xbar"] = xbar
-    out["pairs"] = pairs
-    out["src"] = src
-    out["rho_eff"] = rho_eff
-    out["friction"] = fr
-    out["sub_imports"] = mi
-    return out
-
-
-def _final_side(d, economy, out, fd, alpha, delta, stock_avail, opt):
-    """Final deliveries by destination, essentials and their stock release."""
-    R, P = d.n_region, d.n_sector
-    n, K = fd.shape
-    U = d.Ydest.shape[2]
-    f = out["f"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        phi = np.where(fd != 0, f / fd, 1.0)
-    Y4 = d.Ydest.reshape(R, P, R, U)
-    dom = np.einsum("oprU,opk->rpUk", Y4, phi.reshape(R, P, K))  # (R, P, U, K)
-    dom_des = np.repeat(Y4.sum(axis=0).transpose(1, 0, 2)[..., None], K, axis=3)
-    imp_des = np.repeat(d.MY.transpose(1, 0, 2)[..., None], K, axis=3)  # (R, P, U, K)
-    if delta is not None:
-        dom = dom * delta
-        dom_des = dom_des * delta
-        imp_des = imp_des * delta
-    imp = imp_des * alpha[None, :, None, :]
-    cons = economy["consumption"].values.astype(bool)
-    C_des = (dom_des + imp_des)[:, :, cons].sum(axis=2)
-    C_del = (dom + imp)[:, :, cons].sum(axis=2)
-    e = economy["essential_share"].values.astype(float)[None, :, None]
-    wanted = e * C_des
-    if opt["final_rule"] == "proportional":
-        base = e * C_del
-    else:
-        base = np.minimum(wanted, C_del)
-    short = np.maximum(wanted - base, 0.0)
-    if stock_avail is None:
-        reg = np.zeros((R, P, K))
-        nat = np.zeros((R, P, K))
-    else:
-        reg = np.minimum(np.maximum(stock_avail[:R], 0.0), short)
-        rem = short - reg
-        rem_p = rem.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(rem_p > 0, np.minimum(1.0, np.maximum(stock_avail[R], 0) / rem_p),
-                             0.0)
-        nat = rem * ratio[None]
-    to_region = reg + nat
-    essential = essential_delivered(e, C_des, C_del, to_region, opt["final_rule"])
-    return {"phi": phi, "f_dom": dom.sum(axis=2), "f_imp": imp.sum(axis=2),
-            "f_stock": to_region, "essential": essential, "exports_del": d.exports[:, None] * phi,
-            "stock_reg": reg, "stock_nat_total": nat.sum(axis=0), "ess_short": short}
-
-
-def _binding(d, out, tolb=1e-9):
-    """Binding-constraint codes and products (n, K) for industries whose output fell below
-    baseline: ``capacity`` if at capacity, else the constraint that last cut the industry's
-    output below its demand during the iteration (input/import/route and its product), else
-    ``demand`` (its customers' demand fell)."""
-    x, xbar = out["x"], out["xbar"]
-    lost = x < d.x[:, None] * (1 - tolb)
-    at_cap = x >= xbar * (1 - tolb)
-    code = np.zeros(x.shape, dtype=np.int8)
-    prod = np.full(x.shape, -1, dtype=np.int16)
-    code[lost] = BINDING["demand"]
-    has = lost & ~at_cap & (out["cause"] >= BINDING["input"])
-    code[has] = out["cause"][has]
-    prod[has] = out["cause_p"][has]
-    code[lost & at_cap] = BINDING["capacity"]
-    return code, prod
-
-
-def _substitution_cost(d, out):
-    """Friction charged to each buyer (n, K): ``φ_p`` times the substituted flow value."""
-    n, K = out["x"].shape
-    cost = np.zeros((n, K))
-    fr = out["friction"]
-    if fr is None or not np.any(fr > 0):
-        return cost
-    src = out["src"]
-    if out["tau_excess"] is not None:
-        sigma = out["S_rows"] @ out["tau_excess"]  # (U, K) substituted share per row
-        cost += out["x"] * np.asarray(src.H.T @ (sigma * fr[src.row_p][:, None]))
-    mi = out["sub_imports"]
-    if mi is not None and np.any(mi > 0):
-        share = fr[:, None] * mi[:, None] * out["gamma"] * (1.0 - out["r_imp"])
-        cost += out["x"] * np.asarray(d.AM.T @ share)
-    return cost
-
-
-def _plan_arrays(economy, plan):
-    P = economy.sizes["sector"]
+def _plan_subst(economy, plan):
+    """Substitution arrays of a plan, or None when it allows none."""
     if plan is None:
-        z = np.zeros(P)
-        return z, z, z, z
-    names = ("substitution_headroom", "substitution_new_links", "substitution_friction",
-             "substitution_imports")
-    out = []
-    for name in names:
-        if name not in plan:
-            out.append(np.zeros(P))
-            continue
-        v = plan[name].values.astype(float)
+        return None
+    names = {"headroom": "substitution_headroom", "new_links": "substitution_new_links",
+             "friction": "substitution_friction", "imports": "substitution_imports"}
+    out = {}
+    for key, name in names.items():
+        v = plan[name].values.astype(float) if name in plan else np.zeros(
+            economy.sizes["sector"])
         if not np.all(np.isfinite(v)) or np.any(v < 0):
             raise InputError(f"rationing: plan {plan.attrs.get('plan', '')!r} variable {name} "
                              "has negative or NaN values")
-        out.append(v)
-    return tuple(out)
+        out[key] = v
+    if not any(np.any(out[k] > 0) for k in ("headroom", "new_links", "imports")):
+        return None
+    return out
 
 
-def _assemble(economy, shock, plan, out, opt, k=None, scenario_coords=None):
+def _baseline_flows(d):
+    """Baseline intermediate flows ``T0int[o, r, p]`` and total flows ``T0[i, r]`` (n, R)."""
+    R, S = d.n_region, d.n_sector
+    cache = _STRUCTURES.setdefault(d, {})
+    if "T0" not in cache:
+        Zr = (d.A.multiply(d.x[None, :])).tocsr() @ _region_indicator(d)
+        Zr = Zr.toarray() if hasattr(Zr, "toarray") else np.asarray(Zr)  # (n, R)
+        T0 = Zr + d.Ydest.sum(axis=2)
+        cache["T0"] = (Zr.reshape(R, S, R).transpose(0, 2, 1), T0)
+    return cache["T0"]
+
+
+def _region_indicator(d):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((np.ones(d.n), (np.arange(d.n), d.region_of)), shape=(d.n, d.n_region))
+
+
+def _route_function(d, A, rho_eff, fdr, exports):
+    """Callable ``plan -> (c, D̂_int, D̂_fin)`` for route caps (see the kernel, step 2)."""
+    R, S = d.n_region, d.n_sector
+    _, T0 = _baseline_flows(d)
+    n = d.n
+    o_of, p_of = d.region_of, d.product_of
+    cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
+    cap[np.arange(n), o_of, :] = np.inf
+
+    def route(y):
+        P, _, K = y.shape
+        if isinstance(A, np.ndarray):
+            io = np.einsum("oprs,prsk->oprk", A.reshape(R, P, R, S),
+                           y.reshape(P, R, S, K)).reshape(n, R, K)
+        else:
+            io = np.empty((n, R, K))
+            for p in range(P):
+                rows = np.flatnonzero(p_of == p)
+                io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
+                                     for r in range(R)], axis=1)
+        orders = io + fdr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(orders > 0, np.minimum(1.0, cap / np.where(orders > 0, orders, 1.0)),
+                         1.0)
+        return c, (c * io).sum(axis=1), (c * fdr).sum(axis=1) + exports[:, None]
+
+    return route
+
+
+def _batch_inputs(economy, statics, plan):
+    """Stack the average days of K shocks: xbar (n, K), alpha (P, K), rho (R, R, P, K) or
+    None, delta (R, P, U, K) or None, stock rate (R + 1, P)."""
+    xbar = np.stack([s.capacity for s in statics], axis=1)
+    alpha = np.stack([s.alpha_M for s in statics], axis=1)
+    R, P = economy.sizes["region"], economy.sizes["sector"]
+    U = economy.sizes["use"]
+    rho = None
+    if any(s.rho is not None for s in statics):
+        rho = np.stack([s.rho if s.rho is not None else np.ones((R, R, P)) for s in statics],
+                       axis=3)
+        corridor = statics[0].corridor
+        if np.any(corridor != 0):
+            rho = rho + corridor[:, :, None, None]
+    delta = None
+    if any(s.delta is not None for s in statics):
+        delta = np.stack([s.delta if s.delta is not None else np.ones((R, P, U))
+                          for s in statics], axis=3)
+    return xbar, alpha, rho, delta, statics[0].stock_rate
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
+    """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
+    st = structure(economy, opt)
+    A = _dense_A(d)
+    R, P, n = d.n_region, d.n_sector, d.n
+    K = xbar.shape[1]
+    U = d.Ydest.shape[2]
+    Y4 = d.Ydest.reshape(R, P, R, U)
+    if delta is None:
+        fdr = np.repeat(d.Ydest.sum(axis=2)[:, :, None], K, axis=2)  # (n, R, K)
+        MYd_r = np.repeat(d.MY.sum(axis=2).T[:, :, None], K, axis=2)  # (R, P, K)
+    else:
+        fdr = np.einsum("oprU,rpUk->oprk", Y4, delta).reshape(n, R, K)
+        MYd_r = np.einsum("prU,rpUk->rpk", d.MY, delta)
+    fd_final = fdr.sum(axis=1)
+    fd = fd_final + d.exports[:, None]
+    imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
+    route = None if rho is None else _route_function(d, A, rho, fdr, d.exports)
+    if subst is not None:
+        subst = {**subst, "T0int": _baseline_flows(d)[0]}
+    pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
+                 fd_final=fd_final, exports=d.exports, imports0=imports0,
+                 MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst)
+    kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
+              damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"])
+
+    def run():
+        try:
+            return solve_rationing(pb, **kw)
+        except NotConverged as exc:
+            raise ConvergenceError(
+                f"rationing: {exc.what} did not converge after {exc.iterations} iterations "
+                f"(residual {exc.residual:.3g}, tol={opt['tol']:g}); raise max_iter or tol, "
+                "or lower damping") from None
+
+    out = run()
+    final = _final_side(economy, d, out, fdr, MYd_r, delta, opt)
+    stock_release = np.zeros((R + 1, P, K))
+    if np.any(stock_rate != 0):
+        stock = np.repeat(stock_rate[:, :, None], K, axis=2)
+        to_ess, left = _stock_to_essentials(stock, final["ess_short"])
+        S = n // R
+        need = ((d.a_prod + d.AM)[:, :, None] * out["y"]).reshape(P, R, S, K).sum(axis=2)
+        need = need.transpose(1, 0, 2)  # (R, P, K)
+        tot = need.sum(axis=0, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
+        pb.stock_int = left[:R] + left[R][None] * nat_share
+        out = run()
+        final = _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=to_ess)
+        used_int = np.minimum(pb.stock_int, out["sigma"].transpose(1, 0, 2) * need)
+        ess_used = final["stock_used"]  # (R, P, K) essential part actually used
+        reg_claim = np.minimum(stock[:R], final["ess_short_first"])
+        reg_used = np.minimum(ess_used, reg_claim)
+        nat_used = (ess_used - reg_used).sum(axis=0)
+        # intermediate use: regional stock first, then national
+        reg_left = stock[:R] - reg_used
+        int_reg = np.minimum(used_int, reg_left)
+        stock_release[:R] = reg_used + int_reg
+        stock_release[R] = nat_used + (used_int - int_reg).sum(axis=0)
+    out.update(final)
+    out["stock_release"] = stock_release
+    out["fd"] = fd
+    out["xbar"] = xbar
+    out["cost"] = _substitution_cost(pb, st, out)
+    return out
+
+
+def _stock_to_essentials(stock, short):
+    """Allocate stock (R + 1, P, K) to essential shortfalls (R, P, K): own region first, then
+    national stock pro rata. Returns (to_region (R, P, K), left (R + 1, P, K))."""
+    R = short.shape[0]
+    reg = np.minimum(stock[:R], short)
+    rem = short - reg
+    tot = rem.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(tot > 0, np.minimum(1.0, stock[R] / np.where(tot > 0, tot, 1.0)), 0.0)
+    nat = rem * ratio[None]
+    left = stock.copy()
+    left[:R] -= reg
+    left[R] -= nat.sum(axis=0)
+    return reg + nat, np.maximum(left, 0.0)
+
+
+def _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=None):
+    """Final deliveries by destination (R, P, K), essentials and their shortfall."""
     R, P = d.n_region, d.n_sector
-    sel = (slice(None), slice(k, k + 1)) if k is not None else (slice(None), slice(None))
-    out = dict(out)
-    out["alpha_in"] = out["alpha_M_in"]
-    code, prod = _binding(d, out)
-    cost = _substitution_cost(d, out)
+    n, _, K = fdr.shape
+    cons = economy["consumption"].values.astype(bool)
+    rf = out["r_final"][:, None, :]
+    served = rf if out["c"] is None else rf * out["c"]  # (n, R, K)
+    dom = (served * fdr).reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)  # (R, P, K)
+    imp = MYd_r * out["alpha_t"][None]  # (R, P, K)
+    U = d.Ydest.shape[2]
+    Ycons = d.Ydest[:, :, cons].sum(axis=2) if delta is None else None
+    if delta is None:
+        dom_cons_des = np.repeat(Ycons.reshape(R, P, R).sum(axis=0).T[:, :, None], K, axis=2)
+        dom_cons = (served * Ycons[:, :, None]).reshape(R, P, R, K).sum(axis=0).transpose(
+            1, 0, 2)
+        imp_cons_des = np.repeat(d.MY[:, :, cons].sum(axis=2).T[:, :, None], K, axis=2)
+    else:
+        Y4 = d.Ydest.reshape(R, P, R, U)
+        yc = np.einsum("oprU,rpUk->oprk", Y4[..., cons], delta[:, :, cons]).reshape(n, R, K)
+        dom_cons_des = yc.reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
+        dom_cons = (served * yc).reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
+        imp_cons_des = np.einsum("prU,rpUk->rpk", d.MY[:, :, cons], delta[:, :, cons])
+    C_des = dom_cons_des + imp_cons_des
+    C_del = dom_cons + imp_cons_des * out["alpha_t"][None]
+    e = economy["essential_share"].values.astype(float)[None, :, None]
+    no_stock = np.zeros((R, P, K))
+    ess0 = essential_delivered(e, C_des, C_del, no_stock, opt["final_rule"])
+    short = np.maximum(e * C_des - ess0, 0.0)
+    to_region = no_stock if stock_to_region is None else np.minimum(stock_to_region, short)
+    essential = essential_delivered(e, C_des, C_del, to_region, opt["final_rule"])
+    return {"f_dom": dom, "f_imp": imp, "f_stock": to_region, "essential": essential,
+            "exports_del": d.exports[:, None] * out["r_final"], "ess_short": short,
+            "ess_short_first": short, "stock_used": to_region}
+
+
+def _binding(d, st, out, tolb=1e-9):
+    """Binding constraint code and product per industry (n, K)."""
+    x, xbar, plan, Dhat = out["x"], out["xbar"], out["plan"], out["Dhat"]
+    code = np.zeros(x.shape, dtype=np.int8)
+    prod = np.full(x.shape, -1, dtype=np.int16)
+    lost = x < d.x[:, None] * (1 - tolb)
+    code[lost] = BINDING["demand"]
+    k = out["binding_pair"]
+    if not st.pair_p.size:
+        at_cap = lost & (x >= xbar * (1 - tolb))
+        code[at_cap] = BINDING["capacity"]
+        return code, prod
+    input_lim = lost & (out["s"] < 1 - tolb) & (k >= 0) & (out["s"] * plan < Dhat * (1 - tolb))
+    kk = np.where(k >= 0, k, 0)
+    p = st.pair_p[kk]
+    code[input_lim] = BINDING["input"]
+    prod[input_lim] = p[input_lim]
+    reg = d.region_of[:, None]
+    imp_lim = input_lim & (st.pair_m[kk] > 0) & (
+        out["alpha_reg"][p, np.broadcast_to(reg, p.shape), np.arange(x.shape[1])[None, :]]
+        < 1 - tolb)
+    code[imp_lim] = BINDING["import"]
+    if out["c"] is not None:
+        origins_of_p = (d.product_of[None, :] == np.arange(d.n_sector)[:, None])  # (P, n)
+        capped = np.einsum("pi,irk->prk", origins_of_p.astype(float),
+                           (out["c"] < 1 - tolb).astype(float)) > 0  # (P, R, K)
+        route_lim = input_lim & ~imp_lim & capped[p, np.broadcast_to(reg, p.shape),
+                                                   np.arange(x.shape[1])[None, :]]
+        code[route_lim] = BINDING["route"]
+    at_cap = lost & (x >= xbar * (1 - tolb))
+    code[at_cap] = BINDING["capacity"]
+    prod[at_cap] = -1
+    return code, prod
+
+
+def _assemble(economy, shock, plan, out, opt, scenario_names=None):
+    d = derive(economy)
+    st = structure(economy, opt)
+    R, P = d.n_region, d.n_sector
+    code, prod = _binding(d, st, out)
+    single = scenario_names is None
+    sq = (lambda a: a[..., 0]) if single else (lambda a: a)
+    tail = () if single else ("time",)
     K = out["x"].shape[1]
+    shape = (R, P) if single else (R, P, K)
     f = np.stack([out["f_dom"], out["f_imp"], out["f_stock"]], axis=2)  # (R, P, 3, K)
-    holders = [str(r) for r in economy["region"].values] + [NATIONAL]
-    single = scenario_coords is None
-    squeeze = (lambda a: a[..., 0]) if single else (lambda a: a)
-    time = None if single else np.arange(K)
     extra = {
-        "stock_release": (("holder", "product") + (() if single else ("time",)),
-                          squeeze(out["stock_release"])),
-        "substitution_cost": (("region", "sector") + (() if single else ("time",)),
-                              squeeze(cost).reshape((R, P) + (() if single else (K,)))),
-        "demand": (("region", "sector") + (() if single else ("time",)),
-                   squeeze(out["d"]).reshape((R, P) + (() if single else (K,)))),
-        "input_ratio": (("region", "sector") + (() if single else ("time",)),
-                        squeeze(out["s"]).reshape((R, P) + (() if single else (K,)))),
+        "stock_release": (("holder", "product") + tail, sq(out["stock_release"])),
+        "substitution_cost": (("region", "sector") + tail, sq(out["cost"]).reshape(shape)),
+        "demand": (("region", "sector") + tail, sq(out["D"]).reshape(shape)),
+        "input_ratio": (("region", "sector") + tail, sq(out["s"]).reshape(shape)),
+        "import_availability": (("product",) + tail, sq(out["alpha_t"])),
     }
-    params = dict(opt)
     res = make_result(
-        economy, mode="rationing", shock=shock, plan=plan, x=squeeze(out["x"]),
-        capacity=squeeze(out["xbar"]), f=squeeze(f), exports=squeeze(out["exports_del"]),
-        essential=squeeze(out["essential"]), binding=squeeze(code),
-        binding_product=squeeze(prod), time=time, parameters=params,
-        diagnostics={"iterations": int(out["iterations_total"]),
+        economy, mode="rationing", shock=shock, plan=plan, x=sq(out["x"]),
+        capacity=sq(out["xbar"]), f=sq(f), exports=sq(out["exports_del"]),
+        essential=sq(out["essential"]), binding=sq(code), binding_product=sq(prod),
+        time=None if single else np.arange(K), parameters=dict(opt),
+        diagnostics={"iterations": int(out["iterations"]),
+                     "substitution_rounds": int(out["outer"]),
                      "residual": float(out["residual"]), "converged": 1,
                      "solver_status": "converged"},
         extra=extra, derived=d)
-    res = res.assign_coords(holder=holders)
-    if np.any(cost != 0):
+    res = res.assign_coords(holder=[str(r) for r in economy["region"].values] + [NATIONAL])
+    if np.any(out["cost"] != 0):
         res["va"] = res["va"] - res["substitution_cost"]
-    res["stock_release"].attrs["units"] = f"{economy.attrs.get('units', '')} per year"
-    res["substitution_cost"].attrs["units"] = f"{economy.attrs.get('units', '')} per year"
+    units = economy.attrs.get("units", "")
+    for name in ("stock_release", "substitution_cost", "demand"):
+        res[name].attrs["units"] = f"{units} per year"
     if not single:
-        res = res.rename({"time": "scenario"}).assign_coords(scenario=scenario_coords)
-    del sel
+        res = res.rename({"time": "scenario"}).assign_coords(scenario=scenario_names)
     return res
 
 
@@ -391,114 +415,52 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     """Supply-constrained fixed point for one scenario; returns a Result (see module doc).
 
     Options and defaults: :data:`DEFAULTS`. Raises :class:`InputError` on a bad option or
-    shock, :class:`ConvergenceError` when ``max_iter`` is reached (residual in the message).
+    shock and :class:`ConvergenceError` when an iteration misses its tolerance.
     """
     opt = check_options(options)
     _check_shock(economy, shock)
     si = static_inputs(economy, shock, plan)
-    kappa = si.kappa[:, None]
-    alpha = si.alpha_M[:, None]
-    rho = None if si.rho is None else si.rho[..., None]
-    delta = None if si.delta is None else si.delta[..., None]
-    out = _solve_batch(economy, kappa, alpha, rho, delta, si, _plan_arrays(economy, plan), opt)
-    out["alpha_M_in"] = alpha
+    xbar, alpha, rho, delta, stock_rate = _batch_inputs(economy, [si], plan)
+    out = _solve(economy, xbar, alpha, rho, delta, stock_rate, _plan_subst(economy, plan), opt)
     return _assemble(economy, shock, plan, out, opt)
+
+
+_BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
+               "f_stock", "essential", "exports_del", "stock_release", "cost", "binding_pair",
+               "c")
 
 
 def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
                         **options) -> xr.Dataset:
-    """Many scenarios with one plan: a Result with a trailing ``scenario`` dim.
+    """Many scenarios with one plan: a Result with a ``scenario`` dim.
 
-    ``shocks``: a compiled shock with a ``scenario`` dim (one shock window for all), or a list
-    of compiled shocks (each reduced to its window's average day). Scenarios are solved
-    ``batch_size`` at a time as right-hand-side blocks of one factorisation of ``I - A``.
+    ``shocks``: a list of compiled shocks, or one compiled shock with a ``scenario`` dim. Each
+    is reduced to its window's average day; scenarios are solved ``batch_size`` at a time as
+    right-hand-side blocks of the economy's single factorisation of ``I - A``.
     """
     opt = check_options(options)
     if isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims:
-        _check_shock(economy, shocks)
-        kappa, alpha, rho, delta = _shock_arrays(economy, shocks)
         names = (shocks["scenario"].values if "scenario" in shocks.coords
                  else np.arange(shocks.sizes["scenario"]))
-        si = static_inputs(economy, shocks.isel(scenario=0), plan)
-        first = shocks
+        shocks = [shocks.isel(scenario=k) for k in range(shocks.sizes["scenario"])]
     else:
         shocks = list(shocks)
-        if not shocks:
-            raise InputError("rationing: run_rationing_batch needs at least one shock")
-        parts = []
-        for k, sh in enumerate(shocks):
-            _check_shock(economy, sh, where=f"shock {k} ({sh.attrs.get('scenario', '')})")
-            parts.append(_shock_arrays(economy, sh))
-        windows = {(int(s.attrs["window_start"]), int(s.attrs["window_end"])) for s in shocks}
-        if len(windows) > 1 and plan is not None:
-            raise InputError("rationing: batched shocks with a plan must share one shock window "
-                             f"(got {sorted(windows)})")
-        kappa = np.concatenate([p[0] for p in parts], axis=1)
-        alpha = np.concatenate([p[1] for p in parts], axis=1)
-        R = economy.sizes["region"]
-        if any(p[2] is not None for p in parts):
-            P = economy.sizes["sector"]
-            rho = np.concatenate([p[2] if p[2] is not None else np.ones((R, R, P, 1))
-                                  for p in parts], axis=3)
-        else:
-            rho = None
-        if any(p[3] is not None for p in parts):
-            P, U = economy.sizes["sector"], economy.sizes["use"]
-            delta = np.concatenate([p[3] if p[3] is not None else np.ones((R, P, U, 1))
-                                    for p in parts], axis=3)
-        else:
-            delta = None
         names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
-        si = static_inputs(economy, shocks[0], plan)
-        first = shocks[0]
-    K = kappa.shape[1]
-    plan_arrays = _plan_arrays(economy, plan)
+    if not shocks:
+        raise InputError("rationing: run_rationing_batch needs at least one shock")
+    for k, sh in enumerate(shocks):
+        _check_shock(economy, sh, where=f"shock {k}")
+    statics = [static_inputs(economy, sh, plan) for sh in shocks]
+    subst = _plan_subst(economy, plan)
     outs = []
-    bs = opt["batch_size"]
-    for lo in range(0, K, bs):
-        sl = slice(lo, min(K, lo + bs))
-        o = _solve_batch(economy, kappa[:, sl], alpha[:, sl],
-                         None if rho is None else rho[..., sl],
-                         None if delta is None else delta[..., sl], si, plan_arrays, opt)
-        o["alpha_M_in"] = alpha[:, sl]
-        outs.append(_light(o))
-    merged = _merge(outs)
-    res = _assemble(economy, first, plan, merged, opt, scenario_coords=names)
+    for lo in range(0, len(statics), opt["batch_size"]):
+        part = statics[lo:lo + opt["batch_size"]]
+        xbar, alpha, rho, delta, stock_rate = _batch_inputs(economy, part, plan)
+        outs.append(_solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt))
+    merged = {key: (None if outs[0][key] is None
+                    else np.concatenate([o[key] for o in outs], axis=-1))
+              for key in _BATCH_KEYS}
+    merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
+    res = _assemble(economy, shocks[0], plan, merged, opt, scenario_names=names)
     res.attrs["scenario"] = "batch"
     return res
-
-
-_KEEP_BATCH = ("x", "d", "s", "r", "rt", "alpha_eff", "r_imp", "cause", "cause_p", "s_pair", "xbar", "f_dom", "f_imp",
-               "f_stock", "essential", "exports_del", "stock_release", "gamma", "alpha_M_in")
-
-
-def _light(o):
-    keep = {k: o[k] for k in _KEEP_BATCH}
-    for k in ("pairs", "src", "friction", "sub_imports"):
-        keep[k] = o[k]
-    keep["q_cap"] = None if o["q_cap"] is None else o["q_cap"]
-    keep["tau"] = o["tau"] if np.ndim(o["tau"]) == 2 else o["tau"][:, None].repeat(
-        o["x"].shape[1], 1)
-    keep["tau_excess"] = o["tau_excess"]
-    keep["ent_sup"], keep["S_rows"] = o["ent_sup"], o["S_rows"]
-    keep["iterations_total"], keep["residual"] = o["iterations_total"], o["residual"]
-    return keep
-
-
-def _merge(outs):
-    if len(outs) == 1:
-        return outs[0]
-    merged = {}
-    for k in outs[0]:
-        v0 = outs[0][k]
-        if k in ("pairs", "src", "friction", "sub_imports", "ent_sup", "S_rows"):
-            merged[k] = v0
-        elif k == "iterations_total":
-            merged[k] = max(o[k] for o in outs)
-        elif k == "residual":
-            merged[k] = max(o[k] for o in outs)
-        elif v0 is None:
-            merged[k] = None
-        else:
-            merged[k] = np.concatenate([o[k] for o in outs], axis=-1)
-    return merged
