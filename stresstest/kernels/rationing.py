@@ -179,8 +179,10 @@ def pooled_availability(st: Structure, r, c=None):
         return st.G @ r
     cz = c[st.G.indices, st.row_r[st.G_rows_of_nz]]  # (nnz, K)
     vals = st.G.data[:, None] * cz * r[st.G.indices]
-    out = np.zeros((st.G.shape[0], r.shape[1]))
-    np.add.at(out, st.G_rows_of_nz, vals)
+    vals = np.vstack([vals, np.zeros((1, r.shape[1]))])
+    starts = st.G.indptr[:-1]
+    out = np.add.reduceat(vals, starts, axis=0)
+    out[starts == st.G.indptr[1:]] = 0.0
     return out
 
 
@@ -320,7 +322,7 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
 
 
 def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
-                          max_iter, sweeps=200):
+                          max_iter, sweeps=10):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
     plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
     for the scenarios not yet converged, then plain iterations up to ``max_iter``."""
