@@ -361,8 +361,41 @@ def intermediate_orders(A, y, product_of, n_region):
     return out
 
 
+class Anderson:
+    """Anderson acceleration (type II) of a fixed-point map ``y ↦ G(y)``: the next iterate is
+    ``G(y_k) − ΔG γ`` with ``γ`` minimising ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto
+    ``[0, upper]``; the history restarts when the residual grows. ``depth = 0`` is plain
+    iteration. Convergence is always judged on the plain step ``‖G(y) − y‖``."""
+
+    def __init__(self, depth=5):
+        self.depth = depth
+        self.F, self.G = [], []
+        self.best = np.inf
+
+    def step(self, y, gy, upper):
+        if self.depth <= 0:
+            return gy
+        f = (gy - y).ravel()
+        norm = float(np.linalg.norm(f))
+        if norm > 10 * self.best:
+            self.F, self.G = [], []
+        self.best = min(self.best, norm)
+        self.F.append(f)
+        self.G.append(gy.ravel().copy())
+        if len(self.F) > self.depth + 1:
+            self.F.pop(0)
+            self.G.pop(0)
+        if len(self.F) < 2:
+            return gy
+        dF = np.diff(np.array(self.F), axis=0).T
+        dG = np.diff(np.array(self.G), axis=0).T
+        gamma, *_ = np.linalg.lstsq(dF, f, rcond=None)
+        out = gy.ravel() - dG @ gamma
+        return np.clip(out.reshape(gy.shape), 0.0, upper)
+
+
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
-                    max_outer=500, orders_tol=1e-9):
+                    max_outer=500, orders_tol=1e-9, anderson_depth=5):
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
@@ -388,6 +421,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     theta_dom = theta_imp = None
     extra = np.zeros((n, K))
     outer = 0
+    accel = Anderson(depth=anderson_depth)
     while True:
         ID = intermediate_orders(pb.A, y, st.product_of, R)
         imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
@@ -430,7 +464,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             want = np.where(avail > 0, x[None] / np.where(avail > 0, avail, 1.0), plan[None])
         y_new = np.minimum(plan[None], want)
         step = float((np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).max(initial=0.0))
-        y = y_new
+        y = accel.step(y, y_new, upper=plan[None])
         if pb.subst is not None:
             th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
             if theta_dom is None:
