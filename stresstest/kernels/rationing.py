@@ -362,35 +362,36 @@ def intermediate_orders(A, y, product_of, n_region):
 
 
 class Anderson:
-    """Anderson acceleration (type II) of a fixed-point map ``y ↦ G(y)``: the next iterate is
-    ``G(y_k) − ΔG γ`` with ``γ`` minimising ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto
-    ``[0, upper]``; the history restarts when the residual grows. ``depth = 0`` is plain
-    iteration. Convergence is always judged on the plain step ``‖G(y) − y‖``."""
+    """Anderson acceleration (type II) of a fixed-point map ``y ↦ G(y)``, column by column
+    (each scenario on the trailing axis has its own history, so results do not depend on how
+    scenarios are batched): the next iterate is ``G(y_k) − ΔG γ`` with ``γ`` minimising
+    ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[0, upper]``. ``depth = 0`` is plain
+    iteration. Convergence is judged on the plain step ``‖G(y) − y‖``."""
 
     def __init__(self, depth=5):
         self.depth = depth
         self.F, self.G = [], []
-        self.best = np.inf
 
     def step(self, y, gy, upper):
         if self.depth <= 0:
             return gy
-        f = (gy - y).ravel()
-        norm = float(np.linalg.norm(f))
-        if norm > 10 * self.best:
-            self.F, self.G = [], []
-        self.best = min(self.best, norm)
+        K = y.shape[-1]
+        f = (gy - y).reshape(-1, K)
         self.F.append(f)
-        self.G.append(gy.ravel().copy())
+        self.G.append(gy.reshape(-1, K).copy())
         if len(self.F) > self.depth + 1:
             self.F.pop(0)
             self.G.pop(0)
         if len(self.F) < 2:
             return gy
-        dF = np.diff(np.array(self.F), axis=0).T
-        dG = np.diff(np.array(self.G), axis=0).T
-        gamma, *_ = np.linalg.lstsq(dF, f, rcond=None)
-        out = gy.ravel() - dG @ gamma
+        dF = np.diff(np.stack(self.F), axis=0)  # (m, N, K)
+        dG = np.diff(np.stack(self.G), axis=0)
+        gram = np.einsum("aNk,bNk->kab", dF, dF)
+        rhs = np.einsum("aNk,Nk->ka", dF, f)
+        m = gram.shape[1]
+        scale = np.maximum(np.trace(gram, axis1=1, axis2=2), 1e-300)[:, None, None]
+        gamma = np.linalg.solve(gram + 1e-12 * scale * np.eye(m), rhs[..., None])[..., 0]
+        out = gy.reshape(-1, K) - np.einsum("aNk,ka->Nk", dG, gamma)
         return np.clip(out.reshape(gy.shape), 0.0, upper)
 
 
@@ -463,19 +464,24 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                 avail = avail + sigma[:, st.region_of, :]
             want = np.where(avail > 0, x[None] / np.where(avail > 0, avail, 1.0), plan[None])
         y_new = np.minimum(plan[None], want)
-        step = float((np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).max(initial=0.0))
-        y = accel.step(y, y_new, upper=plan[None])
+        col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, K).max(
+            axis=0, initial=0.0)
+        active = col_step >= orders_tol
+        y = np.where(active, accel.step(y, y_new, upper=plan[None]), y)
         if pb.subst is not None:
             th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
             if theta_dom is None:
                 theta_dom, theta_imp, extra = damping * th_d, damping * th_i, damping * flows
-                step = max(step, float(np.abs(th_d).max(initial=0.0)))
+                col_step = np.maximum(col_step, np.abs(th_d).reshape(-1, K).max(axis=0))
             else:
-                step = max(step, float(np.abs(th_d - theta_dom).max(initial=0.0)),
-                           float(np.abs(th_i - theta_imp).max(initial=0.0)))
-                theta_dom = theta_dom + damping * (th_d - theta_dom)
-                theta_imp = theta_imp + damping * (th_i - theta_imp)
-                extra = extra + damping * (flows - extra)
+                col_step = np.maximum.reduce([
+                    col_step, np.abs(th_d - theta_dom).reshape(-1, K).max(axis=0),
+                    np.abs(th_i - theta_imp).reshape(-1, K).max(axis=0)])
+                act = col_step >= orders_tol
+                theta_dom = np.where(act, theta_dom + damping * (th_d - theta_dom), theta_dom)
+                theta_imp = np.where(act, theta_imp + damping * (th_i - theta_imp), theta_imp)
+                extra = np.where(act, extra + damping * (flows - extra), extra)
+        step = float(col_step.max(initial=0.0))
         outer += 1
         if step < orders_tol:
             break

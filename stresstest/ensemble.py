@@ -1,0 +1,113 @@
+"""Ensembles: many shock scenarios against one economy and plan, locally or on dask.distributed.
+
+Scenarios are solved in chunks; each chunk is one call of the batched ``rationing`` kernel
+(right-hand-side blocks of the economy's single factorisation of ``I − A``). With
+``scheduler=None`` the chunks run in this process; with a dask.distributed scheduler address
+(``"tcp://host:8786"``), ``"local"`` (a :class:`distributed.LocalCluster` on this machine) or a
+``distributed.Client``, the economy is scattered once to the workers and the chunks run there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .errors import InputError
+
+
+def random_shocks(economy: xr.Dataset, n: int, seed: int = 0, capacity_prob: float = 0.1,
+                  max_capacity_cut: float = 0.5, import_prob: float = 0.2,
+                  max_import_cut: float = 0.5) -> xr.Dataset:
+    """``n`` seeded random scenarios as one compiled shock with a ``scenario`` dim (one day).
+
+    Each region-sector loses a uniform ``[0, max_capacity_cut]`` share of capacity with
+    probability ``capacity_prob``; each product's foreign supply falls by a uniform
+    ``[0, max_import_cut]`` share with probability ``import_prob``.
+    """
+    from .compiled import no_shock
+
+    if n < 1:
+        raise InputError(f"random_shocks: n must be >= 1, got {n}")
+    for name, val in (("capacity_prob", capacity_prob), ("max_capacity_cut", max_capacity_cut),
+                      ("import_prob", import_prob), ("max_import_cut", max_import_cut)):
+        if not 0 <= val <= 1:
+            raise InputError(f"random_shocks: {name}={val} is outside [0, 1]")
+    rng = np.random.default_rng(seed)
+    R, S = economy.sizes["region"], economy.sizes["sector"]
+    kappa = 1 - rng.uniform(0, max_capacity_cut, (R, S, 1, n)) * (
+        rng.uniform(size=(R, S, 1, n)) < capacity_prob)
+    alpha = 1 - rng.uniform(0, max_import_cut, (S, 1, n)) * (
+        rng.uniform(size=(S, 1, n)) < import_prob)
+    base = no_shock(economy, 1, name=f"random-{seed}")
+    ens = base.expand_dims(scenario=np.arange(n)).transpose(..., "scenario").copy()
+    ens["kappa"] = (("region", "sector", "time", "scenario"), kappa)
+    ens["alpha_M"] = (("product", "time", "scenario"), alpha)
+    ens["alpha_route"] = ens["alpha_route"] * ens["alpha_M"].expand_dims(
+        route=ens["route"].values).transpose("product", "route", "time", "scenario")
+    ens.attrs["seed"] = seed
+    return ens
+
+
+def _chunks(shocks, size):
+    if isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims:
+        n = shocks.sizes["scenario"]
+        return [shocks.isel(scenario=slice(lo, lo + size)) for lo in range(0, n, size)]
+    shocks = list(shocks)
+    return [shocks[lo:lo + size] for lo in range(0, len(shocks), size)]
+
+
+def _run_chunk(economy, chunk, plan, options):
+    from .modes.rationing import run_rationing_batch
+
+    return run_rationing_batch(economy, chunk, plan, **options)
+
+
+def _client(scheduler):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - optional dependency
+        raise InputError("scheduler given but dask.distributed is not installed "
+                         "(pip install 'stresstest[scale]')") from None
+    if hasattr(scheduler, "submit"):
+        return scheduler, False
+    if scheduler == "local":
+        return Client(LocalCluster(processes=True, threads_per_worker=1)), True
+    return Client(str(scheduler)), True
+
+
+def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
+                 scheduler=None, chunk_size: int = 64, **options) -> xr.Dataset:
+    """Run the ``rationing`` mode on many scenarios; a Result with a ``scenario`` dim.
+
+    ``shocks``: a compiled shock with a ``scenario`` dim (e.g. :func:`random_shocks`) or a list
+    of compiled shocks; ``plan``: a compiled plan or None; ``options``: rationing options.
+    """
+    if chunk_size < 1:
+        raise InputError(f"run_ensemble: chunk_size must be >= 1, got {chunk_size}")
+    chunks = _chunks(shocks, chunk_size)
+    if not chunks:
+        raise InputError("run_ensemble: no scenarios")
+    if scheduler is None:
+        parts = [_run_chunk(economy, c, plan, options) for c in chunks]
+    else:
+        client, own = _client(scheduler)
+        try:
+            eco_f = client.scatter(economy, broadcast=True)
+            plan_f = client.scatter(plan, broadcast=True) if plan is not None else None
+            futures = [client.submit(_run_chunk, eco_f, c, plan_f, options, pure=False)
+                       for c in chunks]
+            parts = client.gather(futures)
+        finally:
+            if own:
+                client.close()
+    names = np.concatenate([p["scenario"].values for p in parts])
+    out = xr.concat(parts, dim="scenario", data_vars="minimal", coords="minimal",
+                    compat="override", join="override")
+    out = out.assign_coords(scenario=np.arange(names.size) if isinstance(
+        shocks, xr.Dataset) else names)
+    out.attrs.update(parts[0].attrs)
+    out.attrs["iterations"] = int(max(p.attrs["iterations"] for p in parts))
+    out.attrs["chunks"] = len(parts)
+    out.attrs["scheduler"] = "in-process" if scheduler is None else str(
+        getattr(scheduler, "scheduler", scheduler))
+    return out

@@ -1,0 +1,45 @@
+"""Ensembles: chunked batches equal one batch and single runs; dask.distributed gives the same."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from stresstest import InputError
+from stresstest.ensemble import random_shocks, run_ensemble
+from stresstest.modes.rationing import run_rationing, run_rationing_batch
+
+
+def test_random_shocks_seeded_and_in_range(tiny):
+    a = random_shocks(tiny, 20, seed=3)
+    b = random_shocks(tiny, 20, seed=3)
+    xr.testing.assert_identical(a, b)
+    assert float(a["kappa"].min()) >= 0.5 and float(a["kappa"].max()) <= 1.0
+    assert not a["kappa"].equals(random_shocks(tiny, 20, seed=4)["kappa"])
+
+
+def test_chunks_equal_one_batch_and_single_runs(tiny):
+    shocks = random_shocks(tiny, 7, seed=1, capacity_prob=0.4)
+    whole = run_rationing_batch(tiny, shocks)
+    chunked = run_ensemble(tiny, shocks, chunk_size=3)
+    np.testing.assert_allclose(chunked["x"].values, whole["x"].values, rtol=1e-12)
+    assert chunked.attrs["chunks"] == 3
+    one = run_rationing(tiny, shocks.isel(scenario=4))
+    np.testing.assert_allclose(chunked["x"].isel(scenario=4).values, one["x"].values,
+                               rtol=1e-9)
+
+
+def test_bad_arguments(tiny):
+    with pytest.raises(InputError, match="chunk_size"):
+        run_ensemble(tiny, random_shocks(tiny, 2), chunk_size=0)
+    with pytest.raises(InputError, match="capacity_prob"):
+        random_shocks(tiny, 2, capacity_prob=1.5)
+
+
+def test_dask_distributed_matches_in_process(tiny):
+    distributed = pytest.importorskip("distributed")
+    shocks = random_shocks(tiny, 6, seed=2, capacity_prob=0.4)
+    local = run_ensemble(tiny, shocks, chunk_size=2)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=None) as client:
+        remote = run_ensemble(tiny, shocks, scheduler=client, chunk_size=2)
+    np.testing.assert_allclose(remote["x"].values, local["x"].values, rtol=1e-12)
