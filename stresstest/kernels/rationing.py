@@ -4,14 +4,14 @@ The model (after Pichler & Farmer 2022, *Economic Systems Research* 34(3), adapt
 multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
 ``(region, sector)`` axis; products ``p``; every array may carry a trailing scenario axis ``K``.
 
-1. **Orders.** Final users order their desired final demand ``f^d``; industries order inputs
-   for their demand-driven plan ``P = min(x̄, D)`` (they never order for output beyond
-   capacity), so total orders solve the mixed system
-
-   .. math:: D = A \min(\bar x, D) + f^d,
-
-   iterated monotonically down from ``L f^d`` (one block solve). Input-constrained buyers keep
-   their orders (Pichler & Farmer's assumption): suppliers ration against full orders.
+1. **Orders.** Final users order their desired final demand ``f^d``. Industries order input
+   ``p`` on an *order basis* ``y[p, j]``: at first their demand-driven plan ``P = min(x̄, D)``
+   (never output beyond capacity), with ``D = A min(x̄, D) + f^d`` iterated down from
+   ``L f^d`` (one block solve). In outer rounds each buyer then orders only what it can use,
+   grossed up for the rationing it expects: ``y[p, j] = min(P_j, x_j / avail[p, j])`` — the
+   binding input keeps the whole plan, the others shrink — and suppliers' plans follow their
+   remaining orders ``P = min(x̄, D̂)``. The rounds are a fixed-point iteration accelerated by
+   Anderson mixing (per scenario), converged to ``orders_tol``.
 2. **Route caps.** Orders from supplier ``i`` to region ``r`` are capped at ``ρ_eff[o, r, p] ·
    T0[i, r]`` (the baseline flow): ``c[i, r] = min(1, cap / orders)``; the diagonal is never
    capped. Effective demand ``D̂_i = Σ_r c[i, r] O[i, r] + exports_i``.
@@ -26,8 +26,13 @@ multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
       s_j = \min\big(1, \min_{p \in crit(j)} s_{pj}, \min_{p \in half(j)} (1 + s_{pj})/2\big),
       \qquad x_j = \min(s_j P_j, \hat D_j), \qquad r_j = x_j / \hat D_j
 
-   (``rule="mixed"``: ``r_j = min(1, x_j / ID̂_j)`` with ``ID̂`` the intermediate orders —
-   industries are served first, final users get the rest). Suppliers of one product pool by
+   (``rule="mixed"``, the default, as Pichler & Farmer recommend: ``r_j = min(1, x_j / ID̂_j)``
+   with ``ID̂`` the intermediate orders — industries are served first, final users get the
+   rest; ``rule="proportional"`` serves everyone alike and cascades much harder). The greatest
+   fixed point is found by a few vectorised sweeps down from ``r = 1`` and then policy
+   iteration: for the minimising piece of every industry the map is affine, so one sparse
+   solve ``(I − B) r = b`` per policy gives the exact fixed point (loops of near-unit weight
+   make plain iteration geometric and slow). Suppliers of one product pool by
    sourcing share, so two regions making the same product are substitutes (averaged), not
    complements (min). Inputs are critical when ``a + AM ≥ critical_threshold``, half-critical
    down to ``half_critical_threshold``; smaller inputs never bind. ``σ`` is stock released to
