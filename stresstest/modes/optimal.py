@@ -72,7 +72,8 @@ def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
 
 
 def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
-                   essential_weight: str = "equal") -> tuple[LPInputs, object]:
+                   essential_weight: str = "equal",
+                   final_share_cap: bool = True) -> tuple[LPInputs, object]:
     """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs."""
     plan = plan if plan is not None else no_plan(economy)
     _check_labels(shock, economy, "scenario")
@@ -145,6 +146,7 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         m0=m0, pool=si.alpha_M * M0 + WM, E=E, es=es, omega=omega,
         zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R],
     )
+    inp.final_share_cap = bool(final_share_cap)
     inp.drawdown_dom = np.maximum(-Yd, 0).sum(axis=3)  # (o, p, r)
     inp.drawdown_imp = np.maximum(-MYd, 0).sum(axis=2).T  # (r, p)
     return inp, si
@@ -191,13 +193,17 @@ def _binding(inp: LPInputs, sol, x0: np.ndarray):
 
 def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
                 essential_weight: str = "equal", method: str = "highs-ipm",
-                stage_tol: float = 1e-9, time_limit: float | None = None) -> xr.Dataset:
+                stage_tol: float = 1e-9, time_limit: float | None = None,
+                final_share_cap: bool = True) -> xr.Dataset:
     """Coordinated optimum of the average shock day (see the module docstring).
 
     ``essential_weight``: ``"equal"`` (each critical region-product's supply ratio counts
     equally) or ``"money"``; ``method``: HiGHS method (``"highs-ipm"`` with crossover, falling
     back to dual simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
-    ``time_limit``: seconds per LP solve. Raises :class:`~stresstest.errors.SolverError` when
+    ``time_limit``: seconds per LP solve; ``final_share_cap``: final users take at most their
+    baseline share of each market's supply (no queue-jumping; ``False`` lets stage 1 divert
+    any supply to essential final use, which on large tables sacrifices most value added for
+    the last bits of essential supply). Raises :class:`~stresstest.errors.SolverError` when
     HiGHS does not reach an optimum.
     """
     if method not in METHODS:
@@ -206,7 +212,9 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         raise InputError(f"optimal: option stage_tol={stage_tol!r} must be a number in [0, 1e-3]")
     if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise InputError(f"optimal: option time_limit={time_limit!r} must be a positive number")
-    inp, si = optimal_inputs(economy, shock, plan, essential_weight)
+    if not isinstance(final_share_cap, (bool, np.bool_)):
+        raise InputError(f"optimal: option final_share_cap={final_share_cap!r} must be true or false")
+    inp, si = optimal_inputs(economy, shock, plan, essential_weight, final_share_cap)
     sol = solve_optimal(inp, method=method, stage_tol=float(stage_tol), time_limit=time_limit)
     d = si.derived
     R, P = d.n_region, d.n_sector
@@ -243,6 +251,7 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         economy, mode="optimal", shock=shock, plan=plan, x=sol.x, capacity=inp.xbar, f=f,
         exports=sol.exports, essential=sol.essential, binding=code, binding_product=prod,
         parameters={"essential_weight": essential_weight, "method": method,
-                    "stage_tol": stage_tol, "time_limit": time_limit},
+                    "stage_tol": stage_tol, "time_limit": time_limit,
+                    "final_share_cap": bool(final_share_cap)},
         diagnostics=diagnostics, extra=extra, derived=d,
     )
