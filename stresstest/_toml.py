@@ -19,6 +19,23 @@ def closest(word: str, candidates, n: int = 3) -> str:
     return "; did you mean " + ", ".join(repr(lower[h]) for h in hits) + "?"
 
 
+def library_path(name_or_path, library: dict, kind: str, error) -> Path:
+    """The file of a built-in ``kind`` (``library`` maps names to paths) or a ``.toml`` path;
+    raises ``error`` naming the file, or the unknown name with the closest names."""
+    if not isinstance(name_or_path, (str, Path)):
+        raise error(f"{kind} must be a name or a .toml path, got {type(name_or_path).__name__}")
+    key = str(name_or_path)
+    path = Path(key)
+    if key.endswith(".toml") or path.exists() or "/" in key:
+        if not path.is_file():
+            raise error(f"{key}: no such file")
+        return path
+    if key not in library:
+        raise error(f"{kind} {key!r}: no such built-in {kind}{closest(key, library)} "
+                    f"(available: {', '.join(sorted(library)) or 'none'})")
+    return library[key]
+
+
 def read_toml_text(path: Path, error) -> str:
     """The text of a file, or ``error`` naming it when it is missing or unreadable."""
     try:

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, closest, parse_toml, read_toml_text
+from ._toml import Fields, closest, library_path, parse_toml, read_toml_text
 from .compiled import NATIONAL, no_plan
 from .errors import PlanError
 from .selectors import indices, select_products, select_regions, select_sectors
@@ -174,19 +174,7 @@ def load_plan(name_or_path) -> Plan:
     """A built-in plan by name (``data/plans/<name>.toml``) or a ``.toml`` file."""
     if isinstance(name_or_path, Plan):
         return name_or_path
-    if not isinstance(name_or_path, (str, Path)):
-        raise PlanError(f"plan must be a name or a .toml path, got {type(name_or_path).__name__}")
-    key = str(name_or_path)
-    path = Path(key)
-    if key.endswith(".toml") or path.exists() or "/" in key:
-        if not path.is_file():
-            raise PlanError(f"{key}: no such file")
-        return _read_file(path)
-    lib = builtin_plans()
-    if key not in lib:
-        raise PlanError(f"plan {key!r}: no such built-in plan{closest(key, lib)} "
-                        f"(available: {', '.join(sorted(lib)) or 'none'})")
-    return _read_file(lib[key])
+    return _read_file(library_path(name_or_path, builtin_plans(), "plan", PlanError))
 
 
 def list_plans() -> list[dict]:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, closest, parse_toml, read_toml_text
+from ._toml import Fields, closest, library_path, parse_toml, read_toml_text
 from .economy import ROUTES, builtin_dirs
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -310,20 +310,7 @@ def load_scenario(name_or_path) -> Scenario:
     """A built-in scenario by name (``shocks/<name>.toml``) or a ``.toml`` file."""
     if isinstance(name_or_path, Scenario):
         return name_or_path
-    if not isinstance(name_or_path, (str, Path)):
-        raise ScenarioError(f"scenario must be a name or a .toml path, got "
-                            f"{type(name_or_path).__name__}")
-    key = str(name_or_path)
-    path = Path(key)
-    if key.endswith(".toml") or path.exists() or "/" in key:
-        if not path.is_file():
-            raise ScenarioError(f"{key}: no such file")
-        return _read_file(path)
-    lib = builtin_scenarios()
-    if key not in lib:
-        raise ScenarioError(f"scenario {key!r}: no such built-in scenario{closest(key, lib)} "
-                            f"(available: {', '.join(sorted(lib)) or 'none'})")
-    return _read_file(lib[key])
+    return _read_file(library_path(name_or_path, builtin_scenarios(), "scenario", ScenarioError))
 
 
 def list_scenarios() -> list[dict]:
