@@ -26,7 +26,6 @@ import pandas as pd
 import xarray as xr
 
 from . import metrics
-from .compiled import no_plan
 from .economy import load_economy
 from .errors import InputError
 from .modes import MODES, get_mode
@@ -146,7 +145,7 @@ def compare(economy, scenario, plans, mode: str = "rationing", **options):
     plans = list(plans)
     if not plans:
         raise InputError("compare needs at least one plan")
-    fn = _mode_function(mode, options)  # noqa: F841 - validates mode and options early
+    _mode_function(mode, options)  # validates mode and options before any work
     eco = resolve_economy(economy)
     shock = resolve_scenario(scenario, eco, horizon=options.get("horizon"))
     compiled = [resolve_plan(p, eco) for p in plans]

@@ -438,11 +438,11 @@ def load_economy(name_or_path, validate: bool = True) -> xr.Dataset:
 
 
 def _netcdf_engine() -> str:
-    try:
-        import h5netcdf  # noqa: F401
+    import importlib.util
+
+    if importlib.util.find_spec("h5netcdf") is not None:
         return "h5netcdf"
-    except ImportError:  # pragma: no cover
-        return "scipy"
+    return "scipy"  # pragma: no cover
 
 
 _BOOL_COORDS = ("coastal", "tradable", "critical", "consumption", "inventory", "signed")

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, closest, library_path, parse_toml, read_toml_text
+from ._toml import Fields, library_path, parse_toml, read_toml_text
 from .compiled import NATIONAL, no_plan
 from .errors import PlanError
 from .selectors import indices, select_products, select_regions, select_sectors
@@ -243,7 +243,7 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
     ds = no_plan(economy, plan.name)
     src = plan.source
     regions = [str(r) for r in economy["region"].values]
-    R, S = len(regions), economy.sizes["sector"]
+    R = len(regions)
     x = economy["x"].transpose("region", "sector").values
     log: list[dict] = []
     total_cost = 0.0

@@ -1,6 +1,5 @@
 """Public API: argument resolution, options, plan cost, compare."""
 
-import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr

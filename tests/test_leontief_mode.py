@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from stresstest.compiled import no_plan, no_shock
 from stresstest.economy import derive, stack

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..economy import make_economy, validate_economy
 from ..errors import InputError
-from ._common import (check_finite, check_nonnegative, check_residual, check_unique,
+from ._common import (check_nonnegative, check_residual, check_unique,
                       existing_file)
 
 #: The 31 provinces: Chinese short name, English label (as in china31), capital lon/lat

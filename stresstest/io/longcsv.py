@@ -11,6 +11,7 @@ a row). Floats are written shortest-repr, so ``write_csv`` -> ``read_csv`` is ex
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,7 @@ def read_csv(path, *, rtol: float = 1e-6):
     return validate_economy(eco, rtol=rtol, source=src)
 
 
-def write_csv(economy, path) -> "Path":  # noqa: F821
+def write_csv(economy, path) -> Path:
     """Write an economy as a long CSV (``.gz`` suffix: gzip), atomically; exact round trip.
 
     Writes the attributes, every label coordinate for every label, the full

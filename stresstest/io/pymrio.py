@@ -95,7 +95,6 @@ def from_pymrio(iosystem, *, rtol: float = 1e-6):
             lhs = sp.csc_matrix(sp.identity(R * S) - sp.csr_matrix(np.nan_to_num(A)))
             x = spla.splu(lhs).solve(Y.sum(axis=1))
         Z = A * x[None, :]
-    n = R * S
 
     def ind(i):
         return f"{regions[i // S]}/{sectors[i % S]}"
