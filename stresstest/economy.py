@@ -303,10 +303,16 @@ class Derived:
         return self.n_region * self.n_sector
 
     #: Tables up to this many industries with ``A`` denser than :attr:`DENSE_MIN_DENSITY`
-    #: are factored with dense LAPACK LU (much faster for many right-hand sides); larger or
-    #: sparser tables use SuperLU on the sparse matrix. Neither forms an inverse.
+    #: are factored with dense LAPACK LU (fast for many right-hand sides); sparse tables up to
+    #: :attr:`SPARSE_LU_MAX_N` industries with SuperLU; larger tables are solved iteratively
+    #: (a Neumann series ``x = b + A x``, which converges because ``A`` is productive — its
+    #: rate is the spectral radius — and costs one sparse product per step, no fill-in).
+    #: None of them forms an inverse.
     DENSE_MAX_N = 4000
     DENSE_MIN_DENSITY = 0.1
+    SPARSE_LU_MAX_N = 4000
+    ITER_RTOL = 1e-13
+    ITER_MAX = 100_000
 
     @property
     def dense(self) -> bool:
@@ -314,10 +320,18 @@ class Derived:
         return self.n <= self.DENSE_MAX_N and self.A.nnz > self.DENSE_MIN_DENSITY * self.n ** 2
 
     @property
+    def method(self) -> str:
+        """How ``(I - A) x = b`` is solved: ``"dense-lu"``, ``"sparse-lu"`` or ``"neumann"``."""
+        if self.dense:
+            return "dense-lu"
+        return "sparse-lu" if self.n <= self.SPARSE_LU_MAX_N else "neumann"
+
+    @property
     def lu(self):
         """LU factorisation of ``I - A`` (computed once, on first use): a ``(lu, piv)`` pair
-        from :func:`scipy.linalg.lu_factor` when :attr:`dense`, else a SuperLU object."""
-        if self._lu is None:
+        from :func:`scipy.linalg.lu_factor` for ``dense-lu``, a SuperLU object for
+        ``sparse-lu``, ``None`` for the iterative method."""
+        if self._lu is None and self.method != "neumann":
             if self.dense:
                 import scipy.linalg as sla
 
@@ -327,8 +341,24 @@ class Derived:
                 self._lu = spla.splu((I - self.A).tocsc(), permc_spec="COLAMD")
         return self._lu
 
+    def _neumann(self, rhs, trans: bool) -> np.ndarray:
+        from .errors import ConvergenceError
+
+        A = (self.A.T if trans else self.A).tocsr()
+        x = rhs.copy()
+        term = rhs
+        scale = np.maximum(np.abs(rhs).max(axis=0), 1e-300)
+        for _ in range(self.ITER_MAX):
+            term = A @ term
+            x += term
+            if np.all(np.abs(term).max(axis=0) <= self.ITER_RTOL * scale):
+                return x
+        raise ConvergenceError("Leontief solve: the Neumann series did not converge")
+
     def _solve(self, rhs, trans: bool) -> np.ndarray:
         rhs = np.asarray(rhs, dtype=np.float64)
+        if self.method == "neumann":
+            return self._neumann(rhs, trans)
         lu = self.lu
         if isinstance(lu, tuple):
             import scipy.linalg as sla

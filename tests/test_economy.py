@@ -115,3 +115,14 @@ def test_large_sparse_derive_is_sparse():
     d = derive(eco)
     assert d.A.nnz < 0.3 * d.n ** 2
     np.testing.assert_allclose(d.solve(d.fd), d.x, rtol=1e-9)
+
+
+def test_iterative_solve_matches_lu_for_large_tables():
+    eco = random_economy(8, 30, seed=3, density=0.2)
+    d = derive(eco)
+    rhs = np.random.default_rng(0).uniform(size=(d.n, 3))
+    ref, ref_t = d.solve(rhs), d.solve_transposed(rhs)
+    d.DENSE_MAX_N = d.SPARSE_LU_MAX_N = 10  # force the large-table path on this instance
+    assert d.method == "neumann"
+    np.testing.assert_allclose(d.solve(rhs), ref, rtol=1e-11)
+    np.testing.assert_allclose(d.solve_transposed(rhs), ref_t, rtol=1e-11)
