@@ -28,7 +28,8 @@ multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
 
    (``rule="mixed"``, the default, as Pichler & Farmer recommend: ``r_j = min(1, x_j / ID̂_j)``
    with ``ID̂`` the intermediate orders — industries are served first, final users get the
-   rest; ``rule="proportional"`` serves everyone alike and cascades much harder). The greatest
+   rest — with essential final use (``prio``) in the first tier when essentials go first;
+   ``rule="proportional"`` serves everyone alike and cascades much harder). The greatest
    fixed point is found by a few vectorised sweeps down from ``r = 1`` and then policy
    iteration: for the minimising piece of every industry the map is affine, so one sparse
    solve ``(I − B) r = b`` per policy gives the exact fixed point (loops of near-unit weight
@@ -251,6 +252,7 @@ class Problem:
     route: object = None
     stock_int: np.ndarray | None = None
     subst: dict | None = None
+    prio_dest: np.ndarray | None = None
 
 
 def _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma):
@@ -371,10 +373,14 @@ class Anderson:
     (each scenario on the trailing axis has its own history, so results do not depend on how
     scenarios are batched): the next iterate is ``G(y_k) − ΔG γ`` with ``γ`` minimising
     ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[0, upper]``. ``depth = 0`` is plain
-    iteration. Convergence is judged on the plain step ``‖G(y) − y‖``."""
+    iteration. Convergence is judged on the plain step ``‖G(y) − y‖``; the caller restarts
+    the history when that step grows (safeguarded Anderson)."""
 
     def __init__(self, depth=5):
         self.depth = depth
+        self.F, self.G = [], []
+
+    def reset(self):
         self.F, self.G = [], []
 
     def step(self, y, gy, upper):
@@ -428,6 +434,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     extra = np.zeros((n, K))
     outer = 0
     accel = Anderson(depth=anderson_depth)
+    prev_step = np.full(K, np.inf)
     while True:
         ID = intermediate_orders(pb.A, y, st.product_of, R)
         imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
@@ -442,7 +449,10 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         Dhat_int = Dhat_int + extra
         Dhat = Dhat_int + Dhat_fin
         plan = np.minimum(pb.xbar, Dhat)
-        denom = Dhat_int if rule == "mixed" else Dhat
+        prio = None
+        if pb.prio_dest is not None and rule == "mixed":
+            prio = (pb.prio_dest if c is None else c * pb.prio_dest).sum(axis=1)
+        denom = (Dhat_int if prio is None else Dhat_int + prio) if rule == "mixed" else Dhat
         if pb.stock_int is not None:
             need = (share[:, :, None] * y).reshape(P, R, S, K).sum(axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -472,6 +482,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, K).max(
             axis=0, initial=0.0)
         active = col_step >= orders_tol
+        if np.any(col_step > 1.5 * prev_step):  # safeguard: restart the mixing history
+            accel.reset()
+        prev_step = np.minimum(prev_step, col_step)
         y = np.where(active, accel.step(y, y_new, upper=plan[None]), y)
         if pb.subst is not None:
             th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
@@ -493,13 +506,16 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if outer >= max_outer:
             raise NotConverged("orders", outer, step)
     if rule == "mixed":
-        left = np.maximum(0.0, x - r * Dhat_int)
+        served = Dhat_int if prio is None else Dhat_int + prio
+        rest = Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)
+        left = np.maximum(0.0, x - r * served)
         with np.errstate(divide="ignore", invalid="ignore"):
-            r_final = np.where(Dhat_fin > 0, np.minimum(1.0, left / np.where(
-                Dhat_fin > 0, Dhat_fin, 1.0)), 1.0)
+            r_final = np.where(rest > 0, np.minimum(1.0, left / np.where(rest > 0, rest, 1.0)),
+                               1.0)
     else:
         r_final = r
-    return {"x": x, "r": r, "r_final": r_final, "s": s, "eff": eff, "D": D, "plan": plan,
+    return {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
+            "s": s, "eff": eff, "D": D, "plan": plan,
             "Dhat": Dhat, "alpha_t": alpha_t, "alpha_reg": alpha_reg, "c": c, "y": y,
             "rt_raw": rt_raw, "binding_pair": binding_pair(st, eff, s),
             "iterations": total_it, "outer": outer, "residual": max(resid, step),

@@ -38,7 +38,9 @@ from ._static import static_inputs
 #: Every option of the mode and its default (recorded in the Result's ``parameters``).
 DEFAULTS = {
     "rule": "mixed",                   # "mixed" (industries served first) | "proportional"
-    "final_rule": "proportional",      # essentials: "proportional" | "essential_first"
+    "final_rule": "essential_first",   # "essential_first": essentials first among final users
+                                       # and, with rule "mixed", served with industries;
+                                       # "proportional": cut like all final use
     "critical_threshold": 0.02,        # input share a + AM (of output) at which an input binds
     "half_critical_threshold": 0.005,  # from here to critical: binds as (s + 1) / 2
     "tol": 1e-10,                      # max change of the delivery ratios between iterations
@@ -234,9 +236,14 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
     route = None if rho is None else _route_function(d, A, rho, fdr, d.exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(d)[0]}
+    prio = None
+    if opt["rule"] == "mixed" and opt["final_rule"] == "essential_first":
+        e = economy["essential_share"].values.astype(float)[d.product_of]
+        prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
     pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
                  fd_final=fd_final, exports=d.exports, imports0=imports0,
-                 MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst)
+                 MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
+                 prio_dest=prio)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"])
 
@@ -298,27 +305,47 @@ def _stock_to_essentials(stock, short):
     return reg + nat, np.maximum(left, 0.0)
 
 
+def _consumption_dest(economy, d, delta, K):
+    """Desired households' and government's use of each industry's output by destination
+    region (n, R, K)."""
+    R, P = d.n_region, d.n_sector
+    cons = economy["consumption"].values.astype(bool)
+    if delta is None:
+        return np.repeat(d.Ydest[:, :, cons].sum(axis=2)[:, :, None], K, axis=2)
+    Y4 = d.Ydest.reshape(R, P, R, -1)
+    return np.einsum("oprU,rpUk->oprk", Y4[..., cons], delta[:, :, cons]).reshape(d.n, R, K)
+
+
+def _by_destination(values, R, P, K):
+    """Sum (n, R, K) over origins into (R_dest, P, K)."""
+    return values.reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
+
+
 def _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=None):
-    """Final deliveries by destination (R, P, K), essentials and their shortfall."""
+    """Final deliveries by destination (R, P, K), essentials and their shortfall. When
+    essentials are served with industries (``r_prio``), a supplier delivers the essential part
+    of consumption at ``r_prio`` and the rest of final use at ``r_final``."""
     R, P = d.n_region, d.n_sector
     n, _, K = fdr.shape
     cons = economy["consumption"].values.astype(bool)
-    rf = out["r_final"][:, None, :]
-    served = rf if out["c"] is None else rf * out["c"]  # (n, R, K)
-    dom = (served * fdr).reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)  # (R, P, K)
+    route = 1.0 if out["c"] is None else out["c"]
+    served = out["r_final"][:, None, :] * route  # (n, R, K)
+    yc = _consumption_dest(economy, d, delta, K)
+    if out.get("r_prio") is not None:
+        e = economy["essential_share"].values.astype(float)[d.product_of][:, None, None]
+        ess_orders = e * yc
+        served_prio = out["r_prio"][:, None, :] * route
+        dom = _by_destination(served_prio * ess_orders + served * (fdr - ess_orders), R, P, K)
+        dom_cons = _by_destination(served_prio * ess_orders + served * (yc - ess_orders), R, P,
+                                   K)
+    else:
+        dom = _by_destination(served * fdr, R, P, K)
+        dom_cons = _by_destination(served * yc, R, P, K)
     imp = MYd_r * out["alpha_t"][None]  # (R, P, K)
-    U = d.Ydest.shape[2]
-    Ycons = d.Ydest[:, :, cons].sum(axis=2) if delta is None else None
+    dom_cons_des = _by_destination(yc, R, P, K)
     if delta is None:
-        dom_cons_des = np.repeat(Ycons.reshape(R, P, R).sum(axis=0).T[:, :, None], K, axis=2)
-        dom_cons = (served * Ycons[:, :, None]).reshape(R, P, R, K).sum(axis=0).transpose(
-            1, 0, 2)
         imp_cons_des = np.repeat(d.MY[:, :, cons].sum(axis=2).T[:, :, None], K, axis=2)
     else:
-        Y4 = d.Ydest.reshape(R, P, R, U)
-        yc = np.einsum("oprU,rpUk->oprk", Y4[..., cons], delta[:, :, cons]).reshape(n, R, K)
-        dom_cons_des = yc.reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
-        dom_cons = (served * yc).reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
         imp_cons_des = np.einsum("prU,rpUk->rpk", d.MY[:, :, cons], delta[:, :, cons])
     C_des = dom_cons_des + imp_cons_des
     C_del = dom_cons + imp_cons_des * out["alpha_t"][None]
