@@ -329,11 +329,25 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
 
 
 def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
-                          max_iter, sweeps=10):
+                          max_iter, sweeps=10, warm=None):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
     plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
-    for the scenarios not yet converged, then plain iterations up to ``max_iter``."""
+    for the scenarios not yet converged, then plain iterations up to ``max_iter``. With
+    ``warm`` (the previous outer round's ratios), policy iteration starts from there and the
+    cold path runs only for scenarios where it fails."""
     it = 0
+    if warm is not None:
+        r = warm.copy()
+        for k in range(r.shape[1]):
+            sub = lambda arr: None if arr is None else arr[..., k:k + 1]  # noqa: E731
+            exact = _policy_solve(st, r[:, k], plan[:, k], Dhat[:, k], denom[:, k], sub(c),
+                                  sub(theta_dom), alpha_reg[..., k:k + 1], sub(sigma), tol, 60)
+            r[:, k] = exact if exact is not None else 1.0
+        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
+        if not np.any(col >= tol):
+            return new, rt_raw, s, eff, x, 1, float(col.max(initial=0.0))
+        r = np.where(col >= tol, 1.0, r)
     for it in range(1, min(sweeps, max_iter) + 1):
         new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
         col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
@@ -407,7 +421,7 @@ class Anderson:
 
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
-                    max_outer=500, orders_tol=1e-9, anderson_depth=5):
+                    max_outer=500, orders_tol=1e-9, anderson_depth=5, warm_start=True):
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
@@ -435,6 +449,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     outer = 0
     accel = Anderson(depth=anderson_depth)
     prev_step = np.full(K, np.inf)
+    r_prev = None
     while True:
         ID = intermediate_orders(pb.A, y, st.product_of, R)
         imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
@@ -463,7 +478,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
         r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
             st, np.ones((n, K)), plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
-            max_iter)
+            max_iter, warm=r_prev if warm_start else None)
+        r_prev = r
         total_it += it
         # availability of every input (p, j): domestic pool and imports, as the buyer sees it
         rt = rt_raw if theta_dom is None else (
