@@ -367,11 +367,12 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm
     Returns the ``OptimizeResult``."""
     bounds = np.column_stack([np.zeros_like(ub) if lb is None else lb, ub])
     tried = []
-    attempts = [(method, tight), ("highs-ds", tight)]
+    attempts = [(method, tight, True), ("highs-ds", tight, True)]
     if tight:
-        attempts.append((method, False))
-    for meth, tgt in dict.fromkeys(attempts):
-        opts = {"presolve": True}
+        attempts.append((method, False, True))
+    attempts.append(("highs-ds", False, False))
+    for meth, tgt, pre in dict.fromkeys(attempts):
+        opts = {"presolve": pre}
         if time_limit is not None:
             opts["time_limit"] = float(time_limit)
         if tgt:
@@ -386,14 +387,23 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm
             res = linprog(c, A_ub=A_ub if A_ub is not None and A_ub.shape[0] else None,
                           b_ub=b_ub if A_ub is not None and A_ub.shape[0] else None,
                           A_eq=A_eq, b_eq=b_eq, bounds=bounds, method=meth, options=opts)
-        tried.append(f"{meth}{' (tight)' if tgt else ''}: status {res.status} "
+        tried.append(f"{meth}{' (tight)' if tgt else ''}{'' if pre else ' (no presolve)'}: "
+                     f"status {res.status} "
                      f"({_STATUS.get(res.status, '?')})")
         if res.status == 0:
-            res.method_used = meth + (" (tight)" if tgt else "")
+            res.method_used = meth + (" (tight)" if tgt else "") + ("" if pre else " (no presolve)")
             return res
         if res.status == 1 and time_limit is not None:
             break
     raise SolverError(f"optimal: {stage} failed ({'; '.join(tried)}): {res.message}")
+
+
+def _atol1(c1, ub) -> float:
+    """Absolute slack on the stage-1 optimum: ``1e-7`` (HiGHS' default primal feasibility
+    tolerance) of full essential supply ``|c1 . ub|``
+    (``c1`` is nonzero on the bounded ``e`` only), so a near-zero optimum is not held to
+    solver noise."""
+    return 1e-7 * abs(float(c1[c1 != 0] @ ub[c1 != 0])) + 1e-12
 
 
 def _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, method, time_limit,
@@ -428,7 +438,7 @@ def _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, method
                    time_limit=time_limit, stage="stage 2 (value added)")
     gap = float(c1 @ res.x) - z1
     info["stage1_gap"] = gap / max(abs(z1), 1e-300)
-    if gap > stage_tol * abs(z1) + 1e-12:
+    if gap > stage_tol * abs(z1) + _atol1(c1, ub):
         info["stage2_face_failure"] = f"stage-1 gap {info['stage1_gap']:.3g}"
         return None
     info["lexicographic"] = "optimal face (stage-1 duals)"
@@ -439,7 +449,7 @@ def _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp, met
                      time_limit, info):
     """Stage 2 as one LP ``c2 + lam c1`` (no stage-1 row, which can stall the interior point
     method on large tables): lexicographically optimal once ``c1 z <= z1 + tol |z1|``;
-    ``lam`` grows 100-fold until it is (at most 3 tries). Duals then include ``lam`` times the
+    ``lam`` grows 100-fold until it is (at most 3 tries), else :class:`SolverError`. Duals then include ``lam`` times the
     essential-supply value (flagged in ``info["lexicographic"]``)."""
     om = inp.omega[inp.omega > 0]
     lam = 1e3 / float(om.min())
@@ -447,9 +457,15 @@ def _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp, met
         res = solve_lp(c2 + lam * c1, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
                        time_limit=time_limit, stage="stage 2 (value added, weighted)")
         gap = float(c1 @ res.x) - z1
-        if gap <= stage_tol * abs(z1) + 1e-12:
+        if gap <= stage_tol * abs(z1) + _atol1(c1, ub):
             break
         lam *= 100.0
+    else:
+        raise SolverError(
+            f"optimal: stage 2 misses the stage-1 optimum by {gap / max(abs(z1), 1e-300):.3g} "
+            f"relative (> stage_tol {stage_tol:g}) both on the face fixed from stage-1 reduced "
+            f"costs ({info.get('stage2_face_failure', '?')}) and with the weighted objective "
+            f"(lambda up to {lam / 100.0:.3g}); the lexicographic optimum was not found")
     info["lexicographic"] = f"weighted (lambda={lam:.3g})"
     info["stage1_gap"] = gap / max(abs(z1), 1e-300)
     return res
@@ -466,7 +482,25 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
             "n_inequalities": int(meta["n_ub"]), "nnz": int(A_eq.nnz + A_ub.nnz),
             "build_seconds": round(t_build, 4)}
     z1 = 0.0
+    res2 = None
     if np.any(c1 != 0):
+        be = lay["e"]
+        z1_max = float(c1[be] @ ub[be])
+        lo_full = np.zeros_like(ub)
+        lo_full[be] = ub[be]
+        try:
+            res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, lb=lo_full, method=method, tight=True,
+                            time_limit=time_limit, stage="stage 2 (value added, full supply)")
+        except SolverError as err:
+            if "infeasible" not in str(err):
+                raise
+            info["full_supply"] = False
+        if res2 is not None:
+            z1 = z1_max
+            info["full_supply"] = True
+            info["lexicographic"] = "full essential supply (e = E fixed)"
+            info["stage1_gap"] = 0.0
+    if res2 is None and np.any(c1 != 0):
         scale1 = float(np.abs(c1).max())
         res1 = solve_lp(c1 / scale1, A_ub, b_ub, A_eq, b_eq, ub, method=method,
                         time_limit=time_limit, stage="stage 1 (essential supply)")
@@ -474,7 +508,6 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         info["stage1_method"] = res1.method_used
         info["stage1_iterations"] = int(res1.nit)
         info["stage1_seconds"] = round(time.perf_counter() - t0 - t_build, 4)
-        res2 = None
         try:
             res2 = _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub,
                                 method, time_limit, info)
@@ -484,7 +517,7 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
             res2 = _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp,
                                     method, time_limit, info)
         info["stage_tol"] = stage_tol
-    else:
+    elif res2 is None:
         res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
                         time_limit=time_limit, stage="stage 2 (value added)")
     info["stage2_method"] = res2.method_used
