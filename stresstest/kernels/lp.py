@@ -45,9 +45,16 @@ Constraints
 Objective, lexicographic
     stage 1   ``max sum_(r,p) omega[r, p] e[r, p]`` (``omega = 1/E0`` on critical pairs: each
               region-product's critical supply ratio counts equally; or ``1`` money-weighted)
-    stage 2   on the optimal face of stage 1 (variables with a nonzero stage-1 reduced cost
-              fixed at their bound, inequality rows with a nonzero dual made equalities; checked
-              ``>= z1* - tol |z1*|``; fallback: the weighted objective ``c2 + lam c1``):
+    stage 2   on the optimal face of stage 1. First tried directly with ``e = E`` fixed (full
+              essential supply, the stage-1 upper bound; HiGHS presolve rejects it in < 1 s
+              when infeasible): then stage 1 is skipped and the answer is exact (no shock on
+              china31: ~2 s, ``x = x0`` to 1e-9; crossover on the degenerate stage 1 took 70 s).
+              Otherwise stage 1 is solved and stage 2 runs on its face (variables with a stage-1
+              reduced cost ``> 1e-9`` of the scaled objective fixed at their bound, inequality
+              rows with such a dual made equalities), or, if that misses the stage-1 optimum,
+              with the weighted objective ``c2 + lam c1`` (lexicographically optimal whenever it
+              lands on the face); either is accepted only if ``c1 z <= z1* + tol |z1*| +
+              1e-7 |c1 . ub|``, else :class:`SolverError` (no approximate answer is returned):
               ``max sum_j (v'_j + eps g(x0)_j) x_j - sum phi_p (Te + N)
               + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs) - 2.5 eps (zr + zn)
               - eps/2 (sd + sm)``;
@@ -361,8 +368,9 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm
              tight: bool = False):
     """``linprog`` with HiGHS on ``0 <= z <= ub``; falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
-    otherwise; ``tight`` tolerances (1e-10) are dropped as a last resort (HiGHS may call a
-    problem with tiny bounds infeasible under them). ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
+    otherwise; ``tight`` tolerances (1e-10) are dropped, and at last presolve too, before
+    giving up (HiGHS may call a problem with tiny bounds infeasible under them).
+    ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
     optimality tolerance (1e-10): enough when only the optimal value is needed.
     Returns the ``OptimizeResult``."""
     bounds = np.column_stack([np.zeros_like(ub) if lb is None else lb, ub])
@@ -413,7 +421,7 @@ def _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, method
     optimum, an inequality row with dual ``y_i != 0`` is active. Fixing them (``|d|, |y| >
     1e-9`` of the scaled objective) replaces the dense row ``c1 z <= z1``, which stalls HiGHS
     on large tables. Returns ``None`` when the result misses the stage-1 optimum by more than
-    ``stage_tol`` (the caller falls back)."""
+    ``stage_tol`` (the caller then tries the weighted objective)."""
     thr = 1e-9
     dl = np.asarray(res1.lower.marginals)
     du = np.asarray(res1.upper.marginals)
@@ -449,8 +457,8 @@ def _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp, met
                      time_limit, info):
     """Stage 2 as one LP ``c2 + lam c1`` (no stage-1 row, which can stall the interior point
     method on large tables): lexicographically optimal once ``c1 z <= z1 + tol |z1|``;
-    ``lam`` grows 100-fold until it is (at most 3 tries), else :class:`SolverError`. Duals then include ``lam`` times the
-    essential-supply value (flagged in ``info["lexicographic"]``)."""
+    ``lam`` grows 100-fold until it is (at most 3 tries), else :class:`SolverError`. Duals then
+    include ``lam`` times the essential-supply value (flagged in ``info["lexicographic"]``)."""
     om = inp.omega[inp.omega > 0]
     lam = 1e3 / float(om.min())
     for _ in range(3):
@@ -558,6 +566,7 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         fd=fd, fm=fm, fs=fs, sd=rpv("sd"), sm=rpv("sm"), zr=rpv("zr"), zn=rpv("zn"),
         essential=essential, capacity_value=marg[lay["x"]], route_value=route_value,
         link_at_cap=at_cap, pool_used=rpv("m").sum(axis=0), friction_cost=friction_cost,
-        stage1_objective=float(np.sum(inp.omega * essential)), stage2_objective=-float(res2.fun), status="optimal",
+        stage1_objective=float(np.sum(inp.omega * essential)),
+        stage2_objective=-float(res2.fun), status="optimal",
         info={**info, "value_added": va, "stage1_lp_objective": -z1},
     )
