@@ -449,6 +449,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     outer = 0
     accel = Anderson(depth=anderson_depth)
     prev_step = np.full(K, np.inf)
+    relax = np.ones(K)
     r_prev = None
     while True:
         ID = intermediate_orders(pb.A, y, st.product_of, R)
@@ -498,10 +499,16 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, K).max(
             axis=0, initial=0.0)
         active = col_step >= orders_tol
-        if np.any(col_step > 1.5 * prev_step):  # safeguard: restart the mixing history
+        grew = col_step > 1.5 * prev_step
+        if np.any(grew):  # safeguard: restart the mixing history, relax oscillating columns
             accel.reset()
+            relax = np.where(grew, np.maximum(relax * 0.5, 1.0 / 64), relax)
+        else:
+            relax = np.minimum(1.0, relax * 1.25)
         prev_step = np.minimum(prev_step, col_step)
-        y = np.where(active, accel.step(y, y_new, upper=plan[None]), y)
+        mixed_y = np.where(relax >= 1.0, accel.step(y, y_new, upper=plan[None]),
+                           y + relax * (y_new - y))
+        y = np.where(active, mixed_y, y)
         if pb.subst is not None:
             th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
             if theta_dom is None:

@@ -253,8 +253,11 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
         except NotConverged as exc:
             raise ConvergenceError(
                 f"rationing: {exc.what} did not converge after {exc.iterations} iterations "
-                f"(residual {exc.residual:.3g}, tol={opt['tol']:g}); raise max_iter or tol, "
-                "or lower damping") from None
+                f"(residual {exc.residual:.3g}); "
+                + ("the order rounds found no equilibrium (the buyers' best response jumps "
+                   "between binding inputs): try rule='proportional' or a larger orders_tol"
+                   if exc.what == "orders" else
+                   f"raise max_iter or tol (tol={opt['tol']:g}), or lower damping")) from None
 
     out = run()
     final = _final_side(economy, d, out, fdr, MYd_r, delta, opt)
