@@ -450,6 +450,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     accel = Anderson(depth=anderson_depth)
     prev_step = np.full(K, np.inf)
     relax = np.ones(K)
+    growths = np.zeros(K, dtype=int)
     r_prev = None
     while True:
         ID = intermediate_orders(pb.A, y, st.product_of, R)
@@ -500,9 +501,10 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             axis=0, initial=0.0)
         active = col_step >= orders_tol
         grew = col_step > 1.5 * prev_step
-        if np.any(grew):  # safeguard: restart the mixing history, relax oscillating columns
-            accel.reset()
-            relax = np.where(grew, np.maximum(relax * 0.5, 1.0 / 64), relax)
+        if np.any(grew):  # safeguard: restart the mixing history; relax columns that keep
+            accel.reset()  # growing after restarts (oscillation)
+            growths = growths + grew
+            relax = np.where(grew & (growths > 2), np.maximum(relax * 0.5, 1.0 / 64), relax)
         else:
             relax = np.minimum(1.0, relax * 1.25)
         prev_step = np.minimum(prev_step, col_step)
