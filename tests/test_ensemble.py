@@ -43,3 +43,30 @@ def test_dask_distributed_matches_in_process(tiny):
                             dashboard_address=None) as client:
         remote = run_ensemble(tiny, shocks, scheduler=client, chunk_size=2)
     np.testing.assert_allclose(remote["x"].values, local["x"].values, rtol=1e-12)
+
+
+def test_batch_flags_a_scenario_without_equilibrium():
+    """One scenario whose order rounds find no equilibrium (found by search) is flagged and
+    NaN in a batch, the others are unaffected; alone it raises a clear ConvergenceError."""
+    from stresstest import ConvergenceError
+    from stresstest.compiled import no_shock
+    from stresstest.testing import random_economy
+
+    eco = random_economy(1, 5, seed=5, density=1.0)
+    rng = np.random.default_rng(86)
+    bad = no_shock(eco, 4)
+    kappa = np.where(rng.uniform(size=(1, 5)) < 0.4, rng.uniform(0, 1, (1, 5)), 1.0)
+    bad["kappa"][:] = kappa[:, :, None]
+    alpha = np.where(rng.uniform(size=5) < 0.4, rng.uniform(0, 1, 5), 1.0)
+    bad["alpha_M"][:] = alpha[:, None]
+    bad["alpha_route"][:] = alpha[:, None, None]
+    good = no_shock(eco, 4)
+    good["kappa"][0, 1] = 0.8
+    with pytest.raises(ConvergenceError, match="no equilibrium"):
+        run_rationing(eco, bad)
+    res = run_rationing_batch(eco, [good, bad])
+    assert res["converged"].values.tolist() == [True, False]
+    assert np.isnan(res["x"].isel(scenario=1).values).all()
+    np.testing.assert_allclose(res["x"].isel(scenario=0).values,
+                               run_rationing(eco, good)["x"].values, rtol=1e-9)
+    assert res.attrs["not_converged"] == 1

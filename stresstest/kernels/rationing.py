@@ -529,7 +529,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if step < orders_tol:
             break
         if outer >= max_outer:
-            raise NotConverged("orders", outer, step)
+            if K == 1:
+                raise NotConverged("orders", outer, step)
+            break  # a batch reports its non-converged scenarios in ``converged``
     if rule == "mixed":
         served = Dhat_int if prio is None else Dhat_int + prio
         rest = Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)
@@ -543,6 +545,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             "s": s, "eff": eff, "D": D, "plan": plan,
             "Dhat": Dhat, "alpha_t": alpha_t, "alpha_reg": alpha_reg, "c": c, "y": y,
             "rt_raw": rt_raw, "binding_pair": binding_pair(st, eff, s),
+            "converged": col_step < orders_tol,
             "iterations": total_it, "outer": outer, "residual": max(resid, step),
             "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
             "sigma": sigma}

@@ -457,7 +457,7 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
 
 _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
                "f_stock", "essential", "exports_del", "stock_release", "cost", "binding_pair",
-               "c")
+               "c", "converged")
 
 
 def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
@@ -492,5 +492,14 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
               for key in _BATCH_KEYS}
     merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
     res = _assemble(economy, shocks[0], plan, merged, opt, scenario_names=names)
+    ok = xr.DataArray(merged["converged"], dims="scenario", coords={"scenario": names})
+    if not bool(ok.all()):
+        varying = [v for v in res.data_vars if "scenario" in res[v].dims and v != "binding"
+                   and res[v].dtype.kind == "f"]
+        res[varying] = res[varying].where(ok)
+    res["converged"] = ok
+    res["converged"].attrs["long_name"] = ("order rounds reached orders_tol (results of other "
+                                           "scenarios are NaN)")
     res.attrs["scenario"] = "batch"
+    res.attrs["not_converged"] = int((~ok).sum())
     return res
