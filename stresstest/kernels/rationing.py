@@ -504,7 +504,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if np.any(grew):  # safeguard: restart the mixing history; relax columns that keep
             accel.reset()  # growing after restarts (oscillation)
             growths = growths + grew
-            relax = np.where(grew & (growths > 2), np.maximum(relax * 0.5, 1.0 / 64), relax)
+            relax = np.where(grew & (growths > 8), np.maximum(relax * 0.5, 1.0 / 64), relax)
         else:
             relax = np.minimum(1.0, relax * 1.25)
         prev_step = np.minimum(prev_step, col_step)
