@@ -36,6 +36,17 @@ def library_path(name_or_path, library: dict, kind: str, error) -> Path:
     return library[key]
 
 
+def validate_library_file(path, load, compile_):
+    """``load`` a scenario or plan file and ``compile_`` it against the default economy
+    (``china31``) when it is built; returns the loaded object."""
+    from .economy import builtin_economies, load_economy
+
+    obj = load(path if str(path).endswith(".toml") else Path(path))
+    if "china31" in builtin_economies():
+        compile_(obj, load_economy("china31", validate=False))
+    return obj
+
+
 def read_toml_text(path: Path, error) -> str:
     """The text of a file, or ``error`` naming it when it is missing or unreadable."""
     try:

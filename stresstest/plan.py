@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, library_path, parse_toml, read_toml_text
+from ._toml import Fields, library_path, parse_toml, read_toml_text, validate_library_file
 from .compiled import NATIONAL, no_plan
 from .errors import PlanError
 from .selectors import indices, select_products, select_regions, select_sectors
@@ -362,13 +362,7 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
 
 def validate_plan_file(path) -> Plan:
     """Parse a plan file and compile it against the default economy if it is built."""
-    from .scenario import _default_economy
-
-    plan = load_plan(path if str(path).endswith(".toml") else Path(path))
-    economy = _default_economy()
-    if economy is not None:
-        compile_plan(plan, economy)
-    return plan
+    return validate_library_file(path, load_plan, compile_plan)
 
 
 # --------------------------------------------------------------------------- description

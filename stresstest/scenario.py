@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, closest, library_path, parse_toml, read_toml_text
+from ._toml import (Fields, closest, library_path, parse_toml, read_toml_text,
+                    validate_library_file)
 from .economy import ROUTES, builtin_dirs
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -54,8 +55,21 @@ EVENT_REQUIRED = {
 }
 
 
+class _Window:
+    """Events active on days ``[start, start + duration)``."""
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    @property
+    def recovered(self) -> int:
+        """First day back at baseline."""
+        return self.end
+
+
 @dataclass(frozen=True)
-class CapacityEvent:
+class CapacityEvent(_Window):
     """Productive capacity of ``regions x sectors`` falls to ``remaining`` (share)."""
 
     regions: str | tuple
@@ -69,17 +83,13 @@ class CapacityEvent:
     kind: str = field(default="capacity", init=False)
 
     @property
-    def end(self) -> int:
-        return self.start + self.duration
-
-    @property
     def recovered(self) -> int:
         """First day back at full capacity."""
         return self.end if self.recovery == "none" else self.end - 1 + self.recovery_days
 
 
 @dataclass(frozen=True)
-class ImportEvent:
+class ImportEvent(_Window):
     """Foreign supply of ``products`` arriving by the routes ``via`` falls to ``remaining``."""
 
     products: str | tuple
@@ -90,15 +100,10 @@ class ImportEvent:
     note: str = ""
     kind: str = field(default="imports", init=False)
 
-    @property
-    def end(self) -> int:
-        return self.start + self.duration
-
-    recovered = end
 
 
 @dataclass(frozen=True)
-class RouteEvent:
+class RouteEvent(_Window):
     """Interregional trade from ``from_`` to ``to`` (and back if ``both_ways``) falls."""
 
     from_: str | tuple
@@ -111,15 +116,10 @@ class RouteEvent:
     note: str = ""
     kind: str = field(default="route", init=False)
 
-    @property
-    def end(self) -> int:
-        return self.start + self.duration
-
-    recovered = end
 
 
 @dataclass(frozen=True)
-class DemandEvent:
+class DemandEvent(_Window):
     """Final demand of ``uses`` in ``regions`` for ``products`` is multiplied by ``factor``."""
 
     regions: str | tuple
@@ -131,11 +131,6 @@ class DemandEvent:
     note: str = ""
     kind: str = field(default="demand", init=False)
 
-    @property
-    def end(self) -> int:
-        return self.start + self.duration
-
-    recovered = end
 
 
 Event = CapacityEvent | ImportEvent | RouteEvent | DemandEvent
@@ -455,19 +450,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
 
 def validate_scenario_file(path) -> Scenario:
     """Parse a scenario file and compile it against the default economy if it is built."""
-    scenario = load_scenario(path if str(path).endswith(".toml") else Path(path))
-    economy = _default_economy()
-    if economy is not None:
-        compile_scenario(scenario, economy)
-    return scenario
-
-
-def _default_economy():
-    from .economy import builtin_economies, load_economy
-
-    if "china31" not in builtin_economies():
-        return None
-    return load_economy("china31", validate=False)
+    return validate_library_file(path, load_scenario, compile_scenario)
 
 
 # --------------------------------------------------------------------------- description
