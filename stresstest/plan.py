@@ -32,6 +32,7 @@ import xarray as xr
 from ._toml import Fields, library_path, parse_toml, read_toml_text, validate_library_file
 from .compiled import NATIONAL, no_plan
 from .errors import PlanError
+from .scenario import _display, _library, _sel
 from .selectors import indices, select_products, select_regions, select_sectors
 
 DAYS_PER_YEAR = 365.0
@@ -159,13 +160,11 @@ def parse_plan(text: str, source: str = "<string>", *, stem: str | None = None) 
 
 def builtin_plans() -> dict[str, Path]:
     """Names of the built-in plans and their files (``<dir>/data/plans/*.toml``)."""
-    from .scenario import _library
 
     return _library("data/plans", PlanError)
 
 
 def _read_file(path: Path) -> Plan:
-    from .scenario import _display
 
     return parse_plan(read_toml_text(path, PlanError), _display(path), stem=path.stem)
 
@@ -366,10 +365,6 @@ def validate_plan_file(path) -> Plan:
 
 
 # --------------------------------------------------------------------------- description
-
-
-def _sel(spec) -> str:
-    return spec if isinstance(spec, str) else ", ".join(spec)
 
 
 def _pct(v: float) -> str:
