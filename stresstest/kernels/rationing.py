@@ -414,9 +414,15 @@ class Anderson:
         gram = np.einsum("aNk,bNk->kab", dF, dF)
         rhs = np.einsum("aNk,Nk->ka", dF, f)
         m = gram.shape[1]
-        scale = np.maximum(np.trace(gram, axis1=1, axis2=2), 1e-300)[:, None, None]
-        gamma = np.linalg.solve(gram + 1e-12 * scale * np.eye(m), rhs[..., None])[..., 0]
+        trace = np.trace(gram, axis1=1, axis2=2)
+        usable = trace > 1e-24  # a column whose iterates no longer move mixes nothing
+        scale = np.where(usable, trace, 1.0)[:, None, None]
+        with np.errstate(all="ignore"):
+            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs[..., None])[..., 0]
+        gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
+                         gamma, 0.0)
         out = gy.reshape(-1, K) - np.einsum("aNk,ka->Nk", dG, gamma)
+        out = np.where(np.isfinite(out).all(axis=0, keepdims=True), out, gy.reshape(-1, K))
         return np.clip(out.reshape(gy.shape), 0.0, upper)
 
 
