@@ -165,7 +165,6 @@ def builtin_plans() -> dict[str, Path]:
 
 
 def _read_file(path: Path) -> Plan:
-
     return parse_plan(read_toml_text(path, PlanError), _display(path), stem=path.stem)
 
 

@@ -101,7 +101,6 @@ class ImportEvent(_Window):
     kind: str = field(default="imports", init=False)
 
 
-
 @dataclass(frozen=True)
 class RouteEvent(_Window):
     """Interregional trade from ``from_`` to ``to`` (and back if ``both_ways``) falls."""
@@ -115,7 +114,6 @@ class RouteEvent(_Window):
     both_ways: bool = True
     note: str = ""
     kind: str = field(default="route", init=False)
-
 
 
 @dataclass(frozen=True)

@@ -229,12 +229,12 @@ class Problem:
     """One batch of K scenarios on one economy (money per year).
 
     ``A`` (n x n, dense or sparse), ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
-    ``fd_int`` — no; ``fd`` (n, K) final orders incl. exports, ``fd_final`` (n, K) domestic
-    final orders, ``exports`` (n, K); ``imports0`` (P,) baseline imports, ``MYd`` (P, K)
-    desired imported final use, ``alpha`` (P, K); ``route_orders`` optional callable
-    ``P -> (c (n, R, K), capped orders total (n, K), final capped (n, K))``; ``stock_int``
-    (R, P, K) stock for intermediate users or None; ``subst`` optional dict of substitution
-    arrays (headroom, new_links, imports (P,), T0int (R, R, P) baseline intermediate flows).
+    ``fd`` (n, K) final orders incl. exports; ``imports0`` (P,) baseline imports, ``MYd``
+    (P, K) desired imported final use, ``alpha`` (P, K); ``route`` optional callable
+    ``y -> (c (n, R, K), capped intermediate orders (n, K), capped final orders (n, K))``;
+    ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
+    substitution arrays (headroom, new_links, friction, imports (P,), T0int (R, R, P) baseline
+    intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries.
     """
 
     st: Structure
@@ -244,8 +244,6 @@ class Problem:
     solve: object
     xbar: np.ndarray
     fd: np.ndarray
-    fd_final: np.ndarray
-    exports: np.ndarray
     imports0: np.ndarray
     MYd: np.ndarray
     alpha: np.ndarray

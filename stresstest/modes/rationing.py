@@ -230,8 +230,7 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
     else:
         fdr = np.einsum("oprU,rpUk->oprk", Y4, delta).reshape(n, R, K)
         MYd_r = np.einsum("prU,rpUk->rpk", d.MY, delta)
-    fd_final = fdr.sum(axis=1)
-    fd = fd_final + d.exports[:, None]
+    fd = fdr.sum(axis=1) + d.exports[:, None]
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
     route = None if rho is None else _route_function(d, A, rho, fdr, d.exports)
     if subst is not None:
@@ -241,7 +240,7 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
         e = economy["essential_share"].values.astype(float)[d.product_of]
         prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
     pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
-                 fd_final=fd_final, exports=d.exports, imports0=imports0,
+                 imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
                  prio_dest=prio)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
@@ -275,8 +274,8 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
         out = run()
         final = _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=to_ess)
         used_int = np.minimum(pb.stock_int, out["sigma"].transpose(1, 0, 2) * need)
-        ess_used = final["stock_used"]  # (R, P, K) essential part actually used
-        reg_claim = np.minimum(stock[:R], final["ess_short_first"])
+        ess_used = final["f_stock"]  # (R, P, K) essential part actually used
+        reg_claim = np.minimum(stock[:R], final["ess_short"])
         reg_used = np.minimum(ess_used, reg_claim)
         nat_used = (ess_used - reg_used).sum(axis=0)
         # intermediate use: regional stock first, then national
@@ -359,8 +358,7 @@ def _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=None):
     to_region = no_stock if stock_to_region is None else np.minimum(stock_to_region, short)
     essential = essential_delivered(e, C_des, C_del, to_region, opt["final_rule"])
     return {"f_dom": dom, "f_imp": imp, "f_stock": to_region, "essential": essential,
-            "exports_del": d.exports[:, None] * out["r_final"], "ess_short": short,
-            "ess_short_first": short, "stock_used": to_region}
+            "exports_del": d.exports[:, None] * out["r_final"], "ess_short": short}
 
 
 def _binding(d, st, out, tolb=1e-9):
