@@ -265,65 +265,99 @@ def _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma):
     return new, rt_raw, s, eff, x
 
 
+def _gather_rows(M: sp.csr_matrix, rows):
+    """Entries of CSR rows ``rows`` (with repetition): ``(owner, indices, data)`` with
+    ``owner`` the position in ``rows`` each entry comes from."""
+    lengths = np.diff(M.indptr)[rows]
+    owner = np.repeat(np.arange(rows.size), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    pos = np.repeat(M.indptr[rows] - offsets, lengths) + np.arange(lengths.sum())
+    return owner, M.indices[pos], M.data[pos]
+
+
 def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol, max_policy):
-    """Exact greatest fixed point of one scenario (columns of length n) by policy iteration.
+    """Exact greatest fixed point of a batch by policy iteration (no loop over scenarios).
 
     The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
-    the binding pairs ``k`` of ``j``: each policy (the minimising piece per industry) is a
-    sparse linear system ``(I − B) r = b``; iterate until the policy reproduces itself.
-    Returns ``r`` or None when it fails (singular system or no stable policy).
+    the binding pairs ``k`` of ``j``: each policy (the minimising piece per industry and
+    scenario) is a sparse linear system ``(I − B) r = b``, block diagonal over scenarios and
+    solved in one factorisation; iterate until each scenario's policy reproduces itself.
+    Returns ``(r, ok)``: ``ok[k]`` False where a scenario's policy cycles or its system is
+    singular (its column of ``r`` is then meaningless).
     """
     import scipy.sparse.linalg as spla
 
-    n = st.n
+    n, K = r0.shape
     with np.errstate(divide="ignore", invalid="ignore"):
         safe = np.where(denom > 0, denom, 1.0)
         g = np.where(denom > 0, plan / safe, 0.0)
         const = np.where(denom > 0, np.minimum(1.0, np.minimum(Dhat / safe, g)), 1.0)
-    a, m = st.pair_a, st.pair_m
+    a, m = st.pair_a[:, None], st.pair_m[:, None]
     reg = st.region_of[st.pair_j]
-    beta = a / (a + m)
-    alpha = (m * alpha_reg[st.pair_p, reg, 0] + (0.0 if sigma is None else
-                                                  sigma[st.pair_p, reg, 0] * (a + m))) / (a + m)
+    beta = np.broadcast_to(a / (a + m), (a.size, K))
+    alpha = (m * alpha_reg[st.pair_p, reg] + (0.0 if sigma is None else
+                                              sigma[st.pair_p, reg] * (a + m))) / (a + m)
     if theta_dom is not None:
-        th = theta_dom[st.pair_p, reg, 0]
+        th = theta_dom[st.pair_p, reg]
         alpha, beta = alpha + beta * th, beta * (1.0 - th)
-    alpha = np.where(st.pair_half, 0.5 * (1.0 + alpha), alpha)
-    beta = np.where(st.pair_half, 0.5 * beta, beta)
+    half = st.pair_half[:, None]
+    alpha = np.where(half, 0.5 * (1.0 + alpha), alpha)
+    beta = np.where(half, 0.5 * beta, beta)
     r = r0.copy()
-    I = sp.identity(n, format="csr")
+    ok = np.ones(K, dtype=bool)
+    todo = np.arange(K)  # scenarios still iterating
     last = None
     for _ in range(max_policy):
-        new, _, s, eff, _ = _phi(st, r[:, None], plan[:, None], Dhat[:, None], denom[:, None],
-                                 None if c is None else c, theta_dom, alpha_reg, sigma)
-        if float(np.abs(new[:, 0] - r).max()) < tol:
-            return r
-        k = binding_pair(st, eff, s)[:, 0]
-        pair_val = np.where(k >= 0, g * np.minimum(1.0, eff[np.maximum(k, 0), 0]), np.inf)
-        use = (k >= 0) & (pair_val < const)
-        policy = np.where(use, k, -1)
-        if last is not None and np.array_equal(policy, last):
-            return None
+        sub = lambda arr: None if arr is None else arr[..., todo]  # noqa: E731
+        new, _, s, eff, _ = _phi(st, r[:, todo], plan[:, todo], Dhat[:, todo], denom[:, todo],
+                                 sub(c), sub(theta_dom), alpha_reg[..., todo], sub(sigma))
+        moving = np.abs(new - r[:, todo]).max(axis=0, initial=0.0) >= tol
+        if last is not None:
+            last = last[:, moving]
+        todo = todo[moving]
+        if not todo.size:
+            break
+        k = binding_pair(st, eff[:, moving], s[:, moving])
+        gq, cq = g[:, todo], const[:, todo]
+        pair_val = np.where(k >= 0, gq * np.minimum(
+            1.0, np.take_along_axis(eff[:, moving], np.maximum(k, 0), axis=0)), np.inf)
+        policy = np.where((k >= 0) & (pair_val < cq), k, -1)
+        if last is not None:
+            cycled = (policy == last).all(axis=0)
+            ok[todo[cycled]] = False
+            policy, todo, gq, cq = (policy[:, ~cycled], todo[~cycled], gq[:, ~cycled],
+                                    cq[:, ~cycled])
+            if not todo.size:
+                break
         last = policy
-        js = np.flatnonzero(use)
-        ks = k[js]
-        rows = st.G[st.pair_row[ks]]
-        factor = np.repeat(g[js] * beta[ks], np.diff(rows.indptr))
-        data = rows.data * factor
+        Kq = todo.size
+        js, qs = np.nonzero(policy >= 0)
+        ks = policy[js, qs]
+        owner, cols, vals = _gather_rows(st.G, st.pair_row[ks])
+        scen = todo[qs]
+        vals = vals * (gq[js, qs] * beta[ks, scen])[owner]
         if c is not None:
-            data = data * c[rows.indices, np.repeat(st.region_of[js], np.diff(rows.indptr)), 0]
-        B = sp.csr_matrix((data, rows.indices, rows.indptr), shape=(js.size, n))
-        B = sp.csr_matrix((np.ones(js.size), (js, np.arange(js.size))), shape=(n, js.size)) @ B
-        b = const.copy()
-        b[js] = g[js] * alpha[ks]
+            vals = vals * c[cols, st.region_of[js][owner], scen[owner]]
+        rows = (qs * n + js)[owner]
+        B = sp.csr_matrix((vals, (rows, qs[owner] * n + cols)), shape=(n * Kq, n * Kq))
+        rhs = cq.copy()
+        rhs[js, qs] = gq[js, qs] * alpha[ks, scen]
         try:
-            r = spla.spsolve((I - B).tocsc(), b)
-        except Exception:  # noqa: BLE001 - singular policy: fall back to iteration
-            return None
-        if not np.all(np.isfinite(r)):
-            return None
-        r = np.clip(r, 0.0, 1.0)
-    return None
+            sol = spla.spsolve((sp.identity(n * Kq, format="csr") - B).tocsc(),
+                               rhs.T.reshape(-1))
+        except Exception:  # noqa: BLE001 - singular policy system
+            ok[todo] = False
+            break
+        sol = np.asarray(sol).reshape(Kq, n).T
+        finite = np.isfinite(sol).all(axis=0)
+        ok[todo[~finite]] = False
+        r[:, todo[finite]] = np.clip(sol[:, finite], 0.0, 1.0)
+        last, todo = last[:, finite], todo[finite]
+        if not todo.size:
+            break
+    else:
+        ok[todo] = False
+    return r, ok
 
 
 def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
@@ -334,33 +368,28 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sig
     ``warm`` (the previous outer round's ratios), policy iteration starts from there and the
     cold path runs only for scenarios where it fails."""
     it = 0
+    args = (plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
     if warm is not None:
-        r = warm.copy()
-        for k in range(r.shape[1]):
-            sub = lambda arr: None if arr is None else arr[..., k:k + 1]  # noqa: E731
-            exact = _policy_solve(st, r[:, k], plan[:, k], Dhat[:, k], denom[:, k], sub(c),
-                                  sub(theta_dom), alpha_reg[..., k:k + 1], sub(sigma), tol, 60)
-            r[:, k] = exact if exact is not None else 1.0
-        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        r, ok = _policy_solve(st, warm, *args, tol, 60)
+        r = np.where(ok, r, 1.0)
+        new, rt_raw, s, eff, x = _phi(st, r, *args)
         col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
         if not np.any(col >= tol):
             return new, rt_raw, s, eff, x, 1, float(col.max(initial=0.0))
         r = np.where(col >= tol, 1.0, r)
     for it in range(1, min(sweeps, max_iter) + 1):
-        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        new, rt_raw, s, eff, x = _phi(st, r, *args)
         col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
         r = new
         if not np.any(col >= tol):
             return r, rt_raw, s, eff, x, it, float(col.max(initial=0.0))
-    for k in np.flatnonzero(col >= tol):
-        sub = lambda arr: None if arr is None else arr[..., k:k + 1]  # noqa: E731
-        exact = _policy_solve(st, r[:, k], plan[:, k], Dhat[:, k], denom[:, k], sub(c),
-                              sub(theta_dom), alpha_reg[..., k:k + 1], sub(sigma), tol, 60)
-        if exact is not None:
-            r[:, k] = exact
+    cols = np.flatnonzero(col >= tol)
+    sub = lambda arr: None if arr is None else arr[..., cols]  # noqa: E731
+    exact, ok = _policy_solve(st, r[:, cols], *(sub(v) for v in args), tol, 60)
+    r[:, cols[ok]] = exact[:, ok]
     resid = float(col.max(initial=0.0))
     for it2 in range(1, max_iter - it + 1):
-        new, rt_raw, s, eff, x = _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        new, rt_raw, s, eff, x = _phi(st, r, *args)
         resid = float(np.abs(new - r).max()) if new.size else 0.0
         r = new
         if resid < tol:
@@ -369,10 +398,12 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sig
 
 
 def intermediate_orders(A, y, product_of, n_region):
-    """Orders ``ID_i = Σ_j A[i, j] y[p(i), j]`` (n, K) for order bases ``y`` (P, n, K)."""
+    """Orders ``ID_i = Σ_j A[i, j] y[p(i), j]`` (n, K) for order bases ``y`` (P, n, K);
+    ``A`` dense (n, n), sparse, or already arranged by product as ``(P, R, n)``."""
     P, n, K = y.shape
     if isinstance(A, np.ndarray):
-        return np.einsum("opj,pjk->opk", A.reshape(n_region, P, n), y).reshape(n, K)
+        by_product = A if A.ndim == 3 else A.reshape(n_region, P, n).transpose(1, 0, 2)
+        return np.matmul(by_product, y).transpose(1, 0, 2).reshape(n, K)
     out = np.empty((n, K))
     for p in range(P):
         rows = np.flatnonzero(product_of == p)
@@ -456,8 +487,10 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     relax = np.ones(K)
     growths = np.zeros(K, dtype=int)
     r_prev = None
+    A_orders = (np.ascontiguousarray(pb.A.reshape(R, P, n).transpose(1, 0, 2))
+                if isinstance(pb.A, np.ndarray) else pb.A)
     while True:
-        ID = intermediate_orders(pb.A, y, st.product_of, R)
+        ID = intermediate_orders(A_orders, y, st.product_of, R)
         imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha_t = np.where(imp_orders > 0, np.minimum(
