@@ -331,20 +331,21 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
                 break
         last = policy
         Kq = todo.size
-        js, qs = np.nonzero(policy >= 0)
+        qs, js = np.nonzero(policy.T >= 0)  # ascending rows q n + j of the block system
         ks = policy[js, qs]
         owner, cols, vals = _gather_rows(st.G, st.pair_row[ks])
         scen = todo[qs]
         vals = vals * (gq[js, qs] * beta[ks, scen])[owner]
         if c is not None:
             vals = vals * c[cols, st.region_of[js][owner], scen[owner]]
-        rows = (qs * n + js)[owner]
-        B = sp.csr_matrix((vals, (rows, qs[owner] * n + cols)), shape=(n * Kq, n * Kq))
+        counts = np.zeros(n * Kq, dtype=np.int64)
+        counts[qs * n + js] = np.diff(st.G.indptr)[st.pair_row[ks]]
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        B = sp.csr_matrix((vals, qs[owner] * n + cols, indptr), shape=(n * Kq, n * Kq))
         rhs = cq.copy()
         rhs[js, qs] = gq[js, qs] * alpha[ks, scen]
         try:
-            sol = spla.spsolve((sp.identity(n * Kq, format="csr") - B).tocsc(),
-                               rhs.T.reshape(-1))
+            sol = spla.spsolve(sp.identity(n * Kq, format="csr") - B, rhs.T.reshape(-1))
         except Exception:  # noqa: BLE001 - singular policy system
             ok[todo] = False
             break
@@ -421,38 +422,41 @@ class Anderson:
 
     def __init__(self, depth=5):
         self.depth = depth
-        self.F, self.G = [], []
+        self.reset()
 
     def reset(self):
-        self.F, self.G = [], []
+        self.f_prev = self.g_prev = None
+        self.dF, self.dG = [], []
 
     def step(self, y, gy, upper):
         if self.depth <= 0:
             return gy
         K = y.shape[-1]
-        f = (gy - y).reshape(-1, K)
-        self.F.append(f)
-        self.G.append(gy.reshape(-1, K).copy())
-        if len(self.F) > self.depth + 1:
-            self.F.pop(0)
-            self.G.pop(0)
-        if len(self.F) < 2:
+        g = np.ascontiguousarray(gy.reshape(-1, K).T)  # (K, N): one history per scenario
+        f = g - y.reshape(-1, K).T
+        if self.f_prev is not None:
+            self.dF.append(f - self.f_prev)
+            self.dG.append(g - self.g_prev)
+            if len(self.dF) > self.depth:
+                self.dF.pop(0)
+                self.dG.pop(0)
+        self.f_prev, self.g_prev = f, g
+        if not self.dF:
             return gy
-        dF = np.diff(np.stack(self.F), axis=0)  # (m, N, K)
-        dG = np.diff(np.stack(self.G), axis=0)
-        gram = np.einsum("aNk,bNk->kab", dF, dF)
-        rhs = np.einsum("aNk,Nk->ka", dF, f)
+        dF = np.stack(self.dF, axis=1)  # (K, m, N)
+        gram = np.matmul(dF, dF.transpose(0, 2, 1))
+        rhs = np.matmul(dF, f[:, :, None])
         m = gram.shape[1]
         trace = np.trace(gram, axis1=1, axis2=2)
         usable = trace > 1e-24  # a column whose iterates no longer move mixes nothing
         scale = np.where(usable, trace, 1.0)[:, None, None]
         with np.errstate(all="ignore"):
-            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs[..., None])[..., 0]
+            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs)[..., 0]
         gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
                          gamma, 0.0)
-        out = gy.reshape(-1, K) - np.einsum("aNk,ka->Nk", dG, gamma)
-        out = np.where(np.isfinite(out).all(axis=0, keepdims=True), out, gy.reshape(-1, K))
-        return np.clip(out.reshape(gy.shape), 0.0, upper)
+        out = g - np.matmul(gamma[:, None, :], np.stack(self.dG, axis=1))[:, 0, :]
+        out = np.where(np.isfinite(out).all(axis=1, keepdims=True), out, g)
+        return np.clip(out.T.reshape(gy.shape), 0.0, upper)
 
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
