@@ -428,6 +428,13 @@ class Anderson:
         self.f_prev = self.g_prev = None
         self.dF, self.dG = [], []
 
+    def keep(self, mask):
+        """Drop the histories of scenarios where ``mask`` is False."""
+        if self.f_prev is not None:
+            self.f_prev, self.g_prev = self.f_prev[mask], self.g_prev[mask]
+            self.dF = [d[mask] for d in self.dF]
+            self.dG = [d[mask] for d in self.dG]
+
     def step(self, y, gy, upper):
         if self.depth <= 0:
             return gy
@@ -476,54 +483,61 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
     K = pb.xbar.shape[1]
-    D, total_it = mixed_orders(pb.A, pb.fd, pb.xbar, pb.solve, tol=min(tol, 1e-12))
-    plan = np.minimum(pb.xbar, D)
-    y = np.repeat(plan[None], P, axis=0)
+    D_all, total_it = mixed_orders(pb.A, pb.fd, pb.xbar, pb.solve, tol=min(tol, 1e-12))
     share = pb.a_prod + pb.AM
     used = share > 0
     S = n // R
-    sigma = None
+    A_orders = (np.ascontiguousarray(pb.A.reshape(R, P, n).transpose(1, 0, 2))
+                if isinstance(pb.A, np.ndarray) else pb.A)
+    live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
+    q = pb
+    D = D_all
+    plan = np.minimum(q.xbar, D)
+    y = np.repeat(plan[None], P, axis=0)
     theta_dom = theta_imp = None
     extra = np.zeros((n, K))
-    outer = 0
     accel = Anderson(depth=anderson_depth)
     prev_step = np.full(K, np.inf)
     relax = np.ones(K)
     growths = np.zeros(K, dtype=int)
     r_prev = None
-    A_orders = (np.ascontiguousarray(pb.A.reshape(R, P, n).transpose(1, 0, 2))
-                if isinstance(pb.A, np.ndarray) else pb.A)
+    outer = 0
+    resid_max = 0.0
+    full: dict = {}
     while True:
+        Kl = live.size
         ID = intermediate_orders(A_orders, y, st.product_of, R)
-        imp_orders = np.einsum("pj,pjk->pk", pb.AM, y) + pb.MYd
+        imp_orders = np.einsum("pj,pjk->pk", q.AM, y) + q.MYd
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha_t = np.where(imp_orders > 0, np.minimum(
-                1.0, pb.alpha * pb.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
+                1.0, q.alpha * q.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
                 1.0)
-        if pb.route is not None:
-            c, Dhat_int, Dhat_fin = pb.route(y)
+        if q.route is not None:
+            c, Dhat_int, Dhat_fin = q.route(y)
         else:
-            c, Dhat_int, Dhat_fin = None, ID, pb.fd
+            c, Dhat_int, Dhat_fin = None, ID, q.fd
         Dhat_int = Dhat_int + extra
         Dhat = Dhat_int + Dhat_fin
-        plan = np.minimum(pb.xbar, Dhat)
+        plan = np.minimum(q.xbar, Dhat)
         prio = None
-        if pb.prio_dest is not None and rule == "mixed":
-            prio = (pb.prio_dest if c is None else c * pb.prio_dest).sum(axis=1)
+        if q.prio_dest is not None and rule == "mixed":
+            prio = (q.prio_dest if c is None else c * q.prio_dest).sum(axis=1)
         denom = (Dhat_int if prio is None else Dhat_int + prio) if rule == "mixed" else Dhat
-        if pb.stock_int is not None:
-            need = (share[:, :, None] * y).reshape(P, R, S, K).sum(axis=2)
+        sigma = None
+        if q.stock_int is not None:
+            need = (share[:, :, None] * y).reshape(P, R, S, Kl).sum(axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
-                sigma = np.where(need > 0, np.minimum(1.0, pb.stock_int.transpose(1, 0, 2)
+                sigma = np.where(need > 0, np.minimum(1.0, q.stock_int.transpose(1, 0, 2)
                                                       / np.where(need > 0, need, 1.0)), 0.0)
         alpha_reg = alpha_t[:, None, :] * np.ones((1, R, 1))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
         r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
-            st, np.ones((n, K)), plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
+            st, np.ones((n, Kl)), plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
             max_iter, warm=r_prev if warm_start else None)
         r_prev = r
         total_it += it
+        resid_max = max(resid_max, resid)
         # availability of every input (p, j): domestic pool and imports, as the buyer sees it
         rt = rt_raw if theta_dom is None else (
             rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
@@ -531,16 +545,15 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         dom = np.where(rows[:, :, None] >= 0, rt[np.maximum(rows, 0)], 1.0)
         imp = alpha_reg[:, st.region_of, :]
         with np.errstate(divide="ignore", invalid="ignore"):
-            avail = np.where(used[:, :, None], (pb.a_prod[:, :, None] * dom + pb.AM[:, :, None]
+            avail = np.where(used[:, :, None], (q.a_prod[:, :, None] * dom + q.AM[:, :, None]
                                                 * imp) / np.where(used, share, 1.0)[:, :, None],
                              1.0)
             if sigma is not None:
                 avail = avail + sigma[:, st.region_of, :]
             want = np.where(avail > 0, x[None] / np.where(avail > 0, avail, 1.0), plan[None])
         y_new = np.minimum(plan[None], want)
-        col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, K).max(
+        col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, Kl).max(
             axis=0, initial=0.0)
-        active = col_step >= orders_tol
         grew = col_step > 1.5 * prev_step
         if np.any(grew):  # safeguard: restart the mixing history; relax columns that keep
             accel.reset()  # growing after restarts (oscillation)
@@ -549,47 +562,76 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         else:
             relax = np.minimum(1.0, relax * 1.25)
         prev_step = np.minimum(prev_step, col_step)
-        mixed_y = np.where(relax >= 1.0, accel.step(y, y_new, upper=plan[None]),
-                           y + relax * (y_new - y))
-        y = np.where(active, mixed_y, y)
-        if pb.subst is not None:
-            th_d, th_i, flows = substitution_shares(pb, st, plan, rt_raw, alpha_t, s, x)
+        y = np.where(relax >= 1.0, accel.step(y, y_new, upper=plan[None]),
+                     y + relax * (y_new - y))
+        if q.subst is not None:
+            th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x)
             if theta_dom is None:
                 theta_dom, theta_imp, extra = damping * th_d, damping * th_i, damping * flows
-                col_step = np.maximum(col_step, np.abs(th_d).reshape(-1, K).max(axis=0))
+                col_step = np.maximum(col_step, np.abs(th_d).reshape(-1, Kl).max(axis=0))
             else:
                 col_step = np.maximum.reduce([
-                    col_step, np.abs(th_d - theta_dom).reshape(-1, K).max(axis=0),
-                    np.abs(th_i - theta_imp).reshape(-1, K).max(axis=0)])
-                act = col_step >= orders_tol
-                theta_dom = np.where(act, theta_dom + damping * (th_d - theta_dom), theta_dom)
-                theta_imp = np.where(act, theta_imp + damping * (th_i - theta_imp), theta_imp)
-                extra = np.where(act, extra + damping * (flows - extra), extra)
-        step = float(col_step.max(initial=0.0))
+                    col_step, np.abs(th_d - theta_dom).reshape(-1, Kl).max(axis=0),
+                    np.abs(th_i - theta_imp).reshape(-1, Kl).max(axis=0)])
+                theta_dom = theta_dom + damping * (th_d - theta_dom)
+                theta_imp = theta_imp + damping * (th_i - theta_imp)
+                extra = extra + damping * (flows - extra)
         outer += 1
-        if step < orders_tol:
-            break
-        if outer >= max_outer:
+        done = col_step < orders_tol
+        if outer >= max_outer and not done.all():
             if K == 1:
-                raise NotConverged("orders", outer, step)
-            break  # a batch reports its non-converged scenarios in ``converged``
-    if rule == "mixed":
-        served = Dhat_int if prio is None else Dhat_int + prio
-        rest = Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)
-        left = np.maximum(0.0, x - r * served)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_final = np.where(rest > 0, np.minimum(1.0, left / np.where(rest > 0, rest, 1.0)),
-                               1.0)
-    else:
-        r_final = r
-    return {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
-            "s": s, "eff": eff, "D": D, "plan": plan,
-            "Dhat": Dhat, "alpha_t": alpha_t, "alpha_reg": alpha_reg, "c": c, "y": y,
-            "rt_raw": rt_raw, "binding_pair": binding_pair(st, eff, s),
-            "converged": col_step < orders_tol,
-            "iterations": total_it, "outer": outer, "residual": max(resid, step),
-            "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
-            "sigma": sigma}
+                raise NotConverged("orders", outer, float(col_step.max()))
+            done[:] = True  # a batch reports its non-converged scenarios in ``converged``
+        if not done.any():
+            continue
+        if rule == "mixed":
+            served = Dhat_int if prio is None else Dhat_int + prio
+            rest = Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)
+            left = np.maximum(0.0, x - r * served)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r_final = np.where(rest > 0, np.minimum(
+                    1.0, left / np.where(rest > 0, rest, 1.0)), 1.0)
+        else:
+            r_final = r
+        out = {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
+               "s": s, "eff": eff, "D": D, "plan": plan, "Dhat": Dhat, "alpha_t": alpha_t,
+               "alpha_reg": alpha_reg, "c": c, "y": y, "rt_raw": rt_raw,
+               "binding_pair": binding_pair(st, eff, s), "converged": col_step < orders_tol,
+               "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
+               "sigma": sigma, "step": col_step}
+        for key, val in out.items():
+            if val is None:
+                full[key] = None
+                continue
+            if key not in full:
+                full[key] = np.zeros(val.shape[:-1] + (K,), dtype=val.dtype)
+            full[key][..., live[done]] = val[..., done]
+        if done.all():
+            break
+        keep = ~done
+        live = live[keep]
+        q = _take_columns(pb, live)
+        D = D_all[:, live]
+        y, r_prev, extra = y[..., keep], r_prev[:, keep], extra[:, keep]
+        prev_step, relax, growths = prev_step[keep], relax[keep], growths[keep]
+        if theta_dom is not None:
+            theta_dom, theta_imp = theta_dom[..., keep], theta_imp[..., keep]
+        accel.keep(keep)
+    step = full.pop("step")
+    full.update(iterations=total_it, outer=outer, residual=max(resid_max, float(step.max())))
+    return full
+
+
+def _take_columns(pb: Problem, cols) -> Problem:
+    """The scenarios ``cols`` of a batch (arrays with a trailing scenario axis sliced)."""
+    def take(arr):
+        return None if arr is None else arr[..., cols]
+
+    route = None if pb.route is None else (lambda y: pb.route(y, cols))
+    return Problem(st=pb.st, A=pb.A, AM=pb.AM, a_prod=pb.a_prod, solve=pb.solve,
+                   xbar=take(pb.xbar), fd=take(pb.fd), imports0=pb.imports0, MYd=take(pb.MYd),
+                   alpha=take(pb.alpha), route=route, stock_int=take(pb.stock_int),
+                   subst=pb.subst, prio_dest=take(pb.prio_dest))
 
 
 def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):

@@ -163,7 +163,8 @@ def _region_indicator(d):
 
 
 def _route_function(d, A, rho_eff, fdr, exports):
-    """Callable ``plan -> (c, D̂_int, D̂_fin)`` for route caps (see the kernel, step 2)."""
+    """Callable ``(y, cols) -> (c, D̂_int, D̂_fin)`` for route caps (see the kernel, step 2)
+    on the order bases ``y`` of scenarios ``cols``."""
     R, S = d.n_region, d.n_sector
     _, T0 = _baseline_flows(d)
     n = d.n
@@ -171,7 +172,7 @@ def _route_function(d, A, rho_eff, fdr, exports):
     cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
     cap[np.arange(n), o_of, :] = np.inf
 
-    def route(y):
+    def route(y, cols=slice(None)):
         P, _, K = y.shape
         if isinstance(A, np.ndarray):
             io = np.einsum("oprs,prsk->oprk", A.reshape(R, P, R, S),
@@ -182,11 +183,12 @@ def _route_function(d, A, rho_eff, fdr, exports):
                 rows = np.flatnonzero(p_of == p)
                 io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
                                      for r in range(R)], axis=1)
-        orders = io + fdr
+        fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
+        orders = io + fd_cols
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.where(orders > 0, np.minimum(1.0, cap / np.where(orders > 0, orders, 1.0)),
+            c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                          1.0)
-        return c, (c * io).sum(axis=1), (c * fdr).sum(axis=1) + exports[:, None]
+        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, None]
 
     return route
 
