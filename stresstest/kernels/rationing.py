@@ -275,18 +275,64 @@ def _gather_rows(M: sp.csr_matrix, rows):
     return owner, M.indices[pos], M.data[pos]
 
 
+def _policy_system_solve(st, policy, g, const, alpha, beta, c):
+    """Solve one policy's linear system for a batch (columns = scenarios).
+
+    With ``k = policy[j]`` the binding pair of industry ``j`` (-1: ``r_j = const_j``),
+    ``r_j = b_j + d_j z_{u(k)}`` with ``b = g α_k``, ``d = g β_k`` and ``z_u = Σ_i G[u, i]
+    c[i, reg u] r_i`` the pooled availability of row ``u``. Substituting ``r`` gives a system
+    in the pooled rows the policy reads only, ``(I − M) z = h`` with ``M[u, u(i)] = G[u, i]
+    c d_i`` and ``h_u = Σ_i G[u, i] c b_i`` — a few hundred unknowns per scenario instead of
+    one per industry — block diagonal over scenarios, factorised once. Returns ``r`` (n, K)
+    or None when the system is singular or the solution not finite.
+    """
+    import scipy.sparse.linalg as spla
+
+    n, K = policy.shape
+    U1 = st.G.shape[0]
+    qs, js = np.nonzero(policy.T >= 0)
+    ks = policy[js, qs]
+    b = const.copy()
+    b[js, qs] = g[js, qs] * alpha[ks, qs]
+    d = np.zeros((n, K))
+    d[js, qs] = g[js, qs] * beta[ks, qs]
+    keys = qs * U1 + st.pair_row[ks]
+    uniq, wid_js = np.unique(keys, return_inverse=True)  # unknowns: (scenario, pooled row)
+    W = uniq.size
+    wq, wu = uniq // U1, uniq % U1
+    owner, cols, vals = _gather_rows(st.G, wu)
+    q_e = wq[owner]
+    if c is not None:
+        vals = vals * c[cols, st.row_r[wu][owner], q_e]
+    h = np.bincount(owner, weights=vals * b[cols, q_e], minlength=W)
+    wid = np.full((n, K), -1, dtype=np.int64)
+    wid[js, qs] = wid_js
+    target = wid[cols, q_e]
+    dep = target >= 0
+    M = sp.csr_matrix((vals[dep] * d[cols[dep], q_e[dep]], (owner[dep], target[dep])),
+                      shape=(W, W))
+    try:
+        z = spla.spsolve((sp.identity(W, format="csr") - M).tocsc(), h) if W else h
+    except Exception:  # noqa: BLE001 - singular policy system
+        return None
+    z = np.atleast_1d(np.asarray(z, dtype=float))
+    if not np.all(np.isfinite(z)):
+        return None
+    r = b
+    r[js, qs] = b[js, qs] + d[js, qs] * z[wid_js]
+    return r
+
+
 def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol, max_policy):
     """Exact greatest fixed point of a batch by policy iteration (no loop over scenarios).
 
     The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
     the binding pairs ``k`` of ``j``: each policy (the minimising piece per industry and
-    scenario) is a sparse linear system ``(I − B) r = b``, block diagonal over scenarios and
-    solved in one factorisation; iterate until each scenario's policy reproduces itself.
-    Returns ``(r, ok)``: ``ok[k]`` False where a scenario's policy cycles or its system is
-    singular (its column of ``r`` is then meaningless).
+    scenario) is a sparse linear system (:func:`_policy_system_solve`); iterate until each
+    scenario's policy reproduces itself. Returns ``(r, ok)``: ``ok[k]`` False where a
+    scenario's policy cycles or its system is singular (its column of ``r`` is then
+    meaningless).
     """
-    import scipy.sparse.linalg as spla
-
     n, K = r0.shape
     with np.errstate(divide="ignore", invalid="ignore"):
         safe = np.where(denom > 0, denom, 1.0)
@@ -330,32 +376,12 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
             if not todo.size:
                 break
         last = policy
-        Kq = todo.size
-        qs, js = np.nonzero(policy.T >= 0)  # ascending rows q n + j of the block system
-        ks = policy[js, qs]
-        owner, cols, vals = _gather_rows(st.G, st.pair_row[ks])
-        scen = todo[qs]
-        vals = vals * (gq[js, qs] * beta[ks, scen])[owner]
-        if c is not None:
-            vals = vals * c[cols, st.region_of[js][owner], scen[owner]]
-        counts = np.zeros(n * Kq, dtype=np.int64)
-        counts[qs * n + js] = np.diff(st.G.indptr)[st.pair_row[ks]]
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        B = sp.csr_matrix((vals, qs[owner] * n + cols, indptr), shape=(n * Kq, n * Kq))
-        rhs = cq.copy()
-        rhs[js, qs] = gq[js, qs] * alpha[ks, scen]
-        try:
-            sol = spla.spsolve(sp.identity(n * Kq, format="csr") - B, rhs.T.reshape(-1))
-        except Exception:  # noqa: BLE001 - singular policy system
+        sol = _policy_system_solve(st, policy, gq, cq, alpha[:, todo], beta[:, todo],
+                                   None if c is None else c[..., todo])
+        if sol is None:
             ok[todo] = False
             break
-        sol = np.asarray(sol).reshape(Kq, n).T
-        finite = np.isfinite(sol).all(axis=0)
-        ok[todo[~finite]] = False
-        r[:, todo[finite]] = np.clip(sol[:, finite], 0.0, 1.0)
-        last, todo = last[:, finite], todo[finite]
-        if not todo.size:
-            break
+        r[:, todo] = np.clip(sol, 0.0, 1.0)
     else:
         ok[todo] = False
     return r, ok

@@ -172,11 +172,14 @@ def _route_function(d, A, rho_eff, fdr, exports):
     cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
     cap[np.arange(n), o_of, :] = np.inf
 
+    if isinstance(A, np.ndarray):  # (P, R_dest, R_origin, S): one matmul per product-region
+        A_by_dest = np.ascontiguousarray(A.reshape(R, S, R, S).transpose(1, 2, 0, 3))
+
     def route(y, cols=slice(None)):
         P, _, K = y.shape
         if isinstance(A, np.ndarray):
-            io = np.einsum("oprs,prsk->oprk", A.reshape(R, P, R, S),
-                           y.reshape(P, R, S, K)).reshape(n, R, K)
+            io = np.matmul(A_by_dest, y.reshape(P, R, S, K)).transpose(2, 0, 1, 3).reshape(
+                n, R, K)
         else:
             io = np.empty((n, R, K))
             for p in range(P):
