@@ -53,27 +53,32 @@ SOURCES = ("domestic", "imported", "stock")
 BINDING = {"none": 0, "demand": 1, "capacity": 2, "input": 3, "import": 4, "route": 5}
 
 
+def _baseline_final_use(economy: xr.Dataset, d: Derived | None = None):
+    """Baseline final use ``(region, product)`` arrays: essential, domestic, imported."""
+    d = d if d is not None else derive(economy)
+    R, S = d.n_region, d.n_sector
+    cons = economy["consumption"].values.astype(bool)
+    dom = d.Ydest.reshape(R, S, R, -1).sum(axis=0)  # (product, region, use)
+    ess = ((dom[..., cons].sum(axis=2) + d.MY[..., cons].sum(axis=2))
+           * economy["essential_share"].values[:, None])
+    return ess.T, dom.sum(axis=2).T, d.MY.sum(axis=2).T
+
+
 def essential_baseline(economy: xr.Dataset) -> xr.DataArray:
     """Baseline essential final use ``(region, product)``: ``essential_share[p]`` times
     households' and government's use of ``p`` in the region, domestic and imported."""
-    cons = economy["consumption"]
-    dom = economy["Y"].where(cons, 0.0).sum(["origin", "use"])
-    imp = economy["MY"].where(cons, 0.0).sum("use")
-    share = economy["essential_share"].rename({"sector": "product"}).drop_vars(
-        [c for c in economy["essential_share"].coords if c != "sector"])
-    out = (dom + imp) * share
-    return out.transpose("region", "product").drop_vars(
-        [c for c in out.coords if c not in ("region", "product")])
+    return xr.DataArray(_baseline_final_use(economy)[0], dims=("region", "product"),
+                        coords={"region": economy["region"].values,
+                                "product": economy["sector"].values})
 
 
 def final_baseline(economy: xr.Dataset) -> xr.DataArray:
     """Baseline final deliveries ``(region, product, source)`` (stock is zero)."""
-    dom = economy["Y"].sum(["origin", "use"]).transpose("region", "product")
-    imp = economy["MY"].sum("use").transpose("region", "product")
-    stock = xr.zeros_like(dom)
-    out = xr.concat([dom, imp, stock], dim=xr.DataArray(list(SOURCES), dims="source",
-                                                        name="source"))
-    return _bare(out.transpose("region", "product", "source"))
+    _, dom, imp = _baseline_final_use(economy)
+    return xr.DataArray(np.stack([dom, imp, np.zeros_like(dom)], axis=2),
+                        dims=("region", "product", "source"),
+                        coords={"region": economy["region"].values,
+                                "product": economy["sector"].values, "source": list(SOURCES)})
 
 
 def essential_delivered(essential_share, consumption_desired, consumption_delivered,
@@ -93,11 +98,6 @@ def essential_delivered(essential_share, consumption_desired, consumption_delive
     else:
         raise ValueError(f"final-use rule must be 'proportional' or 'essential_first', got {rule!r}")
     return np.minimum(base + stock_release, np.maximum(wanted, base))
-
-
-def _bare(da: xr.DataArray) -> xr.DataArray:
-    """Drop non-index coordinates so results stay light; the economy keeps the metadata."""
-    return da.drop_vars([c for c in da.coords if c not in da.dims])
 
 
 def make_result(
@@ -141,7 +141,7 @@ def make_result(
 
     v = d.v.reshape((R, S) + (1,) * len(tshape))
     x_arr = np.asarray(x, dtype=float).reshape((R, S) + tshape)
-    eb = essential_baseline(economy).values
+    eb, f_dom0, f_imp0 = _baseline_final_use(economy, d)
     ess = np.asarray(essential, dtype=float).reshape((R, S) + tshape)
     eb_b = eb.reshape((R, S) + (1,) * len(tshape))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -161,7 +161,7 @@ def make_result(
         "binding_product": ind(binding_product, dtype=np.int16),
         "x_baseline": (("region", "sector"), d.x.reshape(R, S)),
         "va_baseline": (("region", "sector"), (d.x * d.v).reshape(R, S)),
-        "f_baseline": (("region", "product"), final_baseline(economy).sum("source").values),
+        "f_baseline": (("region", "product"), f_dom0 + f_imp0),
         "essential_baseline": (("region", "product"), eb),
     }
     res = xr.Dataset(data, coords=coords)

@@ -75,7 +75,8 @@ class Structure:
     with identical shares share a row); ``row_r[u]`` the buyers' region. Binding pairs
     ``(pair_p, pair_j)`` sorted by ``j`` with coefficients ``pair_a`` (domestic) and
     ``pair_m`` (imported), ``pair_row`` their pooled row, ``pair_half`` half-critical flags;
-    ``pair_start`` the reduceat offsets of the industries ``pair_js`` that have pairs.
+    ``pair_start`` the reduceat offsets of the industries ``pair_js`` that have pairs;
+    ``pair_pr`` the flat ``(product, buyer region)`` index of each pair.
     """
 
     n: int
@@ -96,6 +97,7 @@ class Structure:
     pair_js: np.ndarray
     col_row: np.ndarray = field(repr=False)
     G_rows_of_nz: np.ndarray = field(repr=False)
+    pair_pr: np.ndarray = field(repr=False)
 
 
 def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: int = 12):
@@ -157,7 +159,7 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
     rows_of_nz = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
     return Structure(n, n_region, P, np.asarray(region_of), np.asarray(product_of), G, row_p,
                      row_r, pp, jj, rows, a_prod[pp, jj], AM[pp, jj], half[pp, jj], start, js,
-                     col_row, rows_of_nz)
+                     col_row, rows_of_nz, pp * n_region + np.asarray(region_of)[jj])
 
 
 # --------------------------------------------------------------------------- pieces
@@ -196,10 +198,9 @@ def input_ratio(st: Structure, rt, alpha_reg, sigma):
     """Bottleneck ``s`` (n, K) and the index of the binding pair per industry (-1 if none)."""
     n, K = st.n, rt.shape[1]
     a, m = st.pair_a[:, None], st.pair_m[:, None]
-    reg = st.region_of[st.pair_j]
-    num = a * rt[st.pair_row] + m * alpha_reg[st.pair_p, reg]
+    num = a * rt[st.pair_row] + m * alpha_reg.reshape(-1, K)[st.pair_pr]
     if sigma is not None:
-        num = num + sigma[st.pair_p, reg] * (a + m)
+        num = num + sigma.reshape(-1, K)[st.pair_pr] * (a + m)
     sp_ = np.minimum(1.0, num / (a + m))
     eff = np.where(st.pair_half[:, None], 0.5 * (1.0 + sp_), sp_)
     s = np.ones((n, K))
@@ -309,10 +310,12 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c):
     wid[js, qs] = wid_js
     target = wid[cols, q_e]
     dep = target >= 0
-    M = sp.csr_matrix((vals[dep] * d[cols[dep], q_e[dep]], (owner[dep], target[dep])),
-                      shape=(W, W))
+    # entries come grouped by row and a row's origins sit in distinct regions, hence
+    # distinct pooled rows: the CSR arrays are built directly, without duplicates
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner[dep], minlength=W))])
+    M = sp.csr_matrix((vals[dep] * d[cols[dep], q_e[dep]], target[dep], indptr), shape=(W, W))
     try:
-        z = spla.spsolve((sp.identity(W, format="csr") - M).tocsc(), h) if W else h
+        z = spla.spsolve(sp.identity(W, format="csr") - M, h) if W else h
     except Exception:  # noqa: BLE001 - singular policy system
         return None
     z = np.atleast_1d(np.asarray(z, dtype=float))
