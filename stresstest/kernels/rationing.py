@@ -54,6 +54,9 @@ import numpy as np
 import scipy.sparse as sp
 
 
+_RESTART_GROWTH = 1.5  # a step this many times the smallest so far restarts Anderson
+
+
 class NotConverged(RuntimeError):
     """Raised with ``iterations`` and ``residual`` when a loop misses its tolerance."""
 
@@ -443,19 +446,22 @@ def intermediate_orders(A, y, product_of, n_region):
 
 class Anderson:
     """Anderson acceleration (type II) of a fixed-point map ``y ↦ G(y)``, column by column
-    (each scenario on the trailing axis has its own history, so results do not depend on how
-    scenarios are batched): the next iterate is ``G(y_k) − ΔG γ`` with ``γ`` minimising
-    ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[0, upper]``. ``depth = 0`` is plain
-    iteration. Convergence is judged on the plain step ``‖G(y) − y‖``; the caller restarts
-    the history when that step grows (safeguarded Anderson)."""
+    (each scenario on the trailing axis has its own history and its own restarts, so results
+    do not depend on how scenarios are batched): the next iterate is ``G(y_k) − ΔG γ`` with
+    ``γ`` minimising ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[0, upper]``.
+    ``depth = 0`` is plain iteration. Convergence is judged on the plain step ``‖G(y) − y‖``;
+    the caller restarts a column's history when its step grows (safeguarded Anderson)."""
 
     def __init__(self, depth=5):
         self.depth = depth
-        self.reset()
-
-    def reset(self):
         self.f_prev = self.g_prev = None
         self.dF, self.dG = [], []
+        self.valid = None  # per column: how many of the latest differences belong to it
+
+    def reset(self, cols):
+        """Restart the histories of the columns ``cols`` (a boolean mask)."""
+        if self.valid is not None:
+            self.valid[cols] = -1  # the next difference still spans the restart
 
     def keep(self, mask):
         """Drop the histories of scenarios where ``mask`` is False."""
@@ -463,6 +469,7 @@ class Anderson:
             self.f_prev, self.g_prev = self.f_prev[mask], self.g_prev[mask]
             self.dF = [d[mask] for d in self.dF]
             self.dG = [d[mask] for d in self.dG]
+            self.valid = self.valid[mask]
 
     def step(self, y, gy, upper):
         if self.depth <= 0:
@@ -470,24 +477,28 @@ class Anderson:
         K = y.shape[-1]
         g = np.ascontiguousarray(gy.reshape(-1, K).T)  # (K, N): one history per scenario
         f = g - y.reshape(-1, K).T
-        if self.f_prev is not None:
+        if self.f_prev is None:
+            self.valid = np.full(K, -1)
+        else:
             self.dF.append(f - self.f_prev)
             self.dG.append(g - self.g_prev)
             if len(self.dF) > self.depth:
                 self.dF.pop(0)
                 self.dG.pop(0)
+        self.valid = np.minimum(self.valid + 1, len(self.dF))
         self.f_prev, self.g_prev = f, g
-        if not self.dF:
+        if not self.dF or not self.valid.any():
             return gy
-        dF = np.stack(self.dF, axis=1)  # (K, m, N)
+        m = len(self.dF)
+        live = (np.arange(m)[None, :] >= m - self.valid[:, None]).astype(float)  # (K, m)
+        dF = np.stack(self.dF, axis=1) * live[:, :, None]  # (K, m, N)
         gram = np.matmul(dF, dF.transpose(0, 2, 1))
         rhs = np.matmul(dF, f[:, :, None])
-        m = gram.shape[1]
         trace = np.trace(gram, axis1=1, axis2=2)
         usable = trace > 1e-24  # a column whose iterates no longer move mixes nothing
         scale = np.where(usable, trace, 1.0)[:, None, None]
         with np.errstate(all="ignore"):
-            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs)[..., 0]
+            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs)[..., 0] * live
         gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
                          gamma, 0.0)
         out = g - np.matmul(gamma[:, None, :], np.stack(self.dG, axis=1))[:, 0, :]
@@ -583,13 +594,13 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         y_new = np.minimum(plan[None], want)
         col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, Kl).max(
             axis=0, initial=0.0)
-        grew = col_step > 1.5 * prev_step
-        if np.any(grew):  # safeguard: restart the mixing history; relax columns that keep
-            accel.reset()  # growing after restarts (oscillation)
-            growths = growths + grew
-            relax = np.where(grew & (growths > 8), np.maximum(relax * 0.5, 1.0 / 64), relax)
-        else:
-            relax = np.minimum(1.0, relax * 1.25)
+        grew = col_step > _RESTART_GROWTH * prev_step
+        # safeguard, column by column: restart the mixing history of a column whose step
+        # grew; relax columns that keep growing (oscillation), recover while they do not
+        accel.reset(grew)
+        growths = growths + grew
+        relax = np.where(grew, np.where(growths > 8, np.maximum(relax * 0.5, 1.0 / 64), relax),
+                         np.minimum(1.0, relax * 1.25))
         prev_step = np.minimum(prev_step, col_step)
         y = np.where(relax >= 1.0, accel.step(y, y_new, upper=plan[None]),
                      y + relax * (y_new - y))
