@@ -638,7 +638,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                "alpha_reg": alpha_reg, "c": c, "y": y, "rt_raw": rt_raw,
                "binding_pair": binding_pair(st, eff, s), "converged": col_step < orders_tol,
                "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
-               "sigma": sigma, "step": col_step}
+               "sigma": sigma, "step": col_step, "rounds": np.full(Kl, outer)}
         for key, val in out.items():
             if val is None:
                 full[key] = None

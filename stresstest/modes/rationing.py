@@ -460,7 +460,7 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
 
 _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
                "f_stock", "essential", "exports_del", "stock_release", "cost", "binding_pair",
-               "c", "converged")
+               "c", "converged", "rounds")
 
 
 def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
@@ -503,6 +503,8 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
     res["converged"] = ok
     res["converged"].attrs["long_name"] = ("order rounds reached orders_tol (results of other "
                                            "scenarios are NaN)")
+    res["rounds"] = xr.DataArray(merged["rounds"], dims="scenario", coords={"scenario": names},
+                                 attrs={"long_name": "order rounds of the scenario"})
     res.attrs["scenario"] = "batch"
     res.attrs["not_converged"] = int((~ok).sum())
     return res

@@ -97,21 +97,6 @@ def coastal_cut(eco, remaining=0.7, horizon=30):
     return sh
 
 
-def random_ensemble(eco, K, seed=0):
-    """K random capacity/import scenarios as one compiled shock with a ``scenario`` dim."""
-    from stresstest.compiled import no_shock
-
-    rng = np.random.default_rng(seed)
-    R, S = eco.sizes["region"], eco.sizes["sector"]
-    base = no_shock(eco, 1)
-    kap = 1 - rng.uniform(0, 0.5, (R, S, 1, K)) * (rng.uniform(size=(R, S, 1, K)) < 0.1)
-    alp = 1 - rng.uniform(0, 0.5, (S, 1, K)) * (rng.uniform(size=(S, 1, K)) < 0.2)
-    ens = base.expand_dims(scenario=K).transpose(..., "scenario").copy()
-    ens["kappa"] = (("region", "sector", "time", "scenario"), kap)
-    ens["alpha_M"] = (("product", "time", "scenario"), alp)
-    return ens
-
-
 # --------------------------------------------------------------------------- cases
 
 STATE: dict = {}
@@ -129,15 +114,30 @@ def bench_rationing_one():
     STATE["note_one"] = f"{STATE['eco_name']}, {res.attrs['iterations']} iterations"
 
 
-@case("rationing: 1,000 random scenarios batched", target="<= 15 s", runs=1)
-def bench_rationing_ensemble():
-    from stresstest.modes.rationing import run_rationing_batch
+def _ensemble(scheduler):
+    from stresstest.ensemble import random_shocks, run_ensemble
 
     if "eco" not in STATE:
         STATE["eco"], STATE["eco_name"] = default_economy()
-    ens = random_ensemble(STATE["eco"], 1000)
-    res = run_rationing_batch(STATE["eco"], ens)
-    STATE["note_ens"] = f"{res.attrs['iterations']} iterations (max over blocks)"
+    shocks = random_shocks(STATE["eco"], ENSEMBLE_SIZE, seed=0)
+    res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler)
+    rounds = res["rounds"].values[res["converged"].values]
+    STATE[f"note_ens_{scheduler}"] = (
+        f"{ENSEMBLE_SIZE} scenarios, scheduler={scheduler}: {res.attrs['not_converged']} not "
+        f"converged, order rounds median {np.median(rounds):.0f}, max {rounds.max()}")
+
+
+ENSEMBLE_SIZE = 1000
+
+
+@case("rationing: 1,000 random scenarios, in-process batches", target="<= 15 s", runs=1)
+def bench_rationing_ensemble():
+    _ensemble(None)
+
+
+@case("rationing: 1,000 random scenarios, dask LocalCluster", target="<= 15 s", runs=1)
+def bench_rationing_ensemble_dask():
+    _ensemble("local")
 
 
 @case("rationing: 9,800 industries build/validate + one scenario", target="<= 30 s, <= 3 GiB",
@@ -181,7 +181,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", nargs="*", help="substrings of case names to run")
+    ap.add_argument("--ensemble", type=int, default=ENSEMBLE_SIZE,
+                    help="scenarios in the ensemble cases (the target is for 1,000)")
     args = ap.parse_args(argv)
+    globals()["ENSEMBLE_SIZE"] = args.ensemble
     rows = []
     for name, c in CASES.items():
         if args.only and not any(s in name for s in args.only):
@@ -202,8 +205,8 @@ def main(argv=None):
     print(f"{'case':<62} {'median s':>9} {'min s':>9} {'maxrss+ MiB':>12}  target")
     for name, med, mn, peak, target in rows:
         print(f"{name:<62} {med:9.3f} {mn:9.3f} {peak:12.1f}  {target}")
-    for k in ("note_one", "note_ens"):
-        if k in STATE:
+    for k in sorted(STATE):
+        if k.startswith("note"):
             print(f"  {k}: {STATE[k]}")
 
 
