@@ -49,12 +49,14 @@ Objective, lexicographic
               essential supply, the stage-1 upper bound; HiGHS presolve rejects it in < 1 s
               when infeasible): then stage 1 is skipped and the answer is exact (no shock on
               china31: ~2 s, ``x = x0`` to 1e-9; crossover on the degenerate stage 1 took 70 s).
-              Otherwise stage 1 is solved and stage 2 runs on its face (variables with a stage-1
-              reduced cost ``> 1e-9`` of the scaled objective fixed at their bound, inequality
-              rows with such a dual made equalities), or, if that misses the stage-1 optimum,
-              with the weighted objective ``c2 + lam c1`` (lexicographically optimal whenever it
-              lands on the face); either is accepted only if ``c1 z <= z1* + tol |z1*| +
-              1e-7 |c1 . ub|``, else :class:`SolverError` (no approximate answer is returned):
+              Otherwise one HiGHS instance (``highspy``, for warm starts) solves (a) the
+              weighted LP ``c2 + lam c1`` (IPM with crossover: a vertex near the lexicographic
+              optimum), (b) stage 1 by primal simplex from that basis (its exact optimum
+              ``z1*``), (c) stage 2 with the row ``c1 z <= z1* + stage_tol |z1*|`` added, primal
+              simplex from the stage-1 basis (duals free of ``lam``); a step that fails is
+              retried with dual simplex, then default tolerances, and the result is accepted
+              only if ``c1 z <= z1* + stage_tol |z1*| + 1e-7 |c1 . ub|``, else
+              :class:`SolverError` (no approximate answer is returned). Stage 2 objective:
               ``max sum_j (v'_j + eps g(x0)_j) x_j - sum phi_p (Te + N)
               + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs) - 2.5 eps (zr + zn)
               - eps/2 (sd + sm)``;
@@ -64,8 +66,10 @@ Objective, lexicographic
               final users as ``fs``, and, through the generic weights
               ``g(a) = 1 + a / (a + mean a)`` in ``[1, 2)``, make ``x``, ``f`` and exports unique
               (VA alone ties often: e.g. which region's final users get a product), invariant
-              to money units and to relabelling regions. Stage 2 runs with HiGHS tolerances
-              tightened to ``1e-10`` so that these weights are resolved.
+              to money units and to relabelling regions. Stage 2 is first run with HiGHS
+              tolerances tightened to ``1e-10`` so that these weights are resolved (on the
+              shocked china31 LP that attempt ends "Unknown" and the default-tolerance retry
+              answers: ~16 s in all, most of it in (a) and the failed attempt).
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
@@ -366,7 +370,8 @@ def build_lp(inp: LPInputs):
 def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm",
              time_limit: float | None = None, stage: str = "LP", crossover: bool = True,
              tight: bool = False):
-    """``linprog`` with HiGHS on ``0 <= z <= ub``; falls back to dual simplex when IPM stops on
+    """``linprog`` with HiGHS on ``0 <= z <= ub`` (the full-supply and no-essential stages);
+    falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
     otherwise; ``tight`` tolerances (1e-10) are dropped, and at last presolve too, before
     giving up (HiGHS may call a problem with tiny bounds infeasible under them).
@@ -414,69 +419,104 @@ def _atol1(c1, ub) -> float:
     return 1e-7 * abs(float(c1[c1 != 0] @ ub[c1 != 0])) + 1e-12
 
 
-def _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, method, time_limit,
-                 info):
-    """Stage 2 on the optimal face of stage 1, found from the stage-1 duals (complementary
-    slackness): a variable with reduced cost ``d_k != 0`` sits at that bound in every stage-1
-    optimum, an inequality row with dual ``y_i != 0`` is active. Fixing them (``|d|, |y| >
-    1e-9`` of the scaled objective) replaces the dense row ``c1 z <= z1``, which stalls HiGHS
-    on large tables. Returns ``None`` when the result misses the stage-1 optimum by more than
-    ``stage_tol`` (the caller then tries the weighted objective)."""
-    thr = 1e-9
-    dl = np.asarray(res1.lower.marginals)
-    du = np.asarray(res1.upper.marginals)
-    lo = np.zeros_like(ub)
-    hi = ub.copy()
-    at_lo = dl > thr
-    at_hi = (du < -thr) & np.isfinite(ub)
-    hi[at_lo] = 0.0
-    lo[at_hi] = ub[at_hi]
-    have_ub = A_ub is not None and A_ub.shape[0] > 0
-    if have_ub:
-        act = np.abs(np.asarray(res1.ineqlin.marginals)) > thr
-        A_eq2 = sp.vstack([A_eq, A_ub[act]], format="csr")
-        b_eq2 = np.concatenate([b_eq, b_ub[act]])
-        A_ub2, b_ub2 = A_ub[~act], b_ub[~act]
-    else:
-        act = np.zeros(0, bool)
-        A_eq2, b_eq2, A_ub2, b_ub2 = A_eq, b_eq, A_ub, b_ub
-    info["stage2_fixed"] = int(at_lo.sum() + at_hi.sum())
-    info["stage2_active_rows"] = int(act.sum())
-    res = solve_lp(c2, A_ub2, b_ub2, A_eq2, b_eq2, hi, lb=lo, method=method, tight=True,
-                   time_limit=time_limit, stage="stage 2 (value added)")
-    gap = float(c1 @ res.x) - z1
+_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+_SOLVER = {"highs-ipm": {"solver": "ipm"}, "highs-ds": {"solver": "simplex", "simplex_strategy": 1},
+           "highs": {"solver": "choose"}}
+_PRIMAL = {"solver": "simplex", "simplex_strategy": 4}
+_LOOSE = {"primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7}
+
+
+def _highs(c, A_ub, b_ub, A_eq, b_eq, ub, time_limit):
+    """A silent ``highspy.Highs`` holding ``min c z, A_eq z = b_eq, A_ub z <= b_ub, 0 <= z <= ub``
+    (tight tolerances)."""
+    import highspy
+
+    A = sp.vstack([A_eq, A_ub], format="csc")
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_ = np.asarray(c, float)
+    lp.col_lower_ = np.zeros(A.shape[1])
+    lp.col_upper_ = np.where(np.isfinite(ub), ub, inf)
+    lp.row_lower_ = np.concatenate([b_eq, np.full(A_ub.shape[0], -inf)])
+    lp.row_upper_ = np.concatenate([b_eq, b_ub])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for k, v in _TIGHT.items():
+        h.setOptionValue(k, v)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    h.passModel(lp)
+    return h
+
+
+def _run(h, stage: str, opts: dict, tried: list):
+    """Solve ``h`` with solver options ``opts`` (from its current basis, if any); returns
+    whether HiGHS reports an optimum, recording the attempt in ``tried``."""
+    import highspy
+
+    for k, v in {**_TIGHT, "presolve": "choose", **opts}.items():
+        h.setOptionValue(k, v)
+    h.run()
+    st = h.getModelStatus()
+    loose = " (loose)" if "primal_feasibility_tolerance" in opts else ""
+    tried.append(f"{stage} {opts.get('solver')}{loose}: {h.modelStatusToString(st)} "
+                 f"(cumulative {h.getRunTime():.2f} s)")
+    return st == highspy.HighsModelStatus.kOptimal
+
+
+def _solve_stages(c1, c2, A_ub, b_ub, A_eq, b_eq, ub, inp, method, stage_tol, time_limit,
+                  info):
+    """Lexicographic stages 1 and 2 on one HiGHS instance, each warm-started from the basis of
+    the one before. (a) ``min c2 + lam c1``, ``lam = 1e3 / min omega`` (``method``; IPM with
+    crossover by default): a vertex close to the lexicographic optimum. (b) ``min c1``, primal
+    simplex from that basis: the stage-1 optimum ``z1``. (c) the row ``c1 z <= z1 + stage_tol |z1|``
+    added, ``min c2``, primal simplex: stage 2 on the stage-1 optimal face, with duals free of
+    ``lam``. A step that does not reach an optimum is retried with dual simplex (from scratch
+    for (a)); :class:`SolverError` if that fails too. Returns ``(z, upper marginals, z1)``."""
+    import highspy
+
+    nv = c1.size
+    cols = np.arange(nv, dtype=np.int32)
+    scale1 = float(np.abs(c1).max())
+    lam = 1e3 / float(inp.omega[inp.omega > 0].min())
+    h = _highs(c2 + lam * c1, A_ub, b_ub, A_eq, b_eq, ub, time_limit)
+    tried: list = []
+
+    def step(stage, *attempts):
+        if not any(_run(h, stage, opts, tried) for opts in attempts):
+            raise SolverError(f"optimal: {stage} failed ({'; '.join(tried)})")
+        inf = h.getInfo()
+        return inf.ipm_iteration_count + inf.crossover_iteration_count \
+            + inf.simplex_iteration_count
+
+    t = time.perf_counter()
+    it = step("weighted stages 1-2", _SOLVER[method], {**_SOLVER["highs-ds"], "presolve": "off"})
+    info["weighted_seconds"] = round(time.perf_counter() - t, 4)
+    info["weighted_iterations"] = int(it)
+    h.changeColsCost(nv, cols, c1 / scale1)
+    retry = (_SOLVER["highs-ds"], {**_PRIMAL, **_LOOSE})
+    info["stage1_iterations"] = int(step("stage 1 (essential supply)", _PRIMAL, *retry))
+    z1 = float(h.getInfo().objective_function_value) * scale1
+    nz = np.flatnonzero(c1).astype(np.int32)
+    h.addRow(-highspy.kHighsInf, (z1 + stage_tol * abs(z1) + 1e-12) / scale1,
+             nz.size, nz, c1[nz] / scale1)
+    h.changeColsCost(nv, cols, c2)
+    info["stage2_iterations"] = int(step("stage 2 (value added)", _PRIMAL, *retry))
+    sol = h.getSolution()
+    z = np.asarray(sol.col_value, float)
+    marg = np.minimum(np.asarray(sol.col_dual, float), 0.0)  # < 0 only at the upper bound
+    gap = float(c1 @ z) - z1
     info["stage1_gap"] = gap / max(abs(z1), 1e-300)
     if gap > stage_tol * abs(z1) + _atol1(c1, ub):
-        info["stage2_face_failure"] = f"stage-1 gap {info['stage1_gap']:.3g}"
-        return None
-    info["lexicographic"] = "optimal face (stage-1 duals)"
-    return res
-
-
-def _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp, method,
-                     time_limit, info):
-    """Stage 2 as one LP ``c2 + lam c1`` (no stage-1 row, which can stall the interior point
-    method on large tables): lexicographically optimal once ``c1 z <= z1 + tol |z1|``;
-    ``lam`` grows 100-fold until it is (at most 3 tries), else :class:`SolverError`. Duals then
-    include ``lam`` times the essential-supply value (flagged in ``info["lexicographic"]``)."""
-    om = inp.omega[inp.omega > 0]
-    lam = 1e3 / float(om.min())
-    for _ in range(3):
-        res = solve_lp(c2 + lam * c1, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
-                       time_limit=time_limit, stage="stage 2 (value added, weighted)")
-        gap = float(c1 @ res.x) - z1
-        if gap <= stage_tol * abs(z1) + _atol1(c1, ub):
-            break
-        lam *= 100.0
-    else:
-        raise SolverError(
-            f"optimal: stage 2 misses the stage-1 optimum by {gap / max(abs(z1), 1e-300):.3g} "
-            f"relative (> stage_tol {stage_tol:g}) both on the face fixed from stage-1 reduced "
-            f"costs ({info.get('stage2_face_failure', '?')}) and with the weighted objective "
-            f"(lambda up to {lam / 100.0:.3g}); the lexicographic optimum was not found")
-    info["lexicographic"] = f"weighted (lambda={lam:.3g})"
-    info["stage1_gap"] = gap / max(abs(z1), 1e-300)
-    return res
+        raise SolverError(f"optimal: stage 2 misses the stage-1 optimum by "
+                          f"{info['stage1_gap']:.3g} relative (> stage_tol {stage_tol:g})")
+    info["lexicographic"] = "stage-1 row, warm-started from the weighted vertex"
+    info["solver_steps"] = "; ".join(tried)
+    return z, marg, z1
 
 
 def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float = 1e-9,
@@ -509,31 +549,20 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
             info["lexicographic"] = "full essential supply (e = E fixed)"
             info["stage1_gap"] = 0.0
     if res2 is None and np.any(c1 != 0):
-        scale1 = float(np.abs(c1).max())
-        res1 = solve_lp(c1 / scale1, A_ub, b_ub, A_eq, b_eq, ub, method=method,
-                        time_limit=time_limit, stage="stage 1 (essential supply)")
-        z1 = float(res1.fun) * scale1
-        info["stage1_method"] = res1.method_used
-        info["stage1_iterations"] = int(res1.nit)
-        info["stage1_seconds"] = round(time.perf_counter() - t0 - t_build, 4)
-        try:
-            res2 = _face_stage2(res1, c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub,
-                                method, time_limit, info)
-        except SolverError as err:
-            info["stage2_face_failure"] = str(err)[:200]
-        if res2 is None:
-            res2 = _weighted_stage2(c1, c2, z1, stage_tol, A_ub, b_ub, A_eq, b_eq, ub, inp,
-                                    method, time_limit, info)
+        z, marg, z1 = _solve_stages(c1, c2, A_ub, b_ub, A_eq, b_eq, ub, inp, method, stage_tol,
+                                    time_limit, info)
+        fun2 = float(c2 @ z)
         info["stage_tol"] = stage_tol
-    elif res2 is None:
-        res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
-                        time_limit=time_limit, stage="stage 2 (value added)")
-    info["stage2_method"] = res2.method_used
-    info["stage2_iterations"] = int(res2.nit)
+    else:
+        if res2 is None:
+            res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, method=method, tight=True,
+                            time_limit=time_limit, stage="stage 2 (value added)")
+        info["stage2_method"] = res2.method_used
+        info["stage2_iterations"] = int(res2.nit)
+        z, marg, fun2 = res2.x, np.asarray(res2.upper.marginals), float(res2.fun)
     info["solve_seconds"] = round(time.perf_counter() - t0 - t_build, 4)
-    z = np.maximum(res2.x, 0.0)
-    z = np.minimum(z, ub)
-    marg = -np.asarray(res2.upper.marginals)
+    z = np.minimum(np.maximum(z, 0.0), ub)
+    marg = -marg
 
     lo, lr, lp = meta["links"]
     split = meta["split"]
@@ -567,6 +596,6 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         essential=essential, capacity_value=marg[lay["x"]], route_value=route_value,
         link_at_cap=at_cap, pool_used=rpv("m").sum(axis=0), friction_cost=friction_cost,
         stage1_objective=float(np.sum(inp.omega * essential)),
-        stage2_objective=-float(res2.fun), status="optimal",
+        stage2_objective=-fun2, status="optimal",
         info={**info, "value_added": va, "stage1_lp_objective": -z1},
     )

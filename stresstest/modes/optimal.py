@@ -198,8 +198,9 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     """Coordinated optimum of the average shock day (see the module docstring).
 
     ``essential_weight``: ``"equal"`` (each critical region-product's supply ratio counts
-    equally) or ``"money"``; ``method``: HiGHS method (``"highs-ipm"`` with crossover, falling
-    back to dual simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
+    equally) or ``"money"``; ``method``: HiGHS method of the first solve
+    (``"highs-ipm"`` with crossover, falling back to dual simplex; later stages are
+    warm-started simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
     ``time_limit``: seconds per LP solve; ``final_share_cap``: final users take at most their
     baseline share of each market's supply (no queue-jumping; ``False`` lets stage 1 divert
     any supply to essential final use, which on large tables sacrifices most value added for
