@@ -426,6 +426,29 @@ _PRIMAL = {"solver": "simplex", "simplex_strategy": 4}
 _LOOSE = {"primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7}
 
 
+def _quiet_highs():
+    """``highspy.Highs()`` without the banner its first instance writes to the process's
+    standard output (file descriptor 1, which ``output_flag`` and Python's redirections do
+    not reach)."""
+    import os
+    import sys
+
+    import highspy
+
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no usable descriptor 1: nothing to protect
+        return highspy.Highs()
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def _highs(c, A_ub, b_ub, A_eq, b_eq, ub, time_limit):
     """A silent ``highspy.Highs`` holding ``min c z, A_eq z = b_eq, A_ub z <= b_ub, 0 <= z <= ub``
     (tight tolerances)."""
@@ -443,7 +466,7 @@ def _highs(c, A_ub, b_ub, A_eq, b_eq, ub, time_limit):
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     for k, v in _TIGHT.items():
         h.setOptionValue(k, v)
