@@ -379,3 +379,23 @@ def test_money_weighting_runs(tiny):
     res = run_optimal(tiny, sh, essential_weight="money")
     assert res.attrs["solver_status"] == "optimal"
     assert (res.x.values <= res.capacity.values * (1 + 1e-9)).all()
+
+
+def test_solver_banner_does_not_reach_stdout():
+    """HiGHS writes a banner to descriptor 1 on its first instance in a process; the CLI's
+    output (a table, a path) must not carry it."""
+    import subprocess
+    import sys
+
+    code = ("from stresstest.compiled import no_shock\n"
+            "from stresstest.testing import random_economy\n"
+            "from stresstest.modes.optimal import run_optimal\n"
+            "eco = random_economy(2, 3, seed=1)\n"
+            "sh = no_shock(eco, 10)\n"
+            "sh['kappa'][:] = 0.5\n"
+            "res = run_optimal(eco, sh)\n"
+            "print('lexicographic:', res.attrs['lexicographic'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "stage-1 row" in out  # the highspy path ran
+    assert "HiGHS" not in out
