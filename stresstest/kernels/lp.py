@@ -22,6 +22,9 @@ Variables (all ``>= 0``)
                      regional and national holders; ``sd, sm [r, p]`` stock used by industries
                      in place of domestic / imported inputs
     ``e[r, p]``      essential deliveries, ``e <= E[r, p] = es_p C_des[r, p]`` (critical pairs)
+    ``du, iu [r, p]`` (``technology="pooled"``) domestic and imported product used by the
+                     region's industries, ``du <= sum_s a[p, (r,s)] xbar``,
+                     ``iu <= sum_s AM[p, (r,s)] xbar`` (each at most its coefficient at capacity)
 
 Constraints
     origin    ``sum_r (T + Te + N)[o, r, p] + ex_(o,p) - x_(o,p) - w_(o,p) = 0``
@@ -29,11 +32,23 @@ Constraints
     market    ``sum_o (T + Te + N)[o, r, p] + sd - sum_s a[p, (r,s)] x_(r,s) - fd - u = 0``
               (origins of a product are perfect substitutes in the buyer's market)
     imports   ``m + u + sm - sum_s AM[p, (r,s)] x_(r,s) - fm = 0``
+    pooled    (``technology="pooled"``, the default) the market and import rows take ``du``
+              and ``iu`` in place of ``a x`` and ``AM x``, and a region's industries need
+              ``sum_s w (a + AM) x - sum_(s half) (a + AM) xbar <= du + iu
+              <= sum_s (a + AM) x`` with ``w`` 1 for a critical input, 2 for a half-critical
+              one, 0 below ``half_critical_threshold``: mode ``rationing``'s technology
+              (domestic and imported supply of a product pool at the buyer, up to each one's
+              coefficient at capacity; immaterial inputs never bind; half-critical ones bind as
+              ``(1 + s) / 2`` with the plan at most ``xbar``), aggregated over the region's
+              buyers, so every rationing outcome is feasible here and the optimum bounds it.
+              The upper side keeps "no free disposal": inputs are not absorbed beyond use.
     pool      ``sum_r m[r, p] <= alpha_p M0_p + WM_p``  (national pool; ``WM`` drawdown of
               imported inventories)
     stock     ``fs + sd + sm - zr - zn = 0``;  ``sum_r zn[r, p] <= zbar_nat[p]``
-    essential ``e - es_p (fd + fm) - fs <= 0``  (consumption is served before other final
-              uses; stock release tops up essential use only)
+    essential ``e - (fd + fm) - fs <= 0`` (``final_rule="essential_first"``, the default, as
+              in mode ``rationing``: consumption is served before other final uses and its
+              essential part first) or ``e - es_p (fd + fm) - fs <= 0`` (``"proportional"``);
+              stock release tops up essential use only
     new links ``sum_o N[o, r, p] <= nl_p need[r, p]``
     final share (``final_share_cap``, default on) ``fd <= (Dd / S0) (sum_o (T + Te + N) + sd)``
               and ``fm <= (Dm / m0) (m + u + sm)``, ``S0 = sum_o T0``: final users take at
@@ -106,7 +121,13 @@ class LPInputs:
     (P); ``Dd, Dm`` (R, P) desired domestic and imported final use; ``m0`` (R, P) baseline
     imports used; ``pool`` (P) import pool ``alpha M0 + WM``; ``E`` (R, P) essential demand
     ``es C_des``; ``es`` (P); ``omega`` (R, P) stage-1 weights (0 where not counted);
-    ``zbar`` (R, P) and ``zbar_nat`` (P) stock release rates.
+    ``zbar`` (R, P) and ``zbar_nat`` (P) stock release rates; ``technology``: ``"pooled"``
+    (the buyers' technology of mode ``rationing``) or ``"fixed"`` (every input at its domestic
+    and imported coefficient); ``input_weight`` (P, n) for ``"pooled"``: 1 critical, 2
+    half-critical, 0 immaterial input (None: every used input critical); ``final_rule``:
+    ``"essential_first"`` (essential use is served first within delivered final use, as in
+    mode ``rationing``) or ``"proportional"`` (an ``es`` share of delivered final use is
+    essential).
     """
 
     xbar: np.ndarray
@@ -132,6 +153,9 @@ class LPInputs:
     omega: np.ndarray
     zbar: np.ndarray
     zbar_nat: np.ndarray
+    technology: str = "pooled"
+    input_weight: np.ndarray | None = None
+    final_rule: str = "essential_first"
 
     @property
     def R(self) -> int:
@@ -237,6 +261,11 @@ def build_lp(inp: LPInputs):
     rp = R * P
     bm, bu, bfd, bfm, bfs = (lay.add(k, rp) for k in ("m", "u", "fd", "fm", "fs"))
     bzr, bzn, bsd, bsm = (lay.add(k, rp) for k in ("zr", "zn", "sd", "sm"))
+    pooled = inp.technology == "pooled"
+    region_of = np.repeat(np.arange(R), P)
+    if pooled:  # domestic and imported product used by each region's industries
+        bdu, biu = lay.add("du", rp), lay.add("iu", rp)
+        agg = sp.csr_matrix((np.ones(n), (region_of, np.arange(n))), shape=(R, n))
     ess_pairs = np.flatnonzero((inp.omega.reshape(-1) > 0) & (inp.E.reshape(-1) > 0))
     be = lay.add("e", ess_pairs.size)
     nv = lay.size
@@ -258,6 +287,9 @@ def build_lp(inp: LPInputs):
     ub[bsd] = np.inf
     ub[bsm] = np.inf
     ub[be] = inp.E.reshape(-1)[ess_pairs]
+    if pooled:
+        ub[bdu] = (agg @ (inp.a * inp.xbar).T).reshape(-1)
+        ub[biu] = (agg @ (inp.AM * inp.xbar).T).reshape(-1)
 
     rows, cols, vals = [], [], []
 
@@ -280,11 +312,14 @@ def build_lp(inp: LPInputs):
     put(r_org + np.arange(n), _idx(bex), 1.0)
     put(r_org + np.arange(n), _idx(bx), -1.0)
     put(r_org + np.arange(n), _idx(bw), -1.0)
-    # market: + sd - a x - fd - u ; imports: + m + u + sm - AM x - fm
-    region_of = np.repeat(np.arange(R), P)
-    for mat, base in ((inp.a, r_mkt), (inp.AM, r_imp)):
-        pp, jj = np.nonzero(mat)
-        put(base + region_of[jj] * P + pp, bx.start + jj, -mat[pp, jj])
+    # market: + sd - a x - fd - u ; imports: + m + u + sm - AM x - fm (pooled: - du, - iu)
+    if pooled:
+        put(r_mkt + ar, _idx(bdu), -1.0)
+        put(r_imp + ar, _idx(biu), -1.0)
+    else:
+        for mat, base in ((inp.a, r_mkt), (inp.AM, r_imp)):
+            pp, jj = np.nonzero(mat)
+            put(base + region_of[jj] * P + pp, bx.start + jj, -mat[pp, jj])
     put(r_mkt + ar, _idx(bsd), 1.0)
     put(r_mkt + ar, _idx(bfd), -1.0)
     put(r_mkt + ar, _idx(bu), -1.0)
@@ -308,7 +343,8 @@ def build_lp(inp: LPInputs):
     r_ess = 2 * P
     k = np.arange(ess_pairs.size)
     put(r_ess + k, _idx(be), 1.0)
-    es_pair = inp.es[prod_of_rp[ess_pairs]]
+    es_pair = (inp.es[prod_of_rp[ess_pairs]] if inp.final_rule == "proportional"
+               else np.ones(ess_pairs.size))
     put(r_ess + k, bfd.start + ess_pairs, -es_pair)
     put(r_ess + k, bfm.start + ess_pairs, -es_pair)
     put(r_ess + k, bfs.start + ess_pairs, -1.0)
@@ -340,13 +376,31 @@ def build_lp(inp: LPInputs):
         for blk in (bm, bu, bsm):
             put(rowm, blk.start + km, -shm)
         n_share = kd.size + km.size
-    n_ub = r_share + n_share
+    r_use = r_share + n_share
+    n_use = 0
+    b_use = np.zeros(0)
+    if pooled:
+        # du + iu >= sum_s w (a + AM) x_s - sum_(half s) (a + AM) xbar_s  (need, lower rows)
+        # du + iu <= sum_s (a + AM) x_s                                   (use, upper rows)
+        share = inp.a + inp.AM
+        w = np.where(share > 0, 1.0, 0.0) if inp.input_weight is None else inp.input_weight
+        pp, jj = np.nonzero(share)
+        mk = region_of[jj] * P + pp
+        put(r_use + mk, bx.start + jj, (w * share)[pp, jj])
+        put(r_use + rp + mk, bx.start + jj, -share[pp, jj])
+        for blk in (bdu, biu):
+            put(r_use + ar, _idx(blk), -1.0)
+            put(r_use + rp + ar, _idx(blk), 1.0)
+        n_use = 2 * rp
+        half_need = (agg @ np.where(w == 2, share * inp.xbar, 0.0).T).reshape(-1)
+        b_use = np.concatenate([half_need, np.zeros(rp)])
+    n_ub = r_use + n_use
     A_ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                          shape=(n_ub, nv))
     b_ub = np.concatenate([np.asarray(inp.pool, float), np.asarray(inp.zbar_nat, float),
                            np.zeros(ess_pairs.size),
                            inp.new_links[new_rp % P] * need.reshape(-1)[new_rp],
-                           np.zeros(n_share)])
+                           np.zeros(n_share), b_use])
 
     c1 = np.zeros(nv)
     c1[be] = -inp.omega.reshape(-1)[ess_pairs]
@@ -610,7 +664,8 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
 
     fd, fm, fs = rpv("fd"), rpv("fm"), rpv("fs")
     E = inp.E
-    essential = np.minimum(inp.es[None, :] * (fd + fm) + fs, E)
+    share = inp.es[None, :] if inp.final_rule == "proportional" else 1.0
+    essential = np.minimum(share * (fd + fm) + fs, E)
     friction_cost = float(c2[lay["Te"]] @ z[lay["Te"]] + c2[lay["N"]] @ z[lay["N"]])
     va = float(np.asarray(inp.v) @ z[lay["x"]])
     return LPSolution(

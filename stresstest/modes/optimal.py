@@ -43,10 +43,13 @@ import xarray as xr
 from ..compiled import NATIONAL, no_plan
 from ..errors import InputError
 from ..kernels.lp import LPInputs, solve_optimal
+from .rationing import DEFAULTS as RATIONING
 from ..result import BINDING, essential_baseline, make_result
 from ._static import static_inputs
 
 METHODS = ("highs-ipm", "highs-ds", "highs")
+TECHNOLOGIES = ("pooled", "fixed")
+FINAL_RULES = ("essential_first", "proportional")
 WEIGHTS = ("equal", "money")
 _TOL = 1e-9
 
@@ -72,9 +75,12 @@ def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
 
 
 def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
-                   essential_weight: str = "equal",
-                   final_share_cap: bool = True) -> tuple[LPInputs, object]:
-    """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs."""
+                   essential_weight: str = "equal", final_share_cap: bool = True,
+                   technology: str = "pooled", critical_threshold: float | None = None,
+                   half_critical_threshold: float | None = None,
+                   final_rule: str = "essential_first") -> tuple[LPInputs, object]:
+    """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs; the
+    thresholds default to mode ``rationing``'s."""
     plan = plan if plan is not None else no_plan(economy)
     _check_labels(shock, economy, "scenario")
     _check_labels(plan, economy, "plan")
@@ -147,6 +153,16 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R],
     )
     inp.final_share_cap = bool(final_share_cap)
+    inp.technology = technology
+    inp.final_rule = final_rule
+    if technology == "pooled":
+        crit_t = RATIONING["critical_threshold"] if critical_threshold is None \
+            else critical_threshold
+        half_t = RATIONING["half_critical_threshold"] if half_critical_threshold is None \
+            else half_critical_threshold
+        share = d.a_prod + d.AM
+        inp.input_weight = np.where(share >= crit_t, 1.0, np.where(share >= half_t, 2.0, 0.0))
+        inp.input_weight[share <= 0] = 0.0
     inp.drawdown_dom = np.maximum(-Yd, 0).sum(axis=3)  # (o, p, r)
     inp.drawdown_imp = np.maximum(-MYd, 0).sum(axis=2).T  # (r, p)
     return inp, si
@@ -194,7 +210,10 @@ def _binding(inp: LPInputs, sol, x0: np.ndarray):
 def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
                 essential_weight: str = "equal", method: str = "highs-ipm",
                 stage_tol: float = 1e-9, time_limit: float | None = None,
-                final_share_cap: bool = True) -> xr.Dataset:
+                final_share_cap: bool = True, technology: str = "pooled",
+                critical_threshold: float | None = None,
+                half_critical_threshold: float | None = None,
+                final_rule: str = "essential_first") -> xr.Dataset:
     """Coordinated optimum of the average shock day (see the module docstring).
 
     ``essential_weight``: ``"equal"`` (each critical region-product's supply ratio counts
@@ -204,7 +223,14 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     ``time_limit``: seconds per LP solve; ``final_share_cap``: final users take at most their
     baseline share of each market's supply (no queue-jumping; ``False`` lets stage 1 divert
     any supply to essential final use, which on large tables sacrifices most value added for
-    the last bits of essential supply). Raises :class:`~stresstest.errors.SolverError` when
+    the last bits of essential supply); ``technology``: ``"pooled"`` (default, the buyers'
+    technology of mode ``rationing``: a region's industries draw a product's domestic and
+    imported supply as one pool, each up to its coefficient at capacity; inputs below
+    ``half_critical_threshold`` of output are not required, half-critical ones bind as
+    ``(1 + s) / 2``; thresholds default to rationing's) or ``"fixed"`` (every input at its
+    domestic and imported coefficient); ``final_rule``: ``"essential_first"`` (default, as in
+    ``rationing``: essential use is served first within delivered consumption) or
+    ``"proportional"`` (an ``essential_share`` of delivered consumption is essential). Raises :class:`~stresstest.errors.SolverError` when
     HiGHS does not reach an optimum.
     """
     if method not in METHODS:
@@ -215,7 +241,19 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         raise InputError(f"optimal: option time_limit={time_limit!r} must be a positive number")
     if not isinstance(final_share_cap, (bool, np.bool_)):
         raise InputError(f"optimal: option final_share_cap={final_share_cap!r} must be true or false")
-    inp, si = optimal_inputs(economy, shock, plan, essential_weight, final_share_cap)
+    if technology not in TECHNOLOGIES:
+        raise InputError(f"optimal: option technology={technology!r} is not one of "
+                         f"{', '.join(TECHNOLOGIES)}")
+    if final_rule not in FINAL_RULES:
+        raise InputError(f"optimal: option final_rule={final_rule!r} is not one of "
+                         f"{', '.join(FINAL_RULES)}")
+    for name, val in (("critical_threshold", critical_threshold),
+                      ("half_critical_threshold", half_critical_threshold)):
+        if val is not None and not (isinstance(val, (int, float)) and 0 <= val <= 1):
+            raise InputError(f"optimal: option {name}={val!r} must be a number in [0, 1]")
+    inp, si = optimal_inputs(economy, shock, plan, essential_weight, final_share_cap,
+                             technology, critical_threshold, half_critical_threshold,
+                             final_rule)
     sol = solve_optimal(inp, method=method, stage_tol=float(stage_tol), time_limit=time_limit)
     d = si.derived
     R, P = d.n_region, d.n_sector
@@ -253,6 +291,9 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         exports=sol.exports, essential=sol.essential, binding=code, binding_product=prod,
         parameters={"essential_weight": essential_weight, "method": method,
                     "stage_tol": stage_tol, "time_limit": time_limit,
-                    "final_share_cap": bool(final_share_cap)},
+                    "final_share_cap": bool(final_share_cap), "technology": technology,
+                    "critical_threshold": critical_threshold,
+                    "half_critical_threshold": half_critical_threshold,
+                    "final_rule": final_rule},
         diagnostics=diagnostics, extra=extra, derived=d,
     )
