@@ -13,11 +13,20 @@ annual rate. Modelling choices, from the economy's baseline:
 - **Final use** desired: ``delta``-scaled positive uses, domestic ``Dd`` and imported ``Dm``;
   negative (inventory drawdown) uses are a fixed supply: of the origin's product (domestic) or
   added to the national import pool (imported). ``f`` is reported net of the drawdowns used,
-  like ``f_baseline`` (so it may be negative where the baseline is). Consumption is served before other final uses;
-  essential use is ``essential_share`` of it, topped up by stock release.
+  like ``f_baseline`` (so it may be negative where the baseline is). Consumption is served
+  before other final uses, and its essential part (``essential_share`` of desired
+  consumption) first (``final_rule="essential_first"``, as in ``rationing``; or
+  ``"proportional"``), topped up by stock release.
+- **Technology** (``technology="pooled"``, default): mode ``rationing``'s, so that the optimum
+  bounds every rationing outcome. A region's industries draw a product's domestic and imported
+  supply as one pool, each at most its coefficient times capacity; inputs below
+  ``half_critical_threshold`` (0.5% of output) are not required, half-critical ones bind as
+  ``(1 + s) / 2``; inputs are never absorbed beyond their fixed-coefficient use.
+  ``technology="fixed"``: every input at its own domestic and imported coefficient (stricter).
 - **Imports**: a national pool per product, ``alpha_M M0 + drawdown`` with
-  ``M0 = sum(M) + sum(MY)``; any region may draw on it. Domestic product may replace at most
-  ``substitution_imports`` of a region's *lost* imports ``(1 - alpha_M) m0[r, p]``.
+  ``M0 = sum(M) + sum(MY)``; any region may draw on it. Beyond the pool above, domestic product
+  may replace at most ``substitution_imports`` of a region's *lost* imports
+  ``(1 - alpha_M) m0[r, p]`` (also in final use).
 - **Stocks**: regional holders release in their region, the national holder anywhere; release
   ``<= stock_rate``; to essential final use or to industries (in place of domestic or imported
   inputs).
