@@ -242,7 +242,8 @@ class Problem:
     ``A`` (n x n, dense or sparse), ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
     ``fd`` (n, K) final orders incl. exports; ``imports0`` (P,) baseline imports, ``MYd``
     (P, K) desired imported final use, ``alpha`` (P, K); ``route`` optional callable
-    ``y -> (c (n, R, K), capped intermediate orders (n, K), capped final orders (n, K))``;
+    ``(y, cols) -> (c (n, R, K), capped intermediate orders (n, K), capped final orders
+    (n, K))`` for the order bases ``y`` of the batch's scenarios ``cols``;
     ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
     substitution arrays (headroom, new_links, friction, imports (P,), T0int (R, R, P) baseline
     intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries.
@@ -518,14 +519,17 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
-    ``c`` route factors, ``binding_pair``, iterations and residual.
+    ``c`` route factors, ``binding_pair``, ``converged`` and ``rounds`` per scenario,
+    iterations and residual.
 
     Outer loop (orders): buyers order each input for the output they can make,
     ``y[p, j] = min(P_j, x_j / avail[p, j])`` (the binding input is ordered for the whole plan,
     others only for what is used, grossed up for the expected rationing), starting from full
     orders ``y = P``; suppliers' plans follow their remaining orders ``P = min(x̄, D̂)``. The
     inner loop is the delivery-ratio fixed point. Substitution shares ``θ`` are updated in the
-    same outer loop, damped.
+    same outer loop, damped. A scenario leaves the batch in the round its step falls below
+    ``orders_tol`` (its outputs are those of that round); after ``max_outer`` rounds the rest
+    are returned with ``converged`` False (a batch of one raises :class:`NotConverged`).
     """
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
