@@ -62,7 +62,9 @@ Objective, lexicographic
               region-product's critical supply ratio counts equally; or ``1`` money-weighted)
     stage 2   on the optimal face of stage 1. First tried directly with ``e = E`` fixed (full
               essential supply, the stage-1 upper bound; HiGHS presolve rejects it in < 1 s
-              when infeasible): then stage 1 is skipped and the answer is exact (no shock on
+              when infeasible, and no attempt without presolve follows, which on china31 took
+              ~5 s to end in numerical trouble: the stages below are exact either way): if it
+              solves, stage 1 is skipped and the answer is exact (no shock on
               china31: ~2 s, ``x = x0`` to 1e-9; crossover on the degenerate stage 1 took 70 s).
               Otherwise one HiGHS instance (``highspy``, for warm starts) solves (a) the
               weighted LP ``c2 + lam c1`` (IPM with crossover: a vertex near the lexicographic
@@ -82,9 +84,8 @@ Objective, lexicographic
               ``g(a) = 1 + a / (a + mean a)`` in ``[1, 2)``, make ``x``, ``f`` and exports unique
               (VA alone ties often: e.g. which region's final users get a product), invariant
               to money units and to relabelling regions. Stage 2 is first run with HiGHS
-              tolerances tightened to ``1e-10`` so that these weights are resolved (on the
-              shocked china31 LP that attempt ends "Unknown" and the default-tolerance retry
-              answers: ~16 s in all, most of it in (a) and the failed attempt).
+              tolerances tightened to ``1e-10`` so that these weights are resolved (shocked
+              china31: ~7 s in all, ~5 s of it the IPM of (a), ~1.5 s stage 2).
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
@@ -423,12 +424,13 @@ def build_lp(inp: LPInputs):
 
 def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm",
              time_limit: float | None = None, stage: str = "LP", crossover: bool = True,
-             tight: bool = False):
+             tight: bool = False, last_resort: bool = True):
     """``linprog`` with HiGHS on ``0 <= z <= ub`` (the full-supply and no-essential stages);
     falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
-    otherwise; ``tight`` tolerances (1e-10) are dropped, and at last presolve too, before
-    giving up (HiGHS may call a problem with tiny bounds infeasible under them).
+    otherwise; ``tight`` tolerances (1e-10) are dropped, and at last presolve too
+    (``last_resort``), before giving up (HiGHS may call a problem with tiny bounds infeasible
+    under them).
     ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
     optimality tolerance (1e-10): enough when only the optimal value is needed.
     Returns the ``OptimizeResult``."""
@@ -437,7 +439,8 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm
     attempts = [(method, tight, True), ("highs-ds", tight, True)]
     if tight:
         attempts.append((method, False, True))
-    attempts.append(("highs-ds", False, False))
+    if last_resort:
+        attempts.append(("highs-ds", False, False))
     for meth, tgt, pre in dict.fromkeys(attempts):
         opts = {"presolve": pre}
         if time_limit is not None:
@@ -615,7 +618,8 @@ def solve_optimal(inp: LPInputs, *, method: str = "highs-ipm", stage_tol: float 
         lo_full[be] = ub[be]
         try:
             res2 = solve_lp(c2, A_ub, b_ub, A_eq, b_eq, ub, lb=lo_full, method=method, tight=True,
-                            time_limit=time_limit, stage="stage 2 (value added, full supply)")
+                            time_limit=time_limit, stage="stage 2 (value added, full supply)",
+                            last_resort=False)
         except SolverError as err:
             if "infeasible" not in str(err):
                 raise
