@@ -438,6 +438,28 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sig
     raise NotConverged("delivery ratios", max_iter, resid)
 
 
+def _delivery_by_column(st, args, tol, max_iter, warm):
+    """:func:`_delivery_fixed_point` scenario by scenario, for a batch where it failed: the
+    outputs of :func:`_delivery_fixed_point` plus ``broken`` (K,), True where a scenario did
+    not converge (its columns are NaN)."""
+    K = args[0].shape[1]
+    cols, broken, its, resids = [], np.zeros(K, dtype=bool), [], []
+    for k in range(K):
+        one = tuple(None if a is None else a[..., k:k + 1] for a in args)
+        try:
+            out = _delivery_fixed_point(st, np.ones((st.n, 1)), *one, tol, max_iter,
+                                        warm=None if warm is None else warm[:, k:k + 1])
+            its.append(out[5])
+            resids.append(out[6])
+        except NotConverged:
+            broken[k] = True
+            out = _phi(st, np.ones((st.n, 1)), *one)
+            out = tuple(np.full_like(a, np.nan) for a in out[:5])
+        cols.append(out[:5])
+    stacked = [np.concatenate([c[i] for c in cols], axis=1) for i in range(5)]
+    return (*stacked, max(its, default=0), max(resids, default=0.0), broken)
+
+
 def intermediate_orders(A, y, product_of, n_region):
     """Orders ``ID_i = Σ_j A[i, j] y[p(i), j]`` (n, K) for order bases ``y`` (P, n, K);
     ``A`` dense (n, n), sparse, or already arranged by product as ``(P, R, n)``."""
@@ -568,7 +590,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         else:
             c, Dhat_int, Dhat_fin = None, ID, q.fd
         Dhat_int = Dhat_int + extra
-        Dhat = Dhat_int + Dhat_fin
+        # a net negative final use (inventory drawdown) offsets orders, never makes them < 0
+        Dhat = np.maximum(Dhat_int + Dhat_fin, 0.0)
         plan = np.minimum(q.xbar, Dhat)
         prio = None
         if q.prio_dest is not None and rule == "mixed":
@@ -583,9 +606,18 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = alpha_t[:, None, :] * np.ones((1, R, 1))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
-            st, np.ones((n, Kl)), plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
-            max_iter, warm=r_prev if warm_start else None)
+        args = (plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        try:
+            r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
+                st, np.ones((n, Kl)), *args, tol, max_iter,
+                warm=r_prev if warm_start else None)
+            broken = np.zeros(Kl, dtype=bool)
+        except NotConverged:
+            if K == 1:
+                raise
+            # rare: solve the scenarios one by one and drop those that fail from the batch
+            r, rt_raw, s, eff, x, it, resid, broken = _delivery_by_column(
+                st, args, tol, max_iter, r_prev if warm_start else None)
         r_prev = r
         total_it += it
         resid_max = max(resid_max, resid)
@@ -629,7 +661,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                 theta_imp = theta_imp + damping * (th_i - theta_imp)
                 extra = extra + damping * (flows - extra)
         outer += 1
-        done = col_step < orders_tol
+        col_step = np.where(broken, np.inf, col_step)
+        done = (col_step < orders_tol) | broken
         if outer >= max_outer and not done.all():
             if K == 1:
                 raise NotConverged("orders", outer, float(col_step.max()))
