@@ -364,3 +364,24 @@ def test_batch_result_does_not_depend_on_batching(china31_or_standin):
         one = run_rationing_batch(eco, [shocks[k]])
         np.testing.assert_allclose(batch["x"].isel(scenario=k).values,
                                    one["x"].isel(scenario=0).values, rtol=1e-9)
+
+
+def test_negative_final_use_never_makes_orders_negative():
+    """S0 sells 10 to S1 and draws down 2 of its own inventory (final use -2); with S1 shut,
+    S0's orders are 10 * 0 - 2 < 0: output must be 0, not negative, and no overflow."""
+    import warnings
+
+    Y = np.zeros((1, 2, 1, 2))
+    Y[0, 0, 0, 1] = -2.0  # inventory drawdown of S0
+    Y[0, 1, 0, 0] = 20.0
+    Z = np.zeros((1, 2, 1, 2))
+    Z[0, 0, 0, 1] = 10.0
+    x = np.array([[8.0, 20.0]])
+    V = (x - Z.sum(axis=(0, 1))).reshape(1, 1, 2)
+    eco = make_economy(Z, Y, np.zeros((1, 2)), np.zeros((2, 1, 2)), np.zeros((2, 1, 2)), V,
+                       regions=["R0"], sectors=["S0", "S1"], uses=["households", "inventory"],
+                       components=["va"], inventory_uses=["inventory"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = run_rationing(eco, cut(eco, "R0", "S1", 0.0))
+    np.testing.assert_allclose(res["x"].values, 0.0, atol=1e-12)
