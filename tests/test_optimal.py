@@ -322,9 +322,9 @@ def test_objective_monotone(seed, kappa, alpha, grow, amount):
        final_rule=st.sampled_from(["essential_first", "proportional"]))
 def test_optimal_at_least_rationing(seed, import_cut, final_rule):
     """The LP (pooled technology, rationing's thresholds and final rule) is a relaxation of
-    rationing: lexicographically, essential supply then value added, it is never worse.
-    Without the final-share cap: rationing's mixed rule may give final users more than their
-    baseline share of a market once industries order less, which the cap forbids."""
+    rationing: lexicographically, essential supply then value added, it is never worse (with
+    the defaults; the optional final-share cap forbids what rationing's mixed rule allows:
+    final users taking more than their baseline share once industries order less)."""
     from stresstest.modes.rationing import run_rationing
 
     eco = random_economy(3, 4, seed=seed % 50, density=0.8)
@@ -333,7 +333,7 @@ def test_optimal_at_least_rationing(seed, import_cut, final_rule):
     sh["kappa"][:] = rng.uniform(0.3, 1.0, (3, 4, 1))
     if import_cut:
         sh["alpha_M"][:] = rng.uniform(0.2, 1.0, (4, 1))
-    opt = run_optimal(eco, sh, final_share_cap=False, final_rule=final_rule)
+    opt = run_optimal(eco, sh, final_rule=final_rule)
     try:
         rat = run_rationing(eco, sh, final_rule=final_rule)
     except ConvergenceError:
@@ -410,8 +410,8 @@ def test_solver_banner_does_not_reach_stdout():
             "from stresstest.modes.optimal import run_optimal\n"
             "eco = random_economy(2, 3, seed=1)\n"
             "sh = no_shock(eco, 10)\n"
-            "sh['kappa'][:] = 0.2\n"
-            "sh['alpha_M'][:] = 0.2\n"
+            "sh['kappa'][:] = 0.05\n"
+            "sh['alpha_M'][:] = 0.05\n"
             "res = run_optimal(eco, sh)\n"
             "print('lexicographic:', res.attrs['lexicographic'])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -50,12 +50,16 @@ Constraints
               essential part first) or ``e - es_p (fd + fm) - fs <= 0`` (``"proportional"``);
               stock release tops up essential use only
     new links ``sum_o N[o, r, p] <= nl_p need[r, p]``
-    final share (``final_share_cap``, default on) ``fd <= (Dd / S0) (sum_o (T + Te + N) + sd)``
-              and ``fm <= (Dm / m0) (m + u + sm)``, ``S0 = sum_o T0``: final users take at
-              most their baseline share of a market (no queue-jumping ahead of industries).
-              Without it stage 1 diverts critical products from industries to the last bits of
-              essential final use and value added collapses (china31, coastal capacity 70%:
-              VA 84% of baseline at 99.9% of the stage-1 optimum, 22% at 99.999%, 15% at it).
+    final share (``final_share_cap``, off by default) ``fd <= (Dd / S0) (sum_o (T + Te + N)
+              + sd)`` and ``fm <= (Dm / m0) (m + u + sm)``, ``S0 = sum_o T0``: final users take
+              at most their baseline share of a market (no queue-jumping ahead of industries).
+              Off, the LP bounds rationing (whose final users get what industries leave, which
+              may exceed that share). It was on by default with the fixed technology and the
+              proportional essential row, under which stage 1 diverted critical products from
+              industries and value added collapsed (china31, coastal capacity 70%: VA 15% of
+              baseline without the cap). With the pooled technology and essential-first row the
+              same scenario gives VA 80.0% and mean critical supply 0.9999 without the cap,
+              76.9% and 0.963 with it (and ~25 s against ~12 s).
 
 Objective, lexicographic
     stage 1   ``max sum_(r,p) omega[r, p] e[r, p]`` (``omega = 1/E0`` on critical pairs: each
@@ -87,8 +91,9 @@ Objective, lexicographic
               tolerances tightened to ``1e-10`` so that these weights are resolved, on LPs of
               up to ``TIGHT_STAGE2_MAX_VARIABLES`` variables; larger ones start with the
               default tolerances (HiGHS' simplex does not reach 1e-10 there). Shocked
-              china31 (58k variables, pooled technology): ~11 s in all, ~8 s of it the IPM
-              and crossover of (a), ~3.5 s stage 2; fixed technology ~7 s.
+              china31 (58k variables, pooled technology, no final-share cap): ~28 s, nearly
+              all of it the IPM and crossover of (a) (dual simplex or HiGHS' "choose" for (a):
+              24-28 s); with the cap ~11 s; fixed technology with the cap ~7 s.
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:
@@ -360,7 +365,7 @@ def build_lp(inp: LPInputs):
     put(r_new + pos, _idx(bN), 1.0)
     r_share = r_new + new_rp.size
     n_share = 0
-    if getattr(inp, "final_share_cap", True):
+    if getattr(inp, "final_share_cap", False):
         # fd <= (Dd / S0) (sum_o T + sd),  fm <= (Dm / m0) (m + u + sm)
         S0 = need.reshape(-1)
         Dd, Dm, m0 = inp.Dd.reshape(-1), inp.Dm.reshape(-1), np.asarray(inp.m0, float).reshape(-1)

@@ -84,7 +84,7 @@ def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
 
 
 def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
-                   essential_weight: str = "equal", final_share_cap: bool = True,
+                   essential_weight: str = "equal", final_share_cap: bool = False,
                    technology: str = "pooled", critical_threshold: float | None = None,
                    half_critical_threshold: float | None = None,
                    final_rule: str = "essential_first") -> tuple[LPInputs, object]:
@@ -219,7 +219,7 @@ def _binding(inp: LPInputs, sol, x0: np.ndarray):
 def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
                 essential_weight: str = "equal", method: str = "highs-ipm",
                 stage_tol: float = 1e-9, time_limit: float | None = None,
-                final_share_cap: bool = True, technology: str = "pooled",
+                final_share_cap: bool = False, technology: str = "pooled",
                 critical_threshold: float | None = None,
                 half_critical_threshold: float | None = None,
                 final_rule: str = "essential_first") -> xr.Dataset:
@@ -230,9 +230,8 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     (``"highs-ipm"`` with crossover, falling back to dual simplex; later stages are
     warm-started simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
     ``time_limit``: seconds per LP solve; ``final_share_cap``: final users take at most their
-    baseline share of each market's supply (no queue-jumping; ``False`` lets stage 1 divert
-    any supply to essential final use, which on large tables sacrifices most value added for
-    the last bits of essential supply); ``technology``: ``"pooled"`` (default, the buyers'
+    baseline share of each market's supply (no queue-jumping; off by default, so that the
+    optimum bounds every ``rationing`` outcome); ``technology``: ``"pooled"`` (default, the buyers'
     technology of mode ``rationing``: a region's industries draw a product's domestic and
     imported supply as one pool, each up to its coefficient at capacity; inputs below
     ``half_critical_threshold`` of output are not required, half-critical ones bind as
