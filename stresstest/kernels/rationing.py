@@ -48,7 +48,7 @@ multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -204,18 +204,35 @@ def pooled_availability(st: Structure, r, c=None):
     return out
 
 
-def input_ratio(st: Structure, rt, alpha_reg, sigma):
-    """Bottleneck ``s`` (n, K) and the index of the binding pair per industry (-1 if none)."""
-    n, K = st.n, rt.shape[1]
+def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom):
+    """Availability of every binding pair ``k = (p, j)`` as an affine function of its pooled
+    row's raw availability: ``eff_k = min(1, α_k + β_k r̃_raw[row_k])`` (npairs, K) each.
+
+    ``s_pj = (a (θ + (1 − θ) r̃_raw) + AM α̃ + σ (a + AM)) / (a + AM)`` gives
+    ``β = a (1 − θ) / (a + AM)`` and ``α = (a θ + AM α̃) / (a + AM) + σ``; a half-critical
+    pair binds as ``(1 + s) / 2``: ``α ← (1 + α) / 2``, ``β ← β / 2`` (``θ`` is the filled
+    share of the buyer region's domestic shortfall, ``α̃`` its import availability).
+    """
+    K = alpha_reg.shape[-1]
     a, m = st.pair_a[:, None], st.pair_m[:, None]
-    num = a * rt[st.pair_row] + m * alpha_reg.reshape(-1, K)[st.pair_pr]
+    beta = np.broadcast_to(a / (a + m), (a.size, K))
+    alpha = m * alpha_reg.reshape(-1, K)[st.pair_pr] / (a + m)
     if sigma is not None:
-        num = num + sigma.reshape(-1, K)[st.pair_pr] * (a + m)
-    sp_ = np.minimum(1.0, num / (a + m))
-    eff = np.where(st.pair_half[:, None], 0.5 * (1.0 + sp_), sp_)
-    s = np.ones((n, K))
+        alpha = alpha + sigma.reshape(-1, K)[st.pair_pr]
+    if theta_dom is not None:
+        th = theta_dom.reshape(-1, K)[st.pair_pr]
+        alpha, beta = alpha + beta * th, beta * (1.0 - th)
+    half = st.pair_half[:, None]
+    return np.where(half, 0.5 * (1.0 + alpha), alpha), np.where(half, 0.5 * beta, beta)
+
+
+def input_ratio(st: Structure, rt_raw, alpha, beta):
+    """Bottleneck ``s`` (n, K) and the availability ``eff`` of every binding pair, from the
+    raw pooled availability ``rt_raw`` (U, K) and :func:`pair_coefficients`."""
+    eff = np.minimum(1.0, alpha + beta * rt_raw[st.pair_row])
+    s = np.ones((st.n, rt_raw.shape[1]))
     if st.pair_js.size:
-        s[st.pair_js] = np.minimum(1.0, np.minimum.reduceat(eff, st.pair_start, axis=0))
+        s[st.pair_js] = np.minimum.reduceat(eff, st.pair_start, axis=0)
     return s, eff
 
 
@@ -265,12 +282,11 @@ class Problem:
     prio_dest: np.ndarray | None = None
 
 
-def _phi(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma):
-    """One application of the isotone map: returns ``(new r, r̃ raw, s, eff, x)``."""
+def _phi(st, r, plan, Dhat, denom, c, alpha, beta):
+    """One application of the isotone map: returns ``(new r, r̃ raw, s, eff, x)``;
+    ``alpha, beta`` from :func:`pair_coefficients`."""
     rt_raw = pooled_availability(st, r, c)
-    rt = rt_raw if theta_dom is None else (
-        rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
-    s, eff = input_ratio(st, rt, alpha_reg, sigma)
+    s, eff = input_ratio(st, rt_raw, alpha, beta)
     x = np.minimum(s * plan, Dhat)
     with np.errstate(divide="ignore", invalid="ignore"):
         new = np.where(denom > 0, np.minimum(1.0, x / np.where(denom > 0, denom, 1.0)), 1.0)
@@ -337,11 +353,11 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c):
     return r
 
 
-def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol, max_policy):
+def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
     """Exact greatest fixed point of a batch by policy iteration (no loop over scenarios).
 
     The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
-    the binding pairs ``k`` of ``j``: each policy (the minimising piece per industry and
+    the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each policy (the minimising piece per industry and
     scenario) is a sparse linear system (:func:`_policy_system_solve`); iterate until each
     scenario's policy reproduces itself. Returns ``(r, ok)``: ``ok[k]`` False where a
     scenario's policy cycles or its system is singular (its column of ``r`` is then
@@ -352,17 +368,6 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
         safe = np.where(denom > 0, denom, 1.0)
         g = np.where(denom > 0, plan / safe, 0.0)
         const = np.where(denom > 0, np.minimum(1.0, np.minimum(Dhat / safe, g)), 1.0)
-    a, m = st.pair_a[:, None], st.pair_m[:, None]
-    reg = st.region_of[st.pair_j]
-    beta = np.broadcast_to(a / (a + m), (a.size, K))
-    alpha = (m * alpha_reg[st.pair_p, reg] + (0.0 if sigma is None else
-                                              sigma[st.pair_p, reg] * (a + m))) / (a + m)
-    if theta_dom is not None:
-        th = theta_dom[st.pair_p, reg]
-        alpha, beta = alpha + beta * th, beta * (1.0 - th)
-    half = st.pair_half[:, None]
-    alpha = np.where(half, 0.5 * (1.0 + alpha), alpha)
-    beta = np.where(half, 0.5 * beta, beta)
     r = r0.copy()
     ok = np.ones(K, dtype=bool)
     todo = np.arange(K)  # scenarios still iterating
@@ -370,7 +375,7 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
     for _ in range(max_policy):
         sub = lambda arr: None if arr is None else arr[..., todo]  # noqa: E731
         new, _, s, eff, _ = _phi(st, r[:, todo], plan[:, todo], Dhat[:, todo], denom[:, todo],
-                                 sub(c), sub(theta_dom), alpha_reg[..., todo], sub(sigma))
+                                 sub(c), alpha[:, todo], beta[:, todo])
         moving = np.abs(new - r[:, todo]).max(axis=0, initial=0.0) >= tol
         if last is not None:
             last = last[:, moving]
@@ -379,8 +384,8 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
             break
         k = binding_pair(st, eff[:, moving], s[:, moving])
         gq, cq = g[:, todo], const[:, todo]
-        pair_val = np.where(k >= 0, gq * np.minimum(
-            1.0, np.take_along_axis(eff[:, moving], np.maximum(k, 0), axis=0)), np.inf)
+        pair_val = np.where(k >= 0, gq * np.take_along_axis(eff[:, moving], np.maximum(k, 0),
+                                                            axis=0), np.inf)
         policy = np.where((k >= 0) & (pair_val < cq), k, -1)
         if last is not None:
             cycled = (policy == last).all(axis=0)
@@ -401,15 +406,15 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol
     return r, ok
 
 
-def _delivery_fixed_point(st, r, plan, Dhat, denom, c, theta_dom, alpha_reg, sigma, tol,
-                          max_iter, sweeps=10, warm=None):
+def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, tol, max_iter, sweeps=10,
+                          warm=None):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
     plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
     for the scenarios not yet converged, then plain iterations up to ``max_iter``. With
     ``warm`` (the previous outer round's ratios), policy iteration starts from there and the
     cold path runs only for scenarios where it fails."""
     it = 0
-    args = (plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+    args = (plan, Dhat, denom, c, alpha, beta)
     if warm is not None:
         r, ok = _policy_solve(st, warm, *args, tol, 60)
         r = np.where(ok, r, 1.0)
@@ -606,7 +611,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = alpha_t[:, None, :] * np.ones((1, R, 1))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        args = (plan, Dhat, denom, c, theta_dom, alpha_reg, sigma)
+        args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom))
         try:
             r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
                 st, np.ones((n, Kl)), *args, tol, max_iter,
@@ -713,10 +718,9 @@ def _take_columns(pb: Problem, cols) -> Problem:
         return None if arr is None else arr[..., cols]
 
     route = None if pb.route is None else (lambda y: pb.route(y, cols))
-    return Problem(st=pb.st, A=pb.A, AM=pb.AM, a_prod=pb.a_prod, solve=pb.solve,
-                   xbar=take(pb.xbar), fd=take(pb.fd), imports0=pb.imports0, MYd=take(pb.MYd),
+    return replace(pb, xbar=take(pb.xbar), fd=take(pb.fd), MYd=take(pb.MYd),
                    alpha=take(pb.alpha), route=route, stock_int=take(pb.stock_int),
-                   subst=pb.subst, prio_dest=take(pb.prio_dest))
+                   prio_dest=take(pb.prio_dest))
 
 
 def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
