@@ -385,3 +385,19 @@ def test_negative_final_use_never_makes_orders_negative():
         warnings.simplefilter("error", RuntimeWarning)
         res = run_rationing(eco, cut(eco, "R0", "S1", 0.0))
     np.testing.assert_allclose(res["x"].values, 0.0, atol=1e-12)
+
+
+def test_zero_thresholds_make_every_used_input_critical_and_no_unused_one():
+    """``critical_threshold=0``: every input a buyer uses binds; inputs it does not use
+    (share 0) must not enter as 0/0 pairs."""
+    import warnings
+
+    eco = economy([[0, 10, 0], [0, 0, 5], [0, 0, 0]], [20, 20, 30], 1, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), critical_threshold=0.0,
+                            half_critical_threshold=0.0)
+    np.testing.assert_allclose(ratio(res)[0, 0], 0.5, rtol=1e-9)
+    tiny = run_rationing(eco, cut(eco, "R0", "S0", 0.5), critical_threshold=1e-12,
+                         half_critical_threshold=1e-12)  # the same inputs bind
+    np.testing.assert_array_equal(res["x"].values, tiny["x"].values)

@@ -138,7 +138,7 @@ class LPInputs:
     half-critical, 0 immaterial input (None: every used input critical); ``final_rule``:
     ``"essential_first"`` (essential use is served first within delivered final use, as in
     mode ``rationing``) or ``"proportional"`` (an ``es`` share of delivered final use is
-    essential).
+    essential); ``final_share_cap``: the final-share rows of the module docstring.
     """
 
     xbar: np.ndarray
@@ -167,6 +167,7 @@ class LPInputs:
     technology: str = "pooled"
     input_weight: np.ndarray | None = None
     final_rule: str = "essential_first"
+    final_share_cap: bool = False
 
     @property
     def R(self) -> int:
@@ -365,7 +366,7 @@ def build_lp(inp: LPInputs):
     put(r_new + pos, _idx(bN), 1.0)
     r_share = r_new + new_rp.size
     n_share = 0
-    if getattr(inp, "final_share_cap", False):
+    if inp.final_share_cap:
         # fd <= (Dd / S0) (sum_o T + sd),  fm <= (Dm / m0) (m + u + sm)
         S0 = need.reshape(-1)
         Dd, Dm, m0 = inp.Dd.reshape(-1), inp.Dm.reshape(-1), np.asarray(inp.m0, float).reshape(-1)

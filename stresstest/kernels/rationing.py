@@ -148,6 +148,15 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
     return G, np.asarray(row_p, np.int64), np.asarray(row_r, np.int64), col_row
 
 
+def input_classes(share, critical_threshold, half_critical_threshold):
+    """Critical and half-critical input masks from input shares of output ``a + AM``
+    (P, n): critical from ``critical_threshold``, half-critical from
+    ``half_critical_threshold`` below it; an input not used (share 0) is neither."""
+    used = share > 0
+    crit = used & (share >= critical_threshold)
+    return crit, used & (share >= half_critical_threshold) & ~crit
+
+
 def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
                     critical_threshold=0.02, half_critical_threshold=0.005) -> Structure:
     """Pooled rows and binding input pairs of an economy (see :class:`Structure`)."""
@@ -158,9 +167,7 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
     G = sp.csr_matrix((G.data, G.indices, np.append(G.indptr, G.indptr[-1])), shape=(U + 1, n))
     row_p, row_r = np.append(row_p, 0), np.append(row_r, 0)
     col_row = np.where(col_row >= 0, col_row, U)
-    share = a_prod + AM
-    crit = share >= critical_threshold
-    half = (share >= half_critical_threshold) & ~crit
+    crit, half = input_classes(a_prod + AM, critical_threshold, half_critical_threshold)
     pp, jj = np.nonzero(crit | half)
     order = np.lexsort((pp, jj))
     pp, jj = pp[order], jj[order]

@@ -52,9 +52,10 @@ import xarray as xr
 from ..compiled import NATIONAL, no_plan
 from ..errors import InputError
 from ..kernels.lp import LPInputs, solve_optimal
-from .rationing import DEFAULTS as RATIONING
+from ..kernels.rationing import input_classes
 from ..result import BINDING, essential_baseline, make_result
 from ._static import static_inputs
+from .rationing import DEFAULTS as RATIONING
 
 METHODS = ("highs-ipm", "highs-ds", "highs")
 TECHNOLOGIES = ("pooled", "fixed")
@@ -159,19 +160,17 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         new_links=subst["new_links"], friction=subst["friction"],
         subst_imports=subst["imports"], alpha=si.alpha_M, ex0=d.exports, W=W, Dd=Dd, Dm=Dm,
         m0=m0, pool=si.alpha_M * M0 + WM, E=E, es=es, omega=omega,
-        zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R],
+        zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R], technology=technology,
+        final_rule=final_rule, final_share_cap=bool(final_share_cap),
     )
-    inp.final_share_cap = bool(final_share_cap)
-    inp.technology = technology
-    inp.final_rule = final_rule
     if technology == "pooled":
-        crit_t = RATIONING["critical_threshold"] if critical_threshold is None \
-            else critical_threshold
-        half_t = RATIONING["half_critical_threshold"] if half_critical_threshold is None \
-            else half_critical_threshold
-        share = d.a_prod + d.AM
-        inp.input_weight = np.where(share >= crit_t, 1.0, np.where(share >= half_t, 2.0, 0.0))
-        inp.input_weight[share <= 0] = 0.0
+        crit, half = input_classes(
+            d.a_prod + d.AM,
+            RATIONING["critical_threshold"] if critical_threshold is None
+            else critical_threshold,
+            RATIONING["half_critical_threshold"] if half_critical_threshold is None
+            else half_critical_threshold)
+        inp.input_weight = np.where(crit, 1.0, np.where(half, 2.0, 0.0))
     inp.drawdown_dom = np.maximum(-Yd, 0).sum(axis=3)  # (o, p, r)
     inp.drawdown_imp = np.maximum(-MYd, 0).sum(axis=2).T  # (r, p)
     return inp, si
@@ -231,15 +230,15 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     warm-started simplex); ``stage_tol``: relative slack on the stage-1 optimum held in stage 2;
     ``time_limit``: seconds per LP solve; ``final_share_cap``: final users take at most their
     baseline share of each market's supply (no queue-jumping; off by default, so that the
-    optimum bounds every ``rationing`` outcome); ``technology``: ``"pooled"`` (default, the buyers'
-    technology of mode ``rationing``: a region's industries draw a product's domestic and
+    optimum bounds every ``rationing`` outcome); ``technology``: ``"pooled"`` (default, the
+    buyers' technology of mode ``rationing``: a region's industries draw a product's domestic and
     imported supply as one pool, each up to its coefficient at capacity; inputs below
     ``half_critical_threshold`` of output are not required, half-critical ones bind as
     ``(1 + s) / 2``; thresholds default to rationing's) or ``"fixed"`` (every input at its
     domestic and imported coefficient); ``final_rule``: ``"essential_first"`` (default, as in
     ``rationing``: essential use is served first within delivered consumption) or
-    ``"proportional"`` (an ``essential_share`` of delivered consumption is essential). Raises :class:`~stresstest.errors.SolverError` when
-    HiGHS does not reach an optimum.
+    ``"proportional"`` (an ``essential_share`` of delivered consumption is essential).
+    Raises :class:`~stresstest.errors.SolverError` when HiGHS does not reach an optimum.
     """
     if method not in METHODS:
         raise InputError(f"optimal: option method={method!r} is not one of {', '.join(METHODS)}")
