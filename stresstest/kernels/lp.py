@@ -433,18 +433,22 @@ def build_lp(inp: LPInputs):
     return lay, ub, A_eq, b_eq, A_ub, b_ub, c1, c2, meta
 
 
+_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+_SOLVER = {"highs-ipm": {"solver": "ipm"}, "highs-ds": {"solver": "simplex", "simplex_strategy": 1},
+           "highs": {"solver": "choose"}}
+_PRIMAL = {"solver": "simplex", "simplex_strategy": 4}
+_LOOSE = {"primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7}
+
+
 def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm",
-             time_limit: float | None = None, stage: str = "LP", crossover: bool = True,
-             tight: bool = False, last_resort: bool = True):
+             time_limit: float | None = None, stage: str = "LP", tight: bool = False,
+             last_resort: bool = True):
     """``linprog`` with HiGHS on ``0 <= z <= ub`` (the full-supply and no-essential stages);
     falls back to dual simplex when IPM stops on
     a limit or on numerical trouble, and raises :class:`SolverError` naming the stage and status
     otherwise; ``tight`` tolerances (1e-10) are dropped, and at last presolve too
     (``last_resort``), before giving up (HiGHS may call a problem with tiny bounds infeasible
-    under them).
-    ``crossover=False`` (IPM only) returns the interior solution, solved to a tighter
-    optimality tolerance (1e-10): enough when only the optimal value is needed.
-    Returns the ``OptimizeResult``."""
+    under them). Returns the ``OptimizeResult``."""
     bounds = np.column_stack([np.zeros_like(ub) if lb is None else lb, ub])
     tried = []
     attempts = [(method, tight, True), ("highs-ds", tight, True)]
@@ -457,11 +461,7 @@ def solve_lp(c, A_ub, b_ub, A_eq, b_eq, ub, *, lb=None, method: str = "highs-ipm
         if time_limit is not None:
             opts["time_limit"] = float(time_limit)
         if tgt:
-            opts.update(dual_feasibility_tolerance=1e-10, primal_feasibility_tolerance=1e-10,
-                        ipm_optimality_tolerance=1e-10)
-        if meth == "highs-ipm" and not crossover:
-            opts["ipm_optimality_tolerance"] = 1e-10
-            opts["run_crossover"] = "off"
+            opts.update(_TIGHT, ipm_optimality_tolerance=1e-10)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Unrecognized options",
                                     category=OptimizeWarning)
@@ -485,13 +485,6 @@ def _atol1(c1, ub) -> float:
     (``c1`` is nonzero on the bounded ``e`` only), so a near-zero optimum is not held to
     solver noise."""
     return 1e-7 * abs(float(c1[c1 != 0] @ ub[c1 != 0])) + 1e-12
-
-
-_TIGHT = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
-_SOLVER = {"highs-ipm": {"solver": "ipm"}, "highs-ds": {"solver": "simplex", "simplex_strategy": 1},
-           "highs": {"solver": "choose"}}
-_PRIMAL = {"solver": "simplex", "simplex_strategy": 4}
-_LOOSE = {"primal_feasibility_tolerance": 1e-7, "dual_feasibility_tolerance": 1e-7}
 
 
 def _quiet_highs():
@@ -519,7 +512,7 @@ def _quiet_highs():
 
 def _highs(c, A_ub, b_ub, A_eq, b_eq, ub, time_limit):
     """A silent ``highspy.Highs`` holding ``min c z, A_eq z = b_eq, A_ub z <= b_ub, 0 <= z <= ub``
-    (tight tolerances)."""
+    (each :func:`_run` sets its tolerances)."""
     import highspy
 
     A = sp.vstack([A_eq, A_ub], format="csc")
@@ -536,8 +529,6 @@ def _highs(c, A_ub, b_ub, A_eq, b_eq, ub, time_limit):
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     h = _quiet_highs()
     h.setOptionValue("output_flag", False)
-    for k, v in _TIGHT.items():
-        h.setOptionValue(k, v)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     h.passModel(lp)
