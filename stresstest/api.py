@@ -26,6 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from . import metrics
+from .compiled import check_labels
 from .economy import load_economy
 from .errors import InputError
 from .modes import MODES, get_mode
@@ -48,7 +49,7 @@ def resolve_scenario(scenario, economy: xr.Dataset, horizon=None) -> xr.Dataset:
     if isinstance(scenario, xr.Dataset):
         if "kappa" not in scenario:
             raise InputError("scenario Dataset is not a compiled shock (no 'kappa' variable)")
-        _check_labels(scenario, economy, "scenario")
+        check_labels(scenario, economy, "scenario")
         return scenario
     if scenario is None:
         raise InputError("a scenario is required (a name, a TOML path or a compiled shock)")
@@ -76,15 +77,6 @@ def resolve_plan(plan, economy: xr.Dataset):
     if isinstance(plan, (str, bytes)) or hasattr(plan, "__fspath__"):
         plan = load_plan(plan)
     return compile_plan(plan, economy)
-
-
-def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str) -> None:
-    for dim in ("region", "sector"):
-        if dim in ds.dims and list(map(str, ds[dim].values)) != list(
-                map(str, economy[dim].values)):
-            raise InputError(f"{what}: {dim} labels do not match the economy's "
-                             f"({list(map(str, ds[dim].values))[:3]}... vs "
-                             f"{list(map(str, economy[dim].values))[:3]}...)")
 
 
 def mode_options(mode: str) -> dict:

@@ -171,6 +171,26 @@ def standby_availability(plan: xr.Dataset, economy: xr.Dataset, days) -> xr.Data
                                 "sector": economy["sector"].values, "time": days})
 
 
+#: Label dims of compiled shocks and plans and the economy dim each must match.
+LABEL_DIMS = {"region": "region", "sector": "sector", "product": "sector",
+              "region_from": "region", "region_to": "region"}
+
+
+def check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str) -> None:
+    """Raise :class:`~stresstest.errors.InputError` when a compiled shock or plan ``ds`` is
+    labelled differently from ``economy`` (dims of :data:`LABEL_DIMS` it has); ``what``
+    starts the message (e.g. ``"scenario"``, ``"rationing: shock 3"``)."""
+    from .errors import InputError
+
+    name = ds.attrs.get("scenario", ds.attrs.get("plan", ""))
+    for dim, ref in LABEL_DIMS.items():
+        if dim in ds.dims and list(map(str, ds[dim].values)) != list(
+                map(str, economy[ref].values)):
+            raise InputError(f"{what} {name!r}: {dim} labels do not match the economy's {ref} "
+                             f"labels ({list(map(str, ds[dim].values))[:3]}... vs "
+                             f"{list(map(str, economy[ref].values))[:3]}...)")
+
+
 def plan_is_empty(plan: xr.Dataset | None) -> bool:
     """True for ``None`` or a plan whose every quantity is zero."""
     if plan is None:

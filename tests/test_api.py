@@ -94,3 +94,17 @@ def test_named_scenario_and_plan(china31):
     assert float(res["x"].sum()) < float(res["x_baseline"].sum())
     with pytest.raises(InputError):
         api.run(china31, "no-such-scenario", mode="leontief")
+
+
+@pytest.mark.parametrize("mode", ["rationing", "optimal", "dynamic", "leontief"])
+def test_modes_reject_mislabelled_shocks_and_plans(tiny, mode):
+    """Each mode checks a compiled shock's and plan's labels itself (one shared check)."""
+    from stresstest.modes import get_mode
+
+    run = get_mode(mode)
+    other = no_shock(tiny, 5).assign_coords(region=["A", "B", "C"])
+    with pytest.raises(InputError, match="region labels do not match"):
+        run(tiny, other, None)
+    plan = no_plan(tiny).assign_coords(product=[f"P{k}" for k in range(tiny.sizes["sector"])])
+    with pytest.raises(InputError, match="product labels do not match"):
+        run(tiny, no_shock(tiny, 5), plan)  # even a plan without backups

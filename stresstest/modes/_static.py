@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ..compiled import (NATIONAL, demand_factor, no_plan, route_factor, standby_availability,
-                        window_days, window_mean)
+from ..compiled import (NATIONAL, check_labels, demand_factor, no_plan, route_factor,
+                        standby_availability, window_days, window_mean)
 from ..economy import Derived, derive, stack
 
 DAYS_PER_YEAR = 365.0
@@ -40,8 +40,12 @@ class StaticInputs:
 
 
 def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
-    """Reduce a compiled shock and plan to the average day of the shock window."""
+    """Reduce a compiled shock and plan to the average day of the shock window (after
+    checking that they are labelled like the economy)."""
     d = derive(economy)
+    check_labels(shock, economy, "scenario")
+    if plan is not None:
+        check_labels(plan, economy, "plan")
     plan = plan if plan is not None else no_plan(economy)
     mean = window_mean(shock)
     days = window_days(shock)

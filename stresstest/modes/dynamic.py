@@ -17,7 +17,7 @@ import time as _time
 import numpy as np
 import xarray as xr
 
-from ..compiled import NATIONAL, no_plan, plan_is_empty, standby_availability
+from ..compiled import NATIONAL, check_labels, no_plan, plan_is_empty, standby_availability
 from ..economy import derive, stack
 from ..errors import InputError
 from ..kernels import dynamic as kd
@@ -133,13 +133,6 @@ def inventory_cover(economy: xr.Dataset, params: dict) -> np.ndarray:
     return np.full(cover.shape, _positive("inventory_days", spec, allow_zero=True))
 
 
-def _check_labels(economy, ds, what, dims):
-    for dim, ref in dims.items():
-        if dim in ds.dims and list(map(str, ds[dim].values)) != list(map(str, economy[ref].values)):
-            raise InputError(f"{what} {ds.attrs.get('scenario', ds.attrs.get('plan', ''))!r}: "
-                             f"{dim} labels do not match the economy's {ref} labels")
-
-
 def _extend(arr: np.ndarray, horizon: int) -> np.ndarray:
     """Time-leading array cut or extended (last day held) to ``horizon`` days."""
     T = arr.shape[0]
@@ -154,9 +147,7 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
     ``Backups`` (daily money) for a compiled shock and plan."""
     d = derive(economy)
     R, S = d.n_region, d.n_sector
-    dims = {"region": "region", "sector": "sector", "product": "sector",
-            "region_from": "region", "region_to": "region"}
-    _check_labels(economy, shock, "scenario", dims)
+    check_labels(shock, economy, "scenario")
     T = shock.sizes["time"]
     horizon = T if horizon is None else horizon
     if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1:
@@ -187,10 +178,10 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
             raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: {name} has "
                              "negative or non-finite values")
 
+    if plan is not None:
+        check_labels(plan, economy, "plan")
     if plan_is_empty(plan):
         plan = no_plan(economy)
-    _check_labels(economy, plan, "plan", {"product": "sector", "region_from": "region",
-                                          "region_to": "region"})
     holders = list(map(str, plan["holder"].values))
     if holders != list(map(str, economy["region"].values)) + [NATIONAL]:
         raise InputError(f"plan {plan.attrs.get('plan', '')!r}: holder labels must be the "

@@ -76,14 +76,6 @@ def _check_array(name: str, values, where: str, lo=0.0, hi=None, labels=None):
         raise InputError(f"{where}: {name} at {at} is {float(arr[i]):g}; must be finite and {rng}")
 
 
-def _check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str):
-    for dim, edim in (("region", "region"), ("sector", "sector"), ("product", "sector"),
-                      ("region_from", "region"), ("region_to", "region")):
-        if dim in ds.dims and list(map(str, ds[dim].values)) != list(map(str, economy[edim].values)):
-            raise InputError(f"{what} {ds.attrs.get(what, '')!r}: labels of {dim!r} do not match "
-                             f"the economy's {edim} labels")
-
-
 def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
                    essential_weight: str = "equal", final_share_cap: bool = False,
                    technology: str = "pooled", critical_threshold: float | None = None,
@@ -92,8 +84,6 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
     """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs; the
     thresholds default to mode ``rationing``'s."""
     plan = plan if plan is not None else no_plan(economy)
-    _check_labels(shock, economy, "scenario")
-    _check_labels(plan, economy, "plan")
     scen = f"scenario {shock.attrs.get('scenario', '')!r}"
     pname = f"plan {plan.attrs.get('plan', '')!r}"
     si = static_inputs(economy, shock, plan)

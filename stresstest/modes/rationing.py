@@ -115,10 +115,6 @@ def _check_shock(economy, shock, where="shock"):
     if not isinstance(shock, xr.Dataset) or "kappa" not in shock or "alpha_M" not in shock:
         raise InputError(f"rationing: {where} must be a compiled shock Dataset with kappa and "
                          "alpha_M (see stresstest.compiled)")
-    for dim in ("region", "sector"):
-        if list(map(str, shock[dim].values)) != list(map(str, economy[dim].values)):
-            raise InputError(f"rationing: {where} ({shock.attrs.get('scenario', '')}) has "
-                             f"{dim} labels that differ from the economy's")
     for name in ("kappa", "alpha_M"):
         vals = shock[name].values
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
