@@ -360,23 +360,43 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c):
     return r
 
 
-def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
-    """Exact greatest fixed point of a batch by policy iteration (no loop over scenarios).
-
-    The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
-    the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each policy (the minimising piece per industry and
-    scenario) is a sparse linear system (:func:`_policy_system_solve`); iterate until each
-    scenario's policy reproduces itself. Returns ``(r, ok)``: ``ok[k]`` False where a
-    scenario's policy cycles or its system is singular (its column of ``r`` is then
-    meaningless).
-    """
-    n, K = r0.shape
+def _policy_coefficients(plan, Dhat, denom):
+    """``g = plan / denom`` and the constant piece ``min(1, D̂ / denom, g)`` of the map."""
     with np.errstate(divide="ignore", invalid="ignore"):
         safe = np.where(denom > 0, denom, 1.0)
         g = np.where(denom > 0, plan / safe, 0.0)
         const = np.where(denom > 0, np.minimum(1.0, np.minimum(Dhat / safe, g)), 1.0)
+    return g, const
+
+
+def _minimising_policy(st, g, const, eff, s):
+    """The minimising piece of the map per industry and scenario: the index of its binding
+    pair, or -1 where the constant piece is the smallest."""
+    k = binding_pair(st, eff, s)
+    pair_val = np.where(k >= 0, g * np.take_along_axis(eff, np.maximum(k, 0), axis=0), np.inf)
+    return np.where((k >= 0) & (pair_val < const), k, -1)
+
+
+def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
+    """Greatest fixed point of a batch by policy iteration (no loop over scenarios), from a
+    start ``r0`` with ``F(r0) <= r0`` at or above it.
+
+    The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
+    the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each policy (the
+    minimising piece per industry and scenario) is a sparse linear system
+    (:func:`_policy_system_solve`); iterate until each scenario's policy reproduces itself.
+    From such a start every iterate stays at or above the greatest fixed point ``r*`` (for any
+    policy ``π``, ``r* <= affine_π(r*)``, so ``r* <= (I − B_π)^-1 b_π``) and the iterates fall
+    monotonically to ``r*``. Returns ``(r, ok, policy)``: ``ok[k]`` False where a scenario's
+    policy cycles or its system is singular (its column of ``r`` is then meaningless);
+    ``policy`` the last policy of every scenario (-1 everywhere for scenarios already fixed
+    at ``r0``).
+    """
+    n, K = r0.shape
+    g, const = _policy_coefficients(plan, Dhat, denom)
     r = r0.copy()
     ok = np.ones(K, dtype=bool)
+    final_policy = np.full((n, K), -1, dtype=np.int64)
     todo = np.arange(K)  # scenarios still iterating
     last = None
     for _ in range(max_policy):
@@ -389,11 +409,8 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
         todo = todo[moving]
         if not todo.size:
             break
-        k = binding_pair(st, eff[:, moving], s[:, moving])
         gq, cq = g[:, todo], const[:, todo]
-        pair_val = np.where(k >= 0, gq * np.take_along_axis(eff[:, moving], np.maximum(k, 0),
-                                                            axis=0), np.inf)
-        policy = np.where((k >= 0) & (pair_val < cq), k, -1)
+        policy = _minimising_policy(st, gq, cq, eff[:, moving], s[:, moving])
         if last is not None:
             cycled = (policy == last).all(axis=0)
             ok[todo[cycled]] = False
@@ -402,6 +419,7 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
             if not todo.size:
                 break
         last = policy
+        final_policy[:, todo] = policy
         sol = _policy_system_solve(st, policy, gq, cq, alpha[:, todo], beta[:, todo],
                                    None if c is None else c[..., todo])
         if sol is None:
@@ -410,35 +428,76 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
         r[:, todo] = np.clip(sol, 0.0, 1.0)
     else:
         ok[todo] = False
-    return r, ok
+    return r, ok, final_policy
+
+
+def _policy_upper_start(st, policy, plan, Dhat, denom, c, alpha, beta, tol):
+    """An upper start for :func:`_policy_solve` from a previous round's ``policy``: the
+    solution ``r1`` of that policy's linear system is at or above the greatest fixed point of
+    *this* round's map (``r* <= affine_π(r*)`` for every policy ``π``), whatever ``r*`` is.
+    Returns ``(r1, usable)``; a column is usable when its system solved to a point in
+    ``[0, 1]`` with ``F(r1) <= r1 + tol`` (a super-solution; otherwise the nonnegative-inverse
+    argument does not apply and the caller starts that column from ``r = 1``).
+
+    Warm-starting from the previous round's *ratios* instead is wrong: they may lie below this
+    round's greatest fixed point, and policy iteration from below can settle on a smaller
+    fixed point (an industry bound by its own output settles at 0 — the gas and water supply
+    collapse of issue 10)."""
+    n, K = policy.shape
+    g, const = _policy_coefficients(plan, Dhat, denom)
+    sol = _policy_system_solve(st, policy, g, const, alpha, beta, c)
+    if sol is None:
+        return np.ones((n, K)), np.zeros(K, dtype=bool)
+    inside = ((sol >= -tol) & (sol <= 1.0 + tol)).all(axis=0)
+    r1 = np.clip(sol, 0.0, 1.0)
+    new = _phi(st, r1, plan, Dhat, denom, c, alpha, beta)[0]
+    usable = inside & (new <= r1 + tol).all(axis=0)
+    return r1, usable
 
 
 def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, tol, max_iter, sweeps=10,
                           warm=None):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
     plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
-    for the scenarios not yet converged, then plain iterations up to ``max_iter``. With
-    ``warm`` (the previous outer round's ratios), policy iteration starts from there and the
-    cold path runs only for scenarios where it fails."""
-    it = 0
+    for the scenarios not yet converged, then plain iterations up to ``max_iter``.
+
+    ``warm``: the previous outer round's policy (n, K). Policy iteration then starts from the
+    solution of that policy's system (:func:`_policy_upper_start`, an upper bound of this
+    round's greatest fixed point, so warm and cold starts reach the same point); columns
+    where that start is not usable take the cold path. Returns ``(r, r̃ raw, s, eff, x,
+    iterations, residual, policy)`` with ``policy`` the minimising piece at the answer (the
+    next round's warm start)."""
     args = (plan, Dhat, denom, c, alpha, beta)
+    K = r.shape[1]
+    g, const = _policy_coefficients(plan, Dhat, denom)
+
+    def done(r, rt_raw, s, eff, x, it, resid):
+        return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, eff, s)
+
     if warm is not None:
-        r, ok = _policy_solve(st, warm, *args, tol, 60)
-        r = np.where(ok, r, 1.0)
-        new, rt_raw, s, eff, x = _phi(st, r, *args)
-        col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
-        if not np.any(col >= tol):
-            return new, rt_raw, s, eff, x, 1, float(col.max(initial=0.0))
-        r = np.where(col >= tol, 1.0, r)
+        r1, usable = _policy_upper_start(st, warm, *args, tol)
+        cols = np.flatnonzero(usable)
+        r = np.ones_like(r)
+        if cols.size:
+            sub = lambda arr: None if arr is None else arr[..., cols]  # noqa: E731
+            exact, ok, _ = _policy_solve(st, r1[:, cols], *(sub(v) for v in args), tol, 60)
+            r[:, cols[ok]] = exact[:, ok]
+        if usable.all():
+            new, rt_raw, s, eff, x = _phi(st, r, *args)
+            col = np.abs(new - r).max(axis=0) if new.size else np.zeros(K)
+            if not np.any(col >= tol):
+                return done(new, rt_raw, s, eff, x, 1, float(col.max(initial=0.0)))
+            r = np.where(col >= tol, 1.0, r)
+    it = 0
     for it in range(1, min(sweeps, max_iter) + 1):
         new, rt_raw, s, eff, x = _phi(st, r, *args)
-        col = np.abs(new - r).max(axis=0) if new.size else np.zeros(r.shape[1])
+        col = np.abs(new - r).max(axis=0) if new.size else np.zeros(K)
         r = new
         if not np.any(col >= tol):
-            return r, rt_raw, s, eff, x, it, float(col.max(initial=0.0))
+            return done(r, rt_raw, s, eff, x, it, float(col.max(initial=0.0)))
     cols = np.flatnonzero(col >= tol)
     sub = lambda arr: None if arr is None else arr[..., cols]  # noqa: E731
-    exact, ok = _policy_solve(st, r[:, cols], *(sub(v) for v in args), tol, 60)
+    exact, ok, _ = _policy_solve(st, r[:, cols], *(sub(v) for v in args), tol, 60)
     r[:, cols[ok]] = exact[:, ok]
     resid = float(col.max(initial=0.0))
     for it2 in range(1, max_iter - it + 1):
@@ -446,14 +505,14 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, tol, max_ite
         resid = float(np.abs(new - r).max()) if new.size else 0.0
         r = new
         if resid < tol:
-            return r, rt_raw, s, eff, x, it + it2, resid
+            return done(r, rt_raw, s, eff, x, it + it2, resid)
     raise NotConverged("delivery ratios", max_iter, resid)
 
 
 def _delivery_by_column(st, args, tol, max_iter, warm):
-    """:func:`_delivery_fixed_point` scenario by scenario, for a batch where it failed: the
-    outputs of :func:`_delivery_fixed_point` plus ``broken`` (K,), True where a scenario did
-    not converge (its columns are NaN)."""
+    """:func:`_delivery_fixed_point` scenario by scenario, for a batch where it failed: its
+    outputs plus ``broken`` (K,), True where a scenario did not converge (its columns are NaN,
+    its policy -1)."""
     K = args[0].shape[1]
     cols, broken, its, resids = [], np.zeros(K, dtype=bool), [], []
     for k in range(K):
@@ -463,13 +522,15 @@ def _delivery_by_column(st, args, tol, max_iter, warm):
                                         warm=None if warm is None else warm[:, k:k + 1])
             its.append(out[5])
             resids.append(out[6])
+            out = (*out[:5], out[7])
         except NotConverged:
             broken[k] = True
             out = _phi(st, np.ones((st.n, 1)), *one)
-            out = tuple(np.full_like(a, np.nan) for a in out[:5])
-        cols.append(out[:5])
-    stacked = [np.concatenate([c[i] for c in cols], axis=1) for i in range(5)]
-    return (*stacked, max(its, default=0), max(resids, default=0.0), broken)
+            out = (*(np.full_like(a, np.nan) for a in out[:5]),
+                   np.full((st.n, 1), -1, dtype=np.int64))
+        cols.append(out)
+    stacked = [np.concatenate([c[i] for c in cols], axis=1) for i in range(6)]
+    return (*stacked[:5], max(its, default=0), max(resids, default=0.0), stacked[5], broken)
 
 
 def intermediate_orders(A, y, product_of, n_region):
@@ -564,6 +625,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     same outer loop, damped. A scenario leaves the batch in the round its step falls below
     ``orders_tol`` (its outputs are those of that round); after ``max_outer`` rounds the rest
     are returned with ``converged`` False (a batch of one raises :class:`NotConverged`).
+    ``warm_start``: each round's delivery-ratio solve starts from the previous round's policy
+    (:func:`_delivery_fixed_point`); the answer is the same as from a cold start (tested on
+    the shipped library), only faster or slower.
     """
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
@@ -585,7 +649,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     prev_step = np.full(K, np.inf)
     relax = np.ones(K)
     growths = np.zeros(K, dtype=int)
-    r_prev = None
+    policy_prev = None  # the delivery ratios' policy of the last round (warm start)
     outer = 0
     resid_max = 0.0
     full: dict = {}
@@ -620,17 +684,16 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
         args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom))
         try:
-            r, rt_raw, s, eff, x, it, resid = _delivery_fixed_point(
-                st, np.ones((n, Kl)), *args, tol, max_iter,
-                warm=r_prev if warm_start else None)
+            r, rt_raw, s, eff, x, it, resid, policy = _delivery_fixed_point(
+                st, np.ones((n, Kl)), *args, tol, max_iter, warm=policy_prev)
             broken = np.zeros(Kl, dtype=bool)
         except NotConverged:
             if K == 1:
                 raise
             # rare: solve the scenarios one by one and drop those that fail from the batch
-            r, rt_raw, s, eff, x, it, resid, broken = _delivery_by_column(
-                st, args, tol, max_iter, r_prev if warm_start else None)
-        r_prev = r
+            r, rt_raw, s, eff, x, it, resid, policy, broken = _delivery_by_column(
+                st, args, tol, max_iter, policy_prev)
+        policy_prev = policy if warm_start else None
         total_it += it
         resid_max = max(resid_max, resid)
         # availability of every input (p, j): domestic pool and imports, as the buyer sees it
@@ -709,7 +772,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         live = live[keep]
         q = _take_columns(pb, live)
         D = D_all[:, live]
-        y, r_prev, extra = y[..., keep], r_prev[:, keep], extra[:, keep]
+        y, extra = y[..., keep], extra[:, keep]
+        if policy_prev is not None:
+            policy_prev = policy_prev[:, keep]
         prev_step, relax, growths = prev_step[keep], relax[keep], growths[keep]
         if theta_dom is not None:
             theta_dom, theta_imp = theta_dom[..., keep], theta_imp[..., keep]

@@ -49,6 +49,7 @@ DEFAULTS = {
     "orders_tol": 1e-8,                # max relative change of orders between outer rounds
     "max_outer": 500,                  # outer rounds (orders and substitution)
     "batch_size": 128,                 # scenarios per block in run_rationing_batch
+    "warm_start": True,                # delivery ratios start from the last round's policy
 }
 _RULES = ("proportional", "mixed")
 _FINAL_RULES = ("proportional", "essential_first")
@@ -82,6 +83,10 @@ def check_options(options: dict) -> dict:
         raise InputError(f"rationing: option tol={opt['tol']!r} must be > 0")
     if not 0 < opt["damping"] <= 1:
         raise InputError(f"rationing: option damping={opt['damping']!r} must lie in (0, 1]")
+    if not isinstance(opt["warm_start"], (bool, np.bool_)):
+        raise InputError(f"rationing: option warm_start={opt['warm_start']!r} must be true or "
+                         "false")
+    opt["warm_start"] = bool(opt["warm_start"])
     for key in ("max_iter", "batch_size", "max_outer"):
         val = opt[key]
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
@@ -245,7 +250,8 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
                  prio_dest=prio)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
-              damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"])
+              damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
+              warm_start=opt["warm_start"])
 
     def run():
         try:
