@@ -56,7 +56,7 @@ def ratio(res):
 def test_half_capacity_supplier_halves_critical_buyer():
     # S0 supplies 20 to S1 (a = 0.2, critical); S1 sells 100 to final use
     eco = economy([[0, 20], [0, 0]], [80, 100], 1, 2)
-    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="proportional")
+    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="proportional", recipe="strict")
     np.testing.assert_allclose(ratio(res)[0], [0.5, 0.5], rtol=1e-9)
     assert res["binding"].values[0, 0] == BINDING["capacity"]
     assert res["binding"].values[0, 1] == BINDING["input"]
@@ -69,7 +69,7 @@ def test_two_origins_are_substitutes_not_complements():
     Z[0, 1] = 10.0  # (R0,S0) -> (R0,S1)
     Z[2, 1] = 10.0  # (R1,S0) -> (R0,S1)
     eco = economy(Z, [40, 80, 40, 50], 2, 2)
-    res = run_rationing(eco, cut(eco, "R0", "S0", 0.0))
+    res = run_rationing(eco, cut(eco, "R0", "S0", 0.0), recipe="strict")
     r = ratio(res)
     assert r[0, 0] == 0.0
     np.testing.assert_allclose(r[0, 1], 0.5, rtol=1e-9)  # complements would give 0
@@ -80,13 +80,13 @@ def test_two_origins_are_substitutes_not_complements():
 def test_critical_and_half_critical_inputs(share, expected):
     # proportional rule: the supplier halves every delivery; the input share decides the cut
     eco = economy([[0, share * 100], [0, 0]], [200 - share * 100, 100], 1, 2)
-    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="proportional")
+    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="proportional", recipe="strict")
     np.testing.assert_allclose(ratio(res)[0, 1], expected, rtol=1e-9)
 
 
 def test_immaterial_input_never_binds():
     eco = economy([[0, 0.1], [0, 0]], [99.9, 100], 1, 2)  # a = 0.001 < half threshold
-    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="mixed")
+    res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), rule="mixed", recipe="strict")
     np.testing.assert_allclose(ratio(res)[0, 1], 1.0, rtol=1e-12)
 
 
@@ -96,7 +96,7 @@ def test_import_cut_binds_import_dependent_industry():
     eco = economy([[0, 0], [0, 0]], [50, 100], 1, 2, M=M)
     sh = no_shock(eco, 10)
     sh["alpha_M"].loc[dict(product="S0")] = 0.5
-    res = run_rationing(eco, sh)
+    res = run_rationing(eco, sh, recipe="strict")
     assert res["binding"].values[0, 1] == BINDING["import"]
     assert res["binding_product"].values[0, 1] == 0
     np.testing.assert_allclose(ratio(res)[0, 1], 0.5, rtol=1e-9)
@@ -209,20 +209,20 @@ def test_standby_and_substitution_raise_buyer_output():
     Z[2, 1] = 10.0
     eco = economy(Z, [40, 80, 40, 50], 2, 2)
     sh = cut(eco, "R0", "S0", 0.0)
-    base = run_rationing(eco, sh)
+    base = run_rationing(eco, sh, recipe="strict")
     plan = plan_with(eco, standby=("R1", "S0", 60.0),
                      substitution_headroom=(dict(product="S0"), 1.0))
-    res = run_rationing(eco, sh, plan)
+    res = run_rationing(eco, sh, plan, recipe="strict")
     assert ratio(res)[0, 1] > ratio(base)[0, 1] + 0.3
     assert float(res["x"].sum()) > float(base["x"].sum())
     # without headroom, standby alone cannot reach the buyer beyond the existing share
-    only = run_rationing(eco, sh, plan_with(eco, standby=("R1", "S0", 60.0)))
+    only = run_rationing(eco, sh, plan_with(eco, standby=("R1", "S0", 60.0)), recipe="strict")
     np.testing.assert_allclose(ratio(only)[0, 1], ratio(base)[0, 1], rtol=1e-9)
     # friction is charged to the buyer's value added
     fr = plan_with(eco, standby=("R1", "S0", 60.0),
                    substitution_headroom=(dict(product="S0"), 1.0),
                    substitution_friction=(dict(product="S0"), 0.1))
-    res_fr = run_rationing(eco, sh, fr)
+    res_fr = run_rationing(eco, sh, fr, recipe="strict")
     assert float(res_fr["substitution_cost"].sel(region="R0", sector="S1")) > 0
 
 
@@ -232,10 +232,10 @@ def test_import_substitution_raises_output():
     eco = economy([[0, 0], [0, 0]], [50, 100], 1, 2, M=M)
     sh = no_shock(eco, 10)
     sh["alpha_M"].loc[dict(product="S0")] = 0.0
-    base = run_rationing(eco, sh)
+    base = run_rationing(eco, sh, recipe="strict")
     plan = plan_with(eco, substitution_imports=(dict(product="S0"), 0.5),
                      standby=("R0", "S0", 40.0))
-    res = run_rationing(eco, sh, plan)
+    res = run_rationing(eco, sh, plan, recipe="strict")
     assert ratio(res)[0, 1] > ratio(base)[0, 1] + 0.2
 
 
@@ -247,10 +247,10 @@ def test_stock_raises_essential_supply():
     sh["alpha_M"].loc[dict(product="S0")] = 0.0
     # proportional: essentials lose their share of the lost imports (essential-first would
     # cover them from domestic supply and leave nothing for the stock to do)
-    base = run_rationing(eco, sh, final_rule="proportional")
+    base = run_rationing(eco, sh, final_rule="proportional", recipe="strict")
     plan = plan_with(eco, stock_amount=(dict(holder=NATIONAL, product="S0"), 1e3),
                      stock_max_release=(dict(holder=NATIONAL, product="S0"), 1e3))
-    res = run_rationing(eco, sh, plan, final_rule="proportional")
+    res = run_rationing(eco, sh, plan, final_rule="proportional", recipe="strict")
     e0 = float(base["essential"].sel(product="S0").sum())
     e1 = float(res["essential"].sel(product="S0").sum())
     assert e1 > e0
@@ -269,10 +269,10 @@ def test_route_cap_only_on_capped_pair():
     rho = np.ones((2, 2, 2, 10))
     sh["rho"] = (("region_from", "region_to", "product", "time"), rho)
     sh = sh.assign_coords(region_from=["R0", "R1"], region_to=["R0", "R1"])
-    same = run_rationing(eco, sh)
-    np.testing.assert_allclose(same["x"], run_rationing(eco, no_shock(eco, 10))["x"], rtol=1e-12)
+    same = run_rationing(eco, sh, recipe="strict")
+    np.testing.assert_allclose(same["x"], run_rationing(eco, no_shock(eco, 10), recipe="strict")["x"], rtol=1e-12)
     sh["rho"].loc[dict(region_from="R1", region_to="R0")] = 0.0
-    res = run_rationing(eco, sh)
+    res = run_rationing(eco, sh, recipe="strict")
     r = ratio(res)
     np.testing.assert_allclose(r[0, 1], 0.5, rtol=1e-9)  # half its S0 came over the route
     assert res["binding"].values[0, 1] == BINDING["route"]
@@ -383,7 +383,7 @@ def test_negative_final_use_never_makes_orders_negative():
                        components=["va"], inventory_uses=["inventory"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
-        res = run_rationing(eco, cut(eco, "R0", "S1", 0.0))
+        res = run_rationing(eco, cut(eco, "R0", "S1", 0.0), recipe="strict")
     np.testing.assert_allclose(res["x"].values, 0.0, atol=1e-12)
 
 
@@ -396,8 +396,8 @@ def test_zero_thresholds_make_every_used_input_critical_and_no_unused_one():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         res = run_rationing(eco, cut(eco, "R0", "S0", 0.5), critical_threshold=0.0,
-                            half_critical_threshold=0.0)
+                            half_critical_threshold=0.0, recipe="strict")
     np.testing.assert_allclose(ratio(res)[0, 0], 0.5, rtol=1e-9)
     tiny = run_rationing(eco, cut(eco, "R0", "S0", 0.5), critical_threshold=1e-12,
-                         half_critical_threshold=1e-12)  # the same inputs bind
+                         half_critical_threshold=1e-12, recipe="strict")  # same inputs bind
     np.testing.assert_array_equal(res["x"].values, tiny["x"].values)

@@ -36,7 +36,9 @@ Constraints
               and ``iu`` in place of ``a x`` and ``AM x``, and a region's industries need
               ``sum_s w (a + AM) x - sum_(s half) (a + AM) xbar <= du + iu
               <= sum_s (a + AM) x`` with ``w`` 1 for a critical input, 2 for a half-critical
-              one, 0 below ``half_critical_threshold``: mode ``rationing``'s technology
+              one, 0 for an input that does not bind (the recipe's classes), less the
+              buyers' input stocks ``sum_s cover (a + AM) xbar`` over binding inputs:
+              mode ``rationing``'s technology
               (domestic and imported supply of a product pool at the buyer, up to each one's
               coefficient at capacity; immaterial inputs never bind; half-critical ones bind as
               ``(1 + s) / 2`` with the plan at most ``xbar``), aggregated over the region's
@@ -78,9 +80,13 @@ Objective, lexicographic
               retried with dual simplex, then default tolerances, and the result is accepted
               only if ``c1 z <= z1* + stage_tol |z1*| + 1e-7 |c1 . ub|``, else
               :class:`SolverError` (no approximate answer is returned). Stage 2 objective:
-              ``max sum_j (v'_j + eps g(x0)_j) x_j - sum phi_p (Te + N)
+              ``max sum_j (v'_j + eps g(x0)_j) (x_j - xe_j) - eps xe_j - sum phi_p (Te + N)
               + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs) - 2.5 eps (zr + zn)
-              - eps/2 (sd + sm)``;
+              - eps/2 (sd + sm)`` with ``xe_j >= x_j - x0_j`` (``0 <= xe``) the output
+              above baseline where spare capacity allows it: the optimum keeps value added,
+              it does not grow the economy (without this, idle capacity would replace
+              imports and inventory drawdowns at no shock, and an import cut could raise
+              value added); reported value added is ``v x`` all the same;
               ``v'_j = max(v_j, eps)`` so no industry is shut for accounting reasons. The
               ``eps`` terms (``1e-6`` of the mean VA coefficient) pick one vertex among equals:
               deliver rather than dispose, keep stocks unless they help, report stock reaching
@@ -135,7 +141,9 @@ class LPInputs:
     ``zbar`` (R, P) and ``zbar_nat`` (P) stock release rates; ``technology``: ``"pooled"``
     (the buyers' technology of mode ``rationing``) or ``"fixed"`` (every input at its domestic
     and imported coefficient); ``input_weight`` (P, n) for ``"pooled"``: 1 critical, 2
-    half-critical, 0 immaterial input (None: every used input critical); ``final_rule``:
+    half-critical, 0 immaterial input (None: every used input critical); ``inventory_cover``
+    (P, n) for ``"pooled"``: share of a binding input's window need that the buyer's stock
+    covers (the recipe's inventories; None: none); ``final_rule``:
     ``"essential_first"`` (essential use is served first within delivered final use, as in
     mode ``rationing``) or ``"proportional"`` (an ``es`` share of delivered final use is
     essential); ``final_share_cap``: the final-share rows of the module docstring.
@@ -166,6 +174,7 @@ class LPInputs:
     zbar_nat: np.ndarray
     technology: str = "pooled"
     input_weight: np.ndarray | None = None
+    inventory_cover: np.ndarray | None = None
     final_rule: str = "essential_first"
     final_share_cap: bool = False
 
@@ -280,10 +289,15 @@ def build_lp(inp: LPInputs):
         agg = sp.csr_matrix((np.ones(n), (region_of, np.arange(n))), shape=(R, n))
     ess_pairs = np.flatnonzero((inp.omega.reshape(-1) > 0) & (inp.E.reshape(-1) > 0))
     be = lay.add("e", ess_pairs.size)
+    # industries that may exceed baseline output (not the negligible ones: their spare
+    # capacity is immaterial and would only blur the baseline at LP tolerances)
+    above = np.flatnonzero((inp.xbar > inp.x0) & (inp.x0 > 1e-12 * float(np.abs(inp.x0).sum())))
+    bxe = lay.add("xe", above.size)
     nv = lay.size
 
     ub = np.empty(nv)
-    ub[bx] = inp.xbar
+    tiny = inp.x0 <= 1e-12 * float(np.abs(inp.x0).sum())
+    ub[bx] = np.where(tiny, np.minimum(inp.xbar, inp.x0), inp.xbar)
     ub[bT] = ub_T
     ub[bTe] = ub_Te
     ub[bN] = ub_N
@@ -299,6 +313,7 @@ def build_lp(inp: LPInputs):
     ub[bsd] = np.inf
     ub[bsm] = np.inf
     ub[be] = inp.E.reshape(-1)[ess_pairs]
+    ub[bxe] = (inp.xbar - inp.x0)[above]
     if pooled:
         ub[bdu] = (agg @ (inp.a * inp.xbar).T).reshape(-1)
         ub[biu] = (agg @ (inp.AM * inp.xbar).T).reshape(-1)
@@ -405,14 +420,23 @@ def build_lp(inp: LPInputs):
             put(r_use + rp + ar, _idx(blk), 1.0)
         n_use = 2 * rp
         half_need = (agg @ np.where(w == 2, share * inp.xbar, 0.0).T).reshape(-1)
+        if inp.inventory_cover is not None:
+            # the buyers' input stocks cover this much of a binding input's need
+            half_need = half_need + (agg @ np.where(
+                w > 0, inp.inventory_cover * share * inp.xbar, 0.0).T).reshape(-1)
         b_use = np.concatenate([half_need, np.zeros(rp)])
-    n_ub = r_use + n_use
+    # x_j - xe_j <= x0_j: output above baseline (spare capacity) is counted apart, so that
+    # the objective values output kept, not growth beyond the baseline
+    r_above = r_use + n_use
+    put(r_above + np.arange(above.size), bx.start + above, 1.0)
+    put(r_above + np.arange(above.size), _idx(bxe), -1.0)
+    n_ub = r_above + above.size
     A_ub = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                          shape=(n_ub, nv))
     b_ub = np.concatenate([np.asarray(inp.pool, float), np.asarray(inp.zbar_nat, float),
                            np.zeros(ess_pairs.size),
                            inp.new_links[new_rp % P] * need.reshape(-1)[new_rp],
-                           np.zeros(n_share), b_use])
+                           np.zeros(n_share), b_use, inp.x0[above]])
 
     c1 = np.zeros(nv)
     c1[be] = -inp.omega.reshape(-1)[ess_pairs]
@@ -420,6 +444,7 @@ def build_lp(inp: LPInputs):
     vpos = inp.v[inp.v > 0]
     eps = EPS * (float(vpos.mean()) if vpos.size else 1.0)
     c2[bx] = -(np.maximum(inp.v, eps) + eps * _generic(inp.x0))
+    c2[bxe] = -c2[bx][above] + eps  # output above baseline: no value in itself, a tiny cost
     c2[bTe] = inp.friction[lp[split]]
     c2[bN] = inp.friction[npp]
     c2[bfd] = -eps * _generic(inp.Dd.reshape(-1))

@@ -148,18 +148,10 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
     return G, np.asarray(row_p, np.int64), np.asarray(row_r, np.int64), col_row
 
 
-def input_classes(share, critical_threshold, half_critical_threshold):
-    """Critical and half-critical input masks from input shares of output ``a + AM``
-    (P, n): critical from ``critical_threshold``, half-critical from
-    ``half_critical_threshold`` below it; an input not used (share 0) is neither."""
-    used = share > 0
-    crit = used & (share >= critical_threshold)
-    return crit, used & (share >= half_critical_threshold) & ~crit
-
-
-def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
-                    critical_threshold=0.02, half_critical_threshold=0.005) -> Structure:
-    """Pooled rows and binding input pairs of an economy (see :class:`Structure`)."""
+def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, half) -> Structure:
+    """Pooled rows and binding input pairs of an economy (see :class:`Structure`) for the
+    critical and half-critical input masks ``crit``, ``half`` (P, n) of a recipe
+    (:mod:`stresstest.kernels.recipe`)."""
     P, n = a_prod.shape
     G, row_p, row_r, col_row = pooled_rows(tau0, product_of, region_of, P)
     # a last, empty row stands for "buys none of p at home": r̃ = 0 there, and a = 0
@@ -167,7 +159,6 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region,
     G = sp.csr_matrix((G.data, G.indices, np.append(G.indptr, G.indptr[-1])), shape=(U + 1, n))
     row_p, row_r = np.append(row_p, 0), np.append(row_r, 0)
     col_row = np.where(col_row >= 0, col_row, U)
-    crit, half = input_classes(a_prod + AM, critical_threshold, half_critical_threshold)
     pp, jj = np.nonzero(crit | half)
     order = np.lexsort((pp, jj))
     pp, jj = pp[order], jj[order]
@@ -211,7 +202,7 @@ def pooled_availability(st: Structure, r, c=None):
     return out
 
 
-def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom):
+def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None):
     """Availability of every binding pair ``k = (p, j)`` as an affine function of its pooled
     row's raw availability: ``eff_k = min(1, α_k + β_k r̃_raw[row_k])`` (npairs, K) each.
 
@@ -219,6 +210,8 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom):
     ``β = a (1 − θ) / (a + AM)`` and ``α = (a θ + AM α̃) / (a + AM) + σ``; a half-critical
     pair binds as ``(1 + s) / 2``: ``α ← (1 + α) / 2``, ``β ← β / 2`` (``θ`` is the filled
     share of the buyer region's domestic shortfall, ``α̃`` its import availability).
+    ``inventory`` (npairs, K): the buyer's input stock, as the share of the window's need it
+    covers, adds to ``α``.
     """
     K = alpha_reg.shape[-1]
     a, m = st.pair_a[:, None], st.pair_m[:, None]
@@ -229,6 +222,8 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom):
     if theta_dom is not None:
         th = theta_dom.reshape(-1, K)[st.pair_pr]
         alpha, beta = alpha + beta * th, beta * (1.0 - th)
+    if inventory is not None:
+        alpha = alpha + inventory
     half = st.pair_half[:, None]
     return np.where(half, 0.5 * (1.0 + alpha), alpha), np.where(half, 0.5 * beta, beta)
 
@@ -269,8 +264,11 @@ class Problem:
     ``(y, cols) -> (c (n, R, K), capped intermediate orders (n, K), capped final orders
     (n, K))`` for the order bases ``y`` of the batch's scenarios ``cols``;
     ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
-    substitution arrays (headroom, new_links, friction, imports (P,), T0int (R, R, P) baseline
-    intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries.
+    substitution arrays (headroom, new_links, friction, imports (P, K), T0int (R, R, P)
+    baseline intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries;
+    ``inventory`` (P, n) days of use of input ``p`` held by buyer ``j`` and ``window`` (K)
+    days of each scenario's window: the stock adds ``inventory / window`` to the input's
+    availability (:func:`stresstest.kernels.recipe.window_inventory_cover`).
     """
 
     st: Structure
@@ -287,6 +285,8 @@ class Problem:
     stock_int: np.ndarray | None = None
     subst: dict | None = None
     prio_dest: np.ndarray | None = None
+    inventory: np.ndarray | None = None
+    window: np.ndarray | None = None
 
 
 def _phi(st, r, plan, Dhat, denom, c, alpha, beta):
@@ -373,6 +373,8 @@ def _minimising_policy(st, g, const, eff, s):
     """The minimising piece of the map per industry and scenario: the index of its binding
     pair, or -1 where the constant piece is the smallest."""
     k = binding_pair(st, eff, s)
+    if not eff.shape[0]:
+        return k
     pair_val = np.where(k >= 0, g * np.take_along_axis(eff, np.maximum(k, 0), axis=0), np.inf)
     return np.where((k >= 0) & (pair_val < const), k, -1)
 
@@ -682,7 +684,12 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = alpha_t[:, None, :] * np.ones((1, R, 1))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom))
+        inv_pair = inv_full = None
+        if q.inventory is not None:
+            inv_pair = q.inventory[st.pair_p, st.pair_j][:, None] / q.window[None, :]
+            inv_full = q.inventory[:, :, None] / q.window[None, None, :]
+        args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
+                                                         inv_pair))
         try:
             r, rt_raw, s, eff, x, it, resid, policy = _delivery_fixed_point(
                 st, np.ones((n, Kl)), *args, tol, max_iter, warm=policy_prev)
@@ -696,7 +703,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         policy_prev = policy if warm_start else None
         total_it += it
         resid_max = max(resid_max, resid)
-        # availability of every input (p, j): domestic pool and imports, as the buyer sees it
+        # availability of every input (p, j): domestic pool and imports, as the buyer sees it.
+        # Stocks (the buyer's inventory, a plan's release) fill a shortfall of deliveries;
+        # they never replace orders, so the buyer orders its need grossed up for rationing
         rt = rt_raw if theta_dom is None else (
             rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
         rows = st.col_row
@@ -706,8 +715,6 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             avail = np.where(used[:, :, None], (q.a_prod[:, :, None] * dom + q.AM[:, :, None]
                                                 * imp) / np.where(used, share, 1.0)[:, :, None],
                              1.0)
-            if sigma is not None:
-                avail = avail + sigma[:, st.region_of, :]
             want = np.where(avail > 0, x[None] / np.where(avail > 0, avail, 1.0), plan[None])
         y_new = np.minimum(plan[None], want)
         col_step = (np.abs(y_new - y) / np.maximum(plan[None], 1e-300)).reshape(-1, Kl).max(
@@ -726,15 +733,18 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if q.subst is not None:
             th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x)
             if theta_dom is None:
-                theta_dom, theta_imp, extra = damping * th_d, damping * th_i, damping * flows
-                col_step = np.maximum(col_step, np.abs(th_d).reshape(-1, Kl).max(axis=0))
-            else:
-                col_step = np.maximum.reduce([
-                    col_step, np.abs(th_d - theta_dom).reshape(-1, Kl).max(axis=0),
-                    np.abs(th_i - theta_imp).reshape(-1, Kl).max(axis=0)])
-                theta_dom = theta_dom + damping * (th_d - theta_dom)
-                theta_imp = theta_imp + damping * (th_i - theta_imp)
-                extra = extra + damping * (flows - extra)
+                theta_dom, theta_imp = np.zeros_like(th_d), np.zeros_like(th_i)
+            scale = np.maximum(plan, 1e-12 * plan.max(axis=0, initial=0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                flow_step = np.where(scale > 0, np.abs(flows - extra) / np.where(
+                    scale > 0, scale, 1.0), 0.0)
+            col_step = np.maximum.reduce([
+                col_step, np.abs(th_d - theta_dom).reshape(-1, Kl).max(axis=0),
+                np.abs(th_i - theta_imp).reshape(-1, Kl).max(axis=0),
+                flow_step.max(axis=0, initial=0.0)])
+            theta_dom = theta_dom + damping * (th_d - theta_dom)
+            theta_imp = theta_imp + damping * (th_i - theta_imp)
+            extra = extra + damping * (flows - extra)
         outer += 1
         col_step = np.where(broken, np.inf, col_step)
         done = (col_step < orders_tol) | broken
@@ -753,12 +763,22 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                     1.0, left / np.where(rest > 0, rest, 1.0)), 1.0)
         else:
             r_final = r
+        stock_used = None
+        if sigma is not None:
+            # a shortfall of deliveries is filled by the buyer's inventory, then by the stock
+            gap = np.maximum(0.0, share[:, :, None] * x[None]
+                             - y * (q.a_prod[:, :, None] * dom + q.AM[:, :, None] * imp))
+            if inv_full is not None:
+                gap = np.maximum(0.0, gap - inv_full * share[:, :, None] * y)
+            stock_used = np.minimum(gap, sigma[:, st.region_of, :] * share[:, :, None] * y)
+            stock_used = stock_used.reshape(P, R, S, Kl).sum(axis=2)
         out = {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
                "s": s, "eff": eff, "D": D, "plan": plan, "Dhat": Dhat, "alpha_t": alpha_t,
                "alpha_reg": alpha_reg, "c": c, "y": y, "rt_raw": rt_raw,
                "binding_pair": binding_pair(st, eff, s), "converged": col_step < orders_tol,
                "theta_dom": theta_dom, "theta_imp": theta_imp, "extra_demand": extra,
-               "sigma": sigma, "step": col_step, "rounds": np.full(Kl, outer)}
+               "sigma": sigma, "stock_used": stock_used, "step": col_step,
+               "rounds": np.full(Kl, outer)}
         for key, val in out.items():
             if val is None:
                 full[key] = None
@@ -790,49 +810,73 @@ def _take_columns(pb: Problem, cols) -> Problem:
         return None if arr is None else arr[..., cols]
 
     route = None if pb.route is None else (lambda y: pb.route(y, cols))
-    return replace(pb, xbar=take(pb.xbar), fd=take(pb.fd), MYd=take(pb.MYd),
+    subst = None if pb.subst is None else {
+        k: (v if k == "T0int" else v[..., cols]) for k, v in pb.subst.items()}
+    return replace(pb, subst=subst, xbar=take(pb.xbar), fd=take(pb.fd), MYd=take(pb.MYd),
                    alpha=take(pb.alpha), route=route, stock_int=take(pb.stock_int),
-                   prio_dest=take(pb.prio_dest))
+                   prio_dest=take(pb.prio_dest), window=take(pb.window))
 
 
 def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     """Pro-rata re-sourcing of unmet orders to suppliers with spare capacity.
 
     Demand of region ``d`` for product ``p``: its industries' domestic shortfall
-    ``Σ_j a[p, j] P_j (1 − r̃[p, j])`` plus ``imports[p]`` times their import shortfall;
-    supply: spare capacity ``s_i x̄_i − x_i`` of the product's suppliers. Flows
-    ``F[o, d] = min(cap[o, d], V · spare_o/Σspare · demand_d/Σdemand)`` with ``V`` the smaller
-    total and ``cap`` the link limit: ``headroom`` times the baseline intermediate flow on
-    existing links, ``new_links`` times the need spread over links absent at baseline.
-    Returns ``θ`` (P, R, K), the filled share of each region's shortfall, the share of the
-    import shortfall filled (P, R, K), and the suppliers' extra orders (n, K).
+    ``Σ_j a[p, j] P_j (1 − r̃[p, j])`` plus ``imports[p]`` times their import shortfall
+    ``Σ_j AM[p, j] P_j (1 − α̃_p)``, each net of what the buyers' input stocks cover over the
+    window (``inventory / window`` of the need, taken from both in proportion: a buyer whose
+    stock bridges the window does not re-source); supply: spare capacity ``s_i x̄_i − x_i``
+    of the product's suppliers. Flows ``F[o, d] = min(cap[o, d], V · spare_o/Σspare ·
+    demand_d/Σdemand)`` with ``V`` the smaller total and ``cap`` the link limit: ``headroom``
+    times the baseline intermediate flow on existing links, ``new_links`` times the need spread
+    over links absent at baseline. Shortfalls below ``1e-12`` of the need are noise and
+    ignored. Returns ``θ`` (P, R, K), the filled share of each region's domestic shortfall,
+    the filled share of its lost imports (P, R, K), and the suppliers' extra orders (n, K).
     """
     sub = pb.subst
     R, P, n = st.n_region, st.n_product, st.n
     S = n // R
     K = plan.shape[1]
-    enabled = ((sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0))
+    enabled = ((sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0))  # (P, K)
     a = pb.a_prod[:, :, None]
+    m = pb.AM[:, :, None]
     rows = st.col_row
     short_pj = np.where(rows[:, :, None] >= 0, 1.0 - rt[np.maximum(rows, 0)], 0.0)
+    short_pj = np.where(short_pj > 1e-12, short_pj, 0.0)
+    lost_m = 1.0 - alpha_t[:, None, :]
+    lost_m = np.where(lost_m > 1e-12, lost_m, 0.0)
+    gap_dom = a * plan[None] * short_pj  # (P, n, K)
+    gap_imp = m * plan[None] * lost_m
+    if pb.inventory is not None:
+        cover = (a + m) * plan[None] * (pb.inventory[:, :, None] / pb.window[None, None, :])
+        total = gap_dom + gap_imp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(total > 0, np.maximum(0.0, total - cover) / np.where(
+                total > 0, total, 1.0), 0.0)
+    else:
+        left = 1.0
+    by_region = lambda v: v.reshape(P, R, S, K).sum(axis=2)  # noqa: E731
+    dom_total = by_region(gap_dom)
+    dom_short = by_region(gap_dom * left)
+    imp_total = by_region(gap_imp)
+    imp_short = by_region(gap_imp * left) * sub["imports"][:, None, :]
     dom_need = (a * plan[None]).reshape(P, R, S, K).sum(axis=2)
-    dom_short = (a * plan[None] * short_pj).reshape(P, R, S, K).sum(axis=2)
-    imp_need = (pb.AM[:, :, None] * plan[None]).reshape(P, R, S, K).sum(axis=2)
-    imp_lost = imp_need * (1.0 - alpha_t[:, None, :])
-    imp_short = imp_lost * sub["imports"][:, None, None]
-    on = enabled[:, None, None]
+    on = enabled[:, None, :]
     spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
     T0 = sub["T0int"].transpose(2, 0, 1)  # (P, R_o, R_d)
     exist = T0 > 0
     n_new = np.maximum((~exist).sum(axis=1), 1)  # (P, R_d)
-    cap_exist = (sub["headroom"][:, None, None] * T0)[..., None]
-    cap_new = (sub["new_links"][:, None, None, None] * dom_need[:, None, :, :]
+    cap_exist = sub["headroom"][:, None, None, :] * T0[..., None]
+    cap_new = (sub["new_links"][:, None, None, :] * dom_need[:, None, :, :]
                / n_new[:, None, :, None])
     cap = np.where(exist[..., None], cap_exist, cap_new)  # (P, R_o, R_d, K)
-    F_dom, theta = _allocate(dom_short * on, spare, cap)
+    F_dom, _ = _allocate(dom_short * on, spare, cap)
     spare_left = np.maximum(spare - F_dom.sum(axis=2), 0.0)
-    F_imp, got_share = _allocate(imp_short * on, spare_left, None)
-    theta_imp = got_share * sub["imports"][:, None, None]
+    F_imp, _ = _allocate(imp_short * on, spare_left, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(dom_total > 0, np.minimum(1.0, F_dom.sum(axis=1) / np.where(
+            dom_total > 0, dom_total, 1.0)), 0.0)
+        theta_imp = np.where(imp_total > 0, np.minimum(1.0, F_imp.sum(axis=1) / np.where(
+            imp_total > 0, imp_total, 1.0)), 0.0)
     flows = (F_dom.sum(axis=2) + F_imp.sum(axis=2)).transpose(1, 0, 2).reshape(n, K)
     return theta, theta_imp, flows
 
@@ -864,7 +908,7 @@ def substitution_cost(pb: Problem, st: Structure, res) -> np.ndarray:
     n, K = st.n, res["x"].shape[1]
     if pb.subst is None or res["theta_dom"] is None or not np.any(pb.subst["friction"] > 0):
         return np.zeros((n, K))
-    fr = pb.subst["friction"][:, None, None]
+    fr = pb.subst["friction"][:, None, :]
     reg = st.region_of
     rows = st.col_row
     short = np.where(rows[:, :, None] >= 0, 1.0 - res["rt_raw"][np.maximum(rows, 0)], 0.0)

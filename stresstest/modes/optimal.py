@@ -4,8 +4,8 @@ markets solved with HiGHS (formulation and equations: :mod:`stresstest.kernels.l
 The average day of the shock window (:func:`~stresstest.modes._static.static_inputs`), as an
 annual rate. Modelling choices, from the economy's baseline:
 
-- **Capacity** ``xbar = kappa x0 + standby``; output above baseline only through standby (no
-  overtime headroom on output).
+- **Capacity** the recipe's (:func:`stresstest.kernels.recipe.capacity_with_spare`): an
+  industry no event hits may use its spare capacity, one hit makes ``kappa x0``; plus standby.
 - **Links** ``T0[o, r, p] = sum_s Z[o, p, r, s] + sum_u max(Y[o, p, r, u], 0)``; remaining share
   ``rho_eff = rho + corridor_extra``; cap ``T0 rho_eff (1 + substitution_headroom)``; flow above
   ``T0`` (and on new links, allowed by ``substitution_new_links``) costs
@@ -17,11 +17,13 @@ annual rate. Modelling choices, from the economy's baseline:
   before other final uses, and its essential part (``essential_share`` of desired
   consumption) first (``final_rule="essential_first"``, as in ``rationing``; or
   ``"proportional"``), topped up by stock release.
-- **Technology** (``technology="pooled"``, default): mode ``rationing``'s, so that the optimum
-  bounds every rationing outcome. A region's industries draw a product's domestic and imported
-  supply as one pool, each at most its coefficient times capacity; inputs below
-  ``half_critical_threshold`` (0.5% of output) are not required, half-critical ones bind as
-  ``(1 + s) / 2``; inputs are never absorbed beyond their fixed-coefficient use.
+- **Technology** (``technology="pooled"``, default): mode ``rationing``'s with the same recipe
+  (:mod:`stresstest.recipe`), so that the optimum bounds every rationing outcome. A region's
+  industries draw a product's domestic and imported supply as one pool, each at most its
+  coefficient times capacity; inputs the recipe does not class as binding are not required,
+  half-critical (important) ones bind as ``(1 + s) / 2``, the buyers' input stocks cover
+  part of the need; inputs are never absorbed beyond their fixed-coefficient use. Re-sourcing
+  bounds: the recipe's plus the plan's.
   ``technology="fixed"``: every input at its own domestic and imported coefficient (stricter).
 - **Imports**: a national pool per product, ``alpha_M M0 + drawdown`` with
   ``M0 = sum(M) + sum(MY)``; any region may draw on it. Beyond the pool above, domestic product
@@ -52,10 +54,11 @@ import xarray as xr
 from ..compiled import NATIONAL, no_plan
 from ..errors import InputError
 from ..kernels.lp import LPInputs, solve_optimal
-from ..kernels.rationing import input_classes
+from ..kernels.recipe import capacity_with_spare, window_inventory_cover
+from ..recipe import PARAMETERS as RECIPE_PARAMETERS
+from ..recipe import recipe_attrs, resolve_recipe, scenario_parameters
 from ..result import BINDING, essential_baseline, make_result
 from ._static import static_inputs
-from .rationing import DEFAULTS as RATIONING
 
 METHODS = ("highs-ipm", "highs-ds", "highs")
 TECHNOLOGIES = ("pooled", "fixed")
@@ -78,11 +81,14 @@ def _check_array(name: str, values, where: str, lo=0.0, hi=None, labels=None):
 
 def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
                    essential_weight: str = "equal", final_share_cap: bool = False,
-                   technology: str = "pooled", critical_threshold: float | None = None,
-                   half_critical_threshold: float | None = None,
-                   final_rule: str = "essential_first") -> tuple[LPInputs, object]:
-    """The :class:`~stresstest.kernels.lp.LPInputs` of a run and the static inputs; the
-    thresholds default to mode ``rationing``'s."""
+                   technology: str = "pooled", final_rule: str = "essential_first",
+                   recipe: dict | None = None) -> tuple[LPInputs, object, object]:
+    """The :class:`~stresstest.kernels.lp.LPInputs` of a run, the static inputs and the
+    resolved recipe (``recipe``: recipe parameters, over the scenario's ``[parameters]``;
+    the same recipe as mode ``rationing``'s, so that the optimum bounds it)."""
+    rec = resolve_recipe(economy, {**scenario_parameters(shock), **(recipe or {})},
+                         where="optimal")
+    plan_given = plan
     plan = plan if plan is not None else no_plan(economy)
     scen = f"scenario {shock.attrs.get('scenario', '')!r}"
     pname = f"plan {plan.attrs.get('plan', '')!r}"
@@ -105,12 +111,13 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
     _check_array("standby capacity", si.standby, pname, labels=ind_label)
     _check_array("corridor_extra", si.corridor, pname)
     _check_array("stock release rate", si.stock_rate, pname)
-    subst = {}
     for k in ("headroom", "new_links", "friction", "imports"):
         v = plan[f"substitution_{k}"].values.astype(float)
         _check_array(f"substitution_{k}", v, pname, hi=None if k in ("headroom", "friction")
                      else 1.0, labels=lambda i: f"product={sectors[i[0]]}")
-        subst[k] = v
+    subst = rec.substitution(si.window, plan_given)
+    if subst is None:
+        subst = {k: np.zeros(P) for k in ("headroom", "new_links", "friction", "imports")}
     if si.holders[:R] != regions or si.holders[R] != NATIONAL:
         raise InputError(f"{pname}: stock holders must be the economy's regions then "
                          f"{NATIONAL!r}, got {si.holders}")
@@ -144,8 +151,9 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
     else:
         omega = crit.astype(float)
     rho = si.rho if si.rho is not None else np.ones((R, R, P))
+    xbar = capacity_with_spare(d.x, si.kappa, rec.spare_average(si.window), si.standby)
     inp = LPInputs(
-        xbar=si.capacity, x0=d.x, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
+        xbar=xbar, x0=d.x, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
         rho_eff=rho + si.corridor[:, :, None], headroom=subst["headroom"],
         new_links=subst["new_links"], friction=subst["friction"],
         subst_imports=subst["imports"], alpha=si.alpha_M, ex0=d.exports, W=W, Dd=Dd, Dm=Dm,
@@ -154,16 +162,12 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         final_rule=final_rule, final_share_cap=bool(final_share_cap),
     )
     if technology == "pooled":
-        crit, half = input_classes(
-            d.a_prod + d.AM,
-            RATIONING["critical_threshold"] if critical_threshold is None
-            else critical_threshold,
-            RATIONING["half_critical_threshold"] if half_critical_threshold is None
-            else half_critical_threshold)
-        inp.input_weight = np.where(crit, 1.0, np.where(half, 2.0, 0.0))
+        inp.input_weight = np.where(rec.crit, 1.0, np.where(rec.half, 2.0, 0.0))
+        if np.any(rec.inventory > 0):
+            inp.inventory_cover = window_inventory_cover(rec.inventory, si.window)
     inp.drawdown_dom = np.maximum(-Yd, 0).sum(axis=3)  # (o, p, r)
     inp.drawdown_imp = np.maximum(-MYd, 0).sum(axis=2).T  # (r, p)
-    return inp, si
+    return inp, si, rec
 
 
 def _net_final(inp: LPInputs, sol) -> np.ndarray:
@@ -209,9 +213,7 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                 essential_weight: str = "equal", method: str = "highs-ipm",
                 stage_tol: float = 1e-9, time_limit: float | None = None,
                 final_share_cap: bool = False, technology: str = "pooled",
-                critical_threshold: float | None = None,
-                half_critical_threshold: float | None = None,
-                final_rule: str = "essential_first") -> xr.Dataset:
+                final_rule: str = "essential_first", **recipe) -> xr.Dataset:
     """Coordinated optimum of the average shock day (see the module docstring).
 
     ``essential_weight``: ``"equal"`` (each critical region-product's supply ratio counts
@@ -222,12 +224,13 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     baseline share of each market's supply (no queue-jumping; off by default, so that the
     optimum bounds every ``rationing`` outcome); ``technology``: ``"pooled"`` (default, the
     buyers' technology of mode ``rationing``: a region's industries draw a product's domestic and
-    imported supply as one pool, each up to its coefficient at capacity; inputs below
-    ``half_critical_threshold`` of output are not required, half-critical ones bind as
-    ``(1 + s) / 2``; thresholds default to rationing's) or ``"fixed"`` (every input at its
+    imported supply as one pool, each up to its coefficient at capacity; the recipe's binding
+    inputs, input stocks, spare capacity and re-sourcing) or ``"fixed"`` (every input at its
     domestic and imported coefficient); ``final_rule``: ``"essential_first"`` (default, as in
     ``rationing``: essential use is served first within delivered consumption) or
-    ``"proportional"`` (an ``essential_share`` of delivered consumption is essential).
+    ``"proportional"`` (an ``essential_share`` of delivered consumption is essential);
+    ``recipe``: recipe parameters (:data:`stresstest.recipe.PARAMETERS`, e.g. ``recipe=
+    "strict"``), the same as mode ``rationing``'s so that the optimum bounds it.
     Raises :class:`~stresstest.errors.SolverError` when HiGHS does not reach an optimum.
     """
     if method not in METHODS:
@@ -244,13 +247,11 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     if final_rule not in FINAL_RULES:
         raise InputError(f"optimal: option final_rule={final_rule!r} is not one of "
                          f"{', '.join(FINAL_RULES)}")
-    for name, val in (("critical_threshold", critical_threshold),
-                      ("half_critical_threshold", half_critical_threshold)):
-        if val is not None and not (isinstance(val, (int, float)) and 0 <= val <= 1):
-            raise InputError(f"optimal: option {name}={val!r} must be a number in [0, 1]")
-    inp, si = optimal_inputs(economy, shock, plan, essential_weight, final_share_cap,
-                             technology, critical_threshold, half_critical_threshold,
-                             final_rule)
+    unknown = sorted(set(recipe) - set(RECIPE_PARAMETERS))
+    if unknown:
+        raise InputError(f"optimal: unknown option(s) {', '.join(unknown)}")
+    inp, si, rec = optimal_inputs(economy, shock, plan, essential_weight, final_share_cap,
+                                  technology, final_rule, recipe)
     sol = solve_optimal(inp, method=method, stage_tol=float(stage_tol), time_limit=time_limit)
     d = si.derived
     R, P = d.n_region, d.n_sector
@@ -289,8 +290,6 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         parameters={"essential_weight": essential_weight, "method": method,
                     "stage_tol": stage_tol, "time_limit": time_limit,
                     "final_share_cap": bool(final_share_cap), "technology": technology,
-                    "critical_threshold": critical_threshold,
-                    "half_critical_threshold": half_critical_threshold,
-                    "final_rule": final_rule},
-        diagnostics=diagnostics, extra=extra, derived=d,
+                    "final_rule": final_rule, **rec.params},
+        diagnostics={**diagnostics, **recipe_attrs(rec)}, extra=extra, derived=d,
     )

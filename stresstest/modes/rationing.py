@@ -31,6 +31,9 @@ from ..compiled import NATIONAL
 from ..economy import derive
 from ..errors import ConvergenceError, InputError
 from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
+from ..kernels.recipe import capacity_with_spare
+from ..recipe import PARAMETERS as RECIPE_PARAMETERS
+from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
 from ..kernels.rationing import substitution_cost as _substitution_cost
 from ..result import BINDING, essential_delivered, make_result
 from ._static import static_inputs
@@ -41,8 +44,6 @@ DEFAULTS = {
     "final_rule": "essential_first",   # "essential_first": essentials first among final users
                                        # and, with rule "mixed", served with industries;
                                        # "proportional": cut like all final use
-    "critical_threshold": 0.02,        # input share a + AM (of output) at which an input binds
-    "half_critical_threshold": 0.005,  # from here to critical: binds as (s + 1) / 2
     "tol": 1e-10,                      # max change of the delivery ratios between iterations
     "max_iter": 5000,
     "damping": 0.5,                    # step of the substitution updates, (0, 1]
@@ -57,28 +58,34 @@ _FINAL_RULES = ("proportional", "essential_first")
 _STRUCTURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def check_options(options: dict) -> dict:
-    """Merge ``options`` into :data:`DEFAULTS`; raise :class:`InputError` on a bad one."""
-    unknown = sorted(set(options) - set(DEFAULTS))
+def split_options(options: dict) -> tuple[dict, dict]:
+    """``(solver options, recipe parameters)`` of a run's options; unknown keys are errors."""
+    known = set(DEFAULTS) | set(RECIPE_PARAMETERS)
+    unknown = sorted(set(options) - known)
     if unknown:
         raise InputError(f"rationing: unknown option(s) {', '.join(unknown)} "
-                         f"(known: {', '.join(DEFAULTS)})")
+                         f"(known: {', '.join(DEFAULTS)}, {', '.join(RECIPE_PARAMETERS)})")
+    return ({k: v for k, v in options.items() if k in DEFAULTS},
+            {k: v for k, v in options.items() if k in RECIPE_PARAMETERS})
+
+
+def check_options(options: dict) -> dict:
+    """Merge solver ``options`` into :data:`DEFAULTS`; raise :class:`InputError` on a bad
+    one (recipe parameters: :func:`stresstest.recipe.check_parameters`)."""
+    options, _ = split_options(options)
     opt = {**DEFAULTS, **options}
     if opt["rule"] not in _RULES:
         raise InputError(f"rationing: option rule={opt['rule']!r} must be one of {_RULES}")
     if opt["final_rule"] not in _FINAL_RULES:
         raise InputError(f"rationing: option final_rule={opt['final_rule']!r} must be one of "
                          f"{_FINAL_RULES}")
-    for key in ("critical_threshold", "half_critical_threshold", "tol", "damping", "orders_tol"):
+    for key in ("tol", "damping", "orders_tol"):
         try:
             opt[key] = float(opt[key])
         except (TypeError, ValueError):
             raise InputError(f"rationing: option {key}={opt[key]!r} is not a number") from None
         if not np.isfinite(opt[key]) or opt[key] < 0:
             raise InputError(f"rationing: option {key}={opt[key]!r} must be finite and >= 0")
-    if opt["half_critical_threshold"] > opt["critical_threshold"]:
-        raise InputError(f"rationing: half_critical_threshold={opt['half_critical_threshold']} "
-                         f"exceeds critical_threshold={opt['critical_threshold']}")
     if opt["tol"] <= 0:
         raise InputError(f"rationing: option tol={opt['tol']!r} must be > 0")
     if not 0 < opt["damping"] <= 1:
@@ -95,15 +102,26 @@ def check_options(options: dict) -> dict:
     return opt
 
 
-def structure(economy: xr.Dataset, opt: dict):
-    """Cached pooled sourcing rows and binding pairs of an economy for the thresholds."""
+def structure(economy: xr.Dataset, recipe: Recipe):
+    """Cached pooled sourcing rows and binding pairs of an economy for a recipe's classes."""
     d = derive(economy)
     cache = _STRUCTURES.setdefault(d, {})
-    key = (opt["critical_threshold"], opt["half_critical_threshold"])
+    key = recipe.key
     if key not in cache:
         cache[key] = build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of,
-                                     d.n_region, *key)
+                                     d.n_region, recipe.crit, recipe.half)
     return cache[key]
+
+
+def recipe_of(economy: xr.Dataset, shocks, options: dict) -> Recipe:
+    """The recipe of a run: defaults, then the scenario's ``[parameters]``, then ``options``
+    (recipe keys only). Scenarios of one batch must agree on their parameters."""
+    _, params = split_options(options)
+    found = [scenario_parameters(sh) for sh in shocks]
+    if any(f != found[0] for f in found[1:]):
+        raise InputError("rationing: the scenarios of one batch set different recipe "
+                         "[parameters]; run them separately")
+    return resolve_recipe(economy, {**found[0], **params}, where="rationing")
 
 
 def _dense_A(d):
@@ -124,25 +142,6 @@ def _check_shock(economy, shock, where="shock"):
         vals = shock[name].values
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
             raise InputError(f"rationing: {where} variable {name} has negative or NaN values")
-
-
-def _plan_subst(economy, plan):
-    """Substitution arrays of a plan, or None when it allows none."""
-    if plan is None:
-        return None
-    names = {"headroom": "substitution_headroom", "new_links": "substitution_new_links",
-             "friction": "substitution_friction", "imports": "substitution_imports"}
-    out = {}
-    for key, name in names.items():
-        v = plan[name].values.astype(float) if name in plan else np.zeros(
-            economy.sizes["sector"])
-        if not np.all(np.isfinite(v)) or np.any(v < 0):
-            raise InputError(f"rationing: plan {plan.attrs.get('plan', '')!r} variable {name} "
-                             "has negative or NaN values")
-        out[key] = v
-    if not any(np.any(out[k] > 0) for k in ("headroom", "new_links", "imports")):
-        return None
-    return out
 
 
 def _baseline_flows(d):
@@ -197,10 +196,13 @@ def _route_function(d, A, rho_eff, fdr, exports):
     return route
 
 
-def _batch_inputs(economy, statics, plan):
-    """Stack the average days of K shocks: xbar (n, K), alpha (P, K), rho (R, R, P, K) or
-    None, delta (R, P, U, K) or None, stock rate (R + 1, P)."""
-    xbar = np.stack([s.capacity for s in statics], axis=1)
+def _batch_inputs(economy, statics, plan, recipe: Recipe):
+    """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
+    alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
+    window (K) days, substitution arrays (P, K) or None."""
+    window = np.array([s.window for s in statics], dtype=float)
+    xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
+                                         s.standby) for s in statics], axis=1)
     alpha = np.stack([s.alpha_M for s in statics], axis=1)
     R, P = economy.sizes["region"], economy.sizes["sector"]
     U = economy.sizes["use"]
@@ -215,16 +217,22 @@ def _batch_inputs(economy, statics, plan):
     if any(s.delta is not None for s in statics):
         delta = np.stack([s.delta if s.delta is not None else np.ones((R, P, U))
                           for s in statics], axis=3)
-    return xbar, alpha, rho, delta, statics[0].stock_rate
+    subs = [recipe.substitution(w, plan) for w in window]
+    subst = None
+    if any(sub is not None for sub in subs):
+        zero = {k: np.zeros(P) for k in ("headroom", "new_links", "imports", "friction")}
+        subs = [sub if sub is not None else zero for sub in subs]
+        subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
+    return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst
 
 
 # --------------------------------------------------------------------------- solve
 
 
-def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
+def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, opt):
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
-    st = structure(economy, opt)
+    st = structure(economy, recipe)
     A = _dense_A(d)
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
@@ -248,7 +256,9 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
     pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
                  imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
-                 prio_dest=prio)
+                 prio_dest=prio,
+                 inventory=recipe.inventory if np.any(recipe.inventory > 0) else None,
+                 window=window)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"])
@@ -280,7 +290,7 @@ def _solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt):
         pb.stock_int = left[:R] + left[R][None] * nat_share
         out = run()
         final = _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=to_ess)
-        used_int = np.minimum(pb.stock_int, out["sigma"].transpose(1, 0, 2) * need)
+        used_int = out["stock_used"].transpose(1, 0, 2)
         ess_used = final["f_stock"]  # (R, P, K) essential part actually used
         reg_claim = np.minimum(stock[:R], final["ess_short"])
         reg_used = np.minimum(ess_used, reg_claim)
@@ -403,9 +413,9 @@ def _binding(d, st, out, tolb=1e-9):
     return code, prod
 
 
-def _assemble(economy, shock, plan, out, opt, scenario_names=None):
+def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
     d = derive(economy)
-    st = structure(economy, opt)
+    st = structure(economy, recipe)
     R, P = d.n_region, d.n_sector
     code, prod = _binding(d, st, out)
     single = scenario_names is None
@@ -425,13 +435,14 @@ def _assemble(economy, shock, plan, out, opt, scenario_names=None):
         economy, mode="rationing", shock=shock, plan=plan, x=sq(out["x"]),
         capacity=sq(out["xbar"]), f=sq(f), exports=sq(out["exports_del"]),
         essential=sq(out["essential"]), binding=sq(code), binding_product=sq(prod),
-        time=None if single else np.arange(K), parameters=dict(opt),
+        time=None if single else np.arange(K), parameters={**opt, **recipe.params},
         diagnostics={"iterations": int(out["iterations"]),
                      "substitution_rounds": int(out["outer"]),
                      "residual": float(out["residual"]), "converged": 1,
                      "solver_status": "converged"},
         extra=extra, derived=d)
     res = res.assign_coords(holder=[str(r) for r in economy["region"].values] + [NATIONAL])
+    res.attrs.update(recipe_attrs(recipe))
     if np.any(out["cost"] != 0):
         res["va"] = res["va"] - res["substitution_cost"]
     units = economy.attrs.get("units", "")
@@ -454,10 +465,10 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     """
     opt = check_options(options)
     _check_shock(economy, shock)
+    recipe = recipe_of(economy, [shock], options)
     si = static_inputs(economy, shock, plan)
-    xbar, alpha, rho, delta, stock_rate = _batch_inputs(economy, [si], plan)
-    out = _solve(economy, xbar, alpha, rho, delta, stock_rate, _plan_subst(economy, plan), opt)
-    return _assemble(economy, shock, plan, out, opt)
+    out = _solve(economy, recipe, *_batch_inputs(economy, [si], plan, recipe), opt)
+    return _assemble(economy, shock, plan, out, opt, recipe)
 
 
 _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
@@ -485,18 +496,17 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
         raise InputError("rationing: run_rationing_batch needs at least one shock")
     for k, sh in enumerate(shocks):
         _check_shock(economy, sh, where=f"shock {k}")
+    recipe = recipe_of(economy, shocks, options)
     statics = [static_inputs(economy, sh, plan) for sh in shocks]
-    subst = _plan_subst(economy, plan)
     outs = []
     for lo in range(0, len(statics), opt["batch_size"]):
         part = statics[lo:lo + opt["batch_size"]]
-        xbar, alpha, rho, delta, stock_rate = _batch_inputs(economy, part, plan)
-        outs.append(_solve(economy, xbar, alpha, rho, delta, stock_rate, subst, opt))
+        outs.append(_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt))
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
     merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
-    res = _assemble(economy, shocks[0], plan, merged, opt, scenario_names=names)
+    res = _assemble(economy, shocks[0], plan, merged, opt, recipe, scenario_names=names)
     ok = xr.DataArray(merged["converged"], dims="scenario", coords={"scenario": names})
     if not bool(ok.all()):
         varying = [v for v in res.data_vars if "scenario" in res[v].dims and v != "binding"
