@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stresstest.economy import make_economy, save_economy
+from stresstest.recipe_data import attach_recipe
 from stresstest.errors import InputError, StresstestError
 from stresstest.regionalize import distance_decay, distance_matrix, gravity_flows, ipf, origin_shares
 
@@ -410,7 +411,8 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
         sector_coords=sector_coords, consumption_uses=USES[:3], inventory_uses=("inventory",),
         signed_components=("net_taxes",), import_route_share=routes, attrs=attrs, rtol=1e-9,
     )
-    return ds
+    # the central production recipe of the NBS 42 sectors (docs/recipe-data.md)
+    return attach_recipe(ds)
 
 
 def main(argv=None) -> int:

@@ -83,6 +83,13 @@ EDITS = (
 
 #: Buyers can hold stocks of these products as inputs (goods); utilities (electricity and
 #: heat, piped gas, water), construction and services cannot.
+#: Inventory days set by hand, with the reason (Pichler et al.'s ratio for wholesale and retail
+#: counts goods held for resale, 5-8 months; in an IO table those are not inputs of the trade
+#: sector, whose output is the margin: its input stocks are those of a service sector).
+INVENTORY_EDITS = {
+    "trade": ("services", "goods for resale are not inputs of trade: median of the service "
+              "sectors"),
+}
 STORABLE = set(SECTORS[:SECTORS.index("other_manufacturing") + 1])
 
 #: Capacity utilisation: sector -> industries (``industry_en`` of the NBS table, mean of
@@ -317,8 +324,13 @@ def sector_parameters(conc, ratios: pd.Series, util: dict[str, float]) -> list[t
             value = float(np.mean([util[k] for k in spec]))
             figures = " and ".join(f"{k} {100 * util[k]:.1f}%" for k in spec)
             basis = f"NBS 2017 {'mean of ' if len(spec) > 1 else ''}{figures}"
-        rows.append((s, days, int(s in STORABLE), value, basis))
-    return rows
+        rows.append([s, days, int(s in STORABLE), value, basis])
+    services = [r[1] for r in rows if r[0] not in STORABLE and r[0] not in INVENTORY_EDITS
+                and r[0] not in ("electricity", "gas", "water", "construction", "repair")]
+    for r in rows:
+        if r[0] in INVENTORY_EDITS:
+            r[1] = round(float(np.median(services)), 1)
+    return [tuple(r) for r in rows]
 
 
 # --------------------------------------------------------------------------- writing

@@ -26,6 +26,8 @@ Two recipes:
     and domestic product may replace ``resourcing_imports`` of lost imports; substituted flows
     cost ``resourcing_friction`` (a share of their value, charged to value added); all of it
     ramps up over ``resourcing_ramp_days``. A plan's substitution element adds to this.
+    **Critical users first**: a short product goes first to the industries for which it binds
+    (and to essential final use), then to the others and final users (``critical_first``).
 ``strict`` (the lower bound of the band)
     every input at or above ``critical_threshold`` of output is critical, from
     ``half_critical_threshold`` it binds as ``(1 + s) / 2``; no inventories, no spare capacity,
@@ -98,12 +100,17 @@ PARAMETERS: dict[str, Parameter] = {
     "resourcing_friction": Parameter(
         0.05, "share of flow value", "extra cost of substituted flows (longer hauls, "
         "qualification), charged to the buyer's value added (assumption)"),
+    "critical_first": Parameter(
+        True, "", "central recipe: when a product is short, its suppliers serve the industries "
+        "for which it binds (critical or important) first and the others with final users: "
+        "a buyer that can do without an input for two months gives way (as a price rise "
+        "would make it)"),
     "resourcing_ramp_days": Parameter(
         30.0, "days", "days for re-sourcing to reach its full extent (linear; assumption)"),
 }
 
 #: Parameters that only the central recipe uses.
-CENTRAL_ONLY = ("materiality", "inventory_days", "inventory_scale", "fallback_inventory_days",
+CENTRAL_ONLY = ("materiality", "critical_first", "inventory_days", "inventory_scale", "fallback_inventory_days",
                 "utilisation", "fallback_utilisation", "spare_ramp_days",
                 "resourcing_headroom", "resourcing_new_links", "resourcing_imports",
                 "resourcing_friction", "resourcing_ramp_days")
@@ -157,6 +164,10 @@ def check_parameters(params: dict, where: str = "recipe") -> dict:
         p[k] = _number(k, p[k], 0.0, None, where)
     for k in ("resourcing_new_links", "resourcing_imports"):
         p[k] = _number(k, p[k], 0.0, 1.0, where)
+    if not isinstance(p["critical_first"], (bool, np.bool_)):
+        raise InputError(f"{where}: parameter critical_first={p['critical_first']!r} must be "
+                         "true or false")
+    p["critical_first"] = bool(p["critical_first"])
     p["fallback_utilisation"] = _number("fallback_utilisation", p["fallback_utilisation"],
                                         1e-3, 1.0, where)
     return p
@@ -203,6 +214,11 @@ class Recipe:
     resourcing_ramp_days: float
     params: dict
     notes: tuple = ()
+
+    @property
+    def critical_first(self) -> bool:
+        """Whether suppliers of a short product serve the buyers it binds for first."""
+        return self.name == "central" and self.params["critical_first"]
 
     @property
     def key(self) -> tuple:

@@ -268,7 +268,10 @@ class Problem:
     baseline intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries;
     ``inventory`` (P, n) days of use of input ``p`` held by buyer ``j`` and ``window`` (K)
     days of each scenario's window: the stock adds ``inventory / window`` to the input's
-    availability (:func:`stresstest.kernels.recipe.window_inventory_cover`).
+    availability (:func:`stresstest.kernels.recipe.window_inventory_cover`); ``first`` (P, n)
+    bool: with rule ``"mixed"``, suppliers serve the buyers for which their product binds
+    (``True``) in the first tier and the others with final users (None: every industry in the
+    first tier).
     """
 
     st: Structure
@@ -287,6 +290,7 @@ class Problem:
     prio_dest: np.ndarray | None = None
     inventory: np.ndarray | None = None
     window: np.ndarray | None = None
+    first: np.ndarray | None = None
 
 
 def _phi(st, r, plan, Dhat, denom, c, alpha, beta):
@@ -657,24 +661,29 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     full: dict = {}
     while True:
         Kl = live.size
-        ID = intermediate_orders(A_orders, y, st.product_of, R)
+        y_first = None if q.first is None else y * q.first[:, :, None]
         imp_orders = np.einsum("pj,pjk->pk", q.AM, y) + q.MYd
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha_t = np.where(imp_orders > 0, np.minimum(
                 1.0, q.alpha * q.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
                 1.0)
         if q.route is not None:
-            c, Dhat_int, Dhat_fin = q.route(y)
+            c, Dhat_int, Dhat_fin, ID_first = q.route(y, y_first)
         else:
-            c, Dhat_int, Dhat_fin = None, ID, q.fd
+            c, Dhat_int, Dhat_fin = None, intermediate_orders(A_orders, y, st.product_of, R), q.fd
+            ID_first = (None if y_first is None
+                        else intermediate_orders(A_orders, y_first, st.product_of, R))
         Dhat_int = Dhat_int + extra
+        # the first tier of intermediate orders: all of them, or (critical_first) the orders of
+        # buyers for which the product binds (re-sourced orders included)
+        first = Dhat_int if ID_first is None else ID_first + extra
         # a net negative final use (inventory drawdown) offsets orders, never makes them < 0
         Dhat = np.maximum(Dhat_int + Dhat_fin, 0.0)
         plan = np.minimum(q.xbar, Dhat)
         prio = None
         if q.prio_dest is not None and rule == "mixed":
             prio = (q.prio_dest if c is None else c * q.prio_dest).sum(axis=1)
-        denom = (Dhat_int if prio is None else Dhat_int + prio) if rule == "mixed" else Dhat
+        denom = (first if prio is None else first + prio) if rule == "mixed" else Dhat
         sigma = None
         if q.stock_int is not None:
             need = (share[:, :, None] * y).reshape(P, R, S, Kl).sum(axis=2)
@@ -755,8 +764,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if not done.any():
             continue
         if rule == "mixed":
-            served = Dhat_int if prio is None else Dhat_int + prio
-            rest = Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)
+            served = first if prio is None else first + prio
+            rest = (Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)) + (
+                Dhat_int - first)
             left = np.maximum(0.0, x - r * served)
             with np.errstate(divide="ignore", invalid="ignore"):
                 r_final = np.where(rest > 0, np.minimum(
@@ -809,7 +819,7 @@ def _take_columns(pb: Problem, cols) -> Problem:
     def take(arr):
         return None if arr is None else arr[..., cols]
 
-    route = None if pb.route is None else (lambda y: pb.route(y, cols))
+    route = None if pb.route is None else (lambda y, y_first=None: pb.route(y, y_first, cols))
     subst = None if pb.subst is None else {
         k: (v if k == "T0int" else v[..., cols]) for k, v in pb.subst.items()}
     return replace(pb, subst=subst, xbar=take(pb.xbar), fd=take(pb.fd), MYd=take(pb.MYd),
@@ -846,6 +856,9 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     lost_m = np.where(lost_m > 1e-12, lost_m, 0.0)
     gap_dom = a * plan[None] * short_pj  # (P, n, K)
     gap_imp = m * plan[None] * lost_m
+    if pb.first is not None:  # only inputs that bind are worth re-sourcing
+        gap_dom = gap_dom * pb.first[:, :, None]
+        gap_imp = gap_imp * pb.first[:, :, None]
     if pb.inventory is not None:
         cover = (a + m) * plan[None] * (pb.inventory[:, :, None] / pb.window[None, None, :])
         total = gap_dom + gap_imp

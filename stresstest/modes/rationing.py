@@ -163,8 +163,9 @@ def _region_indicator(d):
 
 
 def _route_function(d, A, rho_eff, fdr, exports):
-    """Callable ``(y, cols) -> (c, D̂_int, D̂_fin)`` for route caps (see the kernel, step 2)
-    on the order bases ``y`` of scenarios ``cols``."""
+    """Callable ``(y, y_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
+    the kernel, step 2) on the order bases ``y`` of scenarios ``cols``; ``D̂_first`` the
+    capped orders of the first-tier bases ``y_first`` (None when ``y_first`` is None)."""
     R, S = d.n_region, d.n_sector
     _, T0 = _baseline_flows(d)
     n = d.n
@@ -175,23 +176,27 @@ def _route_function(d, A, rho_eff, fdr, exports):
     if isinstance(A, np.ndarray):  # (P, R_dest, R_origin, S): one matmul per product-region
         A_by_dest = np.ascontiguousarray(A.reshape(R, S, R, S).transpose(1, 2, 0, 3))
 
-    def route(y, cols=slice(None)):
+    def by_destination(y):
         P, _, K = y.shape
         if isinstance(A, np.ndarray):
-            io = np.matmul(A_by_dest, y.reshape(P, R, S, K)).transpose(2, 0, 1, 3).reshape(
+            return np.matmul(A_by_dest, y.reshape(P, R, S, K)).transpose(2, 0, 1, 3).reshape(
                 n, R, K)
-        else:
-            io = np.empty((n, R, K))
-            for p in range(P):
-                rows = np.flatnonzero(p_of == p)
-                io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
-                                     for r in range(R)], axis=1)
+        io = np.empty((n, R, K))
+        for p in range(P):
+            rows = np.flatnonzero(p_of == p)
+            io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
+                                 for r in range(R)], axis=1)
+        return io
+
+    def route(y, y_first=None, cols=slice(None)):
+        io = by_destination(y)
         fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
         orders = io + fd_cols
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                          1.0)
-        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, None]
+        first = None if y_first is None else (c * by_destination(y_first)).sum(axis=1)
+        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, None], first
 
     return route
 
@@ -258,7 +263,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
                  prio_dest=prio,
                  inventory=recipe.inventory if np.any(recipe.inventory > 0) else None,
-                 window=window)
+                 window=window, first=(recipe.crit | recipe.half) if recipe.critical_first
+                 else None)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"])
