@@ -79,10 +79,16 @@ EDITS = (
     ("hospitality", "transport_equipment", 0.0,
      "follows pyIEEM's edit: motor vehicle production does not need accommodation and "
      "catering"),
+    ("refined_petroleum", "electricity", 0.0,
+     "China's power comes from coal, hydro, wind, nuclear and gas; oil-fired generation is "
+     "about 0.1% (CEC 2017); NBS 11 sold to power plants is start-up fuel oil, coke and "
+     "nuclear fuel, whose reactor cores last 12-18 months: no two-month dependence"),
+    ("gas", "transport", 0.5,
+     "piped and compressed gas runs city buses and taxis (the split rule keeps the D35 "
+     "rating for gas); rail, trucks, ships and aircraft run on electricity, diesel and "
+     "kerosene: important, not critical"),
 )
 
-#: Buyers can hold stocks of these products as inputs (goods); utilities (electricity and
-#: heat, piped gas, water), construction and services cannot.
 #: Inventory days set by hand, with the reason (Pichler et al.'s ratio for wholesale and retail
 #: counts goods held for resale, 5-8 months; in an IO table those are not inputs of the trade
 #: sector, whose output is the margin: its input stocks are those of a service sector).
@@ -90,6 +96,8 @@ INVENTORY_EDITS = {
     "trade": ("services", "goods for resale are not inputs of trade: median of the service "
               "sectors"),
 }
+#: Buyers can hold stocks of these products as inputs (goods); utilities (electricity and
+#: heat, piped gas, water), construction and services cannot.
 STORABLE = set(SECTORS[:SECTORS.index("other_manufacturing") + 1])
 
 #: Capacity utilisation: sector -> industries (``industry_en`` of the NBS table, mean of

@@ -87,6 +87,33 @@ def loss_split(res: xr.Dataset, var: str = "va") -> dict:
             "indirect": _scalar(total - direct)}
 
 
+def direct_shock(res: xr.Dataset) -> dict:
+    """The scenario's direct shock, money per year (a DataArray over ``time`` for a dynamic
+    Result): ``capacity`` the output hit industries can no longer make,
+    ``Σ x0 max(0, 1 − κ)``; ``imports`` the foreign supply cut, ``Σ_p M0_p max(0, 1 − α_p)``
+    (intermediate and final imports); ``total``. Plans do not change it. Needs the Result's
+    ``kappa`` and ``imports_remaining`` (every mode records them)."""
+    if "kappa" not in res or "imports_remaining" not in res:
+        raise InputError("direct_shock needs a Result with 'kappa' and 'imports_remaining'")
+    cap = (res["x_baseline"] * np.maximum(0.0, 1.0 - res["kappa"])).sum(["region", "sector"])
+    imp = (res["imports_baseline"] * np.maximum(0.0, 1.0 - res["imports_remaining"])).sum(
+        "product")
+    return {"capacity": _scalar(cap), "imports": _scalar(imp), "total": _scalar(cap + imp)}
+
+
+def amplification(res: xr.Dataset) -> float:
+    """Total output loss over the direct shock (:func:`direct_shock`; a dynamic Result: both
+    summed over its days): 1 = no propagation, 2 = the indirect loss equals the direct one.
+    NaN when there is no direct shock (e.g. only a route cut or a demand change)."""
+    total = loss(res, "x")
+    direct = direct_shock(res)["total"]
+    if _is_dynamic(res):
+        total, direct = float(total.sum("time")), float(direct.sum("time"))
+    total, direct = float(total), float(direct)
+    scale = float(res["x_baseline"].sum())
+    return total / direct if direct > 1e-12 * scale else float("nan")
+
+
 def critical_supply(res: xr.Dataset, products=None) -> xr.Dataset:
     """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
     Σ_r baseline``), ``by_region`` (the Result's ``csr``), ``worst`` (lowest regional CSR per

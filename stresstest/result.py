@@ -28,6 +28,9 @@ variable                 dims                                 meaning
 ``f_baseline``           region, product                      baseline final deliveries
 ``essential_baseline``   region, product                      baseline essential final use
 ``essential``            region, product[, time]              delivered essential final use
+``kappa``                region, sector[, time]               the scenario's remaining capacity
+``imports_remaining``,   product[, time], product             the scenario's remaining foreign
+``imports_baseline``                                          supply; baseline imports
 =======================  ===================================  =================================
 
 The ``product`` dim carries the economy's ``critical`` flag as a coordinate.
@@ -118,13 +121,17 @@ def make_result(
     diagnostics: dict | None = None,
     extra: dict | None = None,
     derived: Derived | None = None,
+    kappa: np.ndarray | None = None,
+    imports_remaining: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Assemble a Result from numpy arrays on the stacked industry axis.
 
     Shapes (``n`` industries, ``R`` regions, ``P`` products, optional trailing ``T`` days when
     ``time`` is given): ``x, capacity, exports, binding, binding_product``: (n[, T]);
     ``f``: (R, P, 3[, T]) by :data:`SOURCES`; ``essential``: (R, P[, T]). ``extra`` maps names
-    to ready DataArrays (or ``(dims, values)`` tuples).
+    to ready DataArrays (or ``(dims, values)`` tuples). ``kappa`` (n[, T]) and
+    ``imports_remaining`` (P[, T]): the scenario's remaining capacity and foreign supply (the
+    direct shock, before any plan), kept for :func:`stresstest.metrics.direct_shock`.
     """
     d = derived if derived is not None else derive(economy)
     R, S = d.n_region, d.n_sector
@@ -164,6 +171,13 @@ def make_result(
         "f_baseline": (("region", "product"), f_dom0 + f_imp0),
         "essential_baseline": (("region", "product"), eb),
     }
+    if kappa is not None:
+        data["kappa"] = ind(kappa)
+    if imports_remaining is not None:
+        data["imports_remaining"] = (("product",) + tdims,
+                                     np.asarray(imports_remaining, dtype=float).reshape(
+                                         (S,) + tshape))
+        data["imports_baseline"] = ("product", d.AM @ d.x + d.MY.sum(axis=(1, 2)))
     res = xr.Dataset(data, coords=coords)
     res = res.assign_coords(critical=("product", economy["critical"].values.astype(bool)))
     for name, val in (extra or {}).items():
@@ -173,8 +187,15 @@ def make_result(
     res["csr"].attrs["long_name"] = "critical supply ratio"
     units = economy.attrs.get("units", "")
     for name in ("x", "va", "capacity", "f", "exports", "essential", "x_baseline",
-                 "va_baseline", "f_baseline", "essential_baseline"):
-        res[name].attrs["units"] = f"{units} per year"
+                 "va_baseline", "f_baseline", "essential_baseline", "imports_baseline"):
+        if name in res:
+            res[name].attrs["units"] = f"{units} per year"
+    if "kappa" in res:
+        res["kappa"].attrs.update(units="1", long_name="remaining capacity share (scenario)")
+    if "imports_remaining" in res:
+        res["imports_remaining"].attrs.update(
+            units="1", long_name="remaining foreign supply share (scenario)")
+        res["imports_baseline"].attrs["long_name"] = "baseline imports (intermediate and final)"
     if time is not None:
         res["time"].attrs["units"] = "days since scenario start"
     res.attrs.update({

@@ -273,7 +273,7 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         time=days, parameters=public,
         diagnostics={"days": int(path.days), "seconds": round(elapsed, 4),
                      "backend": "dense" if table.n <= kd.DENSE_LIMIT else "sparse"},
-        extra=extra,
+        extra=extra, kappa=path.kappa.T, imports_remaining=path.alpha_M.T,
     )
     if plan is not None and not plan_is_empty(plan):
         res.attrs["plan"] = str(plan.attrs.get("plan", ""))

@@ -160,7 +160,8 @@ def run_leontief(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         economy, mode="leontief", shock=shock, plan=plan, x=x, capacity=cap, f=f,
         exports=exports, essential=essential, binding=binding, binding_product=bprod,
         parameters={"final_use_rule": final_use_rule, "max_iter": int(max_iter)},
-        diagnostics=diagnostics, extra=extra, derived=d)
+        diagnostics=diagnostics, extra=extra, derived=d, kappa=si.kappa,
+        imports_remaining=si.alpha_M)
     for name in extra:
         res[name].attrs["units"] = unit
     return res

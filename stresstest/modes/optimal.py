@@ -292,4 +292,5 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                     "final_share_cap": bool(final_share_cap), "technology": technology,
                     "final_rule": final_rule, **rec.params},
         diagnostics={**diagnostics, **recipe_attrs(rec)}, extra=extra, derived=d,
+        kappa=si.kappa, imports_remaining=si.alpha_M,
     )

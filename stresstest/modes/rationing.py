@@ -204,7 +204,8 @@ def _route_function(d, A, rho_eff, fdr, exports):
 def _batch_inputs(economy, statics, plan, recipe: Recipe):
     """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
     alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
-    window (K) days, substitution arrays (P, K) or None."""
+    window (K) days, substitution arrays (P, K) or None, kappa (n, K) the scenarios' remaining
+    capacity."""
     window = np.array([s.window for s in statics], dtype=float)
     xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
                                          s.standby) for s in statics], axis=1)
@@ -228,13 +229,14 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
         zero = {k: np.zeros(P) for k in ("headroom", "new_links", "imports", "friction")}
         subs = [sub if sub is not None else zero for sub in subs]
         subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
-    return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst
+    kappa = np.stack([s.kappa for s in statics], axis=1)
+    return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst, kappa
 
 
 # --------------------------------------------------------------------------- solve
 
 
-def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, opt):
+def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, opt):
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
     st = structure(economy, recipe)
@@ -310,6 +312,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     out["stock_release"] = stock_release
     out["fd"] = fd
     out["xbar"] = xbar
+    out["kappa"], out["alpha_shock"] = kappa, alpha
     out["cost"] = _substitution_cost(pb, st, out)
     return out
 
@@ -442,6 +445,7 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
         capacity=sq(out["xbar"]), f=sq(f), exports=sq(out["exports_del"]),
         essential=sq(out["essential"]), binding=sq(code), binding_product=sq(prod),
         time=None if single else np.arange(K), parameters={**opt, **recipe.params},
+        kappa=sq(out["kappa"]), imports_remaining=sq(out["alpha_shock"]),
         diagnostics={"iterations": int(out["iterations"]),
                      "substitution_rounds": int(out["outer"]),
                      "residual": float(out["residual"]), "converged": 1,
@@ -479,7 +483,7 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
 
 _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
                "f_stock", "essential", "exports_del", "stock_release", "cost", "binding_pair",
-               "c", "converged", "rounds")
+               "c", "converged", "rounds", "kappa", "alpha_shock")
 
 
 def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
