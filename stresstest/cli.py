@@ -418,14 +418,27 @@ def _compiled_inputs(eco, scenario, plan_names, horizon):
     return shock, plans
 
 
-def _run_all(eco, shock, plans: dict, mode: str, options: dict) -> dict:
-    """``{plan: Result}``, with a progress bar over plans."""
+def _run_all(eco, shock, plans: dict, mode: str, options: dict, band: bool = False) -> dict:
+    """``{plan: Result}`` (band Results when ``band``), with a progress bar over plans."""
     api = _need("api")
     out = {}
     with _progress(list(plans), f"running {len(plans)} plans") as bar:
         for p in bar:
-            out[p] = api.run(eco, shock, plans[p], mode=mode, **options)
+            if band:
+                out[p] = _need("band").run_band(eco, shock, plans[p], **options)
+            else:
+                out[p] = api.run(eco, shock, plans[p], mode=mode, **options)
     return out
+
+
+def _use_band(band, mode: str) -> bool:
+    """``--band/--no-band``: on by default around the rationing central estimate."""
+    if band is None:
+        return mode == "rationing"
+    if band and mode != "rationing":
+        raise click.UsageError(f"--band: the band is defined around the central estimate "
+                               f"(mode rationing), not mode {mode!r}")
+    return bool(band)
 
 
 def _with_none(plans: list[str]) -> list[str]:
@@ -433,29 +446,49 @@ def _with_none(plans: list[str]) -> list[str]:
 
 
 def _summary_lines(res, eco) -> list[str]:
-    from .report import binding_counts, critical_supply, fmt_pct, region_names, sector_names, \
-        surviving
+    from .band import MEANING, is_band, select_estimate
+    from .report import binding_counts, fmt_band, fmt_pct, region_names, sector_names
 
+    metrics = _need("metrics")
     rn, sn = region_names(eco), sector_names(eco)
     sidx = {str(s): i for i, s in enumerate(eco["sector"].values)}
     a = res.attrs
-    lines = [f"scenario {a.get('scenario')} · plan {a.get('plan')} · mode {a.get('mode')} · "
+    h = metrics.headline(res)
+    mode = f"{a.get('mode')} (recipe {a.get('recipe')})" if a.get("recipe") else a.get("mode")
+    lines = [f"scenario {a.get('scenario')} · plan {a.get('plan')} · mode {mode} · "
              f"economy {a.get('economy')} · window days {a.get('window_start')}–"
              f"{a.get('window_end')}",
-             f"surviving output {fmt_pct(surviving(res, 'x'))}, value added "
-             f"{fmt_pct(surviving(res, 'va'))}"]
-    nat, worst, arg = critical_supply(res)
-    if nat.size:
-        rows = [[_short(sn[sidx[str(p)]], 44), fmt_pct(float(nat.sel(product=p))),
-                 fmt_pct(float(worst.sel(product=p))), rn[int(arg.sel(product=p))]]
-                for p in nat["product"].values]
-        lines += ["", "critical supply", _table(["product", "national", "worst region", "region"],
-                                                rows, ["<", ">", ">", "<"])]
-    by_r = surviving(res, "x", by="region").values
-    lines += ["", "worst regions (surviving output): " + ", ".join(
+             f"surviving output {fmt_band(h, 'output_share')}, value added "
+             f"{fmt_band(h, 'va_share')}"]
+    if np.isfinite(h.get("amplification", np.nan)):
+        lines.append(f"amplification (output loss / direct shock) "
+                     f"{fmt_band(h, 'amplification', lambda v: f'{v:.2f}')}; direct shock "
+                     f"{fmt_pct(h['direct_shock'] / float(res['x_baseline'].sum()))} of output")
+    if is_band(res):
+        lines += ["", *(f"{e}: {MEANING[e]}" for e in ("central", "low", "high"))]
+    central = select_estimate(res)
+    cs = metrics.critical_supply(central)
+    if cs["national"].size:
+        worst = cs["worst"].mean("time") if "time" in cs["worst"].dims else cs["worst"]
+        wreg = cs["worst_region"]
+        rows = []
+        for p in cs["national"]["product"].values:
+            wr = wreg.sel(product=p)
+            wr = str(wr.values if wr.ndim == 0 else wr.values[0])
+            rows.append([_short(sn[sidx[str(p)]], 44), fmt_band(h, f"csr:{p}"),
+                         fmt_pct(float(worst.sel(product=p))),
+                         rn[list(map(str, eco["region"].values)).index(wr)]])
+        lines += ["", "critical supply (national: central [low – high])",
+                  _table(["product", "national", "worst region", "region"], rows,
+                         ["<", ">", ">", "<"])]
+    by_r = metrics.surviving_share(central, "x", by="region")
+    if "time" in by_r.dims:
+        by_r = by_r.mean("time")
+    by_r = by_r.values
+    lines += ["", "worst regions (surviving output, central): " + ", ".join(
         f"{rn[i]} {fmt_pct(by_r[i])}" for i in np.argsort(by_r, kind="stable")[:5])]
-    lines.append("binding constraints: " + ", ".join(f"{k} {v}" for k, v in
-                                                     binding_counts(res).items()))
+    lines.append("binding constraints (central): " + ", ".join(
+        f"{k} {v}" for k, v in binding_counts(central).items()))
     return lines
 
 
@@ -466,7 +499,11 @@ _economy_option = click.option("--economy", default=DEFAULT_ECONOMY, show_defaul
 _horizon_option = click.option("--horizon", type=click.IntRange(min=1), default=None,
                                help="Days (overrides the scenario's horizon).")
 _options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
-                               help="Mode option (repeatable).")
+                               help="Mode option or recipe parameter (repeatable).")
+_band_option = click.option(
+    "--band/--no-band", default=None,
+    help="Central estimate with its band: strict cascade (low) and coordinated optimum (high) "
+         "[default: on in mode rationing].")
 
 
 @cli.command()
@@ -480,13 +517,18 @@ _options_option = click.option("--option", "options", multiple=True, metavar="KE
               help="Write the full Result to this netCDF file.")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), default=None,
               help="Write tidy CSVs (one per variable) to this folder.")
-def run(scenario, economy, plan, mode, horizon, options, output, csv_dir):
+@_band_option
+def run(scenario, economy, plan, mode, horizon, options, output, csv_dir, band):
     """Run SCENARIO (name or .toml) on an economy with an optional backup plan."""
     opts = _parse_options(options)
     eco = _economy(economy)
+    band = _use_band(band, mode)
     shock, plans = _compiled_inputs(eco, scenario, [plan] if plan else [], horizon)
     compiled_plan = next(iter(plans.values())) if plans else None
-    res = _need("api").run(eco, shock, compiled_plan, mode=mode, **opts)
+    if band:
+        res = _need("band").run_band(eco, shock, compiled_plan, **opts)
+    else:
+        res = _need("api").run(eco, shock, compiled_plan, mode=mode, **opts)
     for line in _summary_lines(res, eco):
         click.echo(line)
     if output:
@@ -515,7 +557,7 @@ def compare_table(results: dict, eco, costs: dict):
 
 
 def _format_compare(df, eco, fmt: str) -> str:
-    from .report import fmt_money, fmt_pct, fmt_ratio, region_names, sector_names
+    from .report import fmt_band, fmt_money, fmt_pct, fmt_ratio, region_names, sector_names
 
     if fmt == "csv":
         return df.reset_index().to_csv(index=False)
@@ -524,17 +566,22 @@ def _format_compare(df, eco, fmt: str) -> str:
     units = str(eco.attrs.get("units", ""))
     sn = dict(zip(map(str, eco["sector"].values), sector_names(eco)))
     rn = dict(zip(map(str, eco["region"].values), region_names(eco)))
-    csr_cols = [c for c in df.columns if c.startswith("csr:")]
+    csr_cols = [c for c in df.columns if c.startswith("csr:") and not c.endswith(
+        ("_low", "_high"))]
     headers = ["plan", "output", "VA", *[f"CS {sn.get(c[4:], c[4:])}" for c in csr_cols],
-               "worst-region CS", "backup value/yr", "annual cost", "benefit/cost"]
+               "worst-region CS", "VA saved (window)", "annual cost", "benefit/cost"]
     rows = []
     for p, r in df.iterrows():
+        h = {k: v for k, v in r.items()}
         worst = (f"{fmt_pct(r.get('worst_csr'))} {rn.get(str(r.get('worst_region')), '')} "
                  f"{sn.get(str(r.get('worst_product')), '')}").strip()
-        rows.append([p, fmt_pct(r["output_share"]), fmt_pct(r["va_share"]),
-                     *[fmt_pct(r[c]) for c in csr_cols], worst,
-                     fmt_money(r.get("backup_value", np.nan), units),
-                     fmt_money(r.get("cost", np.nan), units), fmt_ratio(r.get("benefit_cost"))])
+        harm = str(r.get("harm", "") or "")
+        bc = f"worse than none: {harm}" if p != "none" and harm else fmt_ratio(
+            r.get("benefit_cost"))
+        rows.append([p, fmt_band(h, "output_share"), fmt_band(h, "va_share"),
+                     *[fmt_band(h, c) for c in csr_cols], worst,
+                     fmt_money(r.get("benefit", np.nan), units),
+                     fmt_money(r.get("cost", np.nan), units), bc])
     if fmt == "markdown":
         esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
         lines = ["| " + " | ".join(headers) + " |",
@@ -564,13 +611,15 @@ def _plan_list(plan):
               default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the formatted comparison to this file instead of stdout.")
-def compare(scenario, plan, economy, mode, horizon, options, fmt, output):
+@_band_option
+def compare(scenario, plan, economy, mode, horizon, options, fmt, output, band):
     """Compare backup plans side by side on SCENARIO, sorted by backup value."""
     opts = _parse_options(options)
     eco = _economy(economy)
+    band = _use_band(band, mode)
     names = _with_none(_plan_list(plan))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
-    results = _run_all(eco, shock, plans, mode, opts)
+    results = _run_all(eco, shock, plans, mode, opts, band)
     costs = {p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()}
     text = _format_compare(compare_table(results, eco, costs), eco, fmt)
     if output:
@@ -619,13 +668,13 @@ def _chokepoints(eco, results: dict, mode: str, lang: str) -> dict:
 
 
 def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=None,
-                options=None, lang="en", command="") -> dict:
+                options=None, lang="en", command="", band=False) -> dict:
     """Run every plan (and ``none``) and build the report context."""
     from .report import build_report
 
     names = _with_none(list(plan_names))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
-    results = _run_all(eco, shock, plans, mode, options or {})
+    results = _run_all(eco, shock, plans, mode, options or {}, band)
     sc, pl = _need("scenario"), _need("plan")
     scen = sc.load_scenario(scenario)
     texts = {}
@@ -655,12 +704,14 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="HTML file [default: reports/SCENARIO.html]; the .md twin goes next to it.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
-def report(scenario, plan, mode, economy, horizon, options, output, lang):
+@_band_option
+def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
     """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
     from .report import write_report
 
     opts = _parse_options(options)
     eco = _economy(economy)
+    band = _use_band(band, mode)
     names = _plan_list(plan)
     cmd = ["stresstest", "report", scenario, *[a for p in names for a in ("--plan", p)],
            "--mode", mode, "--economy", economy, "--lang", lang]
@@ -668,8 +719,10 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang):
         cmd += ["--horizon", str(horizon)]
     for o in options:
         cmd += ["--option", o]
+    if not band and mode == "rationing":
+        cmd.append("--no-band")
     ctx = make_report(eco, scenario, names, mode=mode, horizon=horizon, options=opts, lang=lang,
-                      command=shlex.join(cmd))
+                      command=shlex.join(cmd), band=band)
     stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
     out = Path(output) if output else Path("reports") / f"{stem}.html"
     html, md = write_report(out, ctx)

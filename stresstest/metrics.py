@@ -171,6 +171,45 @@ def backup_value(res_plan: xr.Dataset, res_none: xr.Dataset, var: str = "va") ->
     return float(loss(res_none, var)) - float(loss(res_plan, var))
 
 
+def benefit(res_plan: xr.Dataset, res_none: xr.Dataset, var: str = "va") -> float:
+    """Money a plan saves over the days a Result describes (:func:`cumulative_loss` without
+    the plan minus with it): the shock window (static) or the simulated days (dynamic)."""
+    if _is_dynamic(res_plan) != _is_dynamic(res_none):
+        raise InputError("benefit: both Results must be static or both dynamic")
+    return cumulative_loss(res_none, var) - cumulative_loss(res_plan, var)
+
+
+#: A plan that lowers a national or regional share by more than this (share of baseline) does
+#: harm (:func:`plan_harm`).
+HARM_TOL = 1e-3
+
+
+def plan_harm(res_plan: xr.Dataset, res_none: xr.Dataset, tol: float = HARM_TOL) -> list[str]:
+    """Where a plan does worse than no plan: national value added, a product's national
+    critical supply, or a region's surviving output lower by more than ``tol`` (share of
+    baseline; dynamic Results: averaged over days). One short text per finding, worst first;
+    empty when the plan harms nothing."""
+    def avg(v):
+        return v.mean("time") if "time" in getattr(v, "dims", ()) else v
+
+    found = []
+    drop = float(avg(surviving_share(res_none, "va"))) - float(avg(surviving_share(res_plan,
+                                                                                  "va")))
+    if drop > tol:
+        found.append((drop, f"national value added -{100 * drop:.1f} pp"))
+    cs_p = avg(critical_supply(res_plan)["national"])
+    cs_n = avg(critical_supply(res_none)["national"])
+    for prod, a, b in zip(cs_p["product"].values, cs_n.values, cs_p.values):
+        if np.isfinite(a) and np.isfinite(b) and a - b > tol:
+            found.append((a - b, f"critical supply of {prod} -{100 * (a - b):.1f} pp"))
+    reg_p = avg(surviving_share(res_plan, "x", by="region"))
+    reg_n = avg(surviving_share(res_none, "x", by="region"))
+    for reg, a, b in zip(reg_p["region"].values, reg_n.values, reg_p.values):
+        if np.isfinite(a) and np.isfinite(b) and a - b > tol:
+            found.append((a - b, f"output of {reg} -{100 * (a - b):.1f} pp"))
+    return [text for _, text in sorted(found, key=lambda t: -t[0])]
+
+
 def plan_cost(obj) -> float:
     """Annual cost of a plan: a compiled plan's ``annual_cost`` (else the sum of its cost
     arrays) or a Result's ``plan_annual_cost`` attr; NaN when unknown."""
@@ -290,15 +329,45 @@ def min_critical_supply(res: xr.Dataset) -> xr.DataArray:
 # --------------------------------------------------------------------------- headline
 
 
+#: Headline keys that a band reports for every estimate (``key``, ``key_low``, ``key_high``);
+#: ``csr:<product>`` keys too.
+BAND_KEYS = ("output_share", "va_share", "output_loss", "va_loss", "worst_csr",
+             "amplification", "backup_value", "benefit", "benefit_cost", "harm")
+
+
 def headline(res: xr.Dataset, res_none: xr.Dataset | None = None, cost: float | None = None,
              var: str = "va") -> dict:
-    """Headline numbers of a Result (flat dict of scalars, for ``compare`` and the CLI).
+    """Headline numbers of a Result (flat dict of scalars, for ``compare``, the CLI and the
+    report: the one place they are computed).
 
     Keys: ``scenario, plan, mode, output_share, va_share, output_loss, va_loss`` (annual rate;
-    dynamic: mean over days), ``csr:<product>`` national critical supply (dynamic: mean over
+    dynamic: mean over days), ``direct_shock`` (:func:`direct_shock`, total), ``amplification``
+    (:func:`amplification`), ``csr:<product>`` national critical supply (dynamic: mean over
     days), ``worst_csr``, ``worst_region``, ``worst_product``, ``binding:<name>``; with
-    ``res_none``: ``backup_value``, ``cost``, ``benefit_cost``.
+    ``res_none``: ``backup_value`` (money per year), ``benefit`` (:func:`benefit`, money over
+    the window), ``cost``, ``benefit_cost``, ``harm`` (:func:`plan_harm`, joined; empty when
+    the plan harms nothing). For a band Result
+    (:mod:`stresstest.band`) the keys are the central estimate's, and each of
+    :data:`BAND_KEYS` and ``csr:*`` also comes as ``<key>_low`` and ``<key>_high`` (against the
+    same estimate of ``res_none``).
     """
+    from .band import estimates_of, is_band, select_estimate
+
+    if not is_band(res):
+        return _headline(res, res_none, cost, var)
+    out = _headline(select_estimate(res), None if res_none is None
+                    else select_estimate(res_none), cost, var)
+    for e in estimates_of(res)[1:]:
+        none_e = None if res_none is None else (
+            select_estimate(res_none, e) if is_band(res_none) else res_none)
+        h = _headline(select_estimate(res, e), none_e, cost, var)
+        for k, v in h.items():
+            if k in BAND_KEYS or k.startswith("csr:"):
+                out[f"{k}_{e}"] = v
+    return out
+
+
+def _headline(res, res_none, cost, var) -> dict:
     dyn = _is_dynamic(res)
 
     def flat(v):
@@ -313,6 +382,9 @@ def headline(res: xr.Dataset, res_none: xr.Dataset | None = None, cost: float | 
         "output_loss": flat(loss(res, "x")),
         "va_loss": flat(loss(res, "va")),
     }
+    if "kappa" in res and "imports_remaining" in res:
+        out["direct_shock"] = flat(direct_shock(res)["total"])
+        out["amplification"] = amplification(res)
     cs = critical_supply(res)
     national = cs["national"].mean("time") if dyn else cs["national"]
     for p, v in zip(national["product"].values, national.values):
@@ -331,8 +403,10 @@ def headline(res: xr.Dataset, res_none: xr.Dataset | None = None, cost: float | 
     if res_none is not None:
         c = plan_cost(res) if cost is None else float(cost)
         out["backup_value"] = backup_value(res, res_none, var)
+        out["benefit"] = benefit(res, res_none, var)
         out["cost"] = c
         out["benefit_cost"] = benefit_cost(res, res_none, c, var=var)
+        out["harm"] = "; ".join(plan_harm(res, res_none))
     elif cost is not None:
         out["cost"] = float(cost)
     return out

@@ -163,7 +163,12 @@ def test_run_prints_summary_and_writes_outputs(files):
 
     res = xr.load_dataset(files / "out" / "res.nc")
     assert res.attrs["plan"] == "backup" and "x" in res
-    assert (files / "csv" / "x.csv").read_text().startswith("region,sector,value")
+    # the default run is the central estimate with its band: x has an estimate dim
+    assert (files / "csv" / "x.csv").read_text().startswith("region,sector,estimate,value")
+    assert set(res["estimate"].values) == {"central", "low", "high"}
+    r = invoke("run", "tiny-cut.toml", "--economy", "eco.nc", "--no-band", "--csv", "csv1")
+    assert r.exit_code == 0, r.output
+    assert (files / "csv1" / "x.csv").read_text().startswith("region,sector,value")
 
 
 def test_run_unknown_scenario_exits_2(files):

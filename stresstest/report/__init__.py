@@ -59,6 +59,11 @@ LABELS = {
         "no_map": "No map: the regions have no coordinates.",
         "no_choke": "Chokepoint ranking unavailable: {why}",
         "va_saved_note": "over the shock window",
+        "harm": "worse than no plan", "strict": "strict", "optimum": "optimum",
+        "band_note": "Each share is a central estimate [low – high]: the brackets bound it "
+                     "from below by a strict cascade and from above by a coordinated optimum.",
+        "amplification": "Amplification (output loss / direct shock, no plan): {value}; the "
+                         "direct shock (capacity and imports cut) is {direct} of output.",
     },
     "zh": {
         "title": "韧性评估报告", "scenario": "情景", "plans": "备份方案", "economy": "经济体",
@@ -80,6 +85,11 @@ LABELS = {
         "na": "—", "worst_day": "动态模型：保留率为整个期间，关键供给取最差一天",
         "no_map": "无地图：地区缺少坐标。", "no_choke": "无法给出瓶颈排名：{why}",
         "va_saved_note": "冲击窗口内",
+        "harm": "劣于无方案", "strict": "严格连锁", "optimum": "协调最优",
+        "band_note": "各比例为中心估计 [下限 – 上限]：下限为严格连锁（超过产出2%的投入均不可替代），"
+                     "上限为协调最优。",
+        "amplification": "放大倍数（产出损失 / 直接冲击，无方案）：{value}；直接冲击（产能与进口缺口）"
+                         "占总产出的 {direct}。",
     },
 }
 
@@ -123,6 +133,28 @@ def fmt_money(v, units: str) -> str:
         return f"0 {label}"
     digits = 1 if abs(x) >= 100 else 2 if abs(x) >= 1 else 3
     return f"{x:,.{digits}f} {label}"
+
+
+def fmt_band(h: dict, key: str, fmt=None) -> str:
+    """``central [low – high]`` of a headline key (:func:`stresstest.metrics.headline` of a
+    band Result); just ``central`` when the headline has no band."""
+    fmt = fmt or fmt_pct
+    lo, hi = h.get(f"{key}_low"), h.get(f"{key}_high")
+    central = fmt(h.get(key))
+    if lo is None or hi is None:
+        return central
+    return f"{central} [{fmt(lo)} – {fmt(hi)}]"
+
+
+def fmt_alternatives(h: dict, key: str, fmt, labels=("strict", "optimum")) -> str:
+    """``central (strict X; optimum Y)`` for a headline key whose band values are not bounds
+    of the central one (a plan's benefit under each estimate); just ``central`` without a
+    band."""
+    lo, hi = h.get(f"{key}_low"), h.get(f"{key}_high")
+    central = fmt(h.get(key))
+    if lo is None or hi is None:
+        return central
+    return f"{central} ({labels[0]} {fmt(lo)}; {labels[1]} {fmt(hi)})"
 
 
 def fmt_ratio(v) -> str:
@@ -247,9 +279,15 @@ def build_report(
         raise InputError(f"report language {lang!r} is not one of {', '.join(LABELS)}")
     if not results:
         raise InputError("a report needs at least one result")
+    from .. import metrics
+    from ..band import MEANING, is_band, select_estimate
+
     L = LABELS[lang]
     plan_texts, plan_costs = plan_texts or {}, plan_costs or {}
     units = str(economy.attrs.get("units", ""))
+    band = is_band(next(iter(results.values())))
+    full = results
+    results = {p: select_estimate(r) for p, r in results.items()}
     first = next(iter(results.values()))
     mode = str(first.attrs.get("mode", ""))
     dynamic = "time" in first.dims
@@ -262,11 +300,12 @@ def build_report(
     summary = {}
     for name, res in results.items():
         nat, worst, arg = critical_supply(res)
-        saved = va_saved(res, res_none) if res_none is not None else float("nan")
         cost = float(plan_costs.get(name, res.attrs.get("plan_annual_cost", float("nan"))))
         if name == "none":
             cost = 0.0 if not np.isfinite(cost) else cost
-        bc = saved / cost if cost > 0 and np.isfinite(saved) else float("nan")
+        h = metrics.headline(full[name], full.get("none"), cost=cost)
+        saved = h.get("benefit", float("nan"))
+        bc = h.get("benefit_cost", float("nan")) if cost > 0 else float("nan")
         if nat.size:
             p_low = int(np.nanargmin(nat.values)) if np.isfinite(nat.values).any() else 0
             w_low = int(np.nanargmin(worst.values)) if np.isfinite(worst.values).any() else 0
@@ -276,10 +315,14 @@ def build_report(
                          f"{snames[sidx[str(worst['product'].values[w_low])]]})")
         else:
             nat_txt = worst_txt = L["na"]
+        if nat.size and band:
+            nat_txt = (f"{fmt_band(h, 'csr:' + str(nat['product'].values[p_low]))} "
+                       f"({snames[sidx[str(nat['product'].values[p_low])]]})")
+        harm = str(h.get("harm", "") or "") if name != "none" else ""
         summary[name] = {"out": surviving(res, "x"), "va": surviving(res, "va"),
                          "nat": nat, "worst": worst, "arg": arg, "saved": saved, "cost": cost,
                          "bc": bc, "nat_txt": nat_txt, "worst_txt": worst_txt,
-                         "binding": binding_counts(res)}
+                         "binding": binding_counts(res), "h": h, "harm": harm}
     order = sorted(results, key=lambda p: (p == "none", -np.nan_to_num(summary[p]["saved"],
                                                                         nan=-np.inf)))
     others = [p for p in order if p != "none"]
@@ -290,13 +333,30 @@ def build_report(
         return L["none_plan"] if p == "none" else p
 
     saved_hdr = f'{L["va_saved"]} ({L["va_saved_note"]})'
+    money = lambda v: fmt_money(v, units)  # noqa: E731
+
+    def bc_text(p):
+        if summary[p]["harm"]:
+            return f'{L["harm"]}: {summary[p]["harm"]}'
+        return fmt_ratio(summary[p]["bc"])
+
     headline = _table(
         [L["plan"], L["out_share"], L["va_share"], L["csr_nat"], L["csr_worst"], saved_hdr,
          L["cost"], L["bc"]],
-        [[plan_label(p), fmt_pct(summary[p]["out"]), fmt_pct(summary[p]["va"]),
+        [[plan_label(p), fmt_band(summary[p]["h"], "output_share"),
+          fmt_band(summary[p]["h"], "va_share"),
           summary[p]["nat_txt"], summary[p]["worst_txt"],
-          L["na"] if p == "none" else fmt_money(summary[p]["saved"], units),
-          fmt_money(summary[p]["cost"], units), fmt_ratio(summary[p]["bc"])] for p in order])
+          L["na"] if p == "none" else fmt_alternatives(summary[p]["h"], "benefit", money,
+                                                        (L["strict"], L["optimum"])),
+          fmt_money(summary[p]["cost"], units), bc_text(p)] for p in order])
+    h0 = summary[base_plan]["h"]
+    amp = h0.get("amplification", float("nan"))
+    band_notes = ([f'{L["band_note"]}'] + [MEANING[e] for e in ("central", "low", "high")]
+                  if band else [])
+    amplification_text = (L["amplification"].format(
+        value=fmt_band(h0, "amplification", lambda v: f"{v:.2f}"),
+        direct=fmt_pct(h0.get("direct_shock", float("nan")) / float(first["x_baseline"].sum())))
+        if np.isfinite(amp) else "")
     binding = _table([L["plan"], *sorted({k for s in summary.values() for k in s["binding"]})],
                      [])
     binding["rows"] = [[plan_label(p), *[str(summary[p]["binding"].get(k, 0))
@@ -392,7 +452,8 @@ def build_report(
         "best": best, "best_text": (f'{L["best_plan"]}: {best} '
                                     f'({fmt_money(summary[best]["saved"], units)})'
                                     if best and np.isfinite(summary[best]["saved"]) else ""),
-        "headline": headline, "binding": binding, "maps": maps,
+        "headline": headline, "band_notes": band_notes,
+        "amplification": amplification_text, "binding": binding, "maps": maps,
         "map_note": "" if maps else L["no_map"], "bars": bars, "region_table": region_table, "heatmap": heat,
         "critical": critical, "timepaths": timepaths,
         "chokepoints": chokepoints or {"unavailable": "not computed"},
@@ -423,5 +484,6 @@ def chokepoints_from_values(values: xr.DataArray, economy: xr.Dataset, *, title:
 from .render import render_html, render_markdown, write_report  # noqa: E402
 
 __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_markdown",
-           "write_report", "money_scale", "fmt_pct", "fmt_money", "surviving", "critical_supply",
+           "write_report", "money_scale", "fmt_pct", "fmt_band", "fmt_alternatives",
+           "fmt_money", "surviving", "critical_supply",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]
