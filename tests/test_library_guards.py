@@ -75,17 +75,45 @@ def test_no_plan_zeroes_a_critical_supply(library_runs):
             f"{[(str(res['scenario'].values[i]), base['products'][j]) for i, j in zip(*np.nonzero(zeroed))]}")
 
 
-@pytest.mark.xfail(strict=True, reason="strict recipe: central-grain-reserve costs 1.2 pp of "
-                   "VA under chip-import-cutoff (crowding out); the central recipe must fix it")
+#: Known crowding out beyond PLAN_HARM_TOL under the central recipe, with the measured drop
+#: (docs/validation.md, face validity): western-energy-reserve's standby power in Sichuan,
+#: itself hit by the earthquake, draws Sichuan's scarce oil and gas from the city-gas utility
+#: (national gas supply -0.8 pp; Sichuan's -15 pp). A new case, or a known one growing past
+#: 1 pp, fails.
+KNOWN_HARM = {("western-energy-reserve", "sichuan-earthquake", "gas"): 0.01}
+
+
 def test_no_plan_does_harm_beyond_tolerance(library_runs):
+    """Central recipe (the default): a plan never lowers national value added or a product's
+    national critical supply by more than 0.5 pp, except the documented KNOWN_HARM cases."""
     base = _national(library_runs["none", False])
+    found = []
     for (plan, warm), res in library_runs.items():
+        if warm:
+            continue
         got = _national(res)
         scen = [str(s) for s in res["scenario"].values]
-        va_drop = base["va"] - got["va"]
-        assert (va_drop <= PLAN_HARM_TOL).all(), (
-            plan, dict(zip(scen, np.round(va_drop, 4))))
-        csr_drop = base["csr"] - got["csr"]
-        worst = np.unravel_index(np.nanargmax(csr_drop), csr_drop.shape)
-        assert np.nanmax(csr_drop) <= PLAN_HARM_TOL, (
-            plan, scen[worst[0]], got["products"][worst[1]], float(csr_drop[worst]))
+        for i, drop in enumerate(base["va"] - got["va"]):
+            if drop > PLAN_HARM_TOL:
+                found.append((plan, scen[i], "value added", float(drop)))
+        drops = base["csr"] - got["csr"]
+        for i, j in zip(*np.nonzero(drops > PLAN_HARM_TOL)):
+            found.append((plan, scen[i], got["products"][j], float(drops[i, j])))
+    print("\nplan harm beyond 0.5 pp:", found)
+    for plan, scen, what, drop in found:
+        limit = KNOWN_HARM.get((plan, scen, what))
+        assert limit is not None and drop <= limit, (plan, scen, what, round(drop, 4))
+
+
+def test_band_orders_low_central_high(china31):
+    """On every shipped scenario (no plan): strict cascade <= central <= coordinated optimum
+    for national output and value added (the band brackets its centre)."""
+    from stresstest.band import run_band
+
+    for s in list_scenarios():
+        band = run_band(china31, s["name"])
+        for var in ("x", "va"):
+            share = (band[var].sum(["region", "sector"])
+                     / band[f"{var}_baseline"].sum()).to_series()
+            assert share["low"] <= share["central"] + 1e-9, (s["name"], var, share.to_dict())
+            assert share["central"] <= share["high"] + 1e-6, (s["name"], var, share.to_dict())
