@@ -30,8 +30,8 @@ Two recipes:
     (and to essential final use), then to the others and final users (``critical_first``).
 ``strict`` (the lower bound of the band)
     every input at or above ``critical_threshold`` of output is critical, from
-    ``half_critical_threshold`` it binds as ``(1 + s) / 2``; no inventories, no spare capacity,
-    no re-sourcing beyond a plan's.
+    ``half_critical_threshold`` it binds as ``(1 + s) / 2``; by default (:data:`STRICT_DEFAULTS`)
+    no inventories, no spare capacity, no re-sourcing beyond a plan's; each can be set.
 """
 
 from __future__ import annotations
@@ -108,6 +108,13 @@ PARAMETERS: dict[str, Parameter] = {
     "resourcing_ramp_days": Parameter(
         30.0, "days", "days for re-sourcing to reach its full extent (linear; assumption)"),
 }
+
+#: Defaults of the strict recipe where they differ from the central one (a run may still set
+#: any of them, e.g. ARIO-style inventories on the strict cascade).
+STRICT_DEFAULTS = {"inventory_days": 0.0, "utilisation": 1.0, "spare_ramp_days": 0.0,
+                   "resourcing_headroom": 0.0, "resourcing_new_links": 0.0,
+                   "resourcing_imports": 0.0, "resourcing_friction": 0.0,
+                   "resourcing_ramp_days": 0.0, "critical_first": False}
 
 #: Parameters that only the central recipe uses.
 CENTRAL_ONLY = ("materiality", "critical_first", "inventory_days", "inventory_scale", "fallback_inventory_days",
@@ -218,7 +225,7 @@ class Recipe:
     @property
     def critical_first(self) -> bool:
         """Whether suppliers of a short product serve the buyers it binds for first."""
-        return self.name == "central" and self.params["critical_first"]
+        return bool(self.params["critical_first"])
 
     @property
     def key(self) -> tuple:
@@ -265,7 +272,10 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
     """The :class:`Recipe` of ``economy`` for ``params`` (names of :data:`PARAMETERS`)."""
     from .economy import derive
 
-    p = check_parameters(dict(params or {}), where)
+    params = dict(params or {})
+    if params.get("recipe") == "strict":
+        params = {**STRICT_DEFAULTS, **params}
+    p = check_parameters(params, where)
     d = derive(economy)
     P, S = d.n_sector, d.n_sector
     share = d.a_prod + d.AM
@@ -285,11 +295,6 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
             notes.append("no input ratings in the economy: critical inputs by the strict "
                          f"thresholds ({p['critical_threshold']:g} / "
                          f"{p['half_critical_threshold']:g} of output)")
-    zeros_p = np.zeros(P)
-    if strict:
-        return Recipe("strict", crit, half, classes, np.zeros((P, d.n)), np.zeros(d.n), 0.0,
-                      zeros_p, zeros_p.copy(), zeros_p.copy(), zeros_p.copy(), 0.0, p,
-                      tuple(notes))
     tradable = economy["tradable"].values.astype(bool)
     # inventories: days of use per using sector, of storable products only
     if "storable" in economy:
@@ -327,7 +332,9 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
                      f"{p['fallback_utilisation']:g} for tradable sectors, 0.9 for others")
     spare = spare_share(util)[sector_of]
     full = np.ones(P)
-    return Recipe("central", crit, half, classes, inventory, spare, p["spare_ramp_days"],
+    if strict:
+        notes = []  # the strict recipe's thresholds and defaults are what it means
+    return Recipe(p["recipe"], crit, half, classes, inventory, spare, p["spare_ramp_days"],
                   p["resourcing_headroom"] * full, p["resourcing_new_links"] * full,
                   p["resourcing_imports"] * full, p["resourcing_friction"] * full,
                   p["resourcing_ramp_days"], p, tuple(notes))
