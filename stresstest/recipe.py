@@ -67,8 +67,11 @@ PARAMETERS: dict[str, Parameter] = {
         0.005, "share of output", "strict recipe: from here to critical_threshold an input "
         "binds as (1 + s) / 2"),
     "materiality": Parameter(
-        0.001, "share of output", "central recipe: a rated input below this share never binds "
-        "(assumption: a rating of an aggregate is about its bulk; 0.1% of output)"),
+        0.005, "share of output", "central recipe: a rated input below this share of output "
+        "never binds. The ratings answer 'can X produce without Y for two months?'; a partial "
+        "shortfall of an input this small is absorbed (deferred maintenance, economising). "
+        "Equal to the strict recipe's half_critical_threshold, so that on small inputs the "
+        "central estimate is never stricter than its lower bound"),
     "inventory_days": Parameter(
         None, "days of use", "override of the economy's inventory_days[sector]: a number for "
         "every using sector or a {sector: days} table"),

@@ -180,6 +180,11 @@ def make_result(
         data["imports_baseline"] = ("product", d.AM @ d.x + d.MY.sum(axis=(1, 2)))
     res = xr.Dataset(data, coords=coords)
     res = res.assign_coords(critical=("product", economy["critical"].values.astype(bool)))
+    # display names and groups travel with the Result (region and sector coordinates)
+    for dim in ("region", "sector"):
+        extra_coords = {k: (dim, economy[k].values) for k, c in economy.coords.items()
+                        if c.dims == (dim,) and k != dim and k not in res.coords}
+        res = res.assign_coords(extra_coords)
     for name, val in (extra or {}).items():
         res[name] = val
     res["binding"].attrs.update({"flag_values": list(BINDING.values()),
