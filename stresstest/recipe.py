@@ -128,6 +128,23 @@ CENTRAL_ONLY = ("materiality", "critical_first", "inventory_days", "inventory_sc
 ECONOMY_VARIABLES = ("input_rating", "inventory_days", "storable", "utilisation")
 
 
+def parameters_markdown() -> str:
+    """The :data:`PARAMETERS` table in Markdown (``docs/recipe.md`` carries it; a test checks
+    it is current)."""
+    def show(v):
+        return "—" if v is None else f"`{v}`"
+
+    lines = ["| parameter | central | strict | unit | meaning and source |",
+             "|---|---|---|---|---|"]
+    for name, prm in PARAMETERS.items():
+        strict = STRICT_DEFAULTS.get(name, prm.default)
+        if name == "recipe":
+            strict = "strict"
+        lines.append(f"| `{name}` | {show(prm.default)} | {show(strict)} | {prm.unit} | "
+                     f"{prm.source} |")
+    return "\n".join(lines)
+
+
 def defaults() -> dict:
     """``{name: default}`` of :data:`PARAMETERS`."""
     return {k: p.default for k, p in PARAMETERS.items()}

@@ -271,3 +271,15 @@ def test_build_split_threshold_matters(tmp_path):
     assert result["ratings"][i("gas"), i("food")] == 0
     changed = {(build.SECTORS[p], build.SECTORS[u]) for p, u, *_ in result["changes"]}
     assert ("oil_gas", "metals") in changed
+
+
+def test_recipe_doc_lists_every_parameter():
+    """docs/recipe.md carries stresstest.recipe.PARAMETERS as they are (defaults, sources)."""
+    from pathlib import Path
+
+    from stresstest.recipe import parameters_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "recipe.md").read_text(encoding="utf-8")
+    table = doc.split("<!-- parameters:begin -->", 1)[1].split("<!-- parameters:end -->", 1)[0]
+    assert table.strip() == parameters_markdown().strip(), (
+        "docs/recipe.md is out of date: paste stresstest.recipe.parameters_markdown()")
