@@ -20,8 +20,18 @@ def random_economy(
     import_share: float = 0.1,
     home_bias: float = 3.0,
     validate: bool = True,
+    drawdowns: float = 0.0,
+    negative_taxes: float = 0.0,
+    empty_industries: int = 0,
 ) -> xr.Dataset:
     """A balanced random MRIO (every identity exact) with coordinates filled in.
+
+    Awkward but valid tables, for invariants: ``drawdowns`` is the share of (origin,
+    destination) cells whose inventory use is negative (a drawdown, offset by households' use so
+    the row identity holds); ``negative_taxes`` the share of industries whose net taxes are
+    negative (offset by their surplus); ``empty_industries`` industries with no output, no
+    sales and no purchases (their buyers' inputs move to surplus, their suppliers' sales to
+    households).
 
     ``density`` is the share of non-zero product-by-sector technical coefficients (the
     interregional pattern repeats the product pattern, as in real MRIOs). Columns spend
@@ -66,6 +76,39 @@ def random_economy(
     V = vsplit[:, None] * va[None, :]
     MY = rng.uniform(0.0, 2.0, (S, R, U)) * use_split[None, None, :]
     MY[:, :, 3] = 0.0
+    if drawdowns > 0:
+        Y = Y.reshape(n, R, U).copy()
+        hit = rng.uniform(size=(n, R)) < drawdowns
+        d = np.where(hit, rng.uniform(0.05, 0.5, (n, R)) * Y[:, :, 0], 0.0)
+        Y[:, :, 3] -= d  # inventory use (last) negative
+        Y[:, :, 0] += d  # households absorb it: row sums unchanged
+    if negative_taxes > 0:
+        hit = rng.uniform(size=n) < negative_taxes
+        t = np.where(hit, 0.3 * va, 0.0)
+        V = V.copy()
+        V[1] = np.where(hit, -t, V[1])
+        V[3] = V[3] + np.where(hit, t + vsplit[1] * va, 0.0)
+    if empty_industries:
+        gone = rng.choice(n, size=min(int(empty_industries), n - 1), replace=False)
+        Y = Y.reshape(n, R, U).copy()
+        V = V.copy()
+        # suppliers' sales to the empty industries go to households instead
+        Y[:, :, 0] += (Z[:, gone].sum(axis=1) / R)[:, None]
+        # buyers' purchases from the empty industries become surplus
+        V[3] += Z[gone, :].sum(axis=0)
+        Z = Z.copy()
+        Z[gone, :] = 0.0
+        Z[:, gone] = 0.0
+        Y[gone] = 0.0
+        exports = exports.copy()
+        exports[gone] = 0.0
+        M = M.copy()
+        M[:, gone] = 0.0
+        V[:, gone] = 0.0
+        x = x.copy()
+        x[gone] = 0.0
+        # households' extra purchases above were spread over destinations equally
+        Y[gone] = 0.0
     zones = np.array(["east", "central", "west", "northeast"])
     routes = rng.dirichlet(np.ones(len(ROUTES)), S)
     return make_economy(

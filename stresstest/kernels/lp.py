@@ -81,8 +81,9 @@ Objective, lexicographic
               only if ``c1 z <= z1* + stage_tol |z1*| + 1e-7 |c1 . ub|``, else
               :class:`SolverError` (no approximate answer is returned). Stage 2 objective:
               ``max sum_j (v'_j + eps g(x0)_j) (x_j - xe_j) - eps xe_j - sum phi_p (Te + N)
-              + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs) - 2.5 eps (zr + zn)
-              - eps/2 (sd + sm)`` with ``xe_j >= x_j - x0_j`` (``0 <= xe``) the output
+              + eps (g(Dd) fd + g(Dm) fm + g(ex0) ex + 2 fs + w) - 2.5 eps (zr + zn)
+              - eps/2 (sd + sm)`` (``eps w``: inventory drawdowns are used before the buyers'
+              own stocks, so a null shock reproduces the baseline's final use) with ``xe_j >= x_j - x0_j`` (``0 <= xe``) the output
               above baseline where spare capacity allows it: the optimum keeps value added,
               it does not grow the economy (without this, idle capacity would replace
               imports and inventory drawdowns at no shock, and an import cut could raise
@@ -451,6 +452,7 @@ def build_lp(inp: LPInputs):
     c2[bfm] = -eps * _generic(inp.Dm.reshape(-1))
     c2[bex] = -eps * _generic(inp.ex0)
     c2[bfs] = -2 * eps
+    c2[bw] = -eps  # use inventory drawdowns before buyers' own stocks (tie-break)
     c2[bzr] = c2[bzn] = 2.5 * eps
     c2[bsd] = c2[bsm] = eps / 2
     meta = {"links": (lo, lr, lp), "split": split, "new": (no, nr, npp),

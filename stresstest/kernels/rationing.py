@@ -271,7 +271,9 @@ class Problem:
     availability (:func:`stresstest.kernels.recipe.window_inventory_cover`); ``first`` (P, n)
     bool: with rule ``"mixed"``, suppliers serve the buyers for which their product binds
     (``True``) in the first tier and the others with final users (None: every industry in the
-    first tier).
+    first tier); ``drawdown`` (n, K) inventory drawdowns (negative final use, as a positive
+    amount; ``fd`` is then the gross positive final orders): supply from users' stocks that
+    offsets orders and is rationed with output, so that a null shock reproduces the baseline.
     """
 
     st: Structure
@@ -291,16 +293,20 @@ class Problem:
     inventory: np.ndarray | None = None
     window: np.ndarray | None = None
     first: np.ndarray | None = None
+    drawdown: np.ndarray | None = None
 
 
-def _phi(st, r, plan, Dhat, denom, c, alpha, beta):
+def _phi(st, r, plan, Dhat, denom, c, alpha, beta, W=None):
     """One application of the isotone map: returns ``(new r, r̃ raw, s, eff, x)``;
-    ``alpha, beta`` from :func:`pair_coefficients`."""
+    ``alpha, beta`` from :func:`pair_coefficients`; ``W`` (n, K) inventory drawdowns (negative
+    final use) that add to the supply rationed among the orders ``denom``."""
     rt_raw = pooled_availability(st, r, c)
     s, eff = input_ratio(st, rt_raw, alpha, beta)
     x = np.minimum(s * plan, Dhat)
+    supply = x if W is None else x + W
     with np.errstate(divide="ignore", invalid="ignore"):
-        new = np.where(denom > 0, np.minimum(1.0, x / np.where(denom > 0, denom, 1.0)), 1.0)
+        new = np.where(denom > 0, np.minimum(1.0, supply / np.where(denom > 0, denom, 1.0)),
+                       1.0)
     return new, rt_raw, s, eff, x
 
 
@@ -314,7 +320,7 @@ def _gather_rows(M: sp.csr_matrix, rows):
     return owner, M.indices[pos], M.data[pos]
 
 
-def _policy_system_solve(st, policy, g, const, alpha, beta, c):
+def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
     """Solve one policy's linear system for a batch (columns = scenarios).
 
     With ``k = policy[j]`` the binding pair of industry ``j`` (-1: ``r_j = const_j``),
@@ -332,7 +338,7 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c):
     qs, js = np.nonzero(policy.T >= 0)
     ks = policy[js, qs]
     b = const.copy()
-    b[js, qs] = g[js, qs] * alpha[ks, qs]
+    b[js, qs] = g[js, qs] * alpha[ks, qs] + (0.0 if w is None else w[js, qs])
     d = np.zeros((n, K))
     d[js, qs] = g[js, qs] * beta[ks, qs]
     keys = qs * U1 + st.pair_row[ks]
@@ -364,26 +370,30 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c):
     return r
 
 
-def _policy_coefficients(plan, Dhat, denom):
-    """``g = plan / denom`` and the constant piece ``min(1, D̂ / denom, g)`` of the map."""
+def _policy_coefficients(plan, Dhat, denom, W=None):
+    """``g = plan / denom``, ``w = W / denom`` and the constant piece
+    ``min(1, (D̂ + W) / denom, g + w)`` of the map ``r = min(const, g s + w)``."""
+    W = 0.0 if W is None else W
     with np.errstate(divide="ignore", invalid="ignore"):
         safe = np.where(denom > 0, denom, 1.0)
         g = np.where(denom > 0, plan / safe, 0.0)
-        const = np.where(denom > 0, np.minimum(1.0, np.minimum(Dhat / safe, g)), 1.0)
-    return g, const
+        w = np.where(denom > 0, W / safe, 0.0)
+        const = np.where(denom > 0, np.minimum(1.0, np.minimum((Dhat + W) / safe, g + w)), 1.0)
+    return g, const, w
 
 
-def _minimising_policy(st, g, const, eff, s):
+def _minimising_policy(st, g, const, w, eff, s):
     """The minimising piece of the map per industry and scenario: the index of its binding
     pair, or -1 where the constant piece is the smallest."""
     k = binding_pair(st, eff, s)
     if not eff.shape[0]:
         return k
-    pair_val = np.where(k >= 0, g * np.take_along_axis(eff, np.maximum(k, 0), axis=0), np.inf)
+    pair_val = np.where(k >= 0, g * np.take_along_axis(eff, np.maximum(k, 0), axis=0) + w,
+                        np.inf)
     return np.where((k >= 0) & (pair_val < const), k, -1)
 
 
-def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
+def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, W, tol, max_policy):
     """Greatest fixed point of a batch by policy iteration (no loop over scenarios), from a
     start ``r0`` with ``F(r0) <= r0`` at or above it.
 
@@ -399,7 +409,7 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
     at ``r0``).
     """
     n, K = r0.shape
-    g, const = _policy_coefficients(plan, Dhat, denom)
+    g, const, w = _policy_coefficients(plan, Dhat, denom, W)
     r = r0.copy()
     ok = np.ones(K, dtype=bool)
     final_policy = np.full((n, K), -1, dtype=np.int64)
@@ -408,26 +418,26 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
     for _ in range(max_policy):
         sub = lambda arr: None if arr is None else arr[..., todo]  # noqa: E731
         new, _, s, eff, _ = _phi(st, r[:, todo], plan[:, todo], Dhat[:, todo], denom[:, todo],
-                                 sub(c), alpha[:, todo], beta[:, todo])
+                                 sub(c), alpha[:, todo], beta[:, todo], sub(W))
         moving = np.abs(new - r[:, todo]).max(axis=0, initial=0.0) >= tol
         if last is not None:
             last = last[:, moving]
         todo = todo[moving]
         if not todo.size:
             break
-        gq, cq = g[:, todo], const[:, todo]
-        policy = _minimising_policy(st, gq, cq, eff[:, moving], s[:, moving])
+        gq, cq, wq = g[:, todo], const[:, todo], w[:, todo]
+        policy = _minimising_policy(st, gq, cq, wq, eff[:, moving], s[:, moving])
         if last is not None:
             cycled = (policy == last).all(axis=0)
             ok[todo[cycled]] = False
-            policy, todo, gq, cq = (policy[:, ~cycled], todo[~cycled], gq[:, ~cycled],
-                                    cq[:, ~cycled])
+            policy, todo, gq, cq, wq = (policy[:, ~cycled], todo[~cycled], gq[:, ~cycled],
+                                        cq[:, ~cycled], wq[:, ~cycled])
             if not todo.size:
                 break
         last = policy
         final_policy[:, todo] = policy
         sol = _policy_system_solve(st, policy, gq, cq, alpha[:, todo], beta[:, todo],
-                                   None if c is None else c[..., todo])
+                                   None if c is None else c[..., todo], wq)
         if sol is None:
             ok[todo] = False
             break
@@ -437,7 +447,7 @@ def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, tol, max_policy):
     return r, ok, final_policy
 
 
-def _policy_upper_start(st, policy, plan, Dhat, denom, c, alpha, beta, tol):
+def _policy_upper_start(st, policy, plan, Dhat, denom, c, alpha, beta, W, tol):
     """An upper start for :func:`_policy_solve` from a previous round's ``policy``: the
     solution ``r1`` of that policy's linear system is at or above the greatest fixed point of
     *this* round's map (``r* <= affine_π(r*)`` for every policy ``π``), whatever ``r*`` is.
@@ -450,19 +460,19 @@ def _policy_upper_start(st, policy, plan, Dhat, denom, c, alpha, beta, tol):
     fixed point (an industry bound by its own output settles at 0 — the gas and water supply
     collapse of issue 10)."""
     n, K = policy.shape
-    g, const = _policy_coefficients(plan, Dhat, denom)
-    sol = _policy_system_solve(st, policy, g, const, alpha, beta, c)
+    g, const, w = _policy_coefficients(plan, Dhat, denom, W)
+    sol = _policy_system_solve(st, policy, g, const, alpha, beta, c, w)
     if sol is None:
         return np.ones((n, K)), np.zeros(K, dtype=bool)
     inside = ((sol >= -tol) & (sol <= 1.0 + tol)).all(axis=0)
     r1 = np.clip(sol, 0.0, 1.0)
-    new = _phi(st, r1, plan, Dhat, denom, c, alpha, beta)[0]
+    new = _phi(st, r1, plan, Dhat, denom, c, alpha, beta, W)[0]
     usable = inside & (new <= r1 + tol).all(axis=0)
     return r1, usable
 
 
-def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, tol, max_iter, sweeps=10,
-                          warm=None):
+def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_iter,
+                          sweeps=10, warm=None):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)``: ``sweeps``
     plain iterations down from ``r = 1`` (vectorised over scenarios), then policy iteration
     for the scenarios not yet converged, then plain iterations up to ``max_iter``.
@@ -473,12 +483,12 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, tol, max_ite
     where that start is not usable take the cold path. Returns ``(r, r̃ raw, s, eff, x,
     iterations, residual, policy)`` with ``policy`` the minimising piece at the answer (the
     next round's warm start)."""
-    args = (plan, Dhat, denom, c, alpha, beta)
+    args = (plan, Dhat, denom, c, alpha, beta, W)
     K = r.shape[1]
-    g, const = _policy_coefficients(plan, Dhat, denom)
+    g, const, w = _policy_coefficients(plan, Dhat, denom, W)
 
     def done(r, rt_raw, s, eff, x, it, resid):
-        return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, eff, s)
+        return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, w, eff, s)
 
     if warm is not None:
         r1, usable = _policy_upper_start(st, warm, *args, tol)
@@ -638,7 +648,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
     K = pb.xbar.shape[1]
-    D_all, total_it = mixed_orders(pb.A, pb.fd, pb.xbar, pb.solve, tol=min(tol, 1e-12))
+    fd_net = pb.fd if pb.drawdown is None else pb.fd - pb.drawdown
+    D_all, total_it = mixed_orders(pb.A, fd_net, pb.xbar, pb.solve, tol=min(tol, 1e-12))
     share = pb.a_prod + pb.AM
     used = share > 0
     S = n // R
@@ -674,16 +685,18 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             ID_first = (None if y_first is None
                         else intermediate_orders(A_orders, y_first, st.product_of, R))
         Dhat_int = Dhat_int + extra
+        W = q.drawdown  # inventory drawdowns: supply from users' stocks, offsetting orders
         # the first tier of intermediate orders: all of them, or (critical_first) the orders of
         # buyers for which the product binds (re-sourced orders included)
         first = Dhat_int if ID_first is None else ID_first + extra
-        # a net negative final use (inventory drawdown) offsets orders, never makes them < 0
-        Dhat = np.maximum(Dhat_int + Dhat_fin, 0.0)
+        # drawdowns offset orders (net demand), never make them < 0
+        Dhat = np.maximum(Dhat_int + Dhat_fin - (0.0 if W is None else W), 0.0)
         plan = np.minimum(q.xbar, Dhat)
         prio = None
         if q.prio_dest is not None and rule == "mixed":
             prio = (q.prio_dest if c is None else c * q.prio_dest).sum(axis=1)
-        denom = (first if prio is None else first + prio) if rule == "mixed" else Dhat
+        gross = Dhat_int + Dhat_fin  # orders before drawdowns
+        denom = (first if prio is None else first + prio) if rule == "mixed" else gross
         sigma = None
         if q.stock_int is not None:
             need = (share[:, :, None] * y).reshape(P, R, S, Kl).sum(axis=2)
@@ -698,7 +711,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             inv_pair = q.inventory[st.pair_p, st.pair_j][:, None] / q.window[None, :]
             inv_full = q.inventory[:, :, None] / q.window[None, None, :]
         args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
-                                                         inv_pair))
+                                                         inv_pair), W)
         try:
             r, rt_raw, s, eff, x, it, resid, policy = _delivery_fixed_point(
                 st, np.ones((n, Kl)), *args, tol, max_iter, warm=policy_prev)
@@ -767,7 +780,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             served = first if prio is None else first + prio
             rest = (Dhat_fin if prio is None else np.maximum(Dhat_fin - prio, 0.0)) + (
                 Dhat_int - first)
-            left = np.maximum(0.0, x - r * served)
+            left = np.maximum(0.0, x + (0.0 if W is None else W) - r * served)
             with np.errstate(divide="ignore", invalid="ignore"):
                 r_final = np.where(rest > 0, np.minimum(
                     1.0, left / np.where(rest > 0, rest, 1.0)), 1.0)
@@ -822,7 +835,8 @@ def _take_columns(pb: Problem, cols) -> Problem:
     route = None if pb.route is None else (lambda y, y_first=None: pb.route(y, y_first, cols))
     subst = None if pb.subst is None else {
         k: (v if k == "T0int" else v[..., cols]) for k, v in pb.subst.items()}
-    return replace(pb, subst=subst, xbar=take(pb.xbar), fd=take(pb.fd), MYd=take(pb.MYd),
+    return replace(pb, subst=subst, drawdown=take(pb.drawdown), xbar=take(pb.xbar),
+                   fd=take(pb.fd), MYd=take(pb.MYd),
                    alpha=take(pb.alpha), route=route, stock_int=take(pb.stock_int),
                    prio_dest=take(pb.prio_dest), window=take(pb.window))
 

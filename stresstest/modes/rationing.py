@@ -244,14 +244,20 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
     U = d.Ydest.shape[2]
-    Y4 = d.Ydest.reshape(R, P, R, U)
+    # final use by origin and destination, split into orders (positive entries) and inventory
+    # drawdowns (negative entries: supply from users' stocks, never rationed)
+    Ypos, Yneg = np.maximum(d.Ydest, 0.0), np.minimum(d.Ydest, 0.0)
     if delta is None:
-        fdr = np.repeat(d.Ydest.sum(axis=2)[:, :, None], K, axis=2)  # (n, R, K)
+        fdr = np.repeat(Ypos.sum(axis=2)[:, :, None], K, axis=2)  # (n, R, K)
+        fdr_neg = np.repeat(Yneg.sum(axis=2)[:, :, None], K, axis=2)
         MYd_r = np.repeat(d.MY.sum(axis=2).T[:, :, None], K, axis=2)  # (R, P, K)
     else:
-        fdr = np.einsum("oprU,rpUk->oprk", Y4, delta).reshape(n, R, K)
+        fdr = np.einsum("oprU,rpUk->oprk", Ypos.reshape(R, P, R, U), delta).reshape(n, R, K)
+        fdr_neg = np.einsum("oprU,rpUk->oprk", Yneg.reshape(R, P, R, U), delta).reshape(
+            n, R, K)
         MYd_r = np.einsum("prU,rpUk->rpk", d.MY, delta)
-    fd = fdr.sum(axis=1) + d.exports[:, None]
+    fd = fdr.sum(axis=1) + d.exports[:, None]  # gross final orders
+    drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
     route = None if rho is None else _route_function(d, A, rho, fdr, d.exports)
     if subst is not None:
@@ -261,6 +267,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
         e = economy["essential_share"].values.astype(float)[d.product_of]
         prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
     pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
+                 drawdown=drawdown,
                  imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
                  prio_dest=prio,
@@ -284,7 +291,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                    f"raise max_iter or tol (tol={opt['tol']:g}), or lower damping")) from None
 
     out = run()
-    final = _final_side(economy, d, out, fdr, MYd_r, delta, opt)
+    final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
     if np.any(stock_rate != 0):
         stock = np.repeat(stock_rate[:, :, None], K, axis=2)
@@ -297,7 +304,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
             nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
         pb.stock_int = left[:R] + left[R][None] * nat_share
         out = run()
-        final = _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=to_ess)
+        final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt,
+                                stock_to_region=to_ess)
         used_int = out["stock_used"].transpose(1, 0, 2)
         ess_used = final["f_stock"]  # (R, P, K) essential part actually used
         reg_claim = np.minimum(stock[:R], final["ess_short"])
@@ -349,10 +357,12 @@ def _by_destination(values, R, P, K):
     return values.reshape(R, P, R, K).sum(axis=0).transpose(1, 0, 2)
 
 
-def _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=None):
+def _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt, stock_to_region=None):
     """Final deliveries by destination (R, P, K), essentials and their shortfall. When
     essentials are served with industries (``r_prio``), a supplier delivers the essential part
-    of consumption at ``r_prio`` and the rest of final use at ``r_final``."""
+    of consumption at ``r_prio`` and the rest of final use at ``r_final``; ``fdr`` are the
+    final orders (positive entries), ``fdr_neg`` the inventory drawdowns, always in full (they
+    are part of the baseline final use ``f_baseline``)."""
     R, P = d.n_region, d.n_sector
     n, _, K = fdr.shape
     cons = economy["consumption"].values.astype(bool)
@@ -369,6 +379,7 @@ def _final_side(economy, d, out, fdr, MYd_r, delta, opt, stock_to_region=None):
     else:
         dom = _by_destination(served * fdr, R, P, K)
         dom_cons = _by_destination(served * yc, R, P, K)
+    dom = dom + _by_destination(fdr_neg, R, P, K)
     imp = MYd_r * out["alpha_t"][None]  # (R, P, K)
     dom_cons_des = _by_destination(yc, R, P, K)
     if delta is None:
