@@ -73,8 +73,8 @@ class _Group(click.Group):
                         stream.flush()
                 os._exit(EXIT_INTERRUPTED)
             ctx.exit(EXIT_INTERRUPTED)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
+            raise  # click reports these (a closed pipe, e.g. ``| head``, exits quietly)
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
             if getattr(ctx.obj, "debug", False):
                 raise
@@ -374,11 +374,15 @@ def _require_economy(ds, source) -> None:
     from .economy import DIMS
 
     missing = [v for v in DIMS if v not in ds.variables]
+    if len(missing) == len(DIMS):
+        have = list(map(str, ds.data_vars))
+        have = (f"variables {', '.join(have[:6])}{' ...' if len(have) > 6 else ''}" if have
+                else "no variables")
+        raise InputError(f"{source}: not an economy: it has {have}, an economy has "
+                         f"{', '.join(DIMS)}")
     if missing:
-        have = ", ".join(list(map(str, ds.data_vars))[:6]) or "no variables"
-        raise InputError(f"{source}: not an economy: no variable{'s' * (len(missing) > 1)} "
-                         f"{', '.join(missing)} (it has {have}; an economy has "
-                         f"{', '.join(DIMS)})")
+        raise InputError(f"{source}: not an economy: variable{'s' * (len(missing) > 1)} "
+                         f"{', '.join(missing)} missing (an economy has {', '.join(DIMS)})")
     for v, dims in DIMS.items():
         if set(ds[v].dims) != set(dims):
             raise InputError(f"{source}: not an economy: variable {v!r} has dims "
@@ -397,7 +401,9 @@ def economy_info(eco) -> list[tuple[str, str]]:
     imports = float(eco["M"].sum() + eco["MY"].sum())
     exports = float(eco["exports"].sum())
     shown_as = fmt_money(1, units).split(" ", 1)
-    out = [("economy", f'{eco.attrs.get("title", "")} — {eco.attrs.get("description", "")}'),
+    title = " — ".join(t for t in (str(eco.attrs.get("title", "")).strip(),
+                                     str(eco.attrs.get("description", "")).strip()) if t)
+    out = [("economy", title or "(no title)"),
            ("dims", ", ".join(f"{d} {eco.sizes[d]}" for d in
                              ("region", "sector", "use", "component") if d in eco.sizes)),
            ("units", f"{units} per year (money shown as "
@@ -448,6 +454,9 @@ def _info_economy(name):
     from .economy import builtin_economies, load_economy
 
     path = Path(str(name))
+    if name not in builtin_economies() and path.is_dir():
+        raise InputError(f"{name}: is a folder, not an economy (a netCDF file or a built-in "
+                         f"name: {', '.join(sorted(builtin_economies())) or 'none'})")
     if name not in builtin_economies() and path.is_file():
         kind = _file_kind(path)
         if path.suffix.lower() == ".toml":
@@ -513,8 +522,8 @@ def labels(economy, what):
             width = max(len(g) for g in members)
             for g, labels_ in members.items():
                 head = f"  {g:<{width}}  ({len(labels_)}) "
-                lines.append(textwrap.fill(", ".join(labels_), width=100, initial_indent=head,
-                                           subsequent_indent=" " * len(head),
+                lines.append(textwrap.fill(", ".join(labels_) or "-", width=100,
+                                           initial_indent=head, subsequent_indent=" " * len(head),
                                            break_on_hyphens=False))
         sections.append("\n".join(lines))
     click.echo("\n\n".join(sections))
@@ -657,6 +666,7 @@ def validate(files, economy, mode, options):
     else:
         eco = None
     failed = 0
+    unknown_labels = False
     for f in files:
         path = Path(f)
         try:
@@ -682,12 +692,18 @@ def validate(files, economy, mode, options):
             click.echo(f"{f}: ok ({kind}{note})")
         except StresstestError as exc:
             failed += 1
+            unknown_labels |= any(f": unknown {w} " in p for p in getattr(exc, "problems", ())
+                                  for w in ("region", "sector", "product", "use"))
             for line in error_lines(exc):
                 head = line.split(": ", 1)[0]
                 if not (line.startswith(f"{f}:") or path.name in head):
                     line = f"{f}: {line}"
                 click.echo(f"error: {line}", err=True)
     if failed:
+        if unknown_labels and economy is None and eco is not None:
+            click.echo(f"note: labels were checked against {DEFAULT_ECONOMY}; give --economy "
+                       "NAME|FILE for another table (stresstest labels lists an economy's)",
+                       err=True)
         click.echo(f"error: {failed} of {len(files)} files failed validation", err=True)
         raise click.exceptions.Exit(2)
 

@@ -86,15 +86,23 @@ def _yes(v) -> str:
     return "yes" if bool(v) else "no"
 
 
+def _informative(values, labels) -> bool:
+    """A name column says something the labels do not (not a copy of them)."""
+    return any(str(v) != str(label) for v, label in zip(values, labels))
+
+
 def region_table(economy: xr.Dataset) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows: label, code, Chinese name, zone, coastal (the columns present)."""
+    """Headers and rows: label, code, Chinese name, zone, coastal (the columns present; names
+    that only repeat the labels are left out)."""
     labels = [str(r) for r in economy["region"].values]
     cols = [("label", labels)]
     for name, head in (("region_code", "code"), ("region_name_zh", "Chinese"),
                        ("zone", "zone"), ("coastal", "coastal")):
         v = _coord(economy, name, "region")
-        if v is not None:
-            cols.append((head, [_yes(x) for x in v] if name == "coastal" else list(v)))
+        if v is None or (name in ("region_code", "region_name_zh")
+                         and not _informative(v, labels)):
+            continue
+        cols.append((head, [_yes(x) for x in v] if name == "coastal" else list(v)))
     return [h for h, _ in cols], [list(r) for r in zip(*[c for _, c in cols])]
 
 
@@ -107,7 +115,8 @@ def sector_table(economy: xr.Dataset) -> tuple[list[str], list[list[str]]]:
                        ("sector_name_zh", "Chinese"), ("tradable", "tradable"),
                        ("critical", "critical"), ("essential_share", "essential share")):
         v = _coord(economy, name, "sector")
-        if v is None:
+        if v is None or (name in ("sector_code", "sector_name", "sector_name_zh")
+                         and not _informative(v, labels)):
             continue
         if name in ("tradable", "critical"):
             v = [_yes(x) for x in v]
