@@ -305,7 +305,7 @@ def _short(text, width: int = 90) -> str:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="stresstest")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars, progress lines or time estimates.")
 @click.pass_context
 def cli(ctx, debug, quiet):
     """Resilience stress tests for regional economies on multi-regional IO tables."""
@@ -631,11 +631,21 @@ def _file_kind(path: Path) -> str:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
         return "plan" if "plans" in path.parts else "scenario"
+    from .plan import TOP_ALIASES as PLAN_ALIASES
+    from .scenario import TOP_ALIASES as SCENARIO_ALIASES
+
+    # strong evidence first (a key only one kind has), then likely mistakes of either kind
     if "events" in data or "horizon" in data:
         return "scenario"
     if any(k in data for k in ("standby", "stockpile", "substitution", "corridor", "elements")):
         return "plan"
-    return "plan" if "plans" in path.parts else "scenario"
+    if any(k in data for k in ("window", "parameters", *SCENARIO_ALIASES)):
+        return "scenario"
+    if any(k in data for k in PLAN_ALIASES):
+        return "plan"
+    if "plans" in path.parts or set(data) <= {"name", "description"}:
+        return "plan"  # an empty plan is valid; a scenario needs a horizon
+    return "scenario"
 
 
 @cli.command()

@@ -74,6 +74,9 @@ def read_csv(path, *, rtol: float = 1e-6):
     src = str(p)
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{src}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} "
+                         f"at offset {exc.start}); save the CSV as UTF-8") from None
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{src}: cannot read as CSV ({exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
