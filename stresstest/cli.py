@@ -165,16 +165,16 @@ def _run_context() -> tuple[str, dict] | None:
 
 
 def _before_runs(eco, scenario, plans: dict, horizon, shock) -> None:
-    """Warnings (:func:`stresstest.checks.scenario_warnings`, :func:`~stresstest.checks.
-    plan_warnings`) and, for work expected to take over a minute, an estimate on stderr;
-    installs the solver interrupt hooks."""
+    """Inside a CLI command: warnings (:func:`stresstest.checks.scenario_warnings`,
+    :func:`~stresstest.checks.plan_warnings`) and, for work expected to take over a minute, an
+    estimate on stderr; installs the solver interrupt hooks (:mod:`stresstest.interrupt`)."""
     from .checks import estimate_seconds, fmt_seconds, plan_warnings, scenario_warnings
     from .interrupt import install_solver_hooks
 
-    install_solver_hooks()
     context = _run_context()
-    if context is None:
+    if context is None:  # called from Python (make_report): no checks, no hooks
         return
+    install_solver_hooks()
     mode, opts = context
     lines = scenario_warnings(scenario, horizon)
     for compiled in plans.values():
@@ -628,15 +628,38 @@ def _file_kind(path: Path) -> str:
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
         return "plan" if "plans" in path.parts else "scenario"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:  # guess from the lines that look like keys and tables
+        import re
+
+        keys = set(re.findall(r"^\s*\[*\s*([A-Za-z_]+)\s*(?:\]|=)", text, re.M))
+        data = {k: None for k in keys}
     from .plan import TOP_ALIASES as PLAN_ALIASES
     from .scenario import TOP_ALIASES as SCENARIO_ALIASES
 
-    # strong evidence first (a key only one kind has), then likely mistakes of either kind
-    if "events" in data or "horizon" in data:
-        return "scenario"
+    # keys only one kind has, weighted 2 when the value has the right shape (an array of
+    # tables, a whole number of days), 1 when it does not; likely mistakes count 1/2
+    def shaped(key):
+        v = data[key]
+        if key in ("events", "standby", "stockpile", "substitution", "corridor"):
+            return isinstance(v, list) and bool(v) and all(isinstance(t, dict) for t in v)
+        return key == "horizon" and isinstance(v, int) and not isinstance(v, bool)
+
+    def score(keys, aliases):
+        return (sum(2 if shaped(k) else 1 for k in keys if k in data)
+                + 0.5 * sum(k in data for k in aliases))
+
+    scen = score(("events", "horizon", "window", "parameters"), SCENARIO_ALIASES)
+    plan = score(("standby", "stockpile", "substitution", "corridor", "elements"), PLAN_ALIASES)
+    if scen != plan:
+        return "scenario" if scen > plan else "plan"
+    if "plans" in path.parts or set(data) <= {"name", "description"}:
+        return "plan"  # an empty plan is valid; a scenario needs a horizon
+    return "scenario"
     if any(k in data for k in ("standby", "stockpile", "substitution", "corridor", "elements")):
         return "plan"
     if any(k in data for k in ("window", "parameters", *SCENARIO_ALIASES)):
@@ -799,8 +822,8 @@ _mode_option = click.option("--mode", type=click.Choice(MODES), default="rationi
                             show_default=True, help="Propagation mode.")
 _economy_option = click.option("--economy", default=DEFAULT_ECONOMY, show_default=True,
                                help="Built-in economy name or netCDF file.")
-_horizon_option = click.option("--horizon", type=click.IntRange(min=1), default=None,
-                               help="Days (overrides the scenario's horizon).")
+_horizon_option = click.option("--horizon", type=click.IntRange(min=1, max=3650), default=None,
+                               help="Days (overrides the scenario's horizon; at most 3650).")
 _options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                                help="Mode option (repeatable).")
 

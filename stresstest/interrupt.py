@@ -211,7 +211,10 @@ def call_interruptibly(fn, *args, grace: float = GRACE, **kwargs):
             done.wait(grace)
         except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
             pass
-        raise Interrupted(stuck=not done.is_set(), worker=worker) from None
+        stuck = not done.is_set()
+        if not stuck:  # later solves in this process run normally again
+            CANCEL.clear()
+        raise Interrupted(stuck=stuck, worker=worker) from None
     if "error" in box:
         exc = box.pop("error")
         if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Interrupted):

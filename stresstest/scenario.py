@@ -36,6 +36,9 @@ from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
 
 KINDS = ("capacity", "imports", "route", "demand")
+#: Longest horizon in days (ten years): the compiled arrays hold one value per day (a route
+#: event on china31 takes 0.3 MB a day), so a mistyped horizon must not exhaust memory.
+MAX_HORIZON = 3650
 RECOVERY = ("none", "linear", "exponential")
 VIA = ("all",) + ROUTES
 TOP_KEYS = ("name", "description", "horizon", "window", "events", "parameters")
@@ -285,6 +288,8 @@ def _parse(text, source: str, stem: str | None) -> _Parsed:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
     horizon = top.integer("horizon", lo=1)
+    if horizon is not None and horizon > MAX_HORIZON:
+        horizon = top.bad("horizon", horizon, f"must be <= {MAX_HORIZON} days (ten years)")
     window = None
     if top.has("window"):
         w = top.get("window")
@@ -428,9 +433,10 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
         return _compile_parsed(_parse_file(scenario), economy, horizon)
     if horizon is None:
         horizon = scenario.horizon
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+    if (isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1
+            or horizon > MAX_HORIZON):
         raise ScenarioError(f"{scenario.source}: horizon: {horizon!r} must be a whole number "
-                            ">= 1 of days")
+                            f"of days from 1 to {MAX_HORIZON}")
     T = int(horizon)
     src = scenario.source
     problems = Problems(ScenarioError)

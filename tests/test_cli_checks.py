@@ -405,3 +405,15 @@ def test_region_word(china31):
     assert region_word(china31) == "province"
     eco.attrs["region_kind"] = "state"
     assert region_word(eco) == "state"
+
+
+def test_horizon_has_an_upper_bound(files):
+    """A mistyped horizon (found by the fuzz: 269,536,518 days) is a problem, not a 24 GiB
+    allocation."""
+    with pytest.raises(ScenarioError, match=r"horizon: 269536518 must be <= 3650 days"):
+        parse_scenario(SCENARIO.replace("horizon = 90", "horizon = 269536518"), "cut.toml")
+    with pytest.raises(ScenarioError, match="from 1 to 3650"):
+        compile_scenario(parse_scenario(SCENARIO, "cut.toml"), random_economy(3, 4, seed=1),
+                         horizon=10**6)
+    r = invoke("run", "cut.toml", "--economy", "eco.nc", "--horizon", "100000")
+    assert r.exit_code == 2 and "Traceback" not in r.output

@@ -90,6 +90,10 @@ def read_csv(path, *, rtol: float = 1e-6):
     if "route" not in df.columns:
         df["route"] = ""
     df = df[list(COLUMNS)].apply(lambda s: s.str.strip())
+    nul = df.apply(lambda s: s.str.contains("\x00", regex=False)).to_numpy().any(axis=1)
+    if nul.any():
+        raise InputError(f"{src}: line {_line(np.flatnonzero(nul)[0])}: contains a NUL "
+                         "character (is this a text CSV?)")
     var = df["variable"]
     kind = np.where(var.isin(list(FLOW_FIELDS)), "flow",
                     np.where(var.str.startswith("coord:"), "coord",
