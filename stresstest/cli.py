@@ -615,9 +615,13 @@ def show(name, economy):
                          f") nor a plan ({', '.join(sorted(plan_names))}) nor a file")
     if kind == "scenario":
         sc = _need("scenario")
+        if eco is not None:
+            sc.compile_scenario(name, eco)  # every problem of the file, format and labels
         click.echo(sc.describe_scenario(sc.load_scenario(name), eco))
     else:
         pl = _need("plan")
+        if eco is not None:
+            pl.compile_plan(name, eco)
         click.echo(pl.describe_plan(pl.load_plan(name), eco))
 
 

@@ -37,8 +37,6 @@ CANCEL = threading.Event()
 #: Seconds the main thread waits for the worker to unwind after Ctrl-C.
 GRACE = 1.0
 
-_hooks_installed = False
-
 #: Guards :data:`_solving` and the decision to raise into a worker.
 _lock = threading.Lock()
 #: Idents of the threads inside a hooked solver ``run()``.
@@ -150,7 +148,6 @@ def install_solver_hooks() -> list[str]:
     """Make HiGHS solves (``highspy`` and ``scipy.optimize.linprog(method="highs*")``) stop
     when :data:`CANCEL` is set. Idempotent; a library whose internals differ is left alone.
     Returns the names of the libraries hooked."""
-    global _hooks_installed
     done = []
     for name, hook in (("highspy", _hook_highspy), ("scipy", _hook_scipy)):
         try:
@@ -158,7 +155,6 @@ def install_solver_hooks() -> list[str]:
             done.append(name)
         except Exception:  # noqa: BLE001 - optional: without it the grace period still applies
             pass
-    _hooks_installed = True
     return done
 
 
