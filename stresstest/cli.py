@@ -1,9 +1,16 @@
 """The ``stresstest`` command line (click).
 
-Errors: a :class:`~stresstest.errors.StresstestError` prints ``error: <message>`` on one line
-to stderr and exits with its ``exit_code`` (2 bad input, 1 failed run); click usage errors exit
-2; anything unexpected prints one line and exits 1. ``--debug`` re-raises (full traceback).
-Every output file is written atomically.
+Errors: a :class:`~stresstest.errors.StresstestError` prints ``error: <message>`` to stderr,
+one line per problem (a file with several mistakes lists them all, see
+:class:`~stresstest.errors.ProblemsError`), and exits with its ``exit_code`` (2 bad input, 1
+failed run); click usage errors exit 2; anything unexpected prints one line and exits 1.
+``--debug`` re-raises (full traceback). Warnings (inputs that cannot take effect,
+:mod:`stresstest.checks`) print ``warning: <message>``; ``--strict`` makes them errors.
+
+Long work: commands run in a worker thread so that Ctrl-C stops them within about a second in
+every mode (:mod:`stresstest.interrupt`), printing ``interrupted`` and exiting with 130; off a
+terminal, runs over several plans print one progress line each. Every output file is written
+atomically.
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ import json
 import os
 import shlex
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import click
 import numpy as np
 
 from ._version import __version__
-from .errors import InputError, StresstestError
+from .errors import InputError, ProblemsError, StresstestError
 
 MODES = ("rationing", "optimal", "dynamic", "leontief")
 DEFAULT_ECONOMY = "china31"
@@ -33,21 +42,47 @@ class _State:
         self.debug, self.quiet = debug, quiet
 
 
+#: Exit code after Ctrl-C (128 + SIGINT, the shell convention).
+EXIT_INTERRUPTED = 130
+
+
+def error_lines(exc: BaseException) -> list[str]:
+    """The lines ``error: ...`` for an exception: one per problem of a
+    :class:`~stresstest.errors.ProblemsError` (capped, with ``... and N more``), else one."""
+    if isinstance(exc, ProblemsError):
+        return [" ".join(line.split()) for line in exc.lines()] or [type(exc).__name__]
+    return [" ".join(str(exc).split()) or type(exc).__name__]
+
+
 class _Group(click.Group):
-    """A group that turns exceptions into one line on stderr and an exit code."""
+    """A group that runs its command in an interruptible worker (Ctrl-C: ``interrupted`` on
+    stderr, exit 130, within about a second) and turns exceptions into ``error:`` lines on
+    stderr and an exit code."""
 
     def invoke(self, ctx):
+        from .interrupt import Interrupted, abandon, call_interruptibly
+
         try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
+            return call_interruptibly(super().invoke, ctx)
+        except Interrupted as exc:
+            click.echo("interrupted", err=True)
+            if exc.stuck:  # still inside a C call: leave without waiting for it
+                abandon(exc.worker)
+                for stream in (sys.stdout, sys.stderr):
+                    with contextlib.suppress(Exception):
+                        stream.flush()
+                os._exit(EXIT_INTERRUPTED)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
+            raise  # click reports these (a closed pipe, e.g. ``| head``, exits quietly)
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
             if getattr(ctx.obj, "debug", False):
                 raise
-            msg = " ".join(str(exc).split()) or type(exc).__name__
             if isinstance(exc, StresstestError):
-                click.echo(f"error: {msg}", err=True)
+                for line in error_lines(exc):
+                    click.echo(f"error: {line}", err=True)
                 ctx.exit(exc.exit_code)
+            msg = " ".join(str(exc).split()) or type(exc).__name__
             click.echo(f"error: unexpected {type(exc).__name__}: {msg} (rerun with --debug "
                        "for the traceback)", err=True)
             ctx.exit(1)
@@ -59,13 +94,98 @@ def _state() -> _State:
     return obj if isinstance(obj, _State) else _State(quiet=ctx is None)
 
 
-def _progress(items, label: str):
-    """A progress bar on stderr (silent with ``--quiet`` or a single item)."""
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _progress(items, label: str, kind: str = "plan"):
+    """Progress on stderr: a bar on a terminal (two items or more), else one line per finished
+    item (``[2/5] plan three-tasks-balanced: 3.1 s``); silent with ``--quiet``."""
     items = list(items)
-    if _state().quiet or len(items) < 2:
+    if _state().quiet:
+        return contextlib.nullcontext(items)
+    if not _isatty(sys.stderr):
+        return contextlib.nullcontext(_progress_lines(items, kind))
+    if len(items) < 2:
         return contextlib.nullcontext(items)
     return click.progressbar(items, label=label, file=sys.stderr, show_pos=True,
                              item_show_func=lambda x: None if x is None else str(x))
+
+
+def _progress_lines(items, kind: str):
+    n = len(items)
+    for i, item in enumerate(items, 1):
+        t0 = time.perf_counter()
+        yield item
+        click.echo(f"[{i}/{n}] {kind} {item}: {_seconds(time.perf_counter() - t0)}", err=True)
+
+
+def _seconds(s: float) -> str:
+    from .checks import fmt_seconds
+
+    return fmt_seconds(s)
+
+
+def _set_strict(ctx, param, value):
+    if value:
+        ctx.meta["stresstest.strict"] = True
+    return value
+
+
+_strict_option = click.option(
+    "--strict", is_flag=True, expose_value=False, callback=_set_strict,
+    help="Treat warnings (plan elements or events that cannot take effect in this run) as "
+         "errors (exit 2).")
+
+
+def _strict() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get("stresstest.strict"))
+
+
+def _warn(lines) -> None:
+    """Print ``warning: ...`` lines on stderr, or raise them as errors with ``--strict``."""
+    lines = list(lines)
+    if lines and _strict():
+        raise ProblemsError(*lines)
+    for line in lines:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _run_context() -> tuple[str, dict] | None:
+    """``(mode, options)`` of the running ``run``/``compare``/``report`` command (from its
+    click parameters), or ``None`` outside one."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None or "mode" not in ctx.params:
+        return None
+    return ctx.params["mode"], _parse_options(ctx.params.get("options") or ())
+
+
+def _before_runs(eco, scenario, plans: dict, horizon, shock) -> None:
+    """Inside a CLI command: warnings (:func:`stresstest.checks.scenario_warnings`,
+    :func:`~stresstest.checks.plan_warnings`) and, for work expected to take over a minute, an
+    estimate on stderr; installs the solver interrupt hooks (:mod:`stresstest.interrupt`)."""
+    from .checks import estimate_seconds, fmt_seconds, plan_warnings, scenario_warnings
+    from .interrupt import install_solver_hooks
+
+    context = _run_context()
+    if context is None:  # called from Python (make_report): no checks, no hooks
+        return
+    install_solver_hooks()
+    mode, opts = context
+    lines = scenario_warnings(scenario, horizon)
+    for compiled in plans.values():
+        lines += plan_warnings(compiled, eco, mode, opts)
+    _warn(lines)
+    n = max(len(plans), 1)
+    est = estimate_seconds(eco, mode, n, horizon=int(shock.attrs.get("horizon", 365)),
+                           options=opts)
+    if est > 60 and not _state().quiet:
+        click.echo(f"note: this will take about {fmt_seconds(est)} ({n} run{'s' * (n > 1)} in "
+                   f"mode {mode}, a rough estimate); Ctrl-C stops it", err=True)
 
 
 def _need(module: str):
@@ -150,14 +270,27 @@ def _economy(name):
     return load_economy(name)
 
 
+def _width(text: str) -> int:
+    """Terminal columns of ``text`` (East Asian wide and full-width characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, align: str, width: int) -> str:
+    fill = " " * max(width - _width(text), 0)
+    return fill + text if align == ">" else text + fill
+
+
 def _table(headers, rows, align=None) -> str:
-    """A plain-text table with aligned columns."""
+    """A plain-text table with aligned columns (Chinese characters count double)."""
     rows = [[str(c) for c in r] for r in rows]
     align = align or ["<"] + [">"] * (len(headers) - 1)
-    widths = [max([len(str(h))] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    line = "  ".join(f"{str(h):{a}{w}}" for h, a, w in zip(headers, align, widths))
+    widths = [max([_width(str(h))] + [_width(r[i]) for r in rows])
+              for i, h in enumerate(headers)]
+    line = "  ".join(_pad(str(h), a, w) for h, a, w in zip(headers, align, widths))
     out = [line.rstrip(), "  ".join("-" * w for w in widths)]
-    out += ["  ".join(f"{c:{a}{w}}" for c, a, w in zip(r, align, widths)).rstrip() for r in rows]
+    out += ["  ".join(_pad(c, a, w) for c, a, w in zip(r, align, widths)).rstrip() for r in rows]
     return "\n".join(out)
 
 
@@ -172,7 +305,7 @@ def _short(text, width: int = 90) -> str:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="stresstest")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars, progress lines or time estimates.")
 @click.pass_context
 def cli(ctx, debug, quiet):
     """Resilience stress tests for regional economies on multi-regional IO tables."""
@@ -202,8 +335,63 @@ def economies():
                       ["<", ">", "<", "<"]))
 
 
+def fmt_number(v, key: str = "") -> str:
+    """A number for people: thousands separators (``1,007,450``), 4 significant digits for
+    ordinary ratios (``3.252``, ``0.6663``), 3 in scientific notation for tiny or huge ones
+    (``7.96e-16``); years (``key`` containing ``year``) and small integers as they are."""
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, np.integer)):
+        v = int(v)
+        if "year" in key.lower() or abs(v) < 10_000:
+            return str(v)
+        return f"{v:,}"
+    v = float(v)
+    if not np.isfinite(v):
+        return str(v)
+    a = abs(v)
+    if a == 0:
+        return "0"
+    if a >= 1e15 or a < 1e-3:
+        return f"{v:.3g}"
+    if a >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def _attr_text(key: str, v) -> str:
+    if isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return fmt_number(v, key)
+    if isinstance(v, np.ndarray):
+        items = [fmt_number(x, key) if np.issubdtype(type(x), np.number) else str(x)
+                 for x in v.ravel()[:8]]
+        return ", ".join(items) + (f", ... ({v.size} values)" if v.size > 8 else "")
+    return _short(v, 160)
+
+
+#: Variables (and dims) ``info`` needs; a file without them is not an economy.
+def _require_economy(ds, source) -> None:
+    from .economy import DIMS
+
+    missing = [v for v in DIMS if v not in ds.variables]
+    if len(missing) == len(DIMS):
+        have = list(map(str, ds.data_vars))
+        have = (f"variables {', '.join(have[:6])}{' ...' if len(have) > 6 else ''}" if have
+                else "no variables")
+        raise InputError(f"{source}: not an economy: it has {have}, an economy has "
+                         f"{', '.join(DIMS)}")
+    if missing:
+        raise InputError(f"{source}: not an economy: variable{'s' * (len(missing) > 1)} "
+                         f"{', '.join(missing)} missing (an economy has {', '.join(DIMS)})")
+    for v, dims in DIMS.items():
+        if set(ds[v].dims) != set(dims):
+            raise InputError(f"{source}: not an economy: variable {v!r} has dims "
+                             f"{tuple(ds[v].dims)}, expected {dims}")
+
+
 def economy_info(eco) -> list[tuple[str, str]]:
     """What ``stresstest info`` prints, as (label, text) pairs."""
+    from .labels import region_words
     from .report import fmt_money, fmt_pct, region_names, sector_names
 
     units = str(eco.attrs.get("units", ""))
@@ -212,24 +400,29 @@ def economy_info(eco) -> list[tuple[str, str]]:
     va = float(eco["V"].sum())
     imports = float(eco["M"].sum() + eco["MY"].sum())
     exports = float(eco["exports"].sum())
-    out = [("economy", f'{eco.attrs.get("title", "")} — {eco.attrs.get("description", "")}'),
+    shown_as = fmt_money(1, units).split(" ", 1)
+    title = " — ".join(t for t in (str(eco.attrs.get("title", "")).strip(),
+                                     str(eco.attrs.get("description", "")).strip()) if t)
+    out = [("economy", title or "(no title)"),
            ("dims", ", ".join(f"{d} {eco.sizes[d]}" for d in
                              ("region", "sector", "use", "component") if d in eco.sizes)),
-           ("units", f"{units} per year (money shown as {fmt_money(1, units).split(' ', 1)[1]})"),
+           ("units", f"{units} per year (money shown as "
+                     f"{shown_as[1] if len(shown_as) > 1 and shown_as[1] else units})"),
            ("gross output", fmt_money(total, units)), ("value added", fmt_money(va, units)),
            ("final use (domestic)", fmt_money(float(eco["Y"].sum()), units)),
            ("exports", fmt_money(exports, units)), ("imports", fmt_money(imports, units))]
     rn, sn = region_names(eco), sector_names(eco)
     by_r = x.sum("sector").values
     by_s = x.sum("region").values
-    out.append(("largest regions", ", ".join(f"{rn[i]} {fmt_pct(by_r[i] / total)}"
-                                              for i in np.argsort(-by_r)[:5])))
-    out.append(("largest sectors", ", ".join(f"{sn[i]} {fmt_pct(by_s[i] / total)}"
-                                              for i in np.argsort(-by_s)[:5])))
+    share = (lambda v: fmt_pct(v / total)) if total else (lambda v: "—")
+    out.append((f"largest {region_words(eco)}", ", ".join(
+        f"{rn[i]} {share(by_r[i])}" for i in np.argsort(-by_r, kind="stable")[:5])))
+    out.append(("largest sectors", ", ".join(f"{sn[i]} {share(by_s[i])}"
+                                              for i in np.argsort(-by_s, kind="stable")[:5])))
     rows = (eco["Z"].sum(["region", "sector"]) + eco["Y"].sum(["region", "use"])).rename(
         {"origin": "region", "product": "sector"}) + eco["exports"]
     cols = eco["Z"].sum(["origin", "product"]) + eco["M"].sum("product") + eco["V"].sum("component")
-    den = np.abs(x.values) + 1e-300
+    den = np.abs(x.values) + 1e-12 * abs(total) + 1e-300
     out.append(("identity residuals", f"row {np.max(np.abs(rows.values - x.values) / den):.2e}, "
                                       f"column {np.max(np.abs(cols.values - x.values) / den):.2e} "
                                       "(max relative to output)"))
@@ -238,30 +431,102 @@ def economy_info(eco) -> list[tuple[str, str]]:
     yr = eco["Y"].sum(["product", "use"]).transpose("origin", "region").values
     flows = zr + yr
     inter = float(flows[~same].sum())
-    out.append(("interregional trade", f"{fmt_money(inter, units)} = "
-                                       f"{fmt_pct(inter / float(flows.sum()))} of domestic flows, "
-                                       f"{inter / max(exports + imports, 1e-300):.2f}x "
-                                       "international trade (exports + imports)"))
+    domestic = float(flows.sum())
+    text = fmt_money(inter, units)
+    if domestic > 0:
+        text += f" = {fmt_pct(inter / domestic)} of domestic flows"
+    intl = exports + imports
+    if intl > 0 and inter > 0:
+        text += f", {fmt_number(inter / intl)}x international trade (exports + imports)"
+    elif intl <= 0:
+        text += "; no international trade in the table (exports and imports are zero)"
+    out.append(("interregional trade", text))
     for k, v in eco.attrs.items():
         if k in ("title", "description", "units"):
             continue
-        if isinstance(v, (float, np.floating)):
-            v = f"{float(v):.6g}"
-        out.append((k, _short(v, 160)))
+        out.append((k, _attr_text(k, v)))
     return out
+
+
+def _info_economy(name):
+    """The economy ``info`` describes, or :class:`InputError` in one line when ``name`` is not
+    one (a scenario or plan file, a netCDF file of something else, any other file)."""
+    from .economy import builtin_economies, load_economy
+
+    path = Path(str(name))
+    if name not in builtin_economies() and path.is_dir():
+        raise InputError(f"{name}: is a folder, not an economy (a netCDF file or a built-in "
+                         f"name: {', '.join(sorted(builtin_economies())) or 'none'})")
+    if name not in builtin_economies() and path.is_file():
+        kind = _file_kind(path)
+        if path.suffix.lower() == ".toml":
+            raise InputError(f"{name}: not an economy but a {kind} file (see: stresstest show "
+                             f"{name})")
+        if kind != "economy":
+            raise InputError(f"{name}: not an economy (expected a netCDF file, .nc)")
+    try:
+        eco = load_economy(name, validate=False)
+    except InputError as exc:
+        if path.is_file():
+            raise InputError(f"{name}: not an economy (cannot read it as netCDF)") from exc
+        raise
+    _require_economy(eco, name)
+    return eco
 
 
 @cli.command()
 @click.argument("economy")
 def info(economy):
     """Describe ECONOMY (a built-in name or a netCDF file)."""
-    from .economy import load_economy
-
-    eco = load_economy(economy, validate=False)
+    eco = _info_economy(economy)
     items = economy_info(eco)
     width = max(len(k) for k, _ in items)
     for k, v in items:
         click.echo(f"{k:<{width}}  {v}")
+
+
+@cli.command()
+@click.argument("economy", required=False, default=DEFAULT_ECONOMY)
+@click.option("--regions", "what", flag_value="regions", help="Only the regions.")
+@click.option("--sectors", "what", flag_value="sectors", help="Only the sectors (= products).")
+@click.option("--uses", "what", flag_value="uses", help="Only the final uses.")
+@click.option("--groups", "what", flag_value="groups", help="Only the groups and their members.")
+def labels(economy, what):
+    """List the labels scenario and plan files may use on ECONOMY [default: china31]: region,
+    sector and use codes with English and Chinese names, and the groups (all, coastal,
+    inland, each zone; critical, tradable, nontradable; consumption, inventory) with their
+    members."""
+    from .labels import groups, region_table, region_word, region_words, sector_table, \
+        use_table
+
+    eco = _info_economy(economy)
+    name = str(eco.attrs.get("title", economy)) or str(economy)
+    sections = []
+    if what in (None, "regions"):
+        head, rows = region_table(eco)
+        sections.append(f"{len(rows)} {region_words(eco)} ({name})\n" + _table(
+            head, rows, ["<"] * len(head)))
+    if what in (None, "sectors"):
+        head, rows = sector_table(eco)
+        sections.append(f"{len(rows)} sectors (products)\n" + _table(head, rows,
+                                                                      ["<"] * len(head)))
+    if what in (None, "uses"):
+        head, rows = use_table(eco)
+        sections.append(f"{len(rows)} final uses\n" + _table(head, rows, ["<"] * len(head)))
+    if what in (None, "groups"):
+        lines = []
+        titles = {"regions": f"{region_word(eco)} groups", "sectors": "sector groups",
+                  "uses": "use groups"}
+        for dim, members in groups(eco).items():
+            lines.append(titles[dim])
+            width = max(len(g) for g in members)
+            for g, labels_ in members.items():
+                head = f"  {g:<{width}}  ({len(labels_)}) "
+                lines.append(textwrap.fill(", ".join(labels_) or "-", width=100,
+                                           initial_indent=head, subsequent_indent=" " * len(head),
+                                           break_on_hyphens=False))
+        sections.append("\n".join(lines))
+    click.echo("\n\n".join(sections))
 
 
 @cli.command("import")
@@ -350,9 +615,13 @@ def show(name, economy):
                          f") nor a plan ({', '.join(sorted(plan_names))}) nor a file")
     if kind == "scenario":
         sc = _need("scenario")
+        if eco is not None:
+            sc.compile_scenario(name, eco)  # every problem of the file, format and labels
         click.echo(sc.describe_scenario(sc.load_scenario(name), eco))
     else:
         pl = _need("plan")
+        if eco is not None:
+            pl.compile_plan(name, eco)
         click.echo(pl.describe_plan(pl.load_plan(name), eco))
 
 
@@ -363,41 +632,115 @@ def _file_kind(path: Path) -> str:
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
         return "plan" if "plans" in path.parts else "scenario"
-    if "events" in data or "horizon" in data:
-        return "scenario"
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:  # guess from the lines that look like keys and tables
+        import re
+
+        keys = set(re.findall(r"^\s*\[*\s*([A-Za-z_]+)\s*(?:\]|=)", text, re.M))
+        data = {k: None for k in keys}
+    from .plan import TOP_ALIASES as PLAN_ALIASES
+    from .scenario import TOP_ALIASES as SCENARIO_ALIASES
+
+    # keys only one kind has, weighted 2 when the value has the right shape (an array of
+    # tables, a whole number of days), 1 when it does not; likely mistakes count 1/2
+    def shaped(key):
+        v = data[key]
+        if key in ("events", "standby", "stockpile", "substitution", "corridor"):
+            return isinstance(v, list) and bool(v) and all(isinstance(t, dict) for t in v)
+        return key == "horizon" and isinstance(v, int) and not isinstance(v, bool)
+
+    def score(keys, aliases):
+        return (sum(2 if shaped(k) else 1 for k in keys if k in data)
+                + 0.5 * sum(k in data for k in aliases))
+
+    scen = score(("events", "horizon", "window", "parameters"), SCENARIO_ALIASES)
+    plan = score(("standby", "stockpile", "substitution", "corridor", "elements"), PLAN_ALIASES)
+    if scen != plan:
+        return "scenario" if scen > plan else "plan"
+    if "plans" in path.parts or set(data) <= {"name", "description"}:
+        return "plan"  # an empty plan is valid; a scenario needs a horizon
+    return "scenario"
     if any(k in data for k in ("standby", "stockpile", "substitution", "corridor", "elements")):
         return "plan"
-    return "plan" if "plans" in path.parts else "scenario"
+    if any(k in data for k in ("window", "parameters", *SCENARIO_ALIASES)):
+        return "scenario"
+    if any(k in data for k in PLAN_ALIASES):
+        return "plan"
+    if "plans" in path.parts or set(data) <= {"name", "description"}:
+        return "plan"  # an empty plan is valid; a scenario needs a horizon
+    return "scenario"
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
-def validate(files):
-    """Check scenario, plan (.toml) or economy (.nc) FILES; exit 2 if any fails."""
+@click.option("--economy", default=None,
+              help=f"Economy whose labels the files must use: a built-in name or a netCDF file "
+                   f"[default: {DEFAULT_ECONOMY}].")
+@click.option("--mode", type=click.Choice(MODES), default="rationing", show_default=True,
+              help="Mode whose use of the plans is checked.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Mode option of the intended runs (e.g. recipe=strict), for the plan checks.")
+@_strict_option
+def validate(files, economy, mode, options):
+    """Check scenario, plan (.toml) or economy (.nc) FILES; exit 2 if any fails.
+
+    Every problem of a file is listed, one line each on stderr; stdout gets one ``ok`` line per
+    good file. Plan elements or events that cannot take effect are warnings (errors with
+    --strict).
+    """
+    from .checks import plan_warnings, scenario_warnings
+    from .economy import builtin_economies, load_economy
+
+    opts = _parse_options(options)
+    if economy is not None:
+        eco = load_economy(economy, validate=False)
+    elif DEFAULT_ECONOMY in builtin_economies():
+        eco = load_economy(DEFAULT_ECONOMY, validate=False)
+    else:
+        eco = None
     failed = 0
+    unknown_labels = False
     for f in files:
         path = Path(f)
         try:
             if not path.is_file():
                 raise InputError(f"{f}: no such file")
             kind = _file_kind(path)
+            warnings = []
             if kind == "economy":
-                from .economy import load_economy
-
                 load_economy(path)
             elif kind == "scenario":
-                _need("scenario").validate_scenario_file(path)
+                obj = _need("scenario").validate_scenario_file(path, eco)
+                warnings = scenario_warnings(obj)
             else:
-                _need("plan").validate_plan_file(path)
-            click.echo(f"{f}: ok ({kind})")
+                pl = _need("plan")
+                obj = pl.validate_plan_file(path, eco)
+                if eco is not None:
+                    warnings = plan_warnings(pl.compile_plan(obj, eco), eco, mode, opts)
+            if warnings and _strict():
+                raise ProblemsError(*warnings)
+            for w in warnings:
+                click.echo(f"warning: {w}", err=True)
+            note = f", {len(warnings)} warning{'s' * (len(warnings) > 1)}" if warnings else ""
+            click.echo(f"{f}: ok ({kind}{note})")
         except StresstestError as exc:
             failed += 1
-            msg = " ".join(str(exc).split())
-            click.echo(msg if msg.startswith(f"{f}:") else f"{f}: {msg}")
+            unknown_labels |= any(f": unknown {w} " in p for p in getattr(exc, "problems", ())
+                                  for w in ("region", "sector", "product", "use"))
+            for line in error_lines(exc):
+                head = line.split(": ", 1)[0]
+                if not (line.startswith(f"{f}:") or path.name in head):
+                    line = f"{f}: {line}"
+                click.echo(f"error: {line}", err=True)
     if failed:
+        if unknown_labels and economy is None and eco is not None:
+            click.echo(f"note: labels were checked against {DEFAULT_ECONOMY}; give --economy "
+                       "NAME|FILE for another table (stresstest labels lists an economy's)",
+                       err=True)
         click.echo(f"error: {failed} of {len(files)} files failed validation", err=True)
         raise click.exceptions.Exit(2)
 
@@ -406,15 +749,35 @@ def validate(files):
 
 
 def _compiled_inputs(eco, scenario, plan_names, horizon):
-    """Compiled shock and ``{plan: compiled plan}`` (``none`` first when present)."""
+    """Compiled shock and ``{plan: compiled plan}`` (``none`` first when present).
+
+    Every problem of the scenario and the plans is reported together. Inside a
+    ``run``/``compare``/``report`` command it then prints the warnings of
+    :mod:`stresstest.checks` for the command's ``--mode`` and ``--option`` (errors with
+    ``--strict``) and a time estimate for long work."""
     sc = _need("scenario")
-    shock = sc.compile_scenario(sc.load_scenario(scenario), eco, horizon=horizon)
+    errors = []
+    shock = None
+    try:
+        shock = sc.compile_scenario(scenario, eco, horizon=horizon)
+    except StresstestError as exc:
+        errors.append(exc)
     plans = {}
     if plan_names:
         pl = _need("plan")
         for p in plan_names:
-            compiled = pl.compile_plan(pl.load_plan(p), eco)
+            try:
+                compiled = pl.compile_plan(p, eco)
+            except StresstestError as exc:
+                errors.append(exc)
+                continue
             plans[str(compiled.attrs.get("plan", p))] = compiled
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ProblemsError(*[line for e in errors for line in
+                              (e.problems if isinstance(e, ProblemsError) else [str(e)])])
+    _before_runs(eco, scenario, plans, horizon, shock)
     return shock, plans
 
 
@@ -496,8 +859,8 @@ _mode_option = click.option("--mode", type=click.Choice(MODES), default="rationi
                             show_default=True, help="Propagation mode.")
 _economy_option = click.option("--economy", default=DEFAULT_ECONOMY, show_default=True,
                                help="Built-in economy name or netCDF file.")
-_horizon_option = click.option("--horizon", type=click.IntRange(min=1), default=None,
-                               help="Days (overrides the scenario's horizon).")
+_horizon_option = click.option("--horizon", type=click.IntRange(min=1, max=3650), default=None,
+                               help="Days (overrides the scenario's horizon; at most 3650).")
 _options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                                help="Mode option or recipe parameter (repeatable).")
 _band_option = click.option(
@@ -518,6 +881,7 @@ _band_option = click.option(
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), default=None,
               help="Write tidy CSVs (one per variable) to this folder.")
 @_band_option
+@_strict_option
 def run(scenario, economy, plan, mode, horizon, options, output, csv_dir, band):
     """Run SCENARIO (name or .toml) on an economy with an optional backup plan."""
     opts = _parse_options(options)
@@ -612,6 +976,7 @@ def _plan_list(plan):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the formatted comparison to this file instead of stdout.")
 @_band_option
+@_strict_option
 def compare(scenario, plan, economy, mode, horizon, options, fmt, output, band):
     """Compare backup plans side by side on SCENARIO, sorted by backup value."""
     opts = _parse_options(options)
@@ -705,6 +1070,7 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
               help="HTML file [default: reports/SCENARIO.html]; the .md twin goes next to it.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 @_band_option
+@_strict_option
 def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
     """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
     from .report import write_report

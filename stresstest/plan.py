@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import Fields, library_path, parse_toml, read_toml_text, validate_library_file
+from ._toml import Fields, Problems, library_path, parse_toml, read_toml_text
 from .compiled import NATIONAL, no_plan
 from .errors import PlanError
 from .scenario import _display, _library, _sel
@@ -97,21 +97,41 @@ def _one_of(f: Fields, a: str, b: str, required: bool):
         f.fail(f"{f.at(a)}: required field is missing (or give {b})")
 
 
-def _parse_element(kind: str, table, i: int, src: str) -> Element:
-    f = Fields(table, f"{src}: {kind}[{i}]", PlanError, allowed=ELEMENT_KEYS[kind],
-               required=ELEMENT_REQUIRED[kind])
+#: Likely mistakes for the field meant (hint of the unknown-field message).
+TOP_ALIASES = {"backup": "standby", "stock": "stockpile", "stocks": "stockpile",
+               "reserve": "stockpile", "substitute": "substitution", "route": "corridor"}
+ELEMENT_ALIASES = {"share": "capacity_share", "days": "days_of_cover", "cover": "days_of_cover",
+                   "lead": "lead_time", "cost": "annual_cost", "cost_share": "annual_cost_share"}
+#: Which selector kind each element field holds.
+SELECTOR_FIELDS = {"region": "regions", "sector": "sectors", "product": "products",
+                   "products": "products", "from": "regions", "to": "regions"}
+
+
+def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs: list):
+    """One element, or ``None`` after recording its problems; its selectors go to ``refs`` as
+    ``(where, spec, kind)`` for a later check against an economy."""
+    f = Fields(table, f"{src}: {kind}[{i}]", problems, allowed=ELEMENT_KEYS[kind],
+               required=ELEMENT_REQUIRED[kind], aliases=ELEMENT_ALIASES)
+
+    def sel(key, default=None):
+        value = f.selector(key, default)
+        if value is not None and f.has(key) and not (key == "region" and kind == "stockpile"
+                                                     and _is_national(value)):
+            refs.append((f.at(key), value, SELECTOR_FIELDS[key]))
+        return value
+
     out: dict = {"note": f.string("note", "")}
     if kind == "standby":
         _one_of(f, "capacity_share", "capacity", True)
         _one_of(f, "annual_cost_share", "annual_cost", True)
-        out.update(region=f.selector("region"), sector=f.selector("sector"),
+        out.update(region=sel("region"), sector=sel("sector"),
                    capacity_share=f.share("capacity_share"), capacity=f.number("capacity", lo=0),
                    lead_time=f.integer("lead_time", lo=0), ramp=f.integer("ramp", lo=0),
                    annual_cost_share=f.share("annual_cost_share"),
                    annual_cost=f.number("annual_cost", lo=0))
     elif kind == "stockpile":
         _one_of(f, "annual_cost_share", "annual_cost", True)
-        out.update(product=f.selector("product"), region=f.selector("region", NATIONAL),
+        out.update(product=sel("product"), region=sel("region", NATIONAL),
                    days_of_cover=f.number("days_of_cover", lo=0),
                    basis=f.string("basis", "essential", choices=BASES),
                    covers=f.string("covers", "holders", choices=COVERS),
@@ -121,15 +141,17 @@ def _parse_element(kind: str, table, i: int, src: str) -> Element:
         if out["covers"] == "national" and _is_national(out["region"]):
             f.bad("covers", "national", "needs holder regions (region is 'national' already)")
     elif kind == "substitution":
-        out.update(products=f.selector("products"), headroom=f.number("headroom", 0.0, lo=0),
+        out.update(products=sel("products"), headroom=f.number("headroom", 0.0, lo=0),
                    new_links=f.share("new_links", 0.0), friction=f.share("friction", 0.0),
                    imports=f.share("imports", 0.0), annual_cost=f.number("annual_cost", 0.0, lo=0))
     else:
         _one_of(f, "annual_cost_share", "annual_cost", False)
-        out.update(**{"from": f.selector("from"), "to": f.selector("to")},
+        out.update(**{"from": sel("from"), "to": sel("to")},
                    extra=f.number("extra", lo=0), both_ways=f.boolean("both_ways", True),
                    annual_cost_share=f.share("annual_cost_share"),
                    annual_cost=f.number("annual_cost", lo=0))
+    if not f.ok:
+        return None
     out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in out.items()}
     return Element(kind, i, out)
 
@@ -138,21 +160,45 @@ def _is_national(spec) -> bool:
     return isinstance(spec, str) and spec.strip().casefold() == NATIONAL
 
 
-def parse_plan(text: str, source: str = "<string>", *, stem: str | None = None) -> Plan:
-    """Parse and check a plan's TOML text (no economy needed); ``stem`` is the file stem the
-    ``name`` must equal."""
-    data = parse_toml(text, source, PlanError)
-    top = Fields(data, f"{source}: ", PlanError, allowed=TOP_KEYS,
-                 required=("name", "description"))
+@dataclass
+class _Parsed:
+    """What a lenient parse found: the plan (``None`` when its top level is unusable; else its
+    valid elements only), every problem, and the selectors of all elements."""
+
+    plan: Plan | None
+    problems: Problems
+    refs: list
+
+
+def _parse(text, source: str, stem: str | None) -> _Parsed:
+    problems = Problems(PlanError)
+    refs: list = []
+    try:
+        data = parse_toml(text, source, PlanError)
+    except PlanError as exc:
+        problems.extend(exc.problems)
+        return _Parsed(None, problems, refs)
+    top = Fields(data, f"{source}: ", problems, allowed=TOP_KEYS,
+                 required=("name", "description"), aliases=TOP_ALIASES)
     name = top.string("name")
-    if not name.strip():
+    if name is not None and not name.strip():
         top.bad("name", name, "must not be empty")
-    if stem is not None and name != stem:
+    elif name is not None and stem is not None and name != stem:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
-    elements = tuple(_parse_element(kind, t, i, source) for kind in KINDS
-                     for i, t in enumerate(top.table_list(kind)))
-    return Plan(name, description, elements, source)
+    elements = [_parse_element(kind, t, i, source, problems, refs) for kind in KINDS
+                for i, t in enumerate(top.table_list(kind))]
+    plan = Plan(name or "", description or "", tuple(e for e in elements if e is not None),
+                source)
+    return _Parsed(plan, problems, refs)
+
+
+def parse_plan(text: str, source: str = "<string>", *, stem: str | None = None) -> Plan:
+    """Parse and check a plan's TOML text (no economy needed); ``stem`` is the file stem the
+    ``name`` must equal. Raises one :class:`PlanError` carrying every problem found."""
+    parsed = _parse(text, source, stem)
+    parsed.problems.check(KINDS)
+    return parsed.plan
 
 
 # --------------------------------------------------------------------------- files
@@ -166,6 +212,28 @@ def builtin_plans() -> dict[str, Path]:
 
 def _read_file(path: Path) -> Plan:
     return parse_plan(read_toml_text(path, PlanError), _display(path), stem=path.stem)
+
+
+def _parse_file(name_or_path) -> _Parsed:
+    path = library_path(name_or_path, builtin_plans(), "plan", PlanError)
+    return _parse(read_toml_text(path, PlanError), _display(path), path.stem)
+
+
+_SELECT = {"regions": select_regions, "sectors": select_sectors, "products": select_products}
+
+
+def _compile_parsed(parsed: _Parsed, economy: xr.Dataset) -> xr.Dataset:
+    """Compile a leniently parsed file; with parse problems, also check every selector and
+    the valid elements against ``economy`` and raise all problems together."""
+    if not parsed.problems:
+        return compile_plan(parsed.plan, economy)
+    problems = parsed.problems
+    for where, spec, kind in parsed.refs:
+        problems.catch(_SELECT[kind], economy, spec, where=where, error=PlanError)
+    if parsed.plan is not None:
+        problems.catch(compile_plan, parsed.plan, economy)
+    problems.check(KINDS)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def load_plan(name_or_path) -> Plan:
@@ -218,8 +286,10 @@ def baseline_trade(economy: xr.Dataset) -> np.ndarray:
 
 def _pairs(economy, e: Element, at: str) -> np.ndarray:
     R = economy.sizes["region"]
-    fr = select_regions(economy, e["from"], where=f"{at}.from", error=PlanError)
-    to = select_regions(economy, e["to"], where=f"{at}.to", error=PlanError)
+    problems = Problems(PlanError)
+    fr = problems.catch(select_regions, economy, e["from"], where=f"{at}.from", error=PlanError)
+    to = problems.catch(select_regions, economy, e["to"], where=f"{at}.to", error=PlanError)
+    problems.check()
     mask = np.zeros((R, R), bool)
     mask[np.ix_(indices(economy, "region", fr), indices(economy, "region", to))] = True
     if e["both_ways"]:
@@ -234,10 +304,15 @@ def _pairs(economy, e: Element, at: str) -> np.ndarray:
 def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
     """The compiled plan (see :mod:`stresstest.compiled`) of ``plan`` on ``economy``.
 
-    Starts from :func:`stresstest.compiled.no_plan`, so a plan without elements is identical to
-    it. Raises :class:`PlanError` naming the file, the element and the field.
+    ``plan``: a :class:`Plan`, a built-in name or a ``.toml`` path (then every problem of the
+    file, its format and its labels, is reported together). Starts from
+    :func:`stresstest.compiled.no_plan`, so a plan without elements is identical to it. Raises
+    one :class:`PlanError` carrying every problem found, each naming the file, the element and
+    the field.
     """
-    plan = load_plan(plan)
+    if not isinstance(plan, Plan):
+        return _compile_parsed(_parse_file(plan), economy)
+    problems = Problems(PlanError)
     ds = no_plan(economy, plan.name)
     src = plan.source
     regions = [str(r) for r in economy["region"].values]
@@ -249,11 +324,16 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
     rows = {k: [] for k in ("capacity", "region", "sector", "lead", "ramp", "cost")}
     for e in plan.of("standby"):
         at = f"{src}: standby[{e.index}]"
-        rs = select_regions(economy, e["region"], where=f"{at}.region", error=PlanError)
-        ss = select_sectors(economy, e["sector"], where=f"{at}.sector", error=PlanError)
+        rs = problems.catch(select_regions, economy, e["region"], where=f"{at}.region",
+                            error=PlanError)
+        ss = problems.catch(select_sectors, economy, e["sector"], where=f"{at}.sector",
+                            error=PlanError)
+        if rs is None or ss is None:
+            continue
         if e["capacity"] is not None and len(ss) > 1:
-            raise PlanError(f"{at}.sector: {e['sector']!r} selects {len(ss)} sectors; an absolute "
-                            "capacity needs exactly one (or use capacity_share)")
+            problems.add(f"{at}.sector: {e['sector']!r} selects {len(ss)} sectors; an absolute "
+                         "capacity needs exactly one (or use capacity_share)")
+            continue
         ri = indices(economy, "region", rs)
         caps, cells = [], []
         for s in ss:
@@ -291,7 +371,16 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
     bases: dict[str, np.ndarray] = {}
     for e in plan.of("stockpile"):
         at = f"{src}: stockpile[{e.index}]"
-        ps = select_products(economy, e["product"], where=f"{at}.product", error=PlanError)
+        ps = problems.catch(select_products, economy, e["product"], where=f"{at}.product",
+                            error=PlanError)
+        holders = None
+        if not _is_national(e["region"]):
+            holders = problems.catch(select_regions, economy, e["region"], where=f"{at}.region",
+                                     error=PlanError)
+            if holders is None:
+                continue
+        if ps is None:
+            continue
         pi = indices(economy, "sector", ps)
         if e["basis"] not in bases:
             bases[e["basis"]] = stock_basis(economy, e["basis"]) / DAYS_PER_YEAR
@@ -301,7 +390,6 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
             hi = np.array([R])
             per_day = daily.sum(axis=0, keepdims=True)
         else:
-            holders = select_regions(economy, e["region"], where=f"{at}.region", error=PlanError)
             hi = indices(economy, "region", holders)
             per_day = daily[hi]
             if e["covers"] == "national":
@@ -326,7 +414,10 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
 
     for e in plan.of("substitution"):
         at = f"{src}: substitution[{e.index}]"
-        ps = select_products(economy, e["products"], where=f"{at}.products", error=PlanError)
+        ps = problems.catch(select_products, economy, e["products"], where=f"{at}.products",
+                            error=PlanError)
+        if ps is None:
+            continue
         pi = indices(economy, "sector", ps)
         for name in SUBSTITUTION_FIELDS:
             var = ds[f"substitution_{name}"].values
@@ -339,7 +430,9 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
     trade = None
     for e in plan.of("corridor"):
         at = f"{src}: corridor[{e.index}]"
-        mask = _pairs(economy, e, at)
+        mask = problems.catch(_pairs, economy, e, at)
+        if mask is None:
+            continue
         ds["corridor_extra"].values[mask] += e["extra"]
         if trade is None:
             trade = baseline_trade(economy)
@@ -352,15 +445,29 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
                     "extra": e["extra"], "baseline_flow": flow, "annual_cost": cost,
                     "note": e["note"]})
 
+    problems.check(KINDS)
     ds.attrs.update({"plan": plan.name, "description": plan.description,
                      "annual_cost": float(total_cost), "elements": json.dumps(log),
                      "source": src})
     return ds
 
 
-def validate_plan_file(path) -> Plan:
-    """Parse a plan file and compile it against the default economy if it is built."""
-    return validate_library_file(path, load_plan, compile_plan)
+def validate_plan_file(path, economy=None) -> Plan:
+    """Check a plan file: its format and, against ``economy`` (a Dataset, a built-in name or a
+    netCDF path; default ``china31`` when it is built), its labels. Raises one
+    :class:`PlanError` carrying every problem; returns the plan."""
+    from .economy import builtin_economies, load_economy
+
+    parsed = _parse_file(path if str(path).endswith(".toml") else Path(path))
+    if economy is None and "china31" in builtin_economies():
+        economy = "china31"
+    if economy is None:
+        parsed.problems.check(KINDS)
+        return parsed.plan
+    if not isinstance(economy, xr.Dataset):
+        economy = load_economy(economy, validate=False)
+    _compile_parsed(parsed, economy)
+    return parsed.plan
 
 
 # --------------------------------------------------------------------------- description

@@ -30,13 +30,15 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._toml import (Fields, closest, library_path, parse_toml, read_toml_text,
-                    validate_library_file)
+from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
 from .economy import ROUTES, builtin_dirs
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
 
 KINDS = ("capacity", "imports", "route", "demand")
+#: Longest horizon in days (ten years): the compiled arrays hold one value per day (a route
+#: event on china31 takes 0.3 MB a day), so a mistyped horizon must not exhaust memory.
+MAX_HORIZON = 3650
 RECOVERY = ("none", "linear", "exponential")
 VIA = ("all",) + ROUTES
 TOP_KEYS = ("name", "description", "horizon", "window", "events", "parameters")
@@ -146,6 +148,9 @@ class Scenario:
     events: tuple
     source: str = "<string>"
     parameters: dict = field(default_factory=dict)
+    #: file positions of ``events`` when some events of the file were left out because they
+    #: are invalid (problems are being collected); ``None``: ``events`` is the whole list
+    event_numbers: tuple | None = field(default=None, compare=False, repr=False)
 
     def default_window(self, horizon: int | None = None) -> tuple[int, int]:
         """``[min start, max end)`` of the events clipped to the horizon; all days if none."""
@@ -166,98 +171,156 @@ def _tuple(spec):
     return tuple(spec) if isinstance(spec, list) else spec
 
 
-def _parse_event(table, i: int, src: str, horizon: int | None):
+#: Likely mistakes for the field meant (hint of the unknown-field message).
+TOP_ALIASES = {"duration": "horizon", "days": "horizon", "length": "horizon", "event": "events",
+               "params": "parameters"}
+EVENT_ALIASES = {"end": "duration", "days": "duration", "length": "duration",
+                 "share": "remaining", "level": "remaining", "type": "kind", "day": "start"}
+
+
+def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problems, refs: list):
+    """One event, or ``None`` after recording its problems; its selectors go to ``refs`` as
+    ``(where, spec, kind)`` for a later check against an economy."""
     where = f"{src}: events[{i}]"
     if not isinstance(table, dict):
-        raise ScenarioError(f"{where}: expected a table ([[events]]), got {table!r}")
+        problems.add(f"{where}: expected a table ([[events]]), got {table!r}")
+        return None
     if "kind" not in table:
-        raise ScenarioError(f"{where}.kind: required field is missing (one of "
-                            f"{', '.join(KINDS)})")
+        problems.add(f"{where}.kind: required field is missing (one of {', '.join(KINDS)})")
+        return None
     kind = table["kind"]
     if not isinstance(kind, str) or kind not in KINDS:
-        raise ScenarioError(f"{where}.kind: {kind!r} is not an event kind (one of "
-                            f"{', '.join(KINDS)}){closest(str(kind), KINDS)}")
-    f = Fields(table, where, ScenarioError, allowed=EVENT_KEYS[kind],
-               required=EVENT_REQUIRED[kind])
+        problems.add(f"{where}.kind: {kind!r} is not an event kind (one of "
+                     f"{', '.join(KINDS)}){closest(str(kind), KINDS)}")
+        return None
+    f = Fields(table, where, problems, allowed=EVENT_KEYS[kind], required=EVENT_REQUIRED[kind],
+               aliases=EVENT_ALIASES)
+
+    def sel(key, what, default=None):
+        value = f.selector(key, default)
+        if value is not None and f.has(key):
+            refs.append((f.at(key), value, what))
+        return _tuple(value)
+
     start = f.integer("start", lo=0)
     duration = f.integer("duration", lo=1)
-    if horizon is not None and start >= horizon:
+    if horizon is not None and start is not None and start >= horizon:
         f.bad("start", start, f"must be < horizon ({horizon} days)")
     note = f.string("note", "")
     if kind == "capacity":
         recovery = f.string("recovery", "none", choices=RECOVERY)
+        days = 0
         if recovery == "none":
             if f.has("recovery_days"):
                 f.bad("recovery_days", f.get("recovery_days"),
                       "is given but recovery is 'none' (set recovery = 'linear' or "
                       "'exponential')")
-            days = 0
-        else:
+        elif recovery is not None:
             if not f.has("recovery_days"):
                 f.fail(f"{f.at('recovery_days')}: required when recovery = {recovery!r}")
             days = f.integer("recovery_days", lo=1)
-        return CapacityEvent(_tuple(f.selector("regions")), _tuple(f.selector("sectors")),
-                             f.share("remaining"), start, duration, recovery, days, note)
+        event = (sel("regions", "regions"), sel("sectors", "sectors"), f.share("remaining"),
+                 start, duration, recovery, days, note)
+        return CapacityEvent(*event) if f.ok else None
     if kind == "imports":
         via = f.get("via", "all")
         via_list = [via] if isinstance(via, str) else via
+        routes = None
         if not isinstance(via_list, list) or not via_list or not all(
                 isinstance(v, str) for v in via_list):
             f.bad("via", via, "must be one of all, sea, land, air or a list of them")
-        for v in via_list:
-            if v not in VIA:
-                f.bad("via", v, f"is not a route (one of {', '.join(VIA)}){closest(v, VIA)}")
-        routes = ROUTES if "all" in via_list else tuple(r for r in ROUTES if r in via_list)
-        return ImportEvent(_tuple(f.selector("products")), f.share("remaining"), start,
-                           duration, routes, note)
+        else:
+            for v in via_list:
+                if v not in VIA:
+                    f.bad("via", v, f"is not a route (one of {', '.join(VIA)}){closest(v, VIA)}")
+            routes = ROUTES if "all" in via_list else tuple(r for r in ROUTES if r in via_list)
+        event = (sel("products", "products"), f.share("remaining"), start, duration, routes,
+                 note)
+        return ImportEvent(*event) if f.ok else None
     if kind == "route":
-        return RouteEvent(_tuple(f.selector("from")), _tuple(f.selector("to")),
-                          f.share("remaining"), start, duration,
-                          _tuple(f.selector("products", "all")), f.boolean("both_ways", True),
-                          note)
-    return DemandEvent(_tuple(f.selector("regions")), _tuple(f.selector("products")),
-                       f.number("factor", lo=0.0), start, duration,
-                       _tuple(f.selector("uses", "all")), note)
+        event = (sel("from", "regions"), sel("to", "regions"), f.share("remaining"), start,
+                 duration, sel("products", "products", "all"), f.boolean("both_ways", True),
+                 note)
+        return RouteEvent(*event) if f.ok else None
+    event = (sel("regions", "regions"), sel("products", "products"), f.number("factor", lo=0.0),
+             start, duration, sel("uses", "uses", "all"), note)
+    return DemandEvent(*event) if f.ok else None
 
 
-def _parse_parameters(value, src: str) -> dict:
+def _parse_parameters(value, src: str, problems: Problems) -> dict:
     if not isinstance(value, dict):
-        raise ScenarioError(f"{src}: parameters: must be a table ([parameters]), got "
-                            f"{type(value).__name__}")
+        problems.add(f"{src}: parameters: must be a table ([parameters]), got "
+                     f"{type(value).__name__}")
+        return {}
     for key, v in value.items():
         ok = isinstance(v, (bool, str)) or (isinstance(v, (int, float)) and math.isfinite(v))
         if not ok:
-            raise ScenarioError(f"{src}: parameters.{key}: {v!r} must be a number, a string or "
-                                "true/false")
+            problems.add(f"{src}: parameters.{key}: {v!r} must be a number, a string or "
+                         "true/false")
     return dict(value)
 
 
-def parse_scenario(text: str, source: str = "<string>", *, stem: str | None = None) -> Scenario:
-    """Parse and check a scenario's TOML text (no economy needed); ``stem`` is the file stem
-    the ``name`` must equal."""
-    data = parse_toml(text, source, ScenarioError)
-    top = Fields(data, f"{source}: ", ScenarioError, allowed=TOP_KEYS,
-                 required=("name", "description", "horizon"))
+@dataclass
+class _Parsed:
+    """What a lenient parse found: the scenario (``None`` when its top level is unusable; else
+    only its valid events, ``event_numbers`` set when some were left out), every problem, and
+    the selectors of all events for a check against an economy."""
+
+    scenario: Scenario | None
+    problems: Problems
+    refs: list
+
+
+def _parse(text, source: str, stem: str | None) -> _Parsed:
+    problems = Problems(ScenarioError)
+    refs: list = []
+    try:
+        data = parse_toml(text, source, ScenarioError)
+    except ScenarioError as exc:
+        problems.extend(exc.problems)
+        return _Parsed(None, problems, refs)
+    top = Fields(data, f"{source}: ", problems, allowed=TOP_KEYS,
+                 required=("name", "description", "horizon"), aliases=TOP_ALIASES)
     name = top.string("name")
-    if not name.strip():
+    if name is not None and not name.strip():
         top.bad("name", name, "must not be empty")
-    if stem is not None and name != stem:
+    elif name is not None and stem is not None and name != stem:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
     horizon = top.integer("horizon", lo=1)
+    if horizon is not None and horizon > MAX_HORIZON:
+        horizon = top.bad("horizon", horizon, f"must be <= {MAX_HORIZON} days (ten years)")
     window = None
     if top.has("window"):
         w = top.get("window")
         if (not isinstance(w, list) or len(w) != 2 or any(
                 isinstance(v, bool) or not isinstance(v, int) for v in w)):
             top.bad("window", w, "must be [start, end] in whole days")
-        if not 0 <= w[0] < w[1] <= horizon:
+        elif horizon is not None and not 0 <= w[0] < w[1] <= horizon:
             top.bad("window", w, f"must satisfy 0 <= start < end <= horizon ({horizon})")
-        window = (int(w[0]), int(w[1]))
-    events = tuple(_parse_event(t, i, source, horizon)
-                   for i, t in enumerate(top.table_list("events")))
-    parameters = _parse_parameters(top.get("parameters", {}), source)
-    return Scenario(name, description, horizon, window, events, source, parameters)
+        elif not 0 <= w[0] < w[1]:
+            top.bad("window", w, "must satisfy 0 <= start < end")
+        else:
+            window = (int(w[0]), int(w[1]))
+    events = [(i, _parse_event(t, i, source, horizon, problems, refs))
+              for i, t in enumerate(top.table_list("events"))]
+    good = [(i, e) for i, e in events if e is not None]
+    parameters = _parse_parameters(top.get("parameters", {}), source, problems)
+    scenario = None
+    if horizon is not None:
+        partial = len(good) < len(events)
+        scenario = Scenario(name or "", description or "", horizon, window,
+                            tuple(e for _, e in good), source, parameters,
+                            tuple(i for i, _ in good) if partial else None)
+    return _Parsed(scenario, problems, refs)
+
+
+def parse_scenario(text: str, source: str = "<string>", *, stem: str | None = None) -> Scenario:
+    """Parse and check a scenario's TOML text (no economy needed); ``stem`` is the file stem
+    the ``name`` must equal. Raises one :class:`ScenarioError` carrying every problem found."""
+    parsed = _parse(text, source, stem)
+    parsed.problems.check(("events",))
+    return parsed.scenario
 
 
 # --------------------------------------------------------------------------- files
@@ -299,6 +362,29 @@ def _read_file(path: Path) -> Scenario:
     return parse_scenario(text, _display(path), stem=path.stem)
 
 
+def _parse_file(name_or_path) -> _Parsed:
+    path = library_path(name_or_path, builtin_scenarios(), "scenario", ScenarioError)
+    return _parse(read_toml_text(path, ScenarioError), _display(path), path.stem)
+
+
+_SELECT = {"regions": select_regions, "sectors": select_sectors, "products": select_products,
+           "uses": select_uses}
+
+
+def _compile_parsed(parsed: _Parsed, economy: xr.Dataset, horizon=None) -> xr.Dataset:
+    """Compile a leniently parsed file; with parse problems, also check every selector and
+    the valid events against ``economy`` and raise all problems together."""
+    if not parsed.problems:
+        return compile_scenario(parsed.scenario, economy, horizon=horizon)
+    problems = parsed.problems
+    for where, spec, kind in parsed.refs:
+        problems.catch(_SELECT[kind], economy, spec, where=where)
+    if parsed.scenario is not None:
+        problems.catch(compile_scenario, parsed.scenario, economy, horizon)
+    problems.check(("events",))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def load_scenario(name_or_path) -> Scenario:
     """A built-in scenario by name (``shocks/<name>.toml``) or a ``.toml`` file."""
     if isinstance(name_or_path, Scenario):
@@ -334,32 +420,32 @@ def _profile(event, horizon: int) -> np.ndarray:
     return m
 
 
-def _check_horizon(scenario: Scenario, horizon: int) -> tuple[int, int]:
-    for i, e in enumerate(scenario.events):
-        if e.start >= horizon:
-            raise ScenarioError(f"{scenario.source}: events[{i}].start: {e.start} must be < "
-                                f"horizon ({horizon} days)")
-    if scenario.window is not None and scenario.window[1] > horizon:
-        raise ScenarioError(f"{scenario.source}: window: {list(scenario.window)} ends after the "
-                            f"horizon ({horizon} days)")
-    return scenario.default_window(horizon)
-
-
 def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) -> xr.Dataset:
     """The compiled shock (see :mod:`stresstest.compiled`) of ``scenario`` on ``economy``.
 
-    ``horizon`` (days) overrides the file's. Raises :class:`ScenarioError` for selectors that do
-    not match the economy, naming the file, the event and the field.
+    ``scenario``: a :class:`Scenario`, a built-in name or a ``.toml`` path (then every problem
+    of the file, its format and its labels, is reported together). ``horizon`` (days) overrides
+    the file's. Raises one :class:`ScenarioError` carrying every problem found (selectors that
+    do not match the economy, events starting after the horizon, ...), each naming the file,
+    the event and the field.
     """
-    scenario = load_scenario(scenario)
+    if not isinstance(scenario, Scenario):
+        return _compile_parsed(_parse_file(scenario), economy, horizon)
     if horizon is None:
         horizon = scenario.horizon
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+    if (isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1
+            or horizon > MAX_HORIZON):
         raise ScenarioError(f"{scenario.source}: horizon: {horizon!r} must be a whole number "
-                            ">= 1 of days")
+                            f"of days from 1 to {MAX_HORIZON}")
     T = int(horizon)
-    window = _check_horizon(scenario, T)
     src = scenario.source
+    problems = Problems(ScenarioError)
+    numbers = scenario.event_numbers or tuple(range(len(scenario.events)))
+    for k, e in zip(numbers, scenario.events):
+        if e.start >= T:
+            problems.add(f"{src}: events[{k}].start: {e.start} must be < horizon ({T} days)")
+    if scenario.window is not None and scenario.window[1] > T:
+        problems.add(f"{src}: window: {list(scenario.window)} ends after the horizon ({T} days)")
     regions = [str(r) for r in economy["region"].values]
     sectors = [str(s) for s in economy["sector"].values]
     uses = [str(u) for u in economy["use"].values]
@@ -374,29 +460,41 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     rho = np.ones((R, R, S, T)) if has_route else None
     delta = np.ones((R, S, U, T)) if has_demand else None
     log = []
-    for i, e in enumerate(scenario.events):
-        at = f"{src}: events[{i}]"
+
+    def select(fn, spec, where):
+        return problems.catch(fn, economy, spec, where=where)
+
+    for k, e in zip(numbers, scenario.events):
+        if e.start >= T:
+            continue
+        at = f"{src}: events[{k}]"
         m = _profile(e, T)
-        rec = {"index": i, "kind": e.kind, "start": e.start, "duration": e.duration,
+        rec = {"index": k, "kind": e.kind, "start": e.start, "duration": e.duration,
                "end": e.end}
         if isinstance(e, CapacityEvent):
-            rs = select_regions(economy, e.regions, where=f"{at}.regions")
-            ss = select_sectors(economy, e.sectors, where=f"{at}.sectors")
+            rs = select(select_regions, e.regions, f"{at}.regions")
+            ss = select(select_sectors, e.sectors, f"{at}.sectors")
+            if rs is None or ss is None:
+                continue
             ri, si = indices(economy, "region", rs), indices(economy, "sector", ss)
             kappa[np.ix_(ri, si)] *= m
             rec.update(regions=rs, sectors=ss, n_regions=len(rs), n_sectors=len(ss),
                        n_cells=len(rs) * len(ss), remaining=e.remaining, recovery=e.recovery,
                        recovery_days=e.recovery_days, recovered=e.recovered)
         elif isinstance(e, ImportEvent):
-            ps = select_products(economy, e.products, where=f"{at}.products")
+            ps = select(select_products, e.products, f"{at}.products")
+            if ps is None:
+                continue
             pi = indices(economy, "sector", ps)
             vi = np.array([ROUTES.index(v) for v in e.via])
             alpha_route[np.ix_(pi, vi)] *= m
             rec.update(products=ps, n_products=len(ps), via=list(e.via), remaining=e.remaining)
         elif isinstance(e, RouteEvent):
-            fr = select_regions(economy, e.from_, where=f"{at}.from")
-            to = select_regions(economy, e.to, where=f"{at}.to")
-            ps = select_products(economy, e.products, where=f"{at}.products")
+            fr = select(select_regions, e.from_, f"{at}.from")
+            to = select(select_regions, e.to, f"{at}.to")
+            ps = select(select_products, e.products, f"{at}.products")
+            if fr is None or to is None or ps is None:
+                continue
             mask = np.zeros((R, R), bool)
             fi, ti = indices(economy, "region", fr), indices(economy, "region", to)
             mask[np.ix_(fi, ti)] = True
@@ -404,17 +502,20 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
                 mask |= mask.T
             np.fill_diagonal(mask, False)
             if not mask.any():
-                raise ScenarioError(f"{at}: from {e.from_!r} and to {e.to!r} select no pair of "
-                                    "different regions (trade inside a region is not a route)")
+                problems.add(f"{at}: from {e.from_!r} and to {e.to!r} select no pair of "
+                             "different regions (trade inside a region is not a route)")
+                continue
             a, b = np.nonzero(mask)
             pi = indices(economy, "sector", ps)
             rho[a[:, None], b[:, None], pi[None, :], :] *= m
             rec.update(**{"from": fr, "to": to}, products=ps, n_products=len(ps),
                        n_pairs=int(mask.sum()), both_ways=e.both_ways, remaining=e.remaining)
         else:
-            rs = select_regions(economy, e.regions, where=f"{at}.regions")
-            ps = select_products(economy, e.products, where=f"{at}.products")
-            us = select_uses(economy, e.uses, where=f"{at}.uses")
+            rs = select(select_regions, e.regions, f"{at}.regions")
+            ps = select(select_products, e.products, f"{at}.products")
+            us = select(select_uses, e.uses, f"{at}.uses")
+            if rs is None or ps is None or us is None:
+                continue
             ri, pi = indices(economy, "region", rs), indices(economy, "sector", ps)
             ui = indices(economy, "use", us)
             delta[np.ix_(ri, pi, ui)] *= m
@@ -423,6 +524,8 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
         if e.note:
             rec["note"] = e.note
         log.append(rec)
+    problems.check(("events",))
+    window = scenario.default_window(T)
 
     alpha_M = 1.0 - np.einsum("pk,pkt->pt", share, 1.0 - alpha_route)
     coords = {"region": economy["region"].values, "sector": economy["sector"].values,
@@ -446,9 +549,22 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     return ds
 
 
-def validate_scenario_file(path) -> Scenario:
-    """Parse a scenario file and compile it against the default economy if it is built."""
-    return validate_library_file(path, load_scenario, compile_scenario)
+def validate_scenario_file(path, economy=None) -> Scenario:
+    """Check a scenario file: its format and, against ``economy`` (a Dataset, a built-in name or
+    a netCDF path; default ``china31`` when it is built), its labels. Raises one
+    :class:`ScenarioError` carrying every problem; returns the scenario."""
+    from .economy import builtin_economies, load_economy
+
+    parsed = _parse_file(path if str(path).endswith(".toml") else Path(path))
+    if economy is None and "china31" in builtin_economies():
+        economy = "china31"
+    if economy is None:
+        parsed.problems.check(("events",))
+        return parsed.scenario
+    if not isinstance(economy, xr.Dataset):
+        economy = load_economy(economy, validate=False)
+    _compile_parsed(parsed, economy)
+    return parsed.scenario
 
 
 # --------------------------------------------------------------------------- description

@@ -17,13 +17,12 @@ order without duplicates; an unknown item or an empty result raises the given er
 
 from __future__ import annotations
 
-import difflib
 import re
 
 import numpy as np
 import xarray as xr
 
-from ._toml import closest
+from ._toml import closest, suggestions
 from .errors import ScenarioError
 
 _STRIP = re.compile(r"[\s\-_]+")
@@ -155,7 +154,7 @@ def _resolve(spec, info, where, error) -> list[str]:
 
 
 def _close(word, candidates):
-    return difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.5)
+    return suggestions(word, list(candidates), n=3)
 
 
 def select_regions(economy: xr.Dataset, spec, *, where: str = "", error=ScenarioError) -> list[str]:

@@ -34,3 +34,19 @@ def china31():
     if "china31" not in builtin_economies():
         pytest.skip("china31 has not been built")
     return load_economy("china31")
+
+
+_SUMMARY = pytest.StashKey[list]()
+
+
+@pytest.fixture(scope="session")
+def summary_line(request):
+    """``summary_line(text)`` adds a line shown after the test run (fuzz counts, interrupt
+    latencies), also without ``-s``."""
+    lines = request.config.stash.setdefault(_SUMMARY, [])
+    return lines.append
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for line in config.stash.get(_SUMMARY, []):
+        terminalreporter.write_line(line)

@@ -148,8 +148,10 @@ def test_validate(files):
     assert r.output.count(": ok") == 3
     r = invoke("validate", shock, "bad.toml", "missing.toml")
     assert r.exit_code == 2
-    assert f"{shock}: ok" in r.stdout and "bad.toml:" in r.stdout
-    assert "missing.toml: no such file" in r.stdout
+    assert r.stdout.splitlines() == [f"{shock}: ok (scenario)"]
+    assert "error: bad.toml: " in r.stderr
+    assert "error: missing.toml: no such file" in r.stderr
+    assert r.stderr.splitlines()[-1] == "error: 2 of 3 files failed validation"
 
 
 def test_run_prints_summary_and_writes_outputs(files):

@@ -74,6 +74,9 @@ def read_csv(path, *, rtol: float = 1e-6):
     src = str(p)
     try:
         df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{src}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} "
+                         f"at offset {exc.start}); save the CSV as UTF-8") from None
     except Exception as exc:  # noqa: BLE001
         raise InputError(f"{src}: cannot read as CSV ({exc})") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -87,6 +90,10 @@ def read_csv(path, *, rtol: float = 1e-6):
     if "route" not in df.columns:
         df["route"] = ""
     df = df[list(COLUMNS)].apply(lambda s: s.str.strip())
+    nul = df.apply(lambda s: s.str.contains("\x00", regex=False)).to_numpy().any(axis=1)
+    if nul.any():
+        raise InputError(f"{src}: line {_line(np.flatnonzero(nul)[0])}: contains a NUL "
+                         "character (is this a text CSV?)")
     var = df["variable"]
     kind = np.where(var.isin(list(FLOW_FIELDS)), "flow",
                     np.where(var.str.startswith("coord:"), "coord",

@@ -1,0 +1,125 @@
+"""Ctrl-C stops every mode within 2 s with exit 130, one ``interrupted`` line and no output
+file (stresstest.interrupt; real processes and real SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stresstest.interrupt import Interrupted, call_interruptibly
+
+ROOT = Path(__file__).resolve().parents[1]
+LATENCY: dict = {}
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.0):
+    """Start ``python -m stresstest.cli ARGS``, wait for ``marker`` on its stderr (the work has
+    begun; ``None``: do not wait), wait ``after`` seconds more, send SIGINT; returns
+    (returncode, seconds from the signal to the exit, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "stresstest.cli", *args], cwd=cwd,
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    while marker is not None and not any(marker in line for line in lines):
+        if proc.poll() is not None or time.monotonic() - t0 > timeout:
+            proc.kill()
+            pytest.fail(f"no {marker!r} before exit: {''.join(lines)}")
+        time.sleep(0.02)
+    time.sleep(after)
+    assert proc.poll() is None, "finished before the signal; make the job longer"
+    t_sig = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rc = proc.wait(timeout=30)
+    elapsed = time.monotonic() - t_sig
+    reader.join(5)
+    proc.stdout.read()
+    return rc, elapsed, "".join(lines)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _latency_summary(summary_line):
+    yield
+    if LATENCY:
+        text = ", ".join(f"{k} {v:.2f} s" for k, v in LATENCY.items())
+        summary_line(f"interrupt latency (SIGINT -> exit 130): {text}")
+
+
+@pytest.mark.parametrize("mode, scenario, marker, after", [
+    ("optimal", "coastal-blockade", "note: this will take", 1.0),
+    ("rationing", "coastal-blockade", "[1/5] plan", 0.3),
+    ("dynamic", "sichuan-earthquake", "[1/5] plan", 0.5),
+    ("leontief", "combined-worst-case", "[2/5] plan", 0.05),
+])
+def test_ctrl_c_stops_a_report(china31, tmp_path, mode, scenario, marker, after):
+    args = ["report", scenario, "--mode", mode, "-o", "tmp/x.html"]
+    rc, elapsed, err = interrupt(args, tmp_path, marker, after)
+    LATENCY[mode] = elapsed
+    assert rc == 130, err
+    assert elapsed < 2.0, elapsed
+    assert err.rstrip("\n").splitlines()[-1] == "interrupted", err
+    assert err.count("interrupted") == 1 and "Traceback" not in err
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], list(tmp_path.rglob("*"))
+
+
+def test_ctrl_c_stops_a_run_with_output(china31, tmp_path):
+    """An optimal run (12 s on china31) writing a netCDF file."""
+    (tmp_path / "res.nc").write_bytes(b"old")
+    args = ["run", "coastal-blockade", "--mode", "optimal", "-o", "res.nc"]
+    rc, elapsed, err = interrupt(args, tmp_path, None, 4.0)
+    LATENCY["optimal run"] = elapsed
+    assert rc == 130 and elapsed < 2.0, (rc, elapsed, err)
+    assert (tmp_path / "res.nc").read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["res.nc"]
+
+
+SCRIPT = """
+import os, sys, time
+from stresstest.interrupt import Interrupted, call_interruptibly
+print("ready", flush=True)
+try:
+    call_interruptibly(time.sleep, 30, grace=0.5)
+except Interrupted as exc:
+    print("stuck", exc.stuck, flush=True)
+    os._exit(130)
+"""
+
+
+def test_a_worker_stuck_in_c_is_abandoned(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], env=_env(), cwd=tmp_path,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    t = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out = proc.stdout.read()
+    rc = proc.wait(10)
+    assert rc == 130 and out.strip() == "stuck True"
+    assert time.monotonic() - t < 1.5
+
+
+def test_call_interruptibly_passes_results_and_errors():
+    assert call_interruptibly(lambda a, b=1: a + b, 2, b=3) == 5
+    with pytest.raises(ZeroDivisionError):
+        call_interruptibly(lambda: 1 / 0)
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("v", call_interruptibly(lambda: 7)))
+    t.start()
+    t.join()
+    assert box["v"] == 7
+    assert issubclass(Interrupted, KeyboardInterrupt)
