@@ -15,6 +15,9 @@ variable        dims                                      meaning
                                                           baseline), only if a route event exists
 ``delta``       region, product, use, time                final-demand multiplier, only if a
                                                           demand event exists
+``epsilon``     region, product, time                     remaining foreign demand for exports
+                                                          (share of baseline), only if an exports
+                                                          event exists
 ==============  ========================================  ========================================
 
 ``attrs``: ``scenario``, ``description``, ``horizon`` (days), ``window_start``/``window_end``
@@ -97,6 +100,11 @@ def route_factor(shock: xr.Dataset):
 def demand_factor(shock: xr.Dataset):
     """``delta`` or ``None`` when the scenario changes no final demand (all ones)."""
     return shock["delta"] if "delta" in shock else None
+
+
+def export_factor(shock: xr.Dataset):
+    """``epsilon`` or ``None`` when the scenario cuts no exports (all ones)."""
+    return shock["epsilon"] if "epsilon" in shock else None
 
 
 def window_mean(shock: xr.Dataset) -> xr.Dataset:

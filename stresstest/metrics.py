@@ -91,14 +91,20 @@ def direct_shock(res: xr.Dataset) -> dict:
     """The scenario's direct shock, money per year (a DataArray over ``time`` for a dynamic
     Result): ``capacity`` the output hit industries can no longer make,
     ``Σ x0 max(0, 1 − κ)``; ``imports`` the foreign supply cut, ``Σ_p M0_p max(0, 1 − α_p)``
-    (intermediate and final imports); ``total``. Plans do not change it. Needs the Result's
+    (intermediate and final imports); ``exports`` foreign demand for exports cut,
+    ``Σ ex0 max(0, 1 − ε)``; ``total``. Plans do not change it. Needs the Result's
     ``kappa`` and ``imports_remaining`` (every mode records them)."""
     if "kappa" not in res or "imports_remaining" not in res:
         raise InputError("direct_shock needs a Result with 'kappa' and 'imports_remaining'")
     cap = (res["x_baseline"] * np.maximum(0.0, 1.0 - res["kappa"])).sum(["region", "sector"])
     imp = (res["imports_baseline"] * np.maximum(0.0, 1.0 - res["imports_remaining"])).sum(
         "product")
-    return {"capacity": _scalar(cap), "imports": _scalar(imp), "total": _scalar(cap + imp)}
+    exp = 0.0
+    if "exports_remaining" in res:
+        exp = (res["exports_baseline"] * np.maximum(0.0, 1.0 - res["exports_remaining"])).sum(
+            ["region", "sector"])
+    return {"capacity": _scalar(cap), "imports": _scalar(imp), "exports": _scalar(exp),
+            "total": _scalar(cap + imp + exp)}
 
 
 def amplification(res: xr.Dataset) -> float:

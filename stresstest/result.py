@@ -31,6 +31,9 @@ variable                 dims                                 meaning
 ``kappa``                region, sector[, time]               the scenario's remaining capacity
 ``imports_remaining``,   product[, time], product             the scenario's remaining foreign
 ``imports_baseline``                                          supply; baseline imports
+``exports_remaining``,   region, sector[, time]               the scenario's remaining foreign
+``exports_baseline``                                          demand for exports; baseline
+                                                              exports
 =======================  ===================================  =================================
 
 The ``product`` dim carries the economy's ``critical`` flag as a coordinate.
@@ -123,6 +126,7 @@ def make_result(
     derived: Derived | None = None,
     kappa: np.ndarray | None = None,
     imports_remaining: np.ndarray | None = None,
+    exports_remaining: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Assemble a Result from numpy arrays on the stacked industry axis.
 
@@ -131,7 +135,8 @@ def make_result(
     ``f``: (R, P, 3[, T]) by :data:`SOURCES`; ``essential``: (R, P[, T]). ``extra`` maps names
     to ready DataArrays (or ``(dims, values)`` tuples). ``kappa`` (n[, T]) and
     ``imports_remaining`` (P[, T]): the scenario's remaining capacity and foreign supply (the
-    direct shock, before any plan), kept for :func:`stresstest.metrics.direct_shock`.
+    direct shock, before any plan), kept for :func:`stresstest.metrics.direct_shock`;
+    ``exports_remaining`` (n[, T]) the remaining foreign demand for exports (default 1).
     """
     d = derived if derived is not None else derive(economy)
     R, S = d.n_region, d.n_sector
@@ -173,6 +178,10 @@ def make_result(
     }
     if kappa is not None:
         data["kappa"] = ind(kappa)
+    if imports_remaining is not None or exports_remaining is not None:
+        data["exports_remaining"] = ind(np.broadcast_to(
+            1.0 if exports_remaining is None else exports_remaining, (d.n,) + tshape))
+        data["exports_baseline"] = (("region", "sector"), d.exports.reshape(R, S))
     if imports_remaining is not None:
         data["imports_remaining"] = (("product",) + tdims,
                                      np.asarray(imports_remaining, dtype=float).reshape(
@@ -197,6 +206,11 @@ def make_result(
             res[name].attrs["units"] = f"{units} per year"
     if "kappa" in res:
         res["kappa"].attrs.update(units="1", long_name="remaining capacity share (scenario)")
+    if "exports_remaining" in res:
+        res["exports_remaining"].attrs.update(
+            units="1", long_name="remaining foreign demand for exports (scenario)")
+        res["exports_baseline"].attrs.update(units=f"{units} per year",
+                                             long_name="baseline exports")
     if "imports_remaining" in res:
         res["imports_remaining"].attrs.update(
             units="1", long_name="remaining foreign supply share (scenario)")

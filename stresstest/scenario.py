@@ -18,6 +18,9 @@ Events compose multiplicatively, day by day, on the cells they select::
     rho[a, b, p, t]        = prod route m(t)            (a != b: trade inside a region is never
                                                          a route)
     delta[r, p, u, t]      = prod demand factor(t)
+    epsilon[r, p, t]       = 1 - sum_k share[p, k] (1 - prod exports m(t))   (k in ``via``;
+                                                         foreign demand for exports, only if
+                                                         an exports event exists)
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from .economy import ROUTES, builtin_dirs
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
 
-KINDS = ("capacity", "imports", "route", "demand")
+KINDS = ("capacity", "imports", "exports", "route", "demand")
 #: Longest horizon in days (ten years): the compiled arrays hold one value per day (a route
 #: event on china31 takes 0.3 MB a day), so a mistyped horizon must not exhaust memory.
 MAX_HORIZON = 3650
@@ -46,12 +49,14 @@ _COMMON = ("kind", "start", "duration", "note")
 EVENT_KEYS = {
     "capacity": _COMMON + ("regions", "sectors", "remaining", "recovery", "recovery_days"),
     "imports": _COMMON + ("products", "remaining", "via"),
+    "exports": _COMMON + ("products", "remaining", "via", "regions"),
     "route": _COMMON + ("from", "to", "products", "remaining", "both_ways"),
     "demand": _COMMON + ("regions", "products", "uses", "factor"),
 }
 EVENT_REQUIRED = {
     "capacity": ("regions", "sectors", "remaining", "start", "duration"),
     "imports": ("products", "remaining", "start", "duration"),
+    "exports": ("products", "remaining", "start", "duration"),
     "route": ("from", "to", "remaining", "start", "duration"),
     "demand": ("regions", "products", "factor", "start", "duration"),
 }
@@ -104,6 +109,22 @@ class ImportEvent(_Window):
 
 
 @dataclass(frozen=True)
+class ExportEvent(_Window):
+    """Foreign demand for ``products`` made in ``regions`` and leaving by the routes ``via``
+    falls to ``remaining`` (a blockade closes the sea routes of exports too). How each product
+    leaves is taken from its ``import_route_share`` (the same ports, pipelines and airports)."""
+
+    products: str | tuple
+    remaining: float
+    start: int
+    duration: int
+    via: tuple = ROUTES
+    regions: str | tuple = "all"
+    note: str = ""
+    kind: str = field(default="exports", init=False)
+
+
+@dataclass(frozen=True)
 class RouteEvent(_Window):
     """Interregional trade from ``from_`` to ``to`` (and back if ``both_ways``) falls."""
 
@@ -133,7 +154,7 @@ class DemandEvent(_Window):
 
 
 
-Event = CapacityEvent | ImportEvent | RouteEvent | DemandEvent
+Event = CapacityEvent | ImportEvent | ExportEvent | RouteEvent | DemandEvent
 
 
 @dataclass(frozen=True)
@@ -222,7 +243,7 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
         event = (sel("regions", "regions"), sel("sectors", "sectors"), f.share("remaining"),
                  start, duration, recovery, days, note)
         return CapacityEvent(*event) if f.ok else None
-    if kind == "imports":
+    if kind in ("imports", "exports"):
         via = f.get("via", "all")
         via_list = [via] if isinstance(via, str) else via
         routes = None
@@ -234,9 +255,11 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
                 if v not in VIA:
                     f.bad("via", v, f"is not a route (one of {', '.join(VIA)}){closest(v, VIA)}")
             routes = ROUTES if "all" in via_list else tuple(r for r in ROUTES if r in via_list)
-        event = (sel("products", "products"), f.share("remaining"), start, duration, routes,
-                 note)
-        return ImportEvent(*event) if f.ok else None
+        event = (sel("products", "products"), f.share("remaining"), start, duration, routes)
+        if kind == "exports":
+            event = event + (sel("regions", "regions", "all"), note)
+            return ExportEvent(*event) if f.ok else None
+        return ImportEvent(*event, note) if f.ok else None
     if kind == "route":
         event = (sel("from", "regions"), sel("to", "regions"), f.share("remaining"), start,
                  duration, sel("products", "products", "all"), f.boolean("both_ways", True),
@@ -457,6 +480,8 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     alpha_route = np.ones((S, len(ROUTES), T))
     has_route = any(isinstance(e, RouteEvent) for e in scenario.events)
     has_demand = any(isinstance(e, DemandEvent) for e in scenario.events)
+    has_exports = any(isinstance(e, ExportEvent) for e in scenario.events)
+    export_route = np.ones((R, S, len(ROUTES), T)) if has_exports else None
     rho = np.ones((R, R, S, T)) if has_route else None
     delta = np.ones((R, S, U, T)) if has_demand else None
     log = []
@@ -489,6 +514,16 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
             vi = np.array([ROUTES.index(v) for v in e.via])
             alpha_route[np.ix_(pi, vi)] *= m
             rec.update(products=ps, n_products=len(ps), via=list(e.via), remaining=e.remaining)
+        elif isinstance(e, ExportEvent):
+            ps = select(select_products, e.products, f"{at}.products")
+            rs = select(select_regions, e.regions, f"{at}.regions")
+            if ps is None or rs is None:
+                continue
+            ri, pi = indices(economy, "region", rs), indices(economy, "sector", ps)
+            vi = np.array([ROUTES.index(v) for v in e.via])
+            export_route[np.ix_(ri, pi, vi)] *= m
+            rec.update(products=ps, n_products=len(ps), regions=rs, n_regions=len(rs),
+                       via=list(e.via), remaining=e.remaining)
         elif isinstance(e, RouteEvent):
             fr = select(select_regions, e.from_, f"{at}.from")
             to = select(select_regions, e.to, f"{at}.to")
@@ -540,6 +575,9 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     if delta is not None:
         data["delta"] = (("region", "product", "use", "time"), delta)
         coords["use"] = economy["use"].values
+    if export_route is not None:
+        data["epsilon"] = (("region", "product", "time"),
+                           1.0 - np.einsum("pk,rpkt->rpt", share, 1.0 - export_route))
     ds = xr.Dataset(data, coords=coords)
     ds["time"].attrs["units"] = "days since scenario start"
     ds.attrs.update({"scenario": scenario.name, "description": scenario.description,
@@ -597,6 +635,10 @@ def _event_text(e) -> str:
         via = "all routes" if tuple(e.via) == ROUTES else "/".join(e.via)
         return (f"foreign supply of [{_sel(e.products)}] by {via} falls to {_pct(e.remaining)} "
                 f"on {_days(e)}")
+    if isinstance(e, ExportEvent):
+        via = "all routes" if tuple(e.via) == ROUTES else "/".join(e.via)
+        return (f"foreign demand for exports of [{_sel(e.products)}] from [{_sel(e.regions)}] "
+                f"by {via} falls to {_pct(e.remaining)} on {_days(e)}")
     if isinstance(e, RouteEvent):
         arrow = "<->" if e.both_ways else "->"
         return (f"interregional trade [{_sel(e.from_)}] {arrow} [{_sel(e.to)}] in "
@@ -641,6 +683,14 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
             via = ("" if tuple(rec["via"]) == ROUTES
                    else f" ({_pct(sh)} arrive by {'/'.join(rec['via'])})")
             out.append(f"{p}: {_pct(v / imp)} of its imports cut{via}")
+    elif rec["kind"] == "exports":
+        ex = economy["exports"].sel(region=rec["regions"], sector=rec["products"])
+        share = economy["import_route_share"].sel(route=rec["via"]).sum("route").sel(
+            sector=rec["products"])
+        cut = float((ex * share).sum()) * (1 - rec["remaining"])
+        total = float(economy["exports"].sum())
+        out.append(f"{_pct(cut / total if total else 0)} of all exports by value cut "
+                   f"({_money(cut, units)}/yr)")
     elif rec["kind"] == "route":
         flows = (economy["Z"].sum("sector") + economy["Y"].sum("use"))  # origin, product, region
         off = flows.sum("product").values.copy()
@@ -696,13 +746,21 @@ def describe_scenario(scenario, economy: xr.Dataset | None = None) -> str:
         am = shock["alpha_M"].isel(time=slice(lo, hi)).mean("time")
         imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
         imp = float((am * imports).sum() / imports.sum()) if float(imports.sum()) else 1.0
-        lines += [f"Average day of the window: capacity {_pct(cap)} of baseline output, "
-                  f"foreign supply {_pct(imp)} of baseline imports."]
+        text = (f"Average day of the window: capacity {_pct(cap)} of baseline output, "
+                f"foreign supply {_pct(imp)} of baseline imports")
+        if "epsilon" in shock:
+            ex = economy["exports"].rename(sector="product")
+            eps = shock["epsilon"].isel(time=slice(lo, hi)).mean("time")
+            total = float(ex.sum())
+            text += (f", foreign demand {_pct(float((eps * ex).sum()) / total if total else 1.0)}"
+                     " of baseline exports")
+        lines += [text + "."]
     if scenario.parameters:
         lines += ["Parameters: " + ", ".join(f"{k} = {v}" for k, v in scenario.parameters.items())]
     return "\n".join(lines)
 
 
-__all__ = ["Scenario", "CapacityEvent", "ImportEvent", "RouteEvent", "DemandEvent",
+__all__ = ["Scenario", "CapacityEvent", "ImportEvent", "ExportEvent", "RouteEvent", "DemandEvent",
            "parse_scenario", "load_scenario", "compile_scenario", "list_scenarios",
-           "describe_scenario", "validate_scenario_file", "builtin_scenarios", "KINDS"]
+           "describe_scenario", "validate_scenario_file", "builtin_scenarios", "KINDS",
+           "ExportEvent"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ..compiled import (NATIONAL, check_labels, demand_factor, no_plan, route_factor,
-                        standby_availability, window_days, window_mean)
+from ..compiled import (NATIONAL, check_labels, demand_factor, export_factor, no_plan,
+                        route_factor, standby_availability, window_days, window_mean)
 from ..economy import Derived, derive, stack
 
 DAYS_PER_YEAR = 365.0
@@ -37,6 +37,13 @@ class StaticInputs:
     stock_rate: np.ndarray
     window: int
     holders: list
+    epsilon: np.ndarray | None = None
+
+    @property
+    def exports(self) -> np.ndarray:
+        """Foreign demand for exports on the average day (n), money per year."""
+        x = self.derived.exports
+        return x if self.epsilon is None else x * self.epsilon
 
 
 def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
@@ -55,6 +62,8 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     rho = None if rho is None else rho.transpose("region_from", "region_to", "product").values
     delta = demand_factor(mean)
     delta = None if delta is None else delta.transpose("region", "product", "use").values
+    eps = export_factor(mean)
+    eps = None if eps is None else stack(eps.rename(product="sector"))
     window = len(days)
     amount = plan["stock_amount"].values
     max_release = plan["stock_max_release"].values
@@ -71,6 +80,7 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
         stock_rate=stock_rate,
         window=window,
         holders=list(map(str, plan["holder"].values)),
+        epsilon=eps,
     )
 
 

@@ -3,7 +3,7 @@
 What the numbers mean (read before using them):
 
 - **Demand events** (``delta``) change final demand ``y`` (domestic final use by destination
-  and use; foreign exports unchanged); output follows ``x = L y``.
+  and use; foreign exports times the scenario's ``epsilon``); output follows ``x = L y``.
 - **Capacity** (``kappa x0`` + standby) enters through the *mixed exogenous/endogenous* model
   ``x = min(capacity, A x + y)``: industries whose capacity binds produce at capacity (code
   ``capacity`` in ``binding``) and their final deliveries become the residual
@@ -82,7 +82,8 @@ def run_leontief(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
     else:
         Ynew, MYnew = Ydest, MY
     y0 = d.fd
-    y = Ynew.sum(axis=(1, 2)) + d.exports if si.delta is not None else y0
+    y = (Ynew.sum(axis=(1, 2)) + si.exports if si.delta is not None or si.epsilon is not None
+         else y0)
 
     cap = si.capacity
     bs = block_solver(d)
@@ -107,7 +108,7 @@ def run_leontief(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
     # deliveries
     dom = (Ynew * ratio[:, None, None]).reshape(R, S, R, -1).sum(axis=0)  # (P, R, U)
     imp = MYnew * imp_ratio[:, None, None]  # (P, R, U)
-    exports = d.exports * ratio
+    exports = si.exports * ratio
     C_des = ((Ynew.reshape(R, S, R, -1).sum(axis=0) + MYnew)[:, :, cons]).sum(axis=2).T  # (R, P)
     C_del = ((dom + imp)[:, :, cons]).sum(axis=2).T
     e = economy["essential_share"].values.astype(float)[None, :]
@@ -161,7 +162,7 @@ def run_leontief(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         exports=exports, essential=essential, binding=binding, binding_product=bprod,
         parameters={"final_use_rule": final_use_rule, "max_iter": int(max_iter)},
         diagnostics=diagnostics, extra=extra, derived=d, kappa=si.kappa,
-        imports_remaining=si.alpha_M)
+        imports_remaining=si.alpha_M, exports_remaining=si.epsilon)
     for name in extra:
         res[name].attrs["units"] = unit
     return res

@@ -156,7 +156,7 @@ def optimal_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | No
         xbar=xbar, x0=d.x, v=d.v, a=d.a_prod, AM=d.AM, T0=T0,
         rho_eff=rho + si.corridor[:, :, None], headroom=subst["headroom"],
         new_links=subst["new_links"], friction=subst["friction"],
-        subst_imports=subst["imports"], alpha=si.alpha_M, ex0=d.exports, W=W, Dd=Dd, Dm=Dm,
+        subst_imports=subst["imports"], alpha=si.alpha_M, ex0=si.exports, W=W, Dd=Dd, Dm=Dm,
         m0=m0, pool=si.alpha_M * M0 + WM, E=E, es=es, omega=omega,
         zbar=si.stock_rate[:R], zbar_nat=si.stock_rate[R], technology=technology,
         final_rule=final_rule, final_share_cap=bool(final_share_cap),
@@ -292,5 +292,5 @@ def run_optimal(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                     "final_share_cap": bool(final_share_cap), "technology": technology,
                     "final_rule": final_rule, **rec.params},
         diagnostics={**diagnostics, **recipe_attrs(rec)}, extra=extra, derived=d,
-        kappa=si.kappa, imports_remaining=si.alpha_M,
+        kappa=si.kappa, imports_remaining=si.alpha_M, exports_remaining=si.epsilon,
     )

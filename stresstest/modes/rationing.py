@@ -196,7 +196,7 @@ def _route_function(d, A, rho_eff, fdr, exports):
             c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                          1.0)
         first = None if y_first is None else (c * by_destination(y_first)).sum(axis=1)
-        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, None], first
+        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
 
     return route
 
@@ -205,7 +205,7 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
     """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
     alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
     window (K) days, substitution arrays (P, K) or None, kappa (n, K) the scenarios' remaining
-    capacity."""
+    capacity, exports (n, K) foreign demand for exports."""
     window = np.array([s.window for s in statics], dtype=float)
     xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
                                          s.standby) for s in statics], axis=1)
@@ -230,13 +230,15 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
         subs = [sub if sub is not None else zero for sub in subs]
         subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
     kappa = np.stack([s.kappa for s in statics], axis=1)
-    return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst, kappa
+    exports = np.stack([s.exports for s in statics], axis=1)
+    return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst, kappa, exports
 
 
 # --------------------------------------------------------------------------- solve
 
 
-def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, opt):
+def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, exports,
+           opt):
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
     st = structure(economy, recipe)
@@ -256,10 +258,10 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
         fdr_neg = np.einsum("oprU,rpUk->oprk", Yneg.reshape(R, P, R, U), delta).reshape(
             n, R, K)
         MYd_r = np.einsum("prU,rpUk->rpk", d.MY, delta)
-    fd = fdr.sum(axis=1) + d.exports[:, None]  # gross final orders
+    fd = fdr.sum(axis=1) + exports  # gross final orders
     drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
-    route = None if rho is None else _route_function(d, A, rho, fdr, d.exports)
+    route = None if rho is None else _route_function(d, A, rho, fdr, exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(d)[0]}
     prio = None
@@ -280,7 +282,9 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
 
     def run():
         try:
-            return solve_rationing(pb, **kw)
+            out = solve_rationing(pb, **kw)
+            out["exports_demand"] = exports
+            return out
         except NotConverged as exc:
             raise ConvergenceError(
                 f"rationing: {exc.what} did not converge after {exc.iterations} iterations "
@@ -320,7 +324,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     out["stock_release"] = stock_release
     out["fd"] = fd
     out["xbar"] = xbar
-    out["kappa"], out["alpha_shock"] = kappa, alpha
+    out["kappa"], out["alpha_shock"], out["epsilon"] = kappa, alpha, np.divide(
+        exports, d.exports[:, None], out=np.ones_like(exports), where=d.exports[:, None] > 0)
     out["cost"] = _substitution_cost(pb, st, out)
     return out
 
@@ -395,7 +400,7 @@ def _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt, stock_to_regio
     to_region = no_stock if stock_to_region is None else np.minimum(stock_to_region, short)
     essential = essential_delivered(e, C_des, C_del, to_region, opt["final_rule"])
     return {"f_dom": dom, "f_imp": imp, "f_stock": to_region, "essential": essential,
-            "exports_del": d.exports[:, None] * out["r_final"], "ess_short": short}
+            "exports_del": out["exports_demand"] * out["r_final"], "ess_short": short}
 
 
 def _binding(d, st, out, tolb=1e-9):
@@ -457,6 +462,7 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
         essential=sq(out["essential"]), binding=sq(code), binding_product=sq(prod),
         time=None if single else np.arange(K), parameters={**opt, **recipe.params},
         kappa=sq(out["kappa"]), imports_remaining=sq(out["alpha_shock"]),
+        exports_remaining=sq(out["epsilon"]),
         diagnostics={"iterations": int(out["iterations"]),
                      "substitution_rounds": int(out["outer"]),
                      "residual": float(out["residual"]), "converged": 1,
@@ -494,7 +500,7 @@ def run_rationing(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
 
 _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f_dom", "f_imp",
                "f_stock", "essential", "exports_del", "stock_release", "cost", "binding_pair",
-               "c", "converged", "rounds", "kappa", "alpha_shock")
+               "c", "converged", "rounds", "kappa", "alpha_shock", "epsilon")
 
 
 def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
