@@ -5,6 +5,7 @@ Public API::
     import stresstest as st
     eco = st.load_economy("china31")
     res = st.run(eco, "coastal-blockade", plan="three-tasks-balanced", mode="rationing")
+    band = st.run_band(eco, "coastal-blockade")  # central estimate [strict cascade - optimum]
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "compile_plan": "stresstest.plan",
     "run": "stresstest.api",
     "compare": "stresstest.api",
+    "run_band": "stresstest.band",
     "metrics": "stresstest.metrics",
     "analysis": "stresstest.analysis",
     "io": "stresstest.io",
