@@ -25,10 +25,11 @@ DENSE_LIMIT = 4000
 #: Codes of the binding constraint (same as :data:`stresstest.result.BINDING`).
 NONE, DEMAND, CAPACITY, INPUT, IMPORT, ROUTE = 0, 1, 2, 3, 4, 5
 FINAL_RULES = ("proportional", "essential_first", "mixed")
-#: Overproduction rules: ``demand`` (capacity follows what demand needs, up to the ceiling,
-#: with time constant ``overprod_tau``) and ``ario`` (Hallegatte's: the factor moves toward the
-#: ceiling at a speed proportional to the share of demand left unmet).
-OVERPROD_RULES = ("demand", "ario")
+#: Overproduction rules: ``ramp`` (the recipe's spare capacity: while demand is unmet the
+#: factor moves toward the ceiling with time constant ``overprod_tau``, otherwise back toward
+#: what demand needs) and ``ario`` (Hallegatte's: toward the ceiling at a speed proportional
+#: to the share of demand left unmet, otherwise back toward 1).
+OVERPROD_RULES = ("ramp", "ario")
 #: Capacity shares below ``1 - KAPPA_TOL`` count as hit by an event.
 KAPPA_TOL = 1e-12
 
@@ -91,7 +92,7 @@ class Params:
     restock_tau: float = 10.0
     overprod_max: np.ndarray | float = 1.0
     overprod_tau: float = 15.0
-    overprod_rule: str = "demand"
+    overprod_rule: str = "ramp"
     overprod_when_hit: bool = False
     final_rule: str = "proportional"
     resourcing_tau: float = 15.0
@@ -776,10 +777,11 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             scarcity = np.where(d_all > 0, (d_all - x) / np.where(d_all > 0, d_all, 1.0), 0.0)
             up = np.where(scarcity > 0, alpha + (amax - alpha) * scarcity * orate,
                           alpha + (1.0 - alpha) * orate)
-        else:
+        else:  # "ramp": toward the ceiling while demand is unmet, else back to what it needs
             with np.errstate(divide="ignore", invalid="ignore"):
                 want = np.where(cap0 > 0, (d_all - sb) / np.where(cap0 > 0, cap0, 1.0), 1.0)
-            up = alpha + (np.clip(want, 1.0, amax) - alpha) * orate
+            goal = np.where(d_all > cap * (1.0 + 1e-9), amax, np.clip(want, 1.0, amax))
+            up = alpha + (goal - alpha) * orate
         alpha = np.where(elig, up, alpha + (1.0 - alpha) * orate)
         if resourcing:
             base_cap = cap0 + sb

@@ -41,7 +41,7 @@ DEFAULTS = {
     "inventory_psi": 0.0,
     "overprod_max": None,
     "overprod_tau": None,
-    "overprod_rule": "demand",
+    "overprod_rule": "ramp",
     "overprod_when_hit": False,
 }
 
