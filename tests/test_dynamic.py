@@ -77,18 +77,23 @@ def _assert_baseline(res, eco, rtol=1e-9):
     assert (res["f"].sel(source="stock").values == 0).all()
 
 
-def expected_inventory_days(eco, **params):
-    """Days of baseline use held per (region, product) in the steady state of a recipe."""
+def expected_inventory_days(eco, min_cover_days=1.0, **params):
+    """Days of baseline use held per (region, product) in the steady state of a recipe (at
+    least ``min_cover_days`` of every binding input)."""
     d = derive(eco)
     rec = resolve_recipe(eco, params)
     use = (d.a_prod + d.AM) * d.x[None]
     R, S = d.n_region, d.n_sector
-    held = (rec.inventory * use).reshape(S, R, S).sum(axis=2).T
+    cover = np.where(rec.crit | rec.half, np.maximum(rec.inventory, min_cover_days),
+                     rec.inventory)
+    held = (cover * use).reshape(S, R, S).sum(axis=2).T
     base = use.reshape(S, R, S).sum(axis=2).T
     return np.divide(held, base, out=np.full((R, S), np.nan), where=base > 0)
 
 
 @pytest.mark.parametrize("params", [{}, {"recipe": "strict"}, {"inventory_days": 0},
+                                    {"recipe": "strict", "min_cover_days": 0},
+                                    {"inventory_days": 0, "min_cover_days": 0},
                                     {"recipe": "strict", "inventory_days": 30}])
 def test_no_shock_reproduces_baseline_every_day(eco, params):
     res = run_dynamic(eco, no_shock(eco, 120), **params)
@@ -105,11 +110,11 @@ def test_no_shock_reproduces_baseline_every_day(eco, params):
 @given(R=st.integers(1, 4), S=st.integers(1, 5), seed=st.integers(0, 10_000),
        density=st.floats(0.2, 1.0), rule=st.sampled_from(kd.FINAL_RULES),
        psi=st.sampled_from([0.0, 0.8, 1.0]), cover=st.sampled_from([None, 0.0, 1.0, 45.0]),
-       recipe=st.sampled_from(["central", "strict"]))
-def test_no_shock_baseline_random(R, S, seed, density, rule, psi, cover, recipe):
+       recipe=st.sampled_from(["central", "strict"]), floor=st.sampled_from([0.0, 1.0]))
+def test_no_shock_baseline_random(R, S, seed, density, rule, psi, cover, recipe, floor):
     e = random_economy(R, S, seed=seed, density=density)
     res = run_dynamic(e, no_shock(e, 30), final_rule=rule, inventory_psi=psi,
-                      inventory_days=cover, recipe=recipe)
+                      inventory_days=cover, recipe=recipe, min_cover_days=floor)
     _assert_baseline(res, e)
 
 
@@ -140,8 +145,8 @@ def _random_shock(e, draw_seed, days):
 @settings(max_examples=25, deadline=None)
 @given(R=st.integers(1, 3), S=st.integers(2, 5), seed=st.integers(0, 10_000),
        rule=st.sampled_from(kd.FINAL_RULES), cover=st.sampled_from([0.0, 2.0, 30.0]),
-       recipe=st.sampled_from(["central", "strict"]))
-def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe):
+       recipe=st.sampled_from(["central", "strict"]), floor=st.sampled_from([0.0, 1.0]))
+def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe, floor):
     """Output <= effective capacity, nothing negative, deliveries <= demand, and the pooled
     inventory's stock-flow identity S(t+1) = S(t) + arrivals(t) - use(t) every day."""
     e = random_economy(R, S, seed=seed, density=0.7)
@@ -150,7 +155,7 @@ def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe):
     plan["stock_amount"].loc[{"holder": NATIONAL}] = 5.0
     plan["stock_max_release"].loc[{"holder": NATIONAL}] = 0.5
     res = run_dynamic(e, sh, plan, final_rule=rule, inventory_days=cover, recipe=recipe,
-                      record_flows=True)
+                      min_cover_days=floor, record_flows=True)
     x, cap = res["x"].values, res["capacity"].values
     assert (x <= cap * (1 + 1e-12) + 1e-12).all()
     for v in ("x", "va", "f", "exports", "essential", "stock", "S", "arrivals", "arrivals_M",
@@ -387,7 +392,9 @@ def test_kernel_params_follow_the_recipe(eco):
     params, rec = resolve_parameters(eco, None, {"utilisation": 0.8, "spare_ramp_days": 40,
                                                  "resourcing_ramp_days": 20})
     prm = kernel_params(rec, params)
-    np.testing.assert_array_equal(prm.cover, rec.inventory)
+    binds = rec.crit | rec.half
+    np.testing.assert_array_equal(prm.cover[~binds], rec.inventory[~binds])
+    np.testing.assert_array_equal(prm.cover[binds], np.maximum(rec.inventory[binds], 1.0))
     np.testing.assert_array_equal(prm.crit, rec.crit)
     np.testing.assert_array_equal(prm.first, rec.crit | rec.half)
     np.testing.assert_allclose(prm.overprod_max, 1.25)
@@ -395,7 +402,8 @@ def test_kernel_params_follow_the_recipe(eco):
     params, rec = resolve_parameters(eco, None, {"recipe": "strict", "overprod_max": 1.25,
                                                  "overprod_tau": 365})
     prm = kernel_params(rec, params)
-    assert prm.first is None and not prm.cover.any()
+    assert prm.first is None and not rec.inventory.any()
+    assert set(np.unique(prm.cover)) <= {0.0, 1.0}
     np.testing.assert_allclose(prm.overprod_max, 1.25)
     assert prm.overprod_tau == 365.0
 
@@ -506,7 +514,7 @@ def test_rated_classes(rating, share):
     e = rated(random_economy(2, 3, seed=3), {(1, 2): rating})
     sh = shock_of(e, 30, kappa=[((slice(None), 1, slice(5, 30)), 0.0)],
                   alpha_M=[((1, slice(5, 30)), 0.0)])
-    res = run_dynamic(e, sh, inventory_days=0, utilisation=1.0)
+    res = run_dynamic(e, sh, inventory_days=0, utilisation=1.0, min_cover_days=0)
     assert res.attrs["recipe_classes"] == "ratings"
     x = (res["x"] / res["x_baseline"]).isel(sector=2).values
     np.testing.assert_allclose(x[:, :6], 1.0, rtol=1e-9)  # one day in transit
@@ -520,18 +528,21 @@ def test_rated_classes(rating, share):
         assert (res["binding_product"].isel(sector=2).values[:, 6:] == 1).all()
 
 
-@pytest.mark.parametrize("storable", [True, False])
-def test_stocks_of_storable_inputs_bridge_a_cut(storable):
+@pytest.mark.parametrize("storable, min_cover, bridged", [(True, 1.0, 12), (False, 0.0, 0),
+                                                         (False, 1.0, 1)])
+def test_stocks_of_storable_inputs_bridge_a_cut(storable, min_cover, bridged):
     """S2 holds 12 days of its (critical) input S1, which disappears from day 10. Stored, it
     bridges the cut for about 12 days (S2 then works at about 80%, its demand being lower,
-    so the stock lasts a bit longer); not storable (a service, electricity), it bridges
-    nothing: S2 stops the day after the cut (yesterday's deliveries are all it has)."""
+    so the stock lasts a bit longer). Not storable (a service, electricity), it bridges
+    nothing beyond yesterday's deliveries with ``min_cover_days=0``: S2 stops on day 11; by
+    default a binding input keeps a working stock of one day, which bridges one more day."""
     N = 12
     e = rated(random_economy(2, 3, seed=3), {(1, 2): 1.0},
               storable=("product", [True, storable, True]))
     sh = shock_of(e, 40, kappa=[((slice(None), 1, slice(10, 40)), 0.0)],
                   alpha_M=[((1, slice(10, 40)), 0.0)])
-    res = run_dynamic(e, sh, inventory_days={"S2": N}, utilisation=1.0)
+    res = run_dynamic(e, sh, inventory_days={"S2": N}, utilisation=1.0,
+                      min_cover_days=min_cover)
     bound = np.isin(res["binding"].isel(sector=2).values, (3, 4))  # input or import
     x = (res["x"] / res["x_baseline"]).isel(sector=2).values
     assert not bound[:, :11].any() and x[:, :11].min() > 1 - 1e-9
@@ -539,7 +550,8 @@ def test_stocks_of_storable_inputs_bridge_a_cut(storable):
         assert not bound[:, :10 + N].any() and x[:, 10 + N].min() > 0.7
         assert bound[:, 10 + N + 5:].all() and x[:, 10 + N + 5:].max() < 1e-9
     else:
-        assert bound[:, 11:].all() and x[:, 11:].max() < 1e-9
+        assert not bound[:, :11 + bridged].any() and x[:, 10 + bridged].min() > 0.7
+        assert bound[:, 11 + bridged:].all() and x[:, 12 + bridged:].max() < 1e-9
 
 
 def test_spare_capacity_and_resourcing_replace_a_shocked_supplier():
@@ -587,3 +599,17 @@ def test_grain_import_cutoff_matches_the_static_central(china31):
     daily = (dyn["x"].sum(["region", "sector"]) / dyn["x_baseline"].sum()).values
     assert abs(daily[ws:we].mean() - share_static) < 0.02
     assert dyn.attrs["recipe"] == "central" and dyn.attrs["recipe_classes"] == "ratings"
+
+
+def test_working_stock_prevents_lock_in(china31):
+    """Strict cascade with 50 days of every storable input and none of the services: after
+    the chip cut (180 days) every industry is bound by a service input it holds no stock of,
+    delivered yesterday by suppliers bound the same way, and output stays at its lowest level
+    (88.5% of baseline) for good with ``min_cover_days=0``. One day of working stock of the
+    binding inputs (the default) lets output return to baseline."""
+    import stresstest
+
+    res = stresstest.run(china31, "chip-import-cutoff", mode="dynamic", recipe="strict",
+                         inventory_days=50)
+    daily = (res["x"].sum(["region", "sector"]) / res["x_baseline"].sum()).values
+    assert abs(daily[-1] - 1) < 0.005

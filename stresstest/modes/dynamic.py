@@ -43,6 +43,7 @@ DEFAULTS = {
     "overprod_tau": None,
     "overprod_rule": "ramp",
     "overprod_when_hit": False,
+    "min_cover_days": 1.0,
 }
 
 
@@ -88,6 +89,8 @@ def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
         where="dynamic")
     for k in ("restock_tau", "stock_refill_days"):
         params[k] = _positive(k, params[k])
+    params["min_cover_days"] = _positive("min_cover_days", params["min_cover_days"],
+                                         allow_zero=True)
     if params["overprod_tau"] is not None:
         params["overprod_tau"] = _positive("overprod_tau", params["overprod_tau"])
     if params["overprod_max"] is not None:
@@ -112,7 +115,8 @@ def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
 
 def kernel_params(recipe: Recipe, params: dict) -> kd.Params:
     """The kernel's :class:`~stresstest.kernels.dynamic.Params` of a recipe and the dynamic
-    options: inventories, binding inputs and critical-first tier from the recipe;
+    options: inventories (at least ``min_cover_days`` of every binding input: a working
+    stock), binding inputs and critical-first tier from the recipe;
     overproduction ceiling ``1 + spare`` and time constant ``spare_ramp_days / 2`` unless
     overridden; re-sourcing time constant ``resourcing_ramp_days / 2`` (an exponential
     approach with mean lag ``τ`` is about a linear ramp of ``2 τ``)."""
@@ -120,8 +124,11 @@ def kernel_params(recipe: Recipe, params: dict) -> kd.Params:
             else np.full(recipe.spare.shape, params["overprod_max"]))
     otau = (recipe.spare_ramp_days / 2.0 if params["overprod_tau"] is None
             else params["overprod_tau"])
+    binds = recipe.crit | recipe.half
+    cover = np.where(binds, np.maximum(recipe.inventory, params["min_cover_days"]),
+                     recipe.inventory)
     return kd.Params(
-        cover=recipe.inventory, crit=recipe.crit, half=recipe.half,
+        cover=cover, crit=recipe.crit, half=recipe.half,
         first=(recipe.crit | recipe.half) if recipe.critical_first else None,
         restock_tau=params["restock_tau"], overprod_max=amax, overprod_tau=otau,
         overprod_rule=params["overprod_rule"], overprod_when_hit=params["overprod_when_hit"],
@@ -210,7 +217,8 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                 stock_refill_days: float | None = None, stock_trigger: float | None = None,
                 inventory_psi: float | None = None, overprod_max: float | None = None,
                 overprod_tau: float | None = None, overprod_rule: str | None = None,
-                overprod_when_hit: bool | None = None, **recipe) -> xr.Dataset:
+                overprod_when_hit: bool | None = None, min_cover_days: float | None = None,
+                **recipe) -> xr.Dataset:
     """Simulate ``horizon`` days (default: the scenario's) and return a Result with ``time``.
 
     Options left at ``None`` take the scenario's ``[parameters]`` or :data:`DEFAULTS`;
@@ -225,7 +233,7 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                  stock_refill_days=stock_refill_days, stock_trigger=stock_trigger,
                  inventory_psi=inventory_psi, overprod_max=overprod_max,
                  overprod_tau=overprod_tau, overprod_rule=overprod_rule,
-                 overprod_when_hit=overprod_when_hit)
+                 overprod_when_hit=overprod_when_hit, min_cover_days=min_cover_days)
     options = {k: v for k, v in given.items() if v is not None}
     options.update(recipe)
     params, rec = resolve_parameters(economy, shock, options)
