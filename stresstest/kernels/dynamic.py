@@ -125,7 +125,8 @@ class Backups:
     """Plan and recipe arrays: ``corridor`` (R, R) extra route share; ``stock`` and
     ``max_release`` (R + 1, P) (last row national; release per day); ``headroom``,
     ``new_links``, ``imports`` (P) re-sourcing bounds (the recipe's plus the plan's);
-    ``window_end`` first day after the shock window."""
+    ``window_end`` first day after the shock window; ``friction`` (P) or None: cost of
+    substituted flows, share of their value, charged to the buyer's value added."""
 
     corridor: np.ndarray
     stock: np.ndarray
@@ -134,6 +135,7 @@ class Backups:
     new_links: np.ndarray
     imports: np.ndarray
     window_end: int = 0
+    friction: np.ndarray | None = None
 
     @classmethod
     def empty(cls, R: int, P: int) -> "Backups":
@@ -149,7 +151,8 @@ class Trace:
     ``x, capacity, exports, binding, binding_product, standby`` (n, T); ``f`` (R, P, 3, T)
     domestic / imported / stock final deliveries; ``essential`` (R, P, T); ``stock``
     (R + 1, P, T) end of day; ``inventory_days`` (R, P, T) days of baseline use held (end of
-    day); ``overprod`` (n, T); optional ``S`` (start of day), ``arrivals`` (domestic,
+    day); ``overprod`` (n, T); ``cost`` (n, T) friction on substituted flows or None;
+    optional ``S`` (start of day), ``arrivals`` (domestic,
     imported and stockpile units), ``arrivals_M`` (the imported part), ``use`` (P, n, T)
     when recorded: ``S(t+1) = S(t) + arrivals(t) - use(t)``.
     """
@@ -165,6 +168,7 @@ class Trace:
     inventory_days: np.ndarray
     overprod: np.ndarray
     standby: np.ndarray | None = None
+    cost: np.ndarray | None = None
     flows: dict = field(default_factory=dict)
 
 
@@ -261,6 +265,14 @@ class _DenseLinks:
                     if pair_rows is None or j in pair_rows:
                         out[j, self.pair_s, self.pair_k] += np.einsum(
                             "pr,pr->p", self.delta, rows[m][self.pair_s])
+        return out
+
+    def shifted(self, O):
+        """Orders (P, n) that re-sourcing moved to other suppliers: ``Σ_i max(0, Δ) O``."""
+        out = np.zeros((self.S, self.n))
+        if self.delta is not None:
+            out[self.pair_s, self.pair_k] = (np.maximum(self.delta, 0.0).sum(axis=1)
+                                             * O[self.pair_s, self.pair_k])
         return out
 
     def capped_orders(self, O, eff, region_of):
@@ -371,6 +383,11 @@ class _SparseLinks:
         return np.stack([np.bincount(self.row, weights=lo * w.ravel()[self.key],
                                      minlength=self.n) for w in weights])
 
+    def shifted(self, O):
+        return np.bincount(self.key, weights=np.maximum(self.tau - self.tau0, 0.0)
+                           * O.ravel()[self.key], minlength=self.P * self.n).reshape(self.P,
+                                                                                      self.n)
+
     def link_arrivals(self, lo, rs):
         return np.stack([np.bincount(self.key, weights=lo * r[self.row],
                                      minlength=self.P * self.n).reshape(self.P, self.n)
@@ -404,6 +421,13 @@ class _SparseLinks:
 
 
 # --------------------------------------------------------------------------- simulation
+
+
+def links_moved(links) -> bool:
+    """Whether re-sourcing has moved any sourcing share away from baseline."""
+    if isinstance(links, _DenseLinks):
+        return links.delta is not None
+    return not links._at_base
 
 
 def _fill(x, D):
@@ -521,6 +545,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     substituting = bool(np.any(b.imports > 0))
     imf = b.imports[:, None] * (np.ones((P, n)) if first is None else first)
     E_on = False
+    fric = None if b.friction is None or not np.any(b.friction > 0) else (
+        np.asarray(b.friction, dtype=float)[:, None])
     idx = np.arange(n)
 
     def split_final(Y, MY):
@@ -556,6 +582,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         binding=np.zeros((n, T), dtype=np.int8), binding_product=np.full((n, T), -1, np.int16),
         stock=np.empty((H, P, T)), inventory_days=np.empty((R, P, T)), overprod=np.empty((n, T)),
         standby=None if path.standby is None else np.asarray(path.standby).T.copy(),
+        cost=None if fric is None or not (resourcing or substituting) else np.zeros((n, T)),
     )
     if record_flows:
         for k in ("S", "arrivals", "arrivals_M", "use"):
@@ -792,6 +819,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             links.resource(u, c, b.headroom, b.new_links, res_rate)
 
         # ---- record
+        if out.cost is not None and (E_on or (resourcing and links_moved(links))):
+            moved = links.shifted(Of - E) + E
+            out.cost[:, day] = (fric * moved).sum(axis=0)
         out.x[:, day] = x
         out.capacity[:, day] = cap
         out.exports[:, day] = exp_del

@@ -205,6 +205,10 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         headroom=recipe.headroom + plan["substitution_headroom"].values,
         new_links=np.minimum(recipe.new_links + plan["substitution_new_links"].values, 1.0),
         imports=np.minimum(recipe.imports + plan["substitution_imports"].values, 1.0),
+        friction=np.where((plan["substitution_headroom"].values > 0)
+                          | (plan["substitution_new_links"].values > 0)
+                          | (plan["substitution_imports"].values > 0),
+                          plan["substitution_friction"].values.astype(float), recipe.friction),
         window_end=int(shock.attrs.get("window_end", T)),
     )
     path = kd.Path(kappa=kappa, alpha_M=alpha_M, standby=standby, rho=rho, delta=delta)
@@ -262,6 +266,12 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         extra["standby_active"] = xr.DataArray(
             tr.standby.reshape(R, S, -1) * y, dims=("region", "sector", "time"),
             attrs={"units": f"{economy.attrs.get('units', '')} per year"})
+    if tr.cost is not None:
+        extra["substitution_cost"] = xr.DataArray(
+            tr.cost.reshape(R, S, -1) * y, dims=("region", "sector", "time"),
+            attrs={"units": f"{economy.attrs.get('units', '')} per year",
+                   "long_name": "friction on re-sourced and import-substituting flows "
+                                "(subtracted from va)"})
     if record_flows:
         for k, v in tr.flows.items():
             extra[k] = xr.DataArray(v.reshape(S, R, S, -1),
@@ -279,6 +289,8 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         extra=extra, kappa=path.kappa.T, imports_remaining=path.alpha_M.T,
     )
     res.attrs.update(recipe_attrs(rec))
+    if "substitution_cost" in res and bool(np.any(res["substitution_cost"].values != 0)):
+        res["va"] = res["va"] - res["substitution_cost"]
     if plan is not None and not plan_is_empty(plan):
         res.attrs["plan"] = str(plan.attrs.get("plan", ""))
     elif plan is not None:
