@@ -267,13 +267,14 @@ class _DenseLinks:
                             "pr,pr->p", self.delta, rows[m][self.pair_s])
         return out
 
-    def shifted(self, O):
-        """Orders (P, n) that re-sourcing moved to other suppliers: ``Σ_i max(0, Δ) O``."""
-        out = np.zeros((self.S, self.n))
-        if self.delta is not None:
-            out[self.pair_s, self.pair_k] = (np.maximum(self.delta, 0.0).sum(axis=1)
-                                             * O[self.pair_s, self.pair_k])
-        return out
+    def shifted_cost(self, O, friction):
+        """Per buyer (n): ``Σ_p friction_p Σ_i max(0, Δ[i, k]) O[p, k]``, the friction on the
+        orders re-sourcing moved to other suppliers."""
+        if self.delta is None:
+            return np.zeros(self.n)
+        pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
+        w = friction[self.pair_s] * pos * O[self.pair_s, self.pair_k]
+        return np.bincount(self.pair_k, weights=w, minlength=self.n)
 
     def capped_orders(self, O, eff, region_of):
         """Link orders ``tau O`` capped at ``eff * baseline link flow`` where ``eff < 1``.
@@ -326,6 +327,7 @@ class _DenseLinks:
                 st["target"] = ext - lost * (1.0 - frac[:, None])
         if self.delta is None:
             self.delta = np.zeros_like(self.t0p)
+        if getattr(self, "_buf", None) is None:
             self._buf = np.empty_like(self.t0p)
         if st["target"] is None:
             self.delta *= 1.0 - rate
@@ -383,10 +385,10 @@ class _SparseLinks:
         return np.stack([np.bincount(self.row, weights=lo * w.ravel()[self.key],
                                      minlength=self.n) for w in weights])
 
-    def shifted(self, O):
-        return np.bincount(self.key, weights=np.maximum(self.tau - self.tau0, 0.0)
-                           * O.ravel()[self.key], minlength=self.P * self.n).reshape(self.P,
-                                                                                      self.n)
+    def shifted_cost(self, O, friction):
+        w = (np.maximum(self.tau - self.tau0, 0.0) * O.ravel()[self.key]
+             * friction[self.key // self.n])
+        return np.bincount(self.col, weights=w, minlength=self.n)
 
     def link_arrivals(self, lo, rs):
         return np.stack([np.bincount(self.key, weights=lo * r[self.row],
@@ -546,7 +548,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     imf = b.imports[:, None] * (np.ones((P, n)) if first is None else first)
     E_on = False
     fric = None if b.friction is None or not np.any(b.friction > 0) else (
-        np.asarray(b.friction, dtype=float)[:, None])
+        np.asarray(b.friction, dtype=float))
     idx = np.arange(n)
 
     def split_final(Y, MY):
@@ -820,8 +822,10 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
         # ---- record
         if out.cost is not None and (E_on or (resourcing and links_moved(links))):
-            moved = links.shifted(Of - E) + E
-            out.cost[:, day] = (fric * moved).sum(axis=0)
+            cost = links.shifted_cost(O, fric) if resourcing else np.zeros(n)
+            if E_on:
+                cost += fric @ E
+            out.cost[:, day] = cost
         out.x[:, day] = x
         out.capacity[:, day] = cap
         out.exports[:, day] = exp_del
