@@ -472,20 +472,25 @@ def _ratios(rule, x, d, d_int, d1, fd, ess, e_ind):
 
 def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
              record_flows: bool = False, dense: bool | None = None) -> Trace:
-    """Run the daily model for ``path.days`` days from the baseline steady state.
+    """Run the daily model for ``path.days`` days from the baseline steady state
+    (``docs/dynamic.md``, "One day").
 
     State: one inventory ``S[p, j]`` per input product and buyer, domestic and imported
-    units pooled, fed by yesterday's shipments ``arr`` (domestic) and ``arrM`` (imports).
-    Each day: capacity ``x̄ = κ x0 α + standby`` (``α = 1`` for an industry an event hits,
-    unless ``overprod_when_hit``); demand ``d = Σ_k tau (O + E) + f^d``; input-feasible
-    output ``x^in_j = min(min_{p crit} v[p, j], min_{p half} ½ v[p, j] + ½ x̄_j)`` with
-    ``v = (S + arr + arrM) / ((a + AM) max(1, ψ cover))``; ``x = min(x̄, x^in, d)``;
-    deliveries rationed by ``final_rule`` (with ``first``: the orders of buyers for which the
-    product binds are served first); imports capped at ``alpha_M`` times baseline
-    (unbounded when ``alpha_M >= 1``); ``use = min((a + AM) x, S + arr + arrM)``,
-    ``S(t+1) = S + arr + arrM - use``; orders ``(a + AM) x^opt + (S* - S)/restock_tau``
-    with ``x^opt = min(d, x̄)``, split between domestic suppliers and imports in proportion
-    to ``a`` and ``AM``; stockpiles top up essential final use, then the binding inputs of
+    units pooled, fed by yesterday's shipments ``arr`` (domestic) and ``arrM`` (imports); its
+    imported units' order account ``Sm``. Each day: capacity ``x̄ = κ x0 α + standby``
+    (``α = 1`` for an industry an event hits, unless ``overprod_when_hit``); demand
+    ``d = Σ_k tau (O + E) + f^d`` plus restocking orders ``Σ_k tau Or``; input-feasible output
+    ``x^in_j = min(min_{p crit} v[p, j], min_{p half} ½ v[p, j] + ½ x̄_j)`` with
+    ``v = (S + arr + arrM) / ((a + AM) max(1, ψ cover))``; ``x = min(x̄, x^in, d + restock)``;
+    deliveries rationed by ``final_rule`` (with ``first``: the current-needs orders of buyers
+    for which the product binds first, the other current needs by ``final_rule``, restocking
+    orders last; without it ARIO's proportional rationing of all orders); imports capped at
+    ``alpha_M`` times baseline (unbounded when ``alpha_M >= 1``), current needs first with
+    ``first``; ``use = min((a + AM) x, S + arr + arrM)``, ``S(t+1) = S + arr + arrM - use``;
+    orders for current needs ``a x^opt`` (domestic) and ``AM x^opt`` (imports) with
+    ``x^opt = min(d + restock, x̄)``, and restocking ``(S* - S)/restock_tau`` of which the
+    domestic line takes at most its own account's gap ``(S* - Sm*) - (S - Sm)`` (same sign)
+    and imports the rest; stockpiles top up essential final use, then the binding inputs of
     industries short of them; overproduction ``α`` (:data:`OVERPROD_RULES`).
     Re-sourcing (where ``headroom`` or ``new_links`` > 0): with ``u_i = min(1, x̂_i / x0_i)``,
     ``x̂ = κ x0 + standby``, and capacity weights ``c_i = spare_i / Σ_{i'∈p} spare_i'``
@@ -495,8 +500,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     to existing links and ``min(L c_i, new_p c_i)`` to new ones; the rest stays with the
     constrained suppliers; ``tau`` moves toward that target with time constant
     ``resourcing_tau``. Import substitution: buyers order ``imports_p`` times their lost
-    imports from domestic suppliers (same time constant). Returns a :class:`Trace` in daily
-    money.
+    imports from domestic suppliers (same time constant; the arrivals count as imported
+    units in the order accounts). ``friction`` is charged on re-sourced and substituting
+    orders (``Trace.cost``). Returns a :class:`Trace` in daily money.
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
