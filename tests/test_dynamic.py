@@ -16,7 +16,7 @@ import stresstest.kernels.dynamic as kd
 from stresstest.compiled import NATIONAL, no_plan, no_shock
 from stresstest.errors import InputError
 from stresstest.economy import derive
-from stresstest.modes.dynamic import DEFAULTS, build_inputs, resolve_parameters, run_dynamic
+from stresstest.modes.dynamic import build_inputs, resolve_parameters, run_dynamic
 from stresstest.recipe import resolve_recipe
 from stresstest.testing import random_economy
 
