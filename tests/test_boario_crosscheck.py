@@ -17,10 +17,14 @@ from stresstest.compiled import no_shock  # noqa: E402
 from stresstest.modes.dynamic import run_dynamic  # noqa: E402
 
 DAYS = 180
-#: Matched parameters. BoARIO ignores inputs below 1e-5 of output (its TECHNOLOGY_THRESHOLD)
-#: and throttles production below psi x target inventory.
-PARAMS = dict(inventory_days=30, restock_tau=10, overprod_max=1.25, overprod_tau=365,
-              inventory_psi=0.8, critical_threshold=1e-5)
+#: Matched parameters: ARIO's recipe is the strict cascade (every input above BoARIO's
+#: TECHNOLOGY_THRESHOLD of 1e-5 of output is critical, none half-critical) with 30 days of
+#: every input in stock (the economy is marked all storable), restocking over 10 days,
+#: ARIO's overproduction (ceiling 1.25, 365 days, also in the industry the event hits) and
+#: BoARIO's psi throttle.
+PARAMS = dict(recipe="strict", critical_threshold=1e-5, half_critical_threshold=1e-5,
+              inventory_days=30, restock_tau=10, overprod_max=1.25, overprod_tau=365,
+              overprod_rule="ario", overprod_when_hit=True, inventory_psi=0.8)
 #: (region, sector), capacity lost, days: BoARIO "arbitrary" production events.
 CASES = [(("reg2", "manufactoring"), 0.3, 30), (("reg2", "manufactoring"), 0.8, 60),
          (("reg1", "electricity"), 0.5, 60), (("reg3", "mining"), 0.9, 90)]
@@ -70,6 +74,7 @@ def test_boario_same_order_of_magnitude(target, impact, duration, capsys, tmp_pa
     loss_b = float((x0_b[None, :] - prod.values).sum() / (x0_b.sum() * DAYS))
 
     eco = from_pymrio(pymrio.load_test())
+    eco = eco.assign(storable=("product", np.ones(eco.sizes["sector"], dtype=bool)))
     shock = no_shock(eco, DAYS, name="boario-crosscheck")
     cols = [(str(r), str(s)) for r, s in prod.columns]
     order = [cols.index((str(r), str(s))) for r in eco["region"].values

@@ -26,12 +26,22 @@ MONEY = ("x", "va", "capacity", "f", "exports", "essential", "x_baseline", "va_b
 FLOWS = ("Z", "Y", "exports", "M", "MY", "V", "x")
 
 
+#: Every mode, plus mode variants run with options (``mode:option=value``): the dynamic mode
+#: on the strict recipe as well as on its default, the central one.
+VARIANTS = MODES + ("dynamic:recipe=strict",)
+
+
 def _mode(name):
+    name, _, opt = name.partition(":")
     try:
         module = importlib.import_module(f"stresstest.modes.{name}")
     except ImportError:
         pytest.skip(f"mode {name!r} not available yet")
-    return getattr(module, f"run_{name}")
+    fn = getattr(module, f"run_{name}")
+    if opt:
+        key, value = opt.split("=")
+        return functools.partial(fn, **{key: value})
+    return fn
 
 
 def _run(name, eco, shock, plan=None):
@@ -107,7 +117,7 @@ def _rel(a, b):
     return np.nanmax(np.abs(a - b) / (np.abs(b) + 1e-12 * np.nanmax(np.abs(b)) + 1e-300))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VARIANTS)
 @SETTINGS
 @given(eco=economies)
 def test_no_shock_reproduces_baseline(mode, eco):
@@ -121,7 +131,7 @@ def test_no_shock_reproduces_baseline(mode, eco):
     assert np.all(np.abs(csr[np.isfinite(csr)] - 1.0) <= RTOL)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VARIANTS)
 @SETTINGS
 @given(case=shocked())
 def test_capacity_sign_and_demand_bounds(mode, case):
@@ -148,7 +158,7 @@ def _scaled(eco, c):
     return out
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VARIANTS)
 @SETTINGS
 @given(case=shocked(), c=st.sampled_from([1e-3, 7.0, 1e4]))
 def test_money_scaling(mode, case, c):
@@ -167,7 +177,7 @@ def _permute(eco, sh, perm):
     return eco_p, sh_p, labels
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VARIANTS)
 @SETTINGS
 @given(case=shocked(), seed=st.integers(0, 1000))
 def test_region_permutation(mode, case, seed):
@@ -182,7 +192,7 @@ def test_region_permutation(mode, case, seed):
                                a["capacity"].values, rtol=1e-12)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", VARIANTS)
 @SETTINGS
 @given(case=shocked())
 def test_zero_size_plan_bit_identical(mode, case):

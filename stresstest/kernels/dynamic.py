@@ -6,6 +6,11 @@ The equations are in ``docs/dynamic.md``. One simulated day costs a fixed number
 over the links of ``A``: dense ``(S, R, n)`` link arrays for tables up to
 :data:`DENSE_LIMIT` industries, sparse link vectors (``np.bincount`` over the nonzeros of
 ``A``) above that.
+
+The production recipe (:mod:`stresstest.recipe`) enters through :class:`Params`: which inputs
+bind (``crit``, ``half``), input inventories in days of use (``cover``), which buyers a short
+product serves first (``first``), overproduction toward spare capacity (``overprod_max``) and
+the re-sourcing bounds in :class:`Backups`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ DENSE_LIMIT = 4000
 #: Codes of the binding constraint (same as :data:`stresstest.result.BINDING`).
 NONE, DEMAND, CAPACITY, INPUT, IMPORT, ROUTE = 0, 1, 2, 3, 4, 5
 FINAL_RULES = ("proportional", "essential_first", "mixed")
+#: Overproduction rules: ``ramp`` (the recipe's spare capacity: while demand is unmet the
+#: factor moves toward the ceiling with time constant ``overprod_tau``, otherwise back toward
+#: what demand needs) and ``ario`` (Hallegatte's: toward the ceiling at a speed proportional
+#: to the share of demand left unmet, otherwise back toward 1).
+OVERPROD_RULES = ("ramp", "ario")
+#: Capacity shares below ``1 - KAPPA_TOL`` count as hit by an event.
+KAPPA_TOL = 1e-12
 
 
 @dataclass(eq=False)
@@ -52,26 +64,38 @@ class Table:
 
 @dataclass(eq=False)
 class Params:
-    """Behavioural parameters (see ``stresstest.modes.dynamic.DEFAULTS``).
+    """Behavioural parameters (the wrapper: ``stresstest.modes.dynamic``).
 
-    ``cover`` (P) target inventory in days of baseline use; ``restock_tau`` days to close an
-    inventory gap; ``overprod_max`` ceiling of the overproduction factor, reached with time
-    constant ``overprod_tau`` days; ``critical_threshold`` minimum input coefficient
-    (domestic + imported requirement per unit output) that constrains production;
-    ``final_rule``; ``resourcing_tau`` days for sourcing shares to move toward their target;
+    ``cover`` (P, n) target inventory of input ``p`` held by buyer ``j``, days of its baseline
+    use (domestic and imported units pooled; 0: not storable); ``crit``, ``half`` (P, n)
+    inputs that bind as Leontief and as Pichler's "important" input
+    (``½ availability + ½ capacity``); the others never bind; ``first`` (P, n) or None: a
+    supplier serves the orders of buyers for which its product binds first (the recipe's
+    ``critical_first``); ``restock_tau`` days to close an inventory gap; ``overprod_max``
+    (n, or a number) ceiling of the overproduction factor, approached with time constant
+    ``overprod_tau`` days by ``overprod_rule`` (:data:`OVERPROD_RULES`);
+    ``overprod_when_hit``: an industry whose capacity an event cuts overproduces too (ARIO)
+    instead of having no spare capacity (the recipe's rule); ``final_rule``;
+    ``resourcing_tau`` days, time constant of re-sourcing (exponential; 0: at once);
     ``stock_refill_days`` days to refill an empty stockpile after the shock window;
-    industries draw on stockpiles while their inventory is below ``stock_trigger`` times target;
-    ``inventory_psi`` (BoARIO's ψ): production is throttled once inventory falls below ``ψ``
-    times its target, ``x^in = (S + arr) / (a max(1, ψ cover))`` (0: only physical shortage).
+    ``stock_trigger``: industries draw on stockpiles when their holdings of a binding input
+    (stock plus arrivals) fall below a day of planned use plus ``stock_trigger`` times the
+    target inventory; ``inventory_psi`` (BoARIO's ψ): production is throttled once
+    inventory falls below ``ψ`` times its target,
+    ``x^in = (S + arr) / ((a + AM) max(1, ψ cover))`` (0: only physical shortage).
     """
 
     cover: np.ndarray
+    crit: np.ndarray
+    half: np.ndarray
+    first: np.ndarray | None = None
     restock_tau: float = 10.0
-    overprod_max: float = 1.25
-    overprod_tau: float = 365.0
-    critical_threshold: float = 0.02
+    overprod_max: np.ndarray | float = 1.0
+    overprod_tau: float = 15.0
+    overprod_rule: str = "ramp"
+    overprod_when_hit: bool = False
     final_rule: str = "proportional"
-    resourcing_tau: float = 7.0
+    resourcing_tau: float = 15.0
     stock_refill_days: float = 365.0
     stock_trigger: float = 0.5
     inventory_psi: float = 0.0
@@ -98,9 +122,11 @@ class Path:
 
 @dataclass(eq=False)
 class Backups:
-    """Plan arrays: ``corridor`` (R, R) extra route share; ``stock`` and ``max_release``
-    (R + 1, P) (last row national; release per day); ``headroom``, ``new_links``,
-    ``imports`` (P) substitution bounds; ``window_end`` first day after the shock window."""
+    """Plan and recipe arrays: ``corridor`` (R, R) extra route share; ``stock`` and
+    ``max_release`` (R + 1, P) (last row national; release per day); ``headroom``,
+    ``new_links``, ``imports`` (P) re-sourcing bounds (the recipe's plus the plan's);
+    ``window_end`` first day after the shock window; ``friction`` (P) or None: cost of
+    substituted flows, share of their value, charged to the buyer's value added."""
 
     corridor: np.ndarray
     stock: np.ndarray
@@ -109,6 +135,7 @@ class Backups:
     new_links: np.ndarray
     imports: np.ndarray
     window_end: int = 0
+    friction: np.ndarray | None = None
 
     @classmethod
     def empty(cls, R: int, P: int) -> "Backups":
@@ -123,9 +150,11 @@ class Trace:
 
     ``x, capacity, exports, binding, binding_product, standby`` (n, T); ``f`` (R, P, 3, T)
     domestic / imported / stock final deliveries; ``essential`` (R, P, T); ``stock``
-    (R + 1, P, T) end of day; ``inventory_days`` (R, P, T) days of baseline use held
-    (domestic + imported pools, end of day); ``overprod`` (n, T); optional ``S``, ``SM``,
-    ``arrivals``, ``use`` (P, n, T) when recorded (for tests).
+    (R + 1, P, T) end of day; ``inventory_days`` (R, P, T) days of baseline use held (end of
+    day); ``overprod`` (n, T); ``cost`` (n, T) friction on substituted flows or None;
+    optional ``S`` (start of day), ``arrivals`` (domestic,
+    imported and stockpile units), ``arrivals_M`` (the imported part), ``use`` (P, n, T)
+    when recorded: ``S(t+1) = S(t) + arrivals(t) - use(t)``.
     """
 
     x: np.ndarray
@@ -139,6 +168,7 @@ class Trace:
     inventory_days: np.ndarray
     overprod: np.ndarray
     standby: np.ndarray | None = None
+    cost: np.ndarray | None = None
     flows: dict = field(default_factory=dict)
 
 
@@ -147,26 +177,32 @@ class Trace:
 
 class _DenseLinks:
     """Links as dense ``(S, R, n)`` arrays ``L[s, o, k]`` (supplier ``o*S+s`` -> buyer ``k``);
-    the per-product contractions are batched matrix-vector products."""
+    the per-product contractions are batched matrix products (several right-hand sides at
+    once: the cost is reading the link array).
+
+    Sourcing shares are ``tau = tau0 + Δ``: ``tau0`` is fixed and the re-sourcing deviation
+    ``Δ`` lives only on the buyer-products allowed to re-source (:meth:`setup_resourcing`;
+    with the recipe's ``critical_first``, the binding inputs: about a fifth of them), stored
+    pair-major ``(npairs, R)``, so that re-sourcing costs a fraction of a pass over the links.
+    """
 
     def __init__(self, t: Table):
         R, S, n = t.n_region, t.n_sector, t.n
         self.R, self.S, self.n = R, S, n
         self.tau0 = np.ascontiguousarray(t.tau0.toarray().reshape(R, S, n).transpose(1, 0, 2))
-        self.tau = self.tau0.copy()
         self._z0 = None
         self._t = t
-        self.newmask = None
-        self._state = None
         self._cap_key = self._cap = None
+        self.delta = None       # (npairs, R) deviation from tau0, or None while at tau0
+        self.pair_s = self.pair_k = None
 
     def _ind(self, so):
-        """(S, R) -> industry vector (n), region-major."""
-        return so.T.reshape(self.n)
+        """(S, R, k) -> industry vectors (k, n), region-major."""
+        return so.transpose(2, 1, 0).reshape(so.shape[2], self.n)
 
     def _so(self, v):
-        """industry vector (n) -> (S, R)."""
-        return v.reshape(self.R, self.S).T
+        """industry vectors (k, n) -> (S, k, R)."""
+        return v.reshape(v.shape[0], self.R, self.S).transpose(2, 0, 1)
 
     def z0(self):
         if self._z0 is None:
@@ -174,13 +210,71 @@ class _DenseLinks:
             self._z0 = np.ascontiguousarray(z.transpose(1, 0, 2))
         return self._z0
 
-    def demand(self, O):
-        """Orders on each supplier ``Σ_k tau[i, k] O[p(i), k]`` (n)."""
-        return self._ind(np.matmul(self.tau, O[:, :, None])[:, :, 0])
+    # ---- re-sourcing deviation on pairs
+    def setup_resourcing(self, mask):
+        """Buyer-products ``mask`` (P, n) that may re-source."""
+        s, k = np.nonzero(mask)
+        self.pair_s, self.pair_k = s, k
+        self.t0p = np.ascontiguousarray(self.tau0[s, :, k])  # (npairs, R)
+        self.newmask = self.t0p == 0
+        # (S, npairs) selector: its data are set to the orders on the pairs (rows sorted)
+        self._M = sp.csr_matrix((np.ones(s.size), (s, np.arange(s.size))),
+                                shape=(self.S, s.size))
+        self._state = {"u": None, "c": None, "full": None, "target": None}
 
-    def pooled(self, r):
-        """``r̃[p, k] = Σ_{i∈p} tau[i, k] r_i`` (P, n)."""
-        return np.matmul(self._so(r)[:, None, :], self.tau)[:, 0, :]
+    def _pair_demand(self, Os):
+        """Extra orders on suppliers (S, k, R) from the deviation:
+        ``Σ_k Δ[o, (s, k)] O[s, k]`` for each of ``Os`` (a sparse (S, npairs) product)."""
+        out = np.empty((self.S, len(Os), self.R))
+        M = self._M
+        for j, O in enumerate(Os):
+            M.data[:] = O[self.pair_s, self.pair_k]
+            out[:, j, :] = M @ self.delta
+        return out
+
+    def demand(self, Os, alias=None):
+        """Orders on each supplier ``Σ_k tau[i, k] O[p(i), k]`` (k, n) for a list of order
+        arrays ``O`` (P, n); ``alias`` ``{j: i}``: ``Os[j]`` equals ``Os[i]`` on the
+        re-sourcing pairs (saves recomputing the deviation's part)."""
+        out = np.matmul(self.tau0, np.stack(Os, axis=2))  # (S, R, k)
+        if self.delta is not None:
+            alias = alias or {}
+            own = [j for j in range(len(Os)) if j not in alias]
+            part = self._pair_demand([Os[j] for j in own])
+            where = {j: m for m, j in enumerate(own)}
+            for j in range(len(Os)):
+                out[:, :, j] += part[:, where[alias.get(j, j)], :]
+        return self._ind(out)
+
+    def pooled(self, rs, pair_rows=None):
+        """``r̃[p, k] = Σ_{i∈p} tau[i, k] r_i`` (k, P, n) for ratios ``rs`` (k, n); a row of
+        ones gives ones (``Σ_i tau[i, k] = 1``). ``pair_rows``: the rows whose values on the
+        re-sourcing pairs are used (default all)."""
+        k = rs.shape[0]
+        out = np.empty((k, self.S, self.n))
+        live = [j for j in range(k) if rs[j].min() < 1.0]
+        for j in range(k):
+            if j not in live:
+                out[j] = 1.0
+        if live:
+            so = self._so(rs[live])
+            out[live] = np.matmul(so, self.tau0).transpose(1, 0, 2)
+            if self.delta is not None:
+                rows = np.ascontiguousarray(so.transpose(1, 0, 2))  # (k, S, R)
+                for m, j in enumerate(live):
+                    if pair_rows is None or j in pair_rows:
+                        out[j, self.pair_s, self.pair_k] += np.einsum(
+                            "pr,pr->p", self.delta, rows[m][self.pair_s])
+        return out
+
+    def shifted_cost(self, O, friction):
+        """Per buyer (n): ``Σ_p friction_p Σ_i max(0, Δ[i, k]) O[p, k]``, the friction on the
+        orders re-sourcing moved to other suppliers."""
+        if self.delta is None:
+            return np.zeros(self.n)
+        pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
+        w = friction[self.pair_s] * pos * O[self.pair_s, self.pair_k]
+        return np.bincount(self.pair_k, weights=w, minlength=self.n)
 
     def capped_orders(self, O, eff, region_of):
         """Link orders ``tau O`` capped at ``eff * baseline link flow`` where ``eff < 1``.
@@ -191,54 +285,58 @@ class _DenseLinks:
             e = np.ascontiguousarray(eff[:, region_of, :].transpose(2, 0, 1))  # (S, R, n)
             self._cap = np.where(e < 1.0, e * self.z0(), np.inf)
             self._cap_key = key
-        lo = self.tau * O[:, None, :]
+        lo = self.tau0 * O[:, None, :]
+        if self.delta is not None:
+            lo[self.pair_s, :, self.pair_k] += self.delta * O[self.pair_s, self.pair_k][:, None]
         return np.minimum(lo, self._cap, out=lo)
 
-    def link_demand(self, lo):
-        return self._ind(lo.sum(axis=2))
+    def link_demand(self, lo, weights):
+        """Orders on each supplier from link orders ``lo`` (k, n), each weighted by one of
+        ``weights`` (P, n) (the share of a buyer-product's orders in a tier)."""
+        return self._ind(np.matmul(lo, np.stack(weights, axis=2)))
 
-    def link_arrivals(self, lo, r):
-        return np.matmul(self._so(r)[:, None, :], lo)[:, 0, :]
+    def link_arrivals(self, lo, rs):
+        return np.matmul(self._so(rs), lo).transpose(1, 0, 2)
 
-    def resource(self, u, c, headroom, new_links, a, rate):
-        """Move ``tau`` a step ``rate`` toward the re-sourcing target (see :func:`simulate`).
-
-        Only products with headroom or new links are touched; the target is recomputed only
-        when ``u`` or ``c`` change, and a product whose suppliers all have full capacity
-        snaps back to ``tau0`` once within 1e-12."""
-        act = np.flatnonzero((headroom > 0) | (new_links > 0))
-        if act.size == 0:
-            return
-        uS, cS = self._so(u)[act], self._so(c)[act]
-        if self._state is None:
-            self._state = {"at_base": np.ones(self.S, bool), "key": None, "target": None}
+    def resource(self, u, c, headroom, new_links, rate):
+        """Move the sourcing shares of the re-sourcing pairs a step ``rate`` toward their
+        target (see :func:`simulate`). The target is recomputed only when ``u`` or ``c``
+        change; once every supplier is back at full capacity the deviation decays and is
+        dropped when below 1e-12."""
         st = self._state
-        if st["at_base"][act].all() and np.all(uS >= 1.0):
+        uS, cS = self._so(u[None])[:, 0, :], self._so(c[None])[:, 0, :]  # (S, R)
+        full = bool(np.all(uS >= 1.0))
+        if full and self.delta is None:
             return
-        key = (uS.tobytes(), cS.tobytes())
-        if st["key"] != key:
-            t0 = self.tau0[act]
-            u3, c3 = uS[:, :, None], cS[:, :, None]
-            lost = t0 * (1.0 - u3)
-            L = lost.sum(axis=1)[:, None, :]
-            want = L * c3
-            ext = np.minimum(want, headroom[act, None, None] * t0)
-            if np.any(new_links[act] > 0):
-                if self.newmask is None:
-                    self.newmask = (self.tau0 == 0) & (a[:, None, :] > 0)
-                ext = ext + self.newmask[act] * np.minimum(want, new_links[act, None, None] * c3)
-            unplaced = L - ext.sum(axis=1)[:, None, :]
-            back = lost * np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
-            st["target"] = t0 * u3 + ext + back
-            st["key"] = key
-        tau = self.tau[act]
-        tau += (st["target"] - tau) * rate
-        if np.all(uS >= 1.0) and np.abs(tau - self.tau0[act]).max() < 1e-12:
-            tau = self.tau0[act]
-            st["at_base"][act] = True
+        if (st["u"] is None or not np.array_equal(st["u"], uS)
+                or not np.array_equal(st["c"], cS)):
+            st["u"], st["c"] = uS, cS
+            if full:
+                st["target"] = None
+            else:
+                s = self.pair_s
+                t0 = self.t0p
+                lost = t0 * (1.0 - uS[s])
+                L = lost.sum(axis=1)
+                want = L[:, None] * cS[s]
+                ext = np.minimum(want, headroom[s, None] * t0)
+                if np.any(new_links > 0):
+                    ext += self.newmask * np.minimum(want, new_links[s, None] * cS[s])
+                unplaced = L - ext.sum(axis=1)
+                frac = np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
+                st["target"] = ext - lost * (1.0 - frac[:, None])
+        if self.delta is None:
+            self.delta = np.zeros_like(self.t0p)
+        if getattr(self, "_buf", None) is None:
+            self._buf = np.empty_like(self.t0p)
+        if st["target"] is None:
+            self.delta *= 1.0 - rate
+            if np.abs(self.delta).max(initial=0.0) < 1e-12:
+                self.delta = None
         else:
-            st["at_base"][act] = False
-        self.tau[act] = tau
+            step = np.subtract(st["target"], self.delta, out=self._buf)
+            step *= rate
+            self.delta += step
 
 
 class _SparseLinks:
@@ -265,12 +363,14 @@ class _SparseLinks:
             self._z0 = np.asarray(A[self.row, self.col]).ravel() * self._t.x0[self.col]
         return self._z0
 
-    def demand(self, O):
-        return np.bincount(self.row, weights=self.tau * O.ravel()[self.key], minlength=self.n)
+    def demand(self, Os, alias=None):
+        return np.stack([np.bincount(self.row, weights=self.tau * O.ravel()[self.key],
+                                     minlength=self.n) for O in Os])
 
-    def pooled(self, r):
-        return np.bincount(self.key, weights=self.tau * r[self.row],
-                           minlength=self.P * self.n).reshape(self.P, self.n)
+    def pooled(self, rs, pair_rows=None):
+        return np.stack([np.bincount(self.key, weights=self.tau * r[self.row],
+                                     minlength=self.P * self.n).reshape(self.P, self.n)
+                         for r in rs])
 
     def capped_orders(self, O, eff, region_of):
         key = eff.tobytes()
@@ -281,14 +381,25 @@ class _SparseLinks:
         lo = self.tau * O.ravel()[self.key]
         return np.minimum(lo, self._cap, out=lo)
 
-    def link_demand(self, lo):
-        return np.bincount(self.row, weights=lo, minlength=self.n)
+    def link_demand(self, lo, weights):
+        return np.stack([np.bincount(self.row, weights=lo * w.ravel()[self.key],
+                                     minlength=self.n) for w in weights])
 
-    def link_arrivals(self, lo, r):
-        return np.bincount(self.key, weights=lo * r[self.row],
-                           minlength=self.P * self.n).reshape(self.P, self.n)
+    def shifted_cost(self, O, friction):
+        w = (np.maximum(self.tau - self.tau0, 0.0) * O.ravel()[self.key]
+             * friction[self.key // self.n])
+        return np.bincount(self.col, weights=w, minlength=self.n)
 
-    def resource(self, u, c, headroom, new_links, a, rate):
+    def link_arrivals(self, lo, rs):
+        return np.stack([np.bincount(self.key, weights=lo * r[self.row],
+                                     minlength=self.P * self.n).reshape(self.P, self.n)
+                         for r in rs])
+
+    def setup_resourcing(self, mask):
+        """Buyer-products ``mask`` (P, n) that may re-source."""
+        self._mask = mask.ravel()[self.key]
+
+    def resource(self, u, c, headroom, new_links, rate):
         if np.any(new_links > 0):
             raise ValueError("new supply links need a table of at most "
                              f"{DENSE_LIMIT} industries (this one has {self.n})")
@@ -297,12 +408,13 @@ class _SparseLinks:
         key = (u.tobytes(), c.tobytes())
         if self._key != key:
             t0 = self.tau0
-            lost = t0 * (1.0 - u[self.row])
+            lost = t0 * (1.0 - u[self.row]) * self._mask
             L = np.bincount(self.key, weights=lost, minlength=self.P * self.n)
             ext = np.minimum(L[self.key] * c[self.row], headroom[self.key // self.n] * t0)
+            ext = ext * self._mask
             unplaced = L - np.bincount(self.key, weights=ext, minlength=self.P * self.n)
             frac = np.divide(unplaced, L, out=np.zeros_like(L), where=L > 0)
-            self._target = t0 * u[self.row] + ext + lost * frac[self.key]
+            self._target = t0 - lost + ext + lost * frac[self.key]
             self._key = key
         self.tau += (self._target - self.tau) * rate
         self._at_base = bool(np.all(u >= 1.0) and np.abs(self.tau - self.tau0).max() < 1e-12)
@@ -313,23 +425,84 @@ class _SparseLinks:
 # --------------------------------------------------------------------------- simulation
 
 
+def links_moved(links) -> bool:
+    """Whether re-sourcing has moved any sourcing share away from baseline."""
+    if isinstance(links, _DenseLinks):
+        return links.delta is not None
+    return not links._at_base
+
+
+def _fill(x, D):
+    """Serve demand ``D`` from ``x``: ratio ``min(1, x / D)`` (1 where ``D <= 0``) and what
+    is left."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(D > 0, np.minimum(1.0, x / np.where(D > 0, D, 1.0)), 1.0)
+    return r, np.maximum(x - r * np.maximum(D, 0.0), 0.0)
+
+
+def _ratios(rule, x, d, d_int, d1, fd, ess, e_ind):
+    """Delivery ratios of each supplier for its current-needs orders ``d`` (intermediate
+    ``d_int``, of which ``d1`` from buyers for which the product binds, None without
+    critical_first; final ``fd``): to binding buyers, to other industries, to consumption
+    (the essential part at the essential ratio) and to other final users; and the output
+    left over (for restocking orders). See :func:`simulate`."""
+    if rule == "proportional":
+        if d1 is None:
+            r, left = _fill(x, d)
+            return r, r, r, r, left
+        r_b, left = _fill(x, d1)
+        r_o, left = _fill(left, d - d1)
+        return r_b, r_o, r_o, r_o, left
+    if rule == "mixed":
+        if d1 is None:
+            r_i, left = _fill(x, d_int)
+            r_f, left = _fill(left, fd)
+            return r_i, r_i, r_f, r_f, left
+        r_b, left = _fill(x, d1)
+        r_i, left = _fill(left, d_int - d1)
+        r_f, left = _fill(left, fd)
+        return r_b, r_i, r_f, r_f, left
+    # essential_first
+    first = ess if d1 is None else d1 + ess
+    r_e, left = _fill(x, first)
+    r_o, left = _fill(left, d - first)
+    r_fc = e_ind * r_e + (1.0 - e_ind) * r_o
+    return (r_o if d1 is None else r_e), r_o, r_fc, r_o, left
+
+
 def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
              record_flows: bool = False, dense: bool | None = None) -> Trace:
-    """Run the daily model for ``path.days`` days from the baseline steady state.
+    """Run the daily model for ``path.days`` days from the baseline steady state
+    (``docs/dynamic.md``, "One day").
 
-    Each day ``t``: capacity ``x̄ = κ x0 α + standby``; demand ``d = Σ_k tau O + f^d``;
-    input-feasible output ``x^in_j = min_{p critical} (S + arr)[p, j] / (a[p, j] max(1, ψ
-    cover_p))`` (domestic and imported pools alike); ``x = min(x̄, x^in, d)``; deliveries
-    rationed by ``final_rule``; imports capped at ``alpha_M`` times baseline (unbounded when ``alpha_M
-    >= 1``); inventories ``S(t+1) = S(t) + arr(t) - use(t)``; orders ``O = a x^opt + (S* -
-    S)/restock_tau`` with ``x^opt = min(d, x̄)``; stockpiles top up essential final use, then
-    industries' inventory gaps; overproduction ``α`` moves toward ``overprod_max`` while demand
-    is unmet (ARIO). Re-sourcing (only when the plan allows it): with ``u_i = min(1, x̂_i /
-    x0_i)``, ``x̂ = κ x0 + standby`` (capacity without overproduction) and capacity weights
-    ``c_i = spare_i / Σ_{i'∈p} spare_i'`` (``spare = max(0, x̂ - x0)``), buyer ``k`` loses ``L[p, k] = Σ_{i∈p} tau0[i, k] (1 - u_i)`` of its suppliers;
-    ``min(L c_i, h_p tau0[i, k])`` moves to existing links and ``min(L c_i, new_p c_i)`` to new
-    ones; the rest stays with the constrained suppliers; ``tau`` moves toward that target by
-    ``1/resourcing_tau`` per day. Returns a :class:`Trace` in daily money.
+    State: one inventory ``S[p, j]`` per input product and buyer, domestic and imported
+    units pooled, fed by yesterday's shipments ``arr`` (domestic) and ``arrM`` (imports); its
+    imported units' order account ``Sm``. Each day: capacity ``x̄ = κ x0 α + standby``
+    (``α = 1`` for an industry an event hits, unless ``overprod_when_hit``); demand
+    ``d = Σ_k tau (O + E) + f^d`` plus restocking orders ``Σ_k tau Or``; input-feasible output
+    ``x^in_j = min(min_{p crit} v[p, j], min_{p half} ½ v[p, j] + ½ x̄_j)`` with
+    ``v = (S + arr + arrM) / ((a + AM) max(1, ψ cover))``; ``x = min(x̄, x^in, d + restock)``;
+    deliveries rationed by ``final_rule`` (with ``first``: the current-needs orders of buyers
+    for which the product binds first, the other current needs by ``final_rule``, restocking
+    orders last; without it ARIO's proportional rationing of all orders); imports capped at
+    ``alpha_M`` times baseline (unbounded when ``alpha_M >= 1``), current needs first with
+    ``first``; ``use = min((a + AM) x, S + arr + arrM)``, ``S(t+1) = S + arr + arrM - use``;
+    orders for current needs ``a x^opt`` (domestic) and ``AM x^opt`` (imports) with
+    ``x^opt = min(d + restock, x̄)``, and restocking ``(S* - S)/restock_tau`` of which the
+    domestic line takes at most its own account's gap ``(S* - Sm*) - (S - Sm)`` (same sign)
+    and imports the rest; stockpiles top up essential final use, then the binding inputs of
+    industries short of them; overproduction ``α`` (:data:`OVERPROD_RULES`).
+    Re-sourcing (where ``headroom`` or ``new_links`` > 0): with ``u_i = min(1, x̂_i / x0_i)``,
+    ``x̂ = κ x0 + standby``, and capacity weights ``c_i = spare_i / Σ_{i'∈p} spare_i'``
+    (``spare = max(0, κ x0 α_max + standby - x0)``, ``α_max = 1`` for a hit industry unless
+    ``overprod_when_hit``), buyer ``k`` loses ``L[p, k] = Σ_{i∈p} tau0[i, k] (1 - u_i)`` of
+    its suppliers (only binding inputs with ``first``); ``min(L c_i, h_p tau0[i, k])`` moves
+    to existing links and ``min(L c_i, new_p c_i)`` to new ones; the rest stays with the
+    constrained suppliers; ``tau`` moves toward that target with time constant
+    ``resourcing_tau``. Import substitution: buyers order ``imports_p`` times their lost
+    imports from domestic suppliers (same time constant; the arrivals count as imported
+    units in the order accounts). ``friction`` is charged on re-sourced and substituting
+    orders (``Trace.cost``). Returns a :class:`Trace` in daily money.
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
@@ -339,29 +512,50 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     product_of = np.tile(np.arange(S), R)
     if prm.final_rule not in FINAL_RULES:
         raise ValueError(f"final_rule must be one of {FINAL_RULES}, got {prm.final_rule!r}")
+    if prm.overprod_rule not in OVERPROD_RULES:
+        raise ValueError(f"overprod_rule must be one of {OVERPROD_RULES}, got "
+                         f"{prm.overprod_rule!r}")
     use_dense = (n <= DENSE_LIMIT) if dense is None else dense
     links = _DenseLinks(t) if use_dense else _SparseLinks(t, product_of, region_of)
 
     x0, a, AM = t.x0, t.a, t.AM
-    cover = np.asarray(prm.cover, dtype=float).reshape(P, 1)
-    use0, useM0 = a * x0[None], AM * x0[None]
-    Sstar, SMstar = cover * use0, cover * useM0
-    trigD, trigM = prm.stock_trigger * Sstar, prm.stock_trigger * SMstar
-    total_req = a + AM
-    crit = total_req >= prm.critical_threshold
-    crit_d = crit & (a > 0)
-    crit_m = crit & (AM > 0)
-    throttle = np.maximum(1.0, prm.inventory_psi * cover)  # (P, 1)
-    inv_a = np.divide(1.0, a * throttle, out=np.zeros_like(a), where=crit_d)
-    inv_am = np.divide(1.0, AM * throttle, out=np.zeros_like(AM), where=crit_m)
+    share = a + AM
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wa = np.where(share > 0, a / np.where(share > 0, share, 1.0), 0.0)
+    wm = np.where(share > 0, 1.0 - wa, 0.0)
+    cover = np.broadcast_to(np.asarray(prm.cover, dtype=float), (P, n))
+    crit = np.asarray(prm.crit, dtype=bool) & (share > 0)
+    half = np.asarray(prm.half, dtype=bool) & (share > 0) & ~crit
+    binds = crit | half
+    any_half = bool(half.any())
+    first = None
+    if prm.first is not None and np.any(prm.first):
+        first = np.asarray(prm.first, dtype=bool) & (share > 0)
+    use0 = share * x0[None]
+    Sstar = cover * use0
+    trig = prm.stock_trigger * Sstar
+    throttle = np.maximum(1.0, prm.inventory_psi * cover)
+    inv = np.divide(1.0, share * throttle, out=np.zeros_like(share), where=binds)
+    amax = np.broadcast_to(np.asarray(prm.overprod_max, dtype=float), (n,))
+    orate = 1.0 / max(prm.overprod_tau, 1.0)
+    irt = 1.0 / prm.restock_tau
     e_prod = np.asarray(t.essential_share, dtype=float)
     e_ind = e_prod[product_of]
     cons = np.asarray(t.cons, dtype=bool)
-    M0tot = t.MY.sum(axis=(1, 2)) + useM0.sum(axis=1)
-    base_use_rp = (use0 + useM0).reshape(P, R, S).sum(axis=2).T  # (R, P)
+    M0tot = t.MY.sum(axis=(1, 2)) + (AM * x0[None]).sum(axis=1)
+    base_use_rp = use0.reshape(P, R, S).sum(axis=2).T  # (R, P)
     essential_rule = "essential_first" if prm.final_rule == "essential_first" else "proportional"
     resourcing = bool(np.any(b.headroom > 0) or np.any(b.new_links > 0))
     res_rate = 1.0 / max(prm.resourcing_tau, 1.0)
+    if resourcing:
+        rmask = (a > 0) & ((b.headroom > 0) | (b.new_links > 0))[:, None]
+        links.setup_resourcing(rmask if first is None else rmask & first)
+    substituting = bool(np.any(b.imports > 0))
+    imf = b.imports[:, None] * (np.ones((P, n)) if first is None else first)
+    E_on = False
+    fric = None if b.friction is None or not np.any(b.friction > 0) else (
+        np.asarray(b.friction, dtype=float))
+    idx = np.arange(n)
 
     def split_final(Y, MY):
         """Final use by (industry, destination): consumption, other positive, negative
@@ -373,10 +567,18 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
     Yc0, Yo0, Yn0, MYc0, MYo0 = split_final(t.Y, t.MY)
 
-    # state
-    Sd, SM = Sstar.copy(), SMstar.copy()
-    arr, arrM = use0.copy(), useM0.copy()
-    O, OM, E = use0.copy(), useM0.copy(), np.zeros((P, n))
+    # state: the pooled inventory S, with its imported units' order account Sm (what the
+    # import line has to restock; the domestic account is S - Sm; Sm goes negative when
+    # domestic units stood in for missing imports)
+    S_ = Sstar.copy()
+    Sm_star = wm * Sstar
+    Sm = Sm_star.copy()
+    arrE = np.zeros((P, n))
+    arr, arrM = a * x0[None], AM * x0[None]
+    # orders placed yesterday: for current needs (O, OM) and, with ``first``, for restocking
+    # (Or, OMr, served after every current need); E: domestic orders replacing lost imports
+    O, OM, E = arr.copy(), arrM.copy(), np.zeros((P, n))
+    Or = OMr = None if first is None else np.zeros((P, n))
     alpha = np.ones(n)
     stock = np.array(b.stock, dtype=float, copy=True)
     stock0 = np.array(b.stock, dtype=float, copy=True)
@@ -388,17 +590,22 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         binding=np.zeros((n, T), dtype=np.int8), binding_product=np.full((n, T), -1, np.int16),
         stock=np.empty((H, P, T)), inventory_days=np.empty((R, P, T)), overprod=np.empty((n, T)),
         standby=None if path.standby is None else np.asarray(path.standby).T.copy(),
+        cost=None if fric is None or not (resourcing or substituting) else np.zeros((n, T)),
     )
     if record_flows:
-        for k in ("S", "SM", "arrivals", "arrivals_M", "use", "use_M"):
+        for k in ("S", "arrivals", "arrivals_M", "use"):
             out.flows[k] = np.empty((P, n, T))
 
     for day in range(T):
         # ---- capacity and final demand
-        cap0 = path.kappa[day] * x0
-        cap = cap0 * alpha
+        kappa = path.kappa[day]
+        cap0 = kappa * x0
+        elig = np.ones(n, bool) if prm.overprod_when_hit else kappa >= 1.0 - KAPPA_TOL
+        a_eff = np.where(elig, alpha, 1.0)
+        cap = cap0 * a_eff
+        sb = 0.0 if path.standby is None else path.standby[day]
         if path.standby is not None:
-            cap = cap + path.standby[day]
+            cap = cap + sb
         if path.delta is not None:
             dl = path.delta[day]  # (R, P, U)
             Yc, Yo, Yn, MYc, MYo = split_final(t.Y * dl[:, product_of, :].transpose(1, 0, 2),
@@ -417,86 +624,110 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         Yfc = Yc.sum(axis=1)
         fd = Yfc + Yo.sum(axis=1) + Yn.sum(axis=1) + t.exports
 
-        # ---- intermediate demand
-        Otot = O + E
+        # ---- intermediate demand: current needs (with ``first``: of which the binding
+        # buyers'), then restocking
+        Of = O + E
+        restock = first is not None and bool(Or.any())
+        if first is None:
+            Os, alias = [Of], None
+        else:
+            Os, alias = [Of, Of * first] + ([Or] if restock else []), {1: 0}
         if eff is not None:
+            Otot = Of if first is None else Of + Or
             lo = links.capped_orders(Otot, eff, region_of)
-            d_int = links.link_demand(lo)
+            if first is None:
+                wts = [np.ones((P, n))]
+            else:
+                wf = np.divide(Of, Otot, out=np.ones((P, n)), where=Otot > 0)
+                wts = [wf, wf * first] + ([1.0 - wf] if restock else [])
+            dd = links.link_demand(lo, wts)
         else:
             lo = None
-            d_int = links.demand(Otot)
+            dd = links.demand(Os, alias)
+        d_int = dd[0]
+        d1 = None if first is None else dd[1]
+        d_rest = None if first is None else (dd[2] if len(dd) > 2 else np.zeros(n))
         d = d_int + fd
 
-        # ---- input-feasible output
-        avail, availM = Sd + arr, SM + arrM
-        ratio_d = np.where(crit_d, avail * inv_a, np.inf)
-        ratio_m = np.where(crit_m, availM * inv_am, np.inf)
-        pd_ = np.argmin(ratio_d, axis=0)
-        pm_ = np.argmin(ratio_m, axis=0)
-        xin_d = ratio_d[pd_, np.arange(n)]
-        xin_m = ratio_m[pm_, np.arange(n)]
-        xin = np.minimum(xin_d, xin_m)
-        x = np.minimum(np.minimum(cap, xin), np.maximum(d, 0.0))
+        # ---- input-feasible output: rated inputs only, domestic and imported units pooled
+        avail = S_ + arr
+        avail += arrM
+        v = avail * inv
+        rc = np.where(crit, v, np.inf)
+        pc = np.argmin(rc, axis=0)
+        xin_c = rc[pc, idx]
+        if any_half:
+            rh = np.where(half, v, np.inf)
+            ph = np.argmin(rh, axis=0)
+            xin_h = 0.5 * rh[ph, idx] + 0.5 * cap
+            xin = np.minimum(xin_c, xin_h)
+            bp = np.where(xin_c <= xin_h, pc, ph)
+        else:
+            xin, bp = xin_c, pc
+        d_all = d if first is None else d + d_rest
+        x = np.minimum(np.minimum(cap, xin), np.maximum(d_all, 0.0))
 
         # ---- binding constraint
         bind = np.full(n, DEMAND, dtype=np.int8)
-        cap_b = cap <= np.minimum(xin, d)
-        in_b = ~cap_b & (xin <= d)
+        cap_b = cap <= np.minimum(xin, d_all)
+        in_b = ~cap_b & (xin <= d_all)
         bind[cap_b] = CAPACITY
-        bind[in_b] = np.where(xin_d[in_b] <= xin_m[in_b], INPUT, IMPORT)
-        bprod = np.where(in_b, np.where(xin_d <= xin_m, pd_, pm_), -1)
+        imp_b = (rM[bp] < 1.0) & (AM[bp, idx] > 0)
+        bind[in_b] = np.where(imp_b[in_b], IMPORT, INPUT)
+        bprod = np.where(in_b, bp, -1)
         ok = x >= x0 * (1.0 - 1e-9)
         bind[ok] = NONE
         bprod[ok] = -1
 
-        # ---- distribution of output
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if prm.final_rule == "proportional":
-                r = np.where(d > 0, x / d, 1.0)
-                r_int = r_fc = r_fo = r
-            elif prm.final_rule == "mixed":
-                r_int = np.where(d_int > 0, np.minimum(1.0, x / d_int), 1.0)
-                rest = np.maximum(x - r_int * d_int, 0.0)
-                r_fc = r_fo = np.where(fd > 0, np.minimum(1.0, rest / fd), 1.0)
-            else:
-                ess = e_ind * Yfc
-                r_e = np.where(ess > 0, np.minimum(1.0, x / ess), 1.0)
-                rest = np.maximum(x - r_e * ess, 0.0)
-                other = d - ess
-                r_o = np.where(other > 0, np.minimum(1.0, rest / other), 1.0)
-                r_int = r_fo = r_o
-                r_fc = e_ind * r_e + (1.0 - e_ind) * r_o
+        # ---- distribution of output: current needs by final_rule, then restocking orders
+        ess = e_ind * Yfc
+        r_b, r_i, r_fc, r_fo, left = _ratios(prm.final_rule, x, d, d_int, d1, fd, ess, e_ind)
+        r_r = None if first is None else _fill(left, d_rest)[0]
         Ydel_c = Yc * r_fc[:, None]
         Ydel = Ydel_c + (Yo + Yn) * r_fo[:, None]
         exp_del = t.exports * r_fo
 
-        # ---- imports
-        OMtot = OM.sum(axis=1) + MYc.sum(axis=1) + MYo.sum(axis=1)
+        # ---- imports: one pool per product; current needs (with final use) first
+        MYtot = MYc.sum(axis=1) + MYo.sum(axis=1)
         am = path.alpha_M[day]
         capM = np.where(am < 1.0, am * M0tot, np.inf)
-        rM = np.where(OMtot > capM, capM / np.where(OMtot > 0, OMtot, 1.0), 1.0)
-        arrM_next = OM * rM[:, None]
-        MYdel_c = MYc * rM[:, None]
-        MYdel = MYdel_c + MYo * rM[:, None]
+        rMf, leftM = _fill(capM, OM.sum(axis=1) + MYtot)
+        if first is None:
+            rM = rMf
+            arrM_next = OM * rM[:, None]
+        else:
+            rMr = _fill(leftM, OMr.sum(axis=1))[0]
+            rM = np.minimum(rMf, rMr)
+            arrM_next = OM * rMf[:, None] + OMr * rMr[:, None]
+        MYdel_c = MYc * rMf[:, None]
+        MYdel = MYdel_c + MYo * rMf[:, None]
 
         # ---- deliveries to industries (arrive tomorrow)
-        if lo is None:
-            arr_tot = Otot * links.pooled(r_int)
-        else:
-            arr_tot = links.link_arrivals(lo, r_int)
-        if np.any(E > 0):
-            share_E = np.divide(E, Otot, out=np.zeros_like(E), where=Otot > 0)
-            arr_E = arr_tot * share_E
-            arr_next = arr_tot - arr_E
-            arrM_next = arrM_next + arr_E
-        else:
-            arr_next = arr_tot
+        rows = [r_i] if first is None else [r_i, r_b, r_r]
+        if lo is None and all(r.min() >= 1.0 for r in rows):
+            ratio_f = ratio_r = 1.0  # nobody rationed: Σ_i tau[i, k] = 1
+        elif lo is None:
+            got = links.pooled(np.stack(rows), pair_rows=(1, 2))
+            ratio_f = got[0] if first is None else np.where(first, got[1], got[0])
+            ratio_r = None if first is None else got[2]
+        else:  # capped link orders: ratios of each tier's orders delivered
+            got = links.link_arrivals(lo, np.stack(rows))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pos = Otot > 0
+                ratio_f = np.where(pos, (got[0] if first is None else np.where(
+                    first, got[1], got[0])) / np.where(pos, Otot, 1.0), 0.0)
+                ratio_r = None if first is None else np.where(
+                    pos, got[2] / np.where(pos, Otot, 1.0), 0.0)
+        arr_next = Of * ratio_f if first is None else Of * ratio_f + Or * ratio_r
+        arrE_next = E * ratio_f if substituting else arrE
 
         # ---- use and inventories
-        use = np.minimum(a * x[None], avail)
-        useM = np.minimum(AM * x[None], availM)
-        Sd_next = avail - use
-        SM_next = availM - useM
+        use = np.minimum(share * x[None], avail)
+        S_next = avail - use
+        Sm_next = Sm + arrM
+        Sm_next += arrE
+        Sm_next -= wm * use
+        xopt = np.minimum(d_all, cap)
 
         # ---- final deliveries and stockpiles
         C_des = Yc.reshape(R, S, R).sum(axis=0).T + MYc.T  # (R, P)
@@ -522,10 +753,10 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             rel_f = rel_f + rel_nat
             used = np.vstack([rel_f - rel_nat, nat[None]])
             room = room - used
-            # industries short of the product
-            gapD = np.maximum(trigD - Sd_next, 0.0)
-            gapM = np.maximum(trigM - SM_next, 0.0)
-            gap = gapD + gapM
+            # industries short of a binding input: holdings below a day of planned use plus
+            # stock_trigger x target
+            gap = np.maximum(trig + share * xopt[None] - (S_next + arr_next + arrM_next), 0.0)
+            gap = np.where(binds, gap, 0.0)
             gap_rp = gap.reshape(P, R, S).sum(axis=2).T
             q_reg = np.minimum(room[:R], gap_rp)
             gap2 = gap_rp - q_reg
@@ -533,9 +764,14 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             natq = np.minimum(tot3, room[R])
             q = q_reg + gap2 * np.divide(natq, tot3, out=np.zeros(P), where=tot3 > 0)[None]
             fr = np.divide(q, gap_rp, out=np.zeros((R, P)), where=gap_rp > 0)
-            frj = fr.T[:, region_of]  # (P, n)
-            arr_next = arr_next + gapD * frj
-            arrM_next = arrM_next + gapM * frj
+            rel = gap * fr.T[:, region_of]
+            if np.any(rel > 0):  # credited to the accounts short of units, pro rata
+                dm_ = np.maximum(Sm_star - Sm_next, 0.0)
+                dd_ = np.maximum((Sstar - S_next) - (Sm_star - Sm_next), 0.0)
+                tot_ = dd_ + dm_
+                to_m = np.divide(dm_, tot_, out=np.full((P, n), wm), where=tot_ > 0)
+                arr_next = arr_next + rel
+                arrE_next = arrE_next + rel * to_m
             used = used + np.vstack([q_reg, natq[None]])
             stock = np.maximum(stock - used, 0.0)
         if day >= b.window_end and np.any(stock0 > 0):
@@ -544,26 +780,58 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         essential = np.minimum(base + rel_f, np.maximum(wanted, base))
 
         # ---- orders for tomorrow, overproduction, re-sourcing
-        xopt = np.minimum(d, cap)
-        O_next = np.maximum(a * xopt[None] + (Sstar - Sd_next) / prm.restock_tau, 0.0)
-        OM_next = np.maximum(AM * xopt[None] + (SMstar - SM_next) / prm.restock_tau, 0.0)
-        if np.any(b.imports > 0):
-            E_next = b.imports[:, None] * OM * (1.0 - rM)[:, None]
+        # the pool's gap G is restocked from the domestic line up to the domestic account's
+        # own gap (same sign) and from imports for the rest: domestic units refill what
+        # domestic suppliers failed to deliver, not what imports did
+        flow_d, flow_m = a * xopt[None], AM * xopt[None]
+        G = Sstar - S_next
+        Gm = Sm_star - Sm_next
+        dom = np.clip(G - Gm, np.minimum(G, 0.0), np.maximum(G, 0.0))
+        G -= dom  # the imports' part
+        dom *= irt
+        dom += flow_d
+        need_d = np.maximum(dom, 0.0, out=dom)
+        G *= irt
+        G += flow_m
+        need_m = np.maximum(G, 0.0, out=G)
+        if first is None:
+            O_next, OM_next = need_d, need_m
+        else:
+            O_next, OM_next = np.minimum(need_d, flow_d), np.minimum(need_m, flow_m)
+            Or, OMr = need_d - O_next, need_m - OM_next
+        if substituting and (E_on or np.any(rMf < 1.0)):
+            target_E = imf * OM
+            target_E *= (1.0 - rMf)[:, None]
+            target_E -= E
+            target_E *= res_rate
+            E_next = E + target_E
+            E_on = bool(np.any(rMf < 1.0)) or np.abs(E_next).max() > 0.0
         else:
             E_next = E
-        scarcity = np.where(d > 0, (d - x) / np.where(d > 0, d, 1.0), 0.0)
-        alpha = np.where(scarcity > 0,
-                         alpha + (prm.overprod_max - alpha) * scarcity / prm.overprod_tau,
-                         alpha + (1.0 - alpha) / prm.overprod_tau)
+        if prm.overprod_rule == "ario":
+            scarcity = np.where(d_all > 0, (d_all - x) / np.where(d_all > 0, d_all, 1.0), 0.0)
+            up = np.where(scarcity > 0, alpha + (amax - alpha) * scarcity * orate,
+                          alpha + (1.0 - alpha) * orate)
+        else:  # "ramp": toward the ceiling while demand is unmet, else back to what it needs
+            with np.errstate(divide="ignore", invalid="ignore"):
+                want = np.where(cap0 > 0, (d_all - sb) / np.where(cap0 > 0, cap0, 1.0), 1.0)
+            goal = np.where(d_all > cap * (1.0 + 1e-9), amax, np.clip(want, 1.0, amax))
+            up = alpha + (goal - alpha) * orate
+        alpha = np.where(elig, up, alpha + (1.0 - alpha) * orate)
         if resourcing:
-            base_cap = cap0 if path.standby is None else cap0 + path.standby[day]
+            base_cap = cap0 + sb
             u = np.minimum(np.divide(base_cap, x0, out=np.ones(n), where=x0 > 0), 1.0)
-            spare = np.maximum(base_cap - x0, 0.0)
+            spare = np.maximum(cap0 * np.where(elig, amax, 1.0) + sb - x0, 0.0)
             sp_tot = spare.reshape(R, S).sum(axis=0)
             c = spare / np.where(sp_tot > 0, sp_tot, 1.0)[product_of]
-            links.resource(u, c, b.headroom, b.new_links, a, res_rate)
+            links.resource(u, c, b.headroom, b.new_links, res_rate)
 
         # ---- record
+        if out.cost is not None and (E_on or (resourcing and links_moved(links))):
+            cost = links.shifted_cost(O, fric) if resourcing else np.zeros(n)
+            if E_on:
+                cost += fric @ E
+            out.cost[:, day] = cost
         out.x[:, day] = x
         out.capacity[:, day] = cap
         out.exports[:, day] = exp_del
@@ -574,19 +842,17 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         out.binding[:, day] = bind
         out.binding_product[:, day] = bprod
         out.stock[:, :, day] = stock
-        out.overprod[:, day] = alpha
-        held = (Sd_next + SM_next).reshape(P, R, S).sum(axis=2).T
+        out.overprod[:, day] = a_eff
+        held = S_next.reshape(P, R, S).sum(axis=2).T
         out.inventory_days[:, :, day] = np.divide(held, base_use_rp,
                                                   out=np.full((R, P), np.nan),
                                                   where=base_use_rp > 0)
         if record_flows:
-            out.flows["S"][:, :, day] = Sd
-            out.flows["SM"][:, :, day] = SM
-            out.flows["arrivals"][:, :, day] = arr
+            out.flows["S"][:, :, day] = S_
+            out.flows["arrivals"][:, :, day] = arr + arrM
             out.flows["arrivals_M"][:, :, day] = arrM
             out.flows["use"][:, :, day] = use
-            out.flows["use_M"][:, :, day] = useM
 
-        Sd, SM, arr, arrM = Sd_next, SM_next, arr_next, arrM_next
+        S_, Sm, arr, arrM, arrE = S_next, Sm_next, arr_next, arrM_next, arrE_next
         O, OM, E = O_next, OM_next, E_next
     return out

@@ -1,5 +1,6 @@
 """Mode ``dynamic``: day-by-day propagation with inventories, orders, overproduction, recovery,
-standby ramp-up and stockpile drawdown (ARIO-style). Equations: ``docs/dynamic.md``; numerics:
+standby ramp-up, re-sourcing and stockpile drawdown (ARIO-style, on the production recipe of
+:mod:`stresstest.recipe`). Equations: ``docs/dynamic.md``; numerics:
 :mod:`stresstest.kernels.dynamic`.
 
 ``run_dynamic(economy, shock, plan=None, horizon=None, **options)`` returns a Result with a
@@ -21,33 +22,29 @@ from ..compiled import NATIONAL, check_labels, no_plan, plan_is_empty, standby_a
 from ..economy import derive, stack
 from ..errors import InputError
 from ..kernels import dynamic as kd
+from ..recipe import PARAMETERS as RECIPE_PARAMETERS
+from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
 from ..result import make_result
 
 DAYS_PER_YEAR = 365.0
 
-#: Default parameters; override per call (``run_dynamic(..., restock_tau=5)``) or in a
-#: scenario's ``[parameters]`` table. ``inventory_days`` (None, a number of days, or
-#: ``{product: days}``) overrides the per-product defaults: ``inventory_days_goods`` for
-#: tradable products, ``inventory_days_services`` for non-tradable ones and
-#: ``inventory_days_utilities`` for non-storable utilities (sector names containing one of
-#: :data:`UTILITY_WORDS`; gas and water supply are usually non-tradable, hence services).
+#: The dynamic behaviour options and their defaults; every recipe parameter
+#: (:data:`stresstest.recipe.PARAMETERS`) is an option too. Override per call
+#: (``run_dynamic(..., restock_tau=5)``) or in a scenario's ``[parameters]`` table (call
+#: options win). ``overprod_max`` / ``overprod_tau`` ``None``: from the recipe (``1 + spare``
+#: per industry, ``spare_ramp_days / 2``).
 DEFAULTS = {
-    "inventory_days": None,
-    "inventory_days_goods": 30.0,
-    "inventory_days_services": 3.0,
-    "inventory_days_utilities": 1.0,
     "restock_tau": 10.0,
-    "overprod_max": 1.25,
-    "overprod_tau": 365.0,
-    "critical_threshold": 0.02,
     "final_rule": "proportional",
-    "resourcing_tau": 7.0,
     "stock_refill_days": 365.0,
     "stock_trigger": 0.5,
     "inventory_psi": 0.0,
+    "overprod_max": None,
+    "overprod_tau": None,
+    "overprod_rule": "ramp",
+    "overprod_when_hit": False,
+    "min_cover_days": 1.0,
 }
-UTILITY_WORDS = ("electricity", "electric power", "heat power", "power and heat",
-                 "power supply", "power generation", "steam", "utilities")
 
 
 def _positive(name, value, allow_zero=False, minimum=None):
@@ -61,76 +58,83 @@ def _positive(name, value, allow_zero=False, minimum=None):
 
 
 def resolve_parameters(economy: xr.Dataset, shock: xr.Dataset | None = None,
-                       options: dict | None = None) -> dict:
-    """Merge :data:`DEFAULTS`, the scenario's ``parameters`` (shock attrs, JSON) and call
-    options (later wins); validate. Scenario keys that are not dynamic parameters belong to
-    other modes and are left alone; unknown call options are errors."""
-    params = dict(DEFAULTS)
+                       options: dict | None = None) -> tuple[dict, Recipe]:
+    """``(dynamic options, recipe)`` of a run: :data:`DEFAULTS` and the recipe's defaults,
+    then the scenario's ``parameters`` (shock attrs, JSON; keys of neither kind belong to
+    other modes and are left alone), then call ``options`` (unknown ones are errors);
+    validated. The recipe is :func:`stresstest.recipe.resolve_recipe` of the recipe keys."""
+    from_scenario = {}
     if shock is not None and shock.attrs.get("parameters"):
         raw = shock.attrs["parameters"]
         try:
-            sp_ = json.loads(raw) if isinstance(raw, str) else dict(raw)
+            got = json.loads(raw) if isinstance(raw, str) else dict(raw)
         except (ValueError, TypeError):
             raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: [parameters] is "
                              f"not a JSON table: {raw!r}") from None
-        if not isinstance(sp_, dict):
+        if not isinstance(got, dict):
             raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: [parameters] is "
                              f"not a table: {raw!r}")
-        params.update({k: v for k, v in sp_.items() if k in DEFAULTS})
+        from_scenario = {k: v for k, v in got.items() if k in DEFAULTS}
     options = dict(options or {})
-    unknown = sorted(set(options) - set(DEFAULTS))
+    unknown = sorted(set(options) - set(DEFAULTS) - set(RECIPE_PARAMETERS))
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r} for mode 'dynamic' (known: horizon, "
-                         f"{', '.join(DEFAULTS)})")
-    params.update(options)
-    for k in ("restock_tau", "overprod_tau", "stock_refill_days"):
+                         f"record_flows, {', '.join(DEFAULTS)}, "
+                         f"{', '.join(RECIPE_PARAMETERS)})")
+    params = {**DEFAULTS, **from_scenario,
+              **{k: v for k, v in options.items() if k in DEFAULTS}}
+    recipe = resolve_recipe(
+        economy, {**scenario_parameters(shock),
+                  **{k: v for k, v in options.items() if k in RECIPE_PARAMETERS}},
+        where="dynamic")
+    for k in ("restock_tau", "stock_refill_days"):
         params[k] = _positive(k, params[k])
-    params["resourcing_tau"] = _positive("resourcing_tau", params["resourcing_tau"], minimum=1.0)
-    params["overprod_max"] = _positive("overprod_max", params["overprod_max"], minimum=1.0)
-    params["stock_trigger"] = _positive("stock_trigger", params["stock_trigger"],
-                                        allow_zero=True)
-    if params["stock_trigger"] > 1.0:
-        raise InputError("dynamic option 'stock_trigger' must be <= 1, got "
-                         f"{params['stock_trigger']!r}")
-    params["inventory_psi"] = _positive("inventory_psi", params["inventory_psi"],
-                                        allow_zero=True)
-    if params["inventory_psi"] > 1.0:
-        raise InputError("dynamic option 'inventory_psi' must be <= 1, got "
-                         f"{params['inventory_psi']!r}")
-    params["critical_threshold"] = _positive("critical_threshold", params["critical_threshold"],
-                                             allow_zero=True)
-    if params["critical_threshold"] >= 1.0:
-        raise InputError("dynamic option 'critical_threshold' must be < 1, got "
-                         f"{params['critical_threshold']!r}")
-    for k in ("inventory_days_goods", "inventory_days_services", "inventory_days_utilities"):
+    params["min_cover_days"] = _positive("min_cover_days", params["min_cover_days"],
+                                         allow_zero=True)
+    if params["overprod_tau"] is not None:
+        params["overprod_tau"] = _positive("overprod_tau", params["overprod_tau"])
+    if params["overprod_max"] is not None:
+        params["overprod_max"] = _positive("overprod_max", params["overprod_max"],
+                                           minimum=1.0)
+    for k in ("stock_trigger", "inventory_psi"):
         params[k] = _positive(k, params[k], allow_zero=True)
+        if params[k] > 1.0:
+            raise InputError(f"dynamic option {k!r} must be <= 1, got {params[k]!r}")
     if params["final_rule"] not in kd.FINAL_RULES:
         raise InputError(f"dynamic option 'final_rule' must be one of "
                          f"{', '.join(kd.FINAL_RULES)}, got {params['final_rule']!r}")
-    inventory_cover(economy, params)  # validates inventory_days
-    return params
+    if params["overprod_rule"] not in kd.OVERPROD_RULES:
+        raise InputError(f"dynamic option 'overprod_rule' must be one of "
+                         f"{', '.join(kd.OVERPROD_RULES)}, got {params['overprod_rule']!r}")
+    if not isinstance(params["overprod_when_hit"], (bool, np.bool_)):
+        raise InputError("dynamic option 'overprod_when_hit' must be true or false, got "
+                         f"{params['overprod_when_hit']!r}")
+    params["overprod_when_hit"] = bool(params["overprod_when_hit"])
+    return params, recipe
 
 
-def inventory_cover(economy: xr.Dataset, params: dict) -> np.ndarray:
-    """Target inventory cover (P) in days of baseline use, from :func:`resolve_parameters`."""
-    names = [str(s).lower() for s in economy["sector_name"].values]
-    tradable = economy["tradable"].values.astype(bool)
-    utility = np.array([any(w in nm for w in UTILITY_WORDS) for nm in names])
-    cover = np.where(utility, params["inventory_days_utilities"],
-                     np.where(tradable, params["inventory_days_goods"],
-                              params["inventory_days_services"])).astype(float)
-    spec = params.get("inventory_days")
-    if spec is None:
-        return cover
-    if isinstance(spec, dict):
-        labels = {str(p): i for i, p in enumerate(economy["sector"].values)}
-        for key, val in spec.items():
-            if str(key) not in labels:
-                raise InputError(f"dynamic option 'inventory_days': unknown product {key!r} "
-                                 f"(products: {', '.join(list(labels)[:8])}, ...)")
-            cover[labels[str(key)]] = _positive(f"inventory_days[{key}]", val, allow_zero=True)
-        return cover
-    return np.full(cover.shape, _positive("inventory_days", spec, allow_zero=True))
+def kernel_params(recipe: Recipe, params: dict) -> kd.Params:
+    """The kernel's :class:`~stresstest.kernels.dynamic.Params` of a recipe and the dynamic
+    options: inventories (at least ``min_cover_days`` of every binding input: a working
+    stock), binding inputs and critical-first tier from the recipe;
+    overproduction ceiling ``1 + spare`` and time constant ``spare_ramp_days / 2`` unless
+    overridden; re-sourcing time constant ``resourcing_ramp_days / 2`` (an exponential
+    approach with mean lag ``τ`` is about a linear ramp of ``2 τ``)."""
+    amax = (1.0 + recipe.spare if params["overprod_max"] is None
+            else np.full(recipe.spare.shape, params["overprod_max"]))
+    otau = (recipe.spare_ramp_days / 2.0 if params["overprod_tau"] is None
+            else params["overprod_tau"])
+    binds = recipe.crit | recipe.half
+    cover = np.where(binds, np.maximum(recipe.inventory, params["min_cover_days"]),
+                     recipe.inventory)
+    return kd.Params(
+        cover=cover, crit=recipe.crit, half=recipe.half,
+        first=(recipe.crit | recipe.half) if recipe.critical_first else None,
+        restock_tau=params["restock_tau"], overprod_max=amax, overprod_tau=otau,
+        overprod_rule=params["overprod_rule"], overprod_when_hit=params["overprod_when_hit"],
+        final_rule=params["final_rule"], resourcing_tau=recipe.resourcing_ramp_days / 2.0,
+        stock_refill_days=params["stock_refill_days"], stock_trigger=params["stock_trigger"],
+        inventory_psi=params["inventory_psi"])
 
 
 def _extend(arr: np.ndarray, horizon: int) -> np.ndarray:
@@ -142,9 +146,11 @@ def _extend(arr: np.ndarray, horizon: int) -> np.ndarray:
 
 
 def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None,
-                 horizon: int | None, params: dict):
+                 horizon: int | None, params: dict, recipe: Recipe):
     """The kernel's :class:`~stresstest.kernels.dynamic.Table`, ``Params``, ``Path`` and
-    ``Backups`` (daily money) for a compiled shock and plan."""
+    ``Backups`` (daily money) for a compiled shock and plan, and the plan used; ``params``
+    and ``recipe`` from :func:`resolve_parameters`. Re-sourcing bounds are the recipe's plus
+    the plan's substitution (new links and imports capped at 1)."""
     d = derive(economy)
     R, S = d.n_region, d.n_sector
     check_labels(shock, economy, "scenario")
@@ -159,11 +165,7 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         d.exports / DAYS_PER_YEAR, d.MY / DAYS_PER_YEAR,
         economy["consumption"].values.astype(bool),
         economy["essential_share"].values.astype(float))
-    prm = kd.Params(cover=inventory_cover(economy, params),
-                    **{k: params[k] for k in ("restock_tau", "overprod_max", "overprod_tau",
-                                              "critical_threshold", "final_rule",
-                                              "resourcing_tau", "stock_refill_days",
-                                              "stock_trigger", "inventory_psi")})
+    prm = kernel_params(recipe, params)
     kappa = _extend(stack(shock["kappa"].transpose("region", "sector", "time")).T, horizon)
     alpha_M = _extend(shock["alpha_M"].transpose("time", "product").values, horizon)
     rho = delta = None
@@ -200,9 +202,13 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         corridor=plan["corridor_extra"].transpose("region_from", "region_to").values,
         stock=plan["stock_amount"].transpose("holder", "product").values,
         max_release=plan["stock_max_release"].transpose("holder", "product").values,
-        headroom=plan["substitution_headroom"].values,
-        new_links=plan["substitution_new_links"].values,
-        imports=plan["substitution_imports"].values,
+        headroom=recipe.headroom + plan["substitution_headroom"].values,
+        new_links=np.minimum(recipe.new_links + plan["substitution_new_links"].values, 1.0),
+        imports=np.minimum(recipe.imports + plan["substitution_imports"].values, 1.0),
+        friction=np.where((plan["substitution_headroom"].values > 0)
+                          | (plan["substitution_new_links"].values > 0)
+                          | (plan["substitution_imports"].values > 0),
+                          plan["substitution_friction"].values.astype(float), recipe.friction),
         window_end=int(shock.attrs.get("window_end", T)),
     )
     path = kd.Path(kappa=kappa, alpha_M=alpha_M, standby=standby, rho=rho, delta=delta)
@@ -210,33 +216,33 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
 
 
 def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None = None, *,
-                horizon: int | None = None, inventory_days=None,
-                inventory_days_goods: float | None = None,
-                inventory_days_services: float | None = None,
-                inventory_days_utilities: float | None = None,
-                restock_tau: float | None = None, overprod_max: float | None = None,
-                overprod_tau: float | None = None, critical_threshold: float | None = None,
-                final_rule: str | None = None, resourcing_tau: float | None = None,
+                horizon: int | None = None, record_flows: bool = False,
+                restock_tau: float | None = None, final_rule: str | None = None,
                 stock_refill_days: float | None = None, stock_trigger: float | None = None,
-                inventory_psi: float | None = None, record_flows: bool = False) -> xr.Dataset:
+                inventory_psi: float | None = None, overprod_max: float | None = None,
+                overprod_tau: float | None = None, overprod_rule: str | None = None,
+                overprod_when_hit: bool | None = None, min_cover_days: float | None = None,
+                **recipe) -> xr.Dataset:
     """Simulate ``horizon`` days (default: the scenario's) and return a Result with ``time``.
 
-    Options left at ``None`` take the scenario's ``[parameters]`` or :data:`DEFAULTS`. Money
-    in the Result is an annual rate (daily flow x 365). ``record_flows=True`` adds the daily
-    inventory accounts ``S``, ``SM`` (start of day), ``arrivals``, ``arrivals_M``, ``use``,
-    ``use_M`` (economy units per day) on dims (product, region, sector, time):
-    ``S(t+1) = S(t) + arrivals(t) - use(t)``.
+    Options left at ``None`` take the scenario's ``[parameters]`` or :data:`DEFAULTS`;
+    ``recipe``: recipe parameters (:data:`stresstest.recipe.PARAMETERS`, e.g.
+    ``recipe="strict"``, ``inventory_days=30``), over the scenario's. Money in the Result is
+    an annual rate (daily flow x 365). ``record_flows=True`` adds the daily inventory
+    accounts ``S`` (start of day), ``arrivals`` (domestic, imported and stockpile units),
+    ``arrivals_M`` (the imported part) and ``use`` (economy units per day) on dims (product,
+    region, sector, time): ``S(t+1) = S(t) + arrivals(t) - use(t)``.
     """
-    given = dict(inventory_days=inventory_days, inventory_days_goods=inventory_days_goods,
-                 inventory_days_services=inventory_days_services,
-                 inventory_days_utilities=inventory_days_utilities, restock_tau=restock_tau,
-                 overprod_max=overprod_max, overprod_tau=overprod_tau,
-                 critical_threshold=critical_threshold, final_rule=final_rule,
-                 resourcing_tau=resourcing_tau, stock_refill_days=stock_refill_days,
-                 stock_trigger=stock_trigger, inventory_psi=inventory_psi)
+    given = dict(restock_tau=restock_tau, final_rule=final_rule,
+                 stock_refill_days=stock_refill_days, stock_trigger=stock_trigger,
+                 inventory_psi=inventory_psi, overprod_max=overprod_max,
+                 overprod_tau=overprod_tau, overprod_rule=overprod_rule,
+                 overprod_when_hit=overprod_when_hit, min_cover_days=min_cover_days)
     options = {k: v for k, v in given.items() if v is not None}
-    params = resolve_parameters(economy, shock, options)
-    table, prm, path, backups, plan_used = build_inputs(economy, shock, plan, horizon, params)
+    options.update(recipe)
+    params, rec = resolve_parameters(economy, shock, options)
+    table, prm, path, backups, plan_used = build_inputs(economy, shock, plan, horizon, params,
+                                                        rec)
     t0 = _time.perf_counter()
     try:
         tr = kd.simulate(table, prm, path, backups, record_flows=record_flows)
@@ -260,12 +266,19 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         extra["standby_active"] = xr.DataArray(
             tr.standby.reshape(R, S, -1) * y, dims=("region", "sector", "time"),
             attrs={"units": f"{economy.attrs.get('units', '')} per year"})
+    if tr.cost is not None:
+        extra["substitution_cost"] = xr.DataArray(
+            tr.cost.reshape(R, S, -1) * y, dims=("region", "sector", "time"),
+            attrs={"units": f"{economy.attrs.get('units', '')} per year",
+                   "long_name": "friction on re-sourced and import-substituting flows "
+                                "(subtracted from va)"})
     if record_flows:
         for k, v in tr.flows.items():
             extra[k] = xr.DataArray(v.reshape(S, R, S, -1),
                                     dims=("product", "region", "sector", "time"))
-    public = {k: v for k, v in params.items()}
-    public["horizon"] = int(path.days)
+    public = {**params, **rec.params, "horizon": int(path.days),
+              "overprod_tau_days": float(prm.overprod_tau),
+              "resourcing_tau_days": float(prm.resourcing_tau)}
     res = make_result(
         economy, mode="dynamic", shock=shock, plan=plan if not plan_is_empty(plan) else None,
         x=tr.x * y, capacity=tr.capacity * y, f=tr.f * y, exports=tr.exports * y,
@@ -275,6 +288,9 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                      "backend": "dense" if table.n <= kd.DENSE_LIMIT else "sparse"},
         extra=extra, kappa=path.kappa.T, imports_remaining=path.alpha_M.T,
     )
+    res.attrs.update(recipe_attrs(rec))
+    if "substitution_cost" in res and bool(np.any(res["substitution_cost"].values != 0)):
+        res["va"] = res["va"] - res["substitution_cost"]
     if plan is not None and not plan_is_empty(plan):
         res.attrs["plan"] = str(plan.attrs.get("plan", ""))
     elif plan is not None:
@@ -283,4 +299,4 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
     return res
 
 
-__all__ = ["DEFAULTS", "run_dynamic", "resolve_parameters", "inventory_cover", "build_inputs"]
+__all__ = ["DEFAULTS", "run_dynamic", "resolve_parameters", "kernel_params", "build_inputs"]
