@@ -23,7 +23,8 @@ from .conftest import shared_file
 RTOL = 1e-9
 #: (mode, options): every mode, both recipes where a mode has them.
 RUNS = [("rationing", {}), ("rationing", {"recipe": "strict"}), ("optimal", {}),
-        ("optimal", {"recipe": "strict"}), ("leontief", {}), ("dynamic", {})]
+        ("optimal", {"recipe": "strict"}), ("leontief", {}), ("dynamic", {}),
+        ("dynamic", {"recipe": "strict"})]
 
 
 def _dev(a, b) -> float:

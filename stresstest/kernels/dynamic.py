@@ -106,7 +106,8 @@ class Path:
     """Time-varying inputs, leading axis ``T`` days (money daily).
 
     ``kappa`` (T, n); ``standby`` (T, n) or None; ``alpha_M`` (T, P); ``rho`` (T, R, R, P) or
-    None; ``delta`` (T, R, P, U) or None.
+    None; ``delta`` (T, R, P, U) or None; ``epsilon`` (T, n) remaining foreign demand for each
+    industry's exports or None.
     """
 
     kappa: np.ndarray
@@ -114,6 +115,7 @@ class Path:
     standby: np.ndarray | None = None
     rho: np.ndarray | None = None
     delta: np.ndarray | None = None
+    epsilon: np.ndarray | None = None
 
     @property
     def days(self) -> int:
@@ -622,7 +624,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             Yc = np.where(ey < 1.0, np.minimum(Yc, ey * Yc0), Yc)
             Yo = np.where(ey < 1.0, np.minimum(Yo, ey * Yo0), Yo)
         Yfc = Yc.sum(axis=1)
-        fd = Yfc + Yo.sum(axis=1) + Yn.sum(axis=1) + t.exports
+        exports = t.exports if path.epsilon is None else t.exports * path.epsilon[day]
+        fd = Yfc + Yo.sum(axis=1) + Yn.sum(axis=1) + exports
 
         # ---- intermediate demand: current needs (with ``first``: of which the binding
         # buyers'), then restocking
@@ -680,12 +683,17 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         bprod[ok] = -1
 
         # ---- distribution of output: current needs by final_rule, then restocking orders
+        # inventory drawdowns (negative final use) are supply from users' stocks: they add
+        # to output in the rationing and are delivered in full, as in the baseline
         ess = e_ind * Yfc
-        r_b, r_i, r_fc, r_fo, left = _ratios(prm.final_rule, x, d, d_int, d1, fd, ess, e_ind)
+        W = -Yn.sum(axis=1)
+        fd_pos = fd + W
+        r_b, r_i, r_fc, r_fo, left = _ratios(prm.final_rule, x + W, d + W, d_int, d1, fd_pos,
+                                             ess, e_ind)
         r_r = None if first is None else _fill(left, d_rest)[0]
         Ydel_c = Yc * r_fc[:, None]
-        Ydel = Ydel_c + (Yo + Yn) * r_fo[:, None]
-        exp_del = t.exports * r_fo
+        Ydel = Ydel_c + Yo * r_fo[:, None] + Yn
+        exp_del = exports * r_fo
 
         # ---- imports: one pool per product; current needs (with final use) first
         MYtot = MYc.sum(axis=1) + MYo.sum(axis=1)

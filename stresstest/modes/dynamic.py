@@ -168,14 +168,18 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
     prm = kernel_params(recipe, params)
     kappa = _extend(stack(shock["kappa"].transpose("region", "sector", "time")).T, horizon)
     alpha_M = _extend(shock["alpha_M"].transpose("time", "product").values, horizon)
-    rho = delta = None
+    rho = delta = epsilon = None
+    if "epsilon" in shock:
+        epsilon = _extend(stack(shock["epsilon"].rename(product="sector").transpose(
+            "region", "sector", "time")).T, horizon)
     if "rho" in shock:
         rho = _extend(shock["rho"].transpose("time", "region_from", "region_to",
                                              "product").values, horizon)
     if "delta" in shock:
         delta = _extend(shock["delta"].transpose("time", "region", "product", "use").values,
                         horizon)
-    for name, arr in (("kappa", kappa), ("alpha_M", alpha_M), ("rho", rho), ("delta", delta)):
+    for name, arr in (("kappa", kappa), ("alpha_M", alpha_M), ("rho", rho), ("delta", delta),
+                      ("epsilon", epsilon)):
         if arr is not None and (not np.all(np.isfinite(arr)) or np.any(arr < 0)):
             raise InputError(f"scenario {shock.attrs.get('scenario', '')!r}: {name} has "
                              "negative or non-finite values")
@@ -211,7 +215,8 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
                           plan["substitution_friction"].values.astype(float), recipe.friction),
         window_end=int(shock.attrs.get("window_end", T)),
     )
-    path = kd.Path(kappa=kappa, alpha_M=alpha_M, standby=standby, rho=rho, delta=delta)
+    path = kd.Path(kappa=kappa, alpha_M=alpha_M, standby=standby, rho=rho, delta=delta,
+                   epsilon=epsilon)
     return table, prm, path, backups, plan
 
 
@@ -287,6 +292,7 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
         diagnostics={"days": int(path.days), "seconds": round(elapsed, 4),
                      "backend": "dense" if table.n <= kd.DENSE_LIMIT else "sparse"},
         extra=extra, kappa=path.kappa.T, imports_remaining=path.alpha_M.T,
+        exports_remaining=None if path.epsilon is None else path.epsilon.T,
     )
     res.attrs.update(recipe_attrs(rec))
     if "substitution_cost" in res and bool(np.any(res["substitution_cost"].values != 0)):
