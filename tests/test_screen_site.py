@@ -1,0 +1,113 @@
+"""Host-region screening and backup siting (issue 14)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stresstest.compiled import no_shock
+from stresstest.errors import InputError
+from stresstest.screen import CRITERIA, INDICATORS, rank_sensitivity, score, screen
+from stresstest.testing import random_economy
+
+
+def test_screen_china31_structure(china31):
+    ds = screen(china31)
+    assert "exposure" not in ds["criterion"].values  # no scenarios: no exposure criterion
+    assert ds.sizes["region"] == 31
+    assert sorted(ds["rank"].values) == list(range(1, 32))
+    assert np.all((ds["indicator_score"].values >= 0) & (ds["indicator_score"].values <= 1))
+    v = ds["value"].to_pandas()
+    # coastal regions have zero distance to the coast, Xinjiang the largest
+    assert v.loc["Guangdong", "coast_distance"] == 0.0
+    assert v["coast_distance"].idxmax() in ("Xinjiang", "Tibet")
+    # location quotients average to 1 weighted by output
+    x = china31["x"].sum("sector").values
+    assert np.average(v["lq_energy"].values, weights=x) == pytest.approx(1.0, rel=1e-9)
+    # Shanxi and Inner Mongolia (coal) are among the top energy regions
+    top = set(v["lq_energy"].sort_values(ascending=False).index[:4])
+    assert {"Shanxi", "InnerMongolia"} <= top, top
+
+
+def test_screen_with_exposure_and_weights(china31):
+    ds = screen(china31, ["guangdong-electronics-failure"], samples=200)
+    assert list(ds["criterion"].values) == list(CRITERIA)
+    v = ds["value"].to_pandas()
+    # the failing node is Guangdong's: its own output survives least
+    assert v["output_surviving"].idxmin() == "Guangdong"
+    only_exposure = screen(china31, ["guangdong-electronics-failure"],
+                           weights={c: 0.0 for c in CRITERIA} | {"exposure": 1.0}, samples=50)
+    best = str(only_exposure["region"].values[int(np.argmin(only_exposure["rank"].values))])
+    s = only_exposure["criterion_score"].sel(criterion="exposure").to_pandas()
+    assert best == s.idxmax()
+
+
+def test_score_is_a_weighted_mean_of_normalised_indicators():
+    vals = {"lq_energy": np.array([1.0, 2.0, 3.0]), "coast_distance": np.array([0, 500, 250.0]),
+            "unit_labour_cost": np.array([1.0, 0.5, 2.0])}
+    out = score(vals, {"endowment": 1.0, "hub": 1.0, "gradient": 2.0})
+    np.testing.assert_allclose(out["indicator_scores"]["lq_energy"], [0, 0.5, 1])
+    np.testing.assert_allclose(out["indicator_scores"]["unit_labour_cost"], [2 / 3, 1, 0])
+    total = (out["criterion_scores"]["endowment"] + out["criterion_scores"]["hub"]
+             + 2 * out["criterion_scores"]["gradient"]) / 4
+    np.testing.assert_allclose(out["total"], total)
+    assert list(out["rank"]) == list(np.argsort(np.argsort(-total)) + 1)
+
+
+def test_rank_sensitivity_is_seeded_and_firm_for_a_dominant_region():
+    C = np.array([[1.0, 0.5, 0.0], [1.0, 0.4, 0.1]])
+    a = rank_sensitivity(C, [1, 1], n=500, seed=3)
+    b = rank_sensitivity(C, [1, 1], n=500, seed=3)
+    np.testing.assert_array_equal(a["rank_median"], b["rank_median"])
+    assert a["rank_p95"][0] == 1 and a["top_probability"][0] == 1.0
+
+
+def test_screen_rejects_bad_input(china31):
+    with pytest.raises(InputError, match="unknown criteria"):
+        screen(china31, weights={"beauty": 1})
+    with pytest.raises(InputError, match="sector groups"):
+        screen(random_economy(2, 3, seed=0))
+    with pytest.raises(InputError, match="sum to 0"):
+        screen(china31, weights={c: 0.0 for c in CRITERIA})
+
+
+def test_every_indicator_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "screening.md").read_text(
+        encoding="utf-8")
+    for name in INDICATORS:
+        assert f"`{name}`" in doc, name
+
+
+# ----------------------------------------------------------------------------- siting
+
+
+def test_plan_toml_round_trips_to_a_plan(china31):
+    from stresstest.plan import compile_plan, parse_plan
+    from stresstest.site import default_candidates, plan_toml
+
+    cands = default_candidates(china31)
+    kinds = {c.kind for c in cands}
+    assert kinds == {"standby", "stockpile", "corridor"}
+    pick = {c: 2 for c in cands[:2]} | {[c for c in cands if c.kind == "stockpile"][0]: 1}
+    plan = compile_plan(parse_plan(plan_toml("p", "d", pick), "<p>"), china31)
+    assert plan.sizes["standby"] == 2
+    assert float(plan["stock_amount"].sum()) > 0
+
+
+def test_site_spends_within_budget_and_beats_nothing(china31):
+    from stresstest.site import default_candidates, portfolio_objective, site
+
+    cands = [c for c in default_candidates(china31, regions=["Sichuan"])
+             if c.kind != "corridor"][:6]
+    sc = ["guangdong-electronics-failure"]
+    res = site(china31, sc, 60.0, candidates=cands, shortlist=3, max_steps=3)
+    assert res.cost <= 60.0 + 1e-9
+    assert res.objective >= 0
+    if res.units:
+        J, cost = portfolio_objective(china31, sc, res.units)
+        assert J == pytest.approx(res.objective, rel=1e-6, abs=1e-6)
+        assert cost == pytest.approx(res.cost, rel=1e-9)
+    with pytest.raises(InputError, match="budget"):
+        site(china31, sc, -1.0, candidates=cands)
