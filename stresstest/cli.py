@@ -1095,6 +1095,9 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
     click.echo(f"wrote {html} and {md}")
 
 
+from . import cli_hinterland  # noqa: E402,F401  (registers the screen and site commands)
+
+
 def main():
     """Console entry point."""
     cli(prog_name="stresstest")

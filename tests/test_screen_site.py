@@ -111,3 +111,44 @@ def test_site_spends_within_budget_and_beats_nothing(china31):
         assert cost == pytest.approx(res.cost, rel=1e-9)
     with pytest.raises(InputError, match="budget"):
         site(china31, sc, -1.0, candidates=cands)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from stresstest.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_screen_table_and_report(china31, tmp_path):
+    r = _invoke("screen", "--samples", "50", "--scenario", "guangdong-electronics-failure")
+    assert r.exit_code == 0, r.output
+    assert "Sichuan" in r.output and "P(top 5)" in r.output
+    r = _invoke("screen", "--samples", "50", "-o", str(tmp_path / "s.html"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "s.html").read_text().startswith("<!DOCTYPE html>")
+    assert "| rank | region |" in (tmp_path / "s.md").read_text()
+    r = _invoke("screen", "--weights", "beauty=1")
+    assert r.exit_code == 2 and "unknown criteria" in r.output
+
+
+def test_cli_site_writes_a_plan_compare_accepts(china31, tmp_path):
+    cand = tmp_path / "cand.toml"
+    cand.write_text('[[standby]]\nregion = "Sichuan"\nsector = "electronics"\n'
+                    'capacity_share = 0.01\nlead_time = 0\nramp = 0\n'
+                    'annual_cost_share = 0.08\nmax_units = 2\n')
+    out = tmp_path / "sited.toml"
+    r = _invoke("site", "--scenario", "guangdong-electronics-failure", "--budget", "500",
+                "--candidates", str(cand), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    from stresstest.plan import compile_plan, load_plan
+
+    plan = compile_plan(load_plan(out), china31)
+    assert plan.attrs["plan"] == "sited"
+    r = _invoke("site", "--scenario", "guangdong-electronics-failure", "--budget", "500",
+                "-o", str(tmp_path / "x.txt"))
+    assert r.exit_code == 2 and ".toml" in r.output
