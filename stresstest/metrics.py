@@ -656,8 +656,8 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
     """Headline numbers per plan (:func:`headline` against ``results["none"]``), money in
     ``unit`` (:mod:`stresstest.units`; default ``bn yuan`` for yuan economies), indexed by
     plan and ranked (column ``rank``: 1 = lowest break-even probability ``p*``, ties broken
-    by the larger benefit; plans that save nothing or do harm after the others, ``none``
-    last without a rank). ``df.attrs``: ``units`` (column -> unit), ``unit`` (money unit),
+    by the larger benefit; plans that save nothing or do harm follow without a rank, ``none``
+    last). ``df.attrs``: ``units`` (column -> unit), ``unit`` (money unit),
     ``notes`` (:func:`definitions`), ``criterion``, ``probabilities``. The CLI
     (``compare``, exports) and the report show this table."""
     from . import units as U
@@ -694,7 +694,7 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
     order = key.sort_values(["none", "bad", "p", "b"], kind="stable").index
     df = df.loc[order]
     rank = pd.Series(pd.NA, index=df.index, dtype="Int64")
-    ranked = [p for p in df.index if p != "none"]
+    ranked = [p for p in df.index if p != "none" and not key.loc[p, "bad"]]
     rank.loc[ranked] = range(1, len(ranked) + 1)
     df.insert(0, "rank", rank)
     col_units = {}

@@ -97,42 +97,75 @@ LABELS = {
 # --------------------------------------------------------------------------- formatting
 
 
-def money_scale(units: str) -> tuple[float, str]:
-    """Factor and label to show money of ``units`` in billion yuan when the units are yuan
-    (``1e8 yuan``, ``100 million yuan``, ``亿元``, ``10,000 yuan``, ``million yuan``, ``yuan``);
-    otherwise ``(1, units)``."""
-    u = str(units).lower().replace(",", "").replace("_", " ").strip()
-    if "亿元" in u or ("yuan" in u and any(k in u for k in ("1e8", "10^8", "100 million",
-                                                              "hundred million"))):
-        return 0.1, "bn yuan"
-    if "万元" in u or ("yuan" in u and any(k in u for k in ("1e4", "10^4", "10000", "10 thousand"))):
-        return 1e-5, "bn yuan"
-    if "yuan" in u and ("million" in u or "1e6" in u):
-        return 1e-3, "bn yuan"
-    if "yuan" in u and ("billion" in u or "1e9" in u):
-        return 1.0, "bn yuan"
-    if u in ("yuan", "cny", "rmb"):
-        return 1e-9, "bn yuan"
-    return 1.0, str(units)
+def money_scale(units: str, unit: str | None = None, lang: str = "en") -> tuple[float, str]:
+    """Factor and label to show money of the economy's ``units`` in ``unit`` (default
+    :func:`stresstest.units.default_unit`: bn yuan for yuan economies, 亿元 in Chinese)."""
+    from ..units import factor
+
+    return factor(units, unit, lang)
 
 
-def fmt_pct(v) -> str:
-    """A share as a percentage with one decimal (``—`` for NaN/None)."""
+def fmt_pct(v, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals (``—`` for NaN/None); a share below 1
+    never shows as 100% (``99.97%`` -> ``99.9%``), nor one above 0 as 0%."""
     if v is None or not np.isfinite(v):
         return "—"
-    return f"{100 * float(v):.1f}%"
+    v = float(v)
+    text = f"{100 * v:.{digits}f}%"
+    step = 10.0 ** -digits
+    if v < 1 and float(text[:-1]) >= 100:
+        return f"{100 - step:.{digits}f}%"
+    if 0 < v and float(text[:-1]) <= 0:
+        return f"<{step:.{digits}f}%"
+    return text
 
 
-def fmt_money(v, units: str) -> str:
-    """Money in bn yuan (or the economy's units) with thousands separators."""
+def fmt_amount(v, label: str) -> str:
+    """Money already in the output's unit, with thousands separators and its ``label``."""
     if v is None or not np.isfinite(v):
         return "—"
-    factor, label = money_scale(units)
-    x = float(v) * factor
+    x = float(v)
     if x == 0:
         return f"0 {label}"
     digits = 1 if abs(x) >= 100 else 2 if abs(x) >= 1 else 3
     return f"{x:,.{digits}f} {label}"
+
+
+def fmt_money(v, units: str, unit: str | None = None, lang: str = "en") -> str:
+    """Money in the economy's ``units`` shown in ``unit`` (default bn yuan for yuan
+    economies) with thousands separators."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    factor, label = money_scale(units, unit, lang)
+    return fmt_amount(float(v) * factor, label)
+
+
+def fmt_prob(v) -> str:
+    """An annual probability (``p*``): percent with two significant digits, ``never`` when
+    infinite (the plan saves nothing), ``—`` when unknown."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    v = float(v)
+    if np.isinf(v):
+        return "never"
+    pct = 100 * v
+    if pct == 0:
+        return "0%"
+    text = f"{pct:.2g}" if pct < 100 else f"{pct:,.0f}"
+    if "e" in text:
+        text = f"{pct:.2f}"
+    return f"{text}%"
+
+
+def fmt_days(v) -> str:
+    """Days (of national essential use, person-days): thousands separators, 2 significant
+    decimals below 10."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    v = float(v)
+    if v == 0:
+        return "0"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
 def fmt_band(h: dict, key: str, fmt=None) -> str:
