@@ -1183,43 +1183,72 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
 # --------------------------------------------------------------------------- report
 
 
-def _chokepoints(eco, results: dict, mode: str, lang: str) -> dict:
-    from .report import LABELS, chokepoints_from_values, fmt_money, fmt_pct, region_names, \
-        sector_names
+CHOKE_TEXT = {
+    "en": {"title": "Chokepoints of this scenario: output lost by the industries each one binds",
+           "lp_title": "Marginal value of capacity (LP duals)",
+           "lp_note": "Where one more unit of capacity adds most to the objective (no plan).",
+           "chokepoint": "chokepoint", "kind": "binds as", "industries": "industries bound",
+           "lost": "output lost over the event [{unit}]", "share": "share of the output loss",
+           "import": "foreign supply of {p}", "route": "interregional routes for {p}",
+           "kinds": {"input": "input", "import": "import", "route": "route",
+                     "capacity": "own capacity"},
+           "note": ("No plan, central estimate. Each industry's lost output is attributed to "
+                    "what binds it: a short input to the regions supplying it (by their "
+                    "deliveries times their own shortfall), an import to foreign supply, a "
+                    "route to interregional routes, capacity to the industry itself. Over the "
+                    "event on the benefit's basis.")},
+    "zh": {"title": "本情景的瓶颈：受其约束的行业损失的产出",
+           "lp_title": "产能的边际价值（线性规划对偶）", "lp_note": "增加一单位产能对目标贡献最大之处（无方案）。",
+           "chokepoint": "瓶颈", "kind": "约束类型", "industries": "受约束行业数",
+           "lost": "事件期间损失的产出（{unit}）", "share": "占产出损失比例",
+           "import": "{p}的境外供给", "route": "{p}的省际运输",
+           "kinds": {"input": "投入", "import": "进口", "route": "运输", "capacity": "自身产能"},
+           "note": "无方案，中心估计。每个行业损失的产出归因于约束它的因素：短缺的投入归于供应该投入的地区（按"
+                   "其供货量乘以其自身缺口），进口归于境外供给，运输归于省际运输，产能归于该行业本身。按效益"
+                   "的口径计算整个事件期间。"},
+}
 
-    L = LABELS[lang]
+
+def _chokepoints(eco, results: dict, mode: str, lang: str, unit=None) -> dict:
+    from .report import LABELS, chokepoints_from_values, fmt_amount, fmt_pct, region_names, \
+        sector_names
+    from .units import factor
+
+    L, T = LABELS[lang], CHOKE_TEXT[lang]
     units = str(eco.attrs.get("units", ""))
     base = results.get("none") or next(iter(results.values()))
     if "capacity_value" in base:
         cv = base["capacity_value"]
         if "time" in cv.dims:
             cv = cv.mean("time")
-        return chokepoints_from_values(
-            cv, eco, title="Marginal value of capacity (LP duals)" if lang == "en"
-            else "产能的边际价值（线性规划对偶）", value_label=L["value"], units=units, lang=lang,
-            note="Where one more unit of capacity adds most to the objective (no plan)."
-            if lang == "en" else "")
-    try:
-        analysis = _need("analysis")
-        df = analysis.rank_extraction(eco, "total", top=10)
-    except StresstestError as exc:
-        return {"unavailable": str(exc)}
+        return chokepoints_from_values(cv, eco, title=T["lp_title"], value_label=L["value"],
+                                       units=units, lang=lang, note=T["lp_note"], unit=unit)
+    metrics = _need("metrics")
+    df = metrics.chokepoints(base, eco, top=10)
+    if df.empty:
+        return {"unavailable": "no industry is bound by a constraint" if lang == "en"
+                else "没有受约束的行业"}
+    f, label = factor(units, unit, lang)
     rn = dict(zip(map(str, eco["region"].values), region_names(eco, lang)))
     sn = dict(zip(map(str, eco["sector"].values), sector_names(eco, lang)))
-    rows = [[str(r["rank"]), rn[str(r["region"])], sn[str(r["sector"])],
-             fmt_money(r["loss"], units), fmt_pct(r["loss_share"])] for _, r in df.iterrows()]
-    title = ("Hypothetical extraction: output lost without each region-sector"
-             if lang == "en" else "假设抽取法：去掉各地区部门后损失的产出")
-    return {"title": title, "headers": [L["rank"], L["region"], L["sector"],
-                                        "output lost" if lang == "en" else "产出损失",
-                                        "share of output" if lang == "en" else "占总产出"],
-            "rows": rows, "align": ["right", "left", "left", "right", "right"],
-            "note": "Total extraction on the baseline economy (backward and forward linkages)."
-            if lang == "en" else ""}
+    rows = []
+    for k, r in df.iterrows():
+        if r["kind"] in ("import", "route"):
+            name = T[r["kind"]].format(p=sn[r["product"]])
+        else:
+            name = f"{rn[r['region']]} · {sn[r['product']]}"
+        rows.append([str(k), name, T["kinds"][r["kind"]], str(int(r["industries"])),
+                     fmt_amount(r["loss"] * f, "").strip(), fmt_pct(r["share"])])
+    return {"title": T["title"], "headers": [L["rank"], T["chokepoint"], T["kind"],
+                                             T["industries"], T["lost"].format(unit=label),
+                                             T["share"]],
+            "rows": rows, "align": ["right", "left", "left", "right", "right", "right"],
+            "note": T["note"]}
 
 
 def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=None,
-                options=None, lang="en", command="", band=False) -> dict:
+                options=None, lang="en", command="", band=False, unit=None,
+                probabilities=None) -> dict:
     """Run every plan (and ``none``) and build the report context."""
     from .report import build_report
 
@@ -1230,19 +1259,18 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
     scen = sc.load_scenario(scenario)
     texts = {}
     for p in names:
-        key = p
         obj = pl.load_plan(p)
-        texts[str(getattr(obj, "name", key))] = pl.describe_plan(obj, eco)
+        texts[str(getattr(obj, "name", p))] = pl.describe_plan(obj, eco, lang=lang, unit=unit)
     leads = {}
     for p, c in plans.items():
         if c.sizes.get("standby", 0):
             leads[p] = [float(v) for v in np.unique(c["standby_lead_time"].values)]
     return build_report(
         eco, results, scenario_name=str(getattr(scen, "name", scenario)),
-        scenario_text=sc.describe_scenario(scen, eco), plan_texts=texts,
+        scenario_text=sc.describe_scenario(scen, eco, lang=lang, unit=unit), plan_texts=texts,
         plan_costs={p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()},
-        plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang), lang=lang,
-        command=command)
+        plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang, unit), lang=lang,
+        command=command, unit=unit, probabilities=probabilities)
 
 
 @cli.command()
@@ -1255,14 +1283,23 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="HTML file [default: reports/SCENARIO.html]; the .md twin goes next to it.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@_unit_option
+@_probability_option
 @_band_option
 @_strict_option
-def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
+def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, probabilities,
+           band):
     """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
     from .report import write_report
 
     opts = _parse_options(options)
     eco = _economy(economy)
+    _check_unit(eco, unit)
+    stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
+    out = Path(output) if output else Path("reports") / f"{stem}.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"report: cannot write {str(out)!r}: the report is HTML (.html) with "
+                         "a Markdown twin next to it")
     band = _use_band(band, mode)
     names = _plan_list(plan)
     cmd = ["stresstest", "report", scenario, *[a for p in names for a in ("--plan", p)],
@@ -1271,12 +1308,15 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
         cmd += ["--horizon", str(horizon)]
     for o in options:
         cmd += ["--option", o]
+    if unit:
+        cmd += ["--unit", unit]
+    for p in probabilities or ():
+        cmd += ["--probability", f"{100 * p:g}%"]
     if not band and mode == "rationing":
         cmd.append("--no-band")
     ctx = make_report(eco, scenario, names, mode=mode, horizon=horizon, options=opts, lang=lang,
-                      command=shlex.join(cmd), band=band)
-    stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
-    out = Path(output) if output else Path("reports") / f"{stem}.html"
+                      command=shlex.join(cmd), band=band, unit=unit,
+                      probabilities=probabilities)
     html, md = write_report(out, ctx)
     click.echo(f"wrote {html} and {md}")
 

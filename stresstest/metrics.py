@@ -728,3 +728,77 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
                              None if _is_dynamic(first) else h0["event_factor"], person),
     })
     return df
+
+
+# --------------------------------------------------------------------------- chokepoints
+
+
+def chokepoints(res: xr.Dataset, economy: xr.Dataset, top: int = 10) -> pd.DataFrame:
+    """The scenario's own chokepoints, from its binding constraints (central estimate of a
+    band; dynamic: summed over the days).
+
+    Output lost by each industry (``x0 − x``) is attributed to what binds it (``binding``,
+    ``binding_product``): an input ``p`` — to the regions supplying ``p`` to that industry,
+    in proportion to ``Z[o, p → industry] · (1 − x[o, p] / x0[o, p])⁺`` (their deliveries
+    times their own shortfall; by deliveries alone when no supplier is short); an import —
+    to ``foreign supply of p``; a route — to ``interregional routes of p``; capacity — to the
+    industry itself. Rows ``region`` (``""`` for imports and routes), ``product``, ``kind``
+    (input, import, route, capacity), ``industries`` (bound by it), ``loss`` (output lost by
+    them over the event, economy units, :func:`event_loss` basis), ``share`` (of the total
+    output loss over the event), ranked by ``loss``; the top ``top``."""
+    from .band import select_estimate
+
+    res = select_estimate(res)
+    x0 = res["x_baseline"].transpose("region", "sector").values
+    x, code, prod = (res[v].transpose("region", "sector", ...).values
+                     for v in ("x", "binding", "binding_product"))
+    R, S = x0.shape
+    if x.ndim == 3:  # dynamic: days; loss per day at an annual rate
+        scale = 1.0 / DAYS_PER_YEAR
+    else:
+        x, code, prod = x[..., None], code[..., None], prod[..., None]
+        scale = window_days(res) / DAYS_PER_YEAR * event_factor(res)
+    lost = np.maximum(x0[..., None] - x, 0.0) * scale          # (R, S, T) money
+    total = float(lost.sum())
+    Z = economy["Z"].transpose("origin", "product", "region", "sector").values
+    short = np.maximum(0.0, 1.0 - np.divide(x, x0[..., None], out=np.ones_like(x),
+                                            where=x0[..., None] > 0))   # (R, S, T)
+    acc: dict = {}
+    count: dict = {}
+
+    def add(key, value, n=1):
+        acc[key] = acc.get(key, 0.0) + value
+        count[key] = count.get(key, 0) + n
+
+    products = [str(p) for p in economy["sector"].values]
+    regions = [str(r) for r in economy["region"].values]
+    for r, s, t in zip(*np.nonzero(lost > 0)):
+        c, p, v = int(code[r, s, t]), int(prod[r, s, t]), float(lost[r, s, t])
+        if c == BINDING["capacity"]:
+            add((regions[r], products[s], "capacity"), v)
+        elif c == BINDING["import"] and p >= 0:
+            add(("", products[p], "import"), v)
+        elif c == BINDING["route"] and p >= 0:
+            add(("", products[p], "route"), v)
+        elif c == BINDING["input"] and p >= 0:
+            z = Z[:, p, r, s]
+            w = z * short[:, p, t]
+            if not w.sum() > 0:
+                w = z
+            if not w.sum() > 0:
+                continue
+            w = w / w.sum()
+            for o in np.nonzero(w > 1e-6)[0]:
+                add((regions[o], products[p], "input"), v * float(w[o]), 0)
+            count[("*", products[p], "input")] = count.get(("*", products[p], "input"), 0) + 1
+    rows = [{"region": k[0], "product": k[1], "kind": k[2], "loss": v,
+             "industries": count.get(k, 0) if k[2] != "input" else
+             count.get(("*", k[1], "input"), 0),
+             "share": v / total if total > 0 else np.nan} for k, v in acc.items()]
+    if not rows:
+        return pd.DataFrame(columns=["region", "product", "kind", "industries", "loss",
+                                     "share"])
+    df = pd.DataFrame(rows).sort_values("loss", ascending=False, kind="stable").head(top)
+    df = df[["region", "product", "kind", "industries", "loss", "share"]].reset_index(drop=True)
+    df.index = pd.RangeIndex(1, len(df) + 1, name="rank")
+    return df

@@ -39,15 +39,15 @@ DAYS_PER_YEAR = 365.0
 KINDS = ("standby", "stockpile", "substitution", "corridor")
 BASES = ("essential", "use", "imports")
 COVERS = ("holders", "national")
-TOP_KEYS = ("name", "description") + KINDS
+TOP_KEYS = ("name", "description", "description_zh") + KINDS
 ELEMENT_KEYS = {
     "standby": ("region", "sector", "capacity_share", "capacity", "lead_time", "ramp",
-                "annual_cost_share", "annual_cost", "note"),
+                "annual_cost_share", "annual_cost", "note", "note_zh"),
     "stockpile": ("product", "region", "days_of_cover", "basis", "covers", "max_release",
-                  "annual_cost_share", "annual_cost", "note"),
+                  "annual_cost_share", "annual_cost", "note", "note_zh"),
     "substitution": ("products", "headroom", "new_links", "friction", "imports", "annual_cost",
-                     "note"),
-    "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost", "note"),
+                     "note", "note_zh"),
+    "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost", "note", "note_zh"),
 }
 ELEMENT_REQUIRED = {
     "standby": ("region", "sector", "lead_time", "ramp"),
@@ -82,6 +82,8 @@ class Plan:
     description: str
     elements: tuple = ()
     source: str = "<string>"
+    #: Chinese description (optional; the Chinese report shows it)
+    description_zh: str = ""
 
     def of(self, kind: str) -> list[Element]:
         return [e for e in self.elements if e.kind == kind]
@@ -120,7 +122,7 @@ def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs:
             refs.append((f.at(key), value, SELECTOR_FIELDS[key]))
         return value
 
-    out: dict = {"note": f.string("note", "")}
+    out: dict = {"note": f.string("note", ""), "note_zh": f.string("note_zh", "")}
     if kind == "standby":
         _one_of(f, "capacity_share", "capacity", True)
         _one_of(f, "annual_cost_share", "annual_cost", True)
@@ -186,10 +188,11 @@ def _parse(text, source: str, stem: str | None) -> _Parsed:
     elif name is not None and stem is not None and name != stem:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
+    description_zh = top.string("description_zh", "")
     elements = [_parse_element(kind, t, i, source, problems, refs) for kind in KINDS
                 for i, t in enumerate(top.table_list(kind))]
     plan = Plan(name or "", description or "", tuple(e for e in elements if e is not None),
-                source)
+                source, description_zh or "")
     return _Parsed(plan, problems, refs)
 
 
