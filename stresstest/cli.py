@@ -1252,9 +1252,12 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
     """Run every plan (and ``none``) and build the report context."""
     from .report import build_report
 
+    from .units import default_unit
+
     names = _with_none(list(plan_names))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
     results = _run_all(eco, shock, plans, mode, options or {}, band)
+    unit = unit or default_unit(str(eco.attrs.get("units", "")), lang)
     sc, pl = _need("scenario"), _need("plan")
     scen = sc.load_scenario(scenario)
     texts = {}

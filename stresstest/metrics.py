@@ -591,7 +591,8 @@ DEFINITIONS = {
         "cost": ("Annual cost = the plan's yearly cost (carrying cost of stocks, capital "
                  "charge + O&M of standby capacity, annuity of corridors), in {unit} a year."),
         "breakeven": ("p* = annual cost / benefit per event: the annual probability of the "
-                      "event above which the plan pays for itself; ranked by lowest p*."),
+                      "event above which the plan pays for itself (shown per year when above "
+                      "1: more than one event a year needed)."),
         "expected": ("Expected benefit/cost at p = p × benefit / annual cost (no discounting, "
                      "at most one event a year)."),
     },
@@ -603,8 +604,8 @@ DEFINITIONS = {
                      "以全国必需使用天数计{person}。",
         "cost": "年成本 = 方案每年的成本（储备的持有成本、备用产能的资本费用与运维、通道的年金），"
                 "单位{unit}/年。",
-        "breakeven": "p* = 年成本 / 每次事件的效益：事件年发生概率高于此值时方案的期望效益超过成本；"
-                     "按 p* 从低到高排序。",
+        "breakeven": "p* = 年成本 / 每次事件的效益：事件年发生概率高于此值时方案的期望效益超过成本"
+                     "（大于1时以“次/年”显示：需每年发生不止一次）。",
         "expected": "概率 p 下的期望效益/成本 = p × 效益 / 年成本（不贴现，每年至多一次事件）。",
     },
 }
@@ -635,11 +636,12 @@ MONEY_RATE_KEYS = ("output_loss", "va_loss", "direct_shock", "cost")
 #: Headline keys in money over the event (``<unit>``).
 MONEY_EVENT_KEYS = ("va_loss_event", "benefit")
 RANK_CRITERION = {
-    "en": ("lowest break-even annual probability p* among plans that save value added and do "
-           "no harm (ties: larger benefit); plans that save nothing or lower a national or "
-           "regional share by more than 0.1 pp come after"),
-    "zh": ("在挽回增加值且无损害的方案中，盈亏平衡年概率 p* 最低者优先（相同则效益大者优先）；"
-           "无效益或使全国或地区某项比例下降超过0.1个百分点的方案排在其后")}
+    "en": ("Ranked by the lowest break-even annual probability p* among plans that save value "
+           "added (ties: larger benefit); plans that save nothing follow unranked. A plan that "
+           "lowers a national or regional share by more than 0.1 pp is flagged (worse than "
+           "none)."),
+    "zh": ("在挽回增加值的方案中按盈亏平衡年概率 p* 从低到高排名（相同则效益大者优先）；无效益的方案"
+           "列于其后、不排名。使全国或地区某项比例下降超过0.1个百分点的方案另加标注（劣于无方案）。")}
 
 
 def _money_key(k: str) -> str | None:
@@ -656,8 +658,8 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
     """Headline numbers per plan (:func:`headline` against ``results["none"]``), money in
     ``unit`` (:mod:`stresstest.units`; default ``bn yuan`` for yuan economies), indexed by
     plan and ranked (column ``rank``: 1 = lowest break-even probability ``p*``, ties broken
-    by the larger benefit; plans that save nothing or do harm follow without a rank, ``none``
-    last). ``df.attrs``: ``units`` (column -> unit), ``unit`` (money unit),
+    by the larger benefit; plans that save nothing follow without a rank, ``none`` last; harm is
+    flagged in ``harm``, not ranked on). ``df.attrs``: ``units`` (column -> unit), ``unit`` (money unit),
     ``notes`` (:func:`definitions`), ``criterion``, ``probabilities``. The CLI
     (``compare``, exports) and the report show this table."""
     from . import units as U
@@ -685,10 +687,8 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
     # rank: lowest p* first; harm or no benefit after; none last
     pstar = df["breakeven_p"] if "breakeven_p" in df else pd.Series(np.nan, index=df.index)
     ben = df["benefit"] if "benefit" in df else pd.Series(np.nan, index=df.index)
-    harm = (df["harm"].fillna("").astype(str) != "") if "harm" in df else \
-        pd.Series(False, index=df.index)
     is_none = pd.Series(df.index == "none", index=df.index)
-    key = pd.DataFrame({"none": is_none, "bad": harm | ~(ben > 0),
+    key = pd.DataFrame({"none": is_none, "bad": ~(ben > 0),
                         "p": pstar.fillna(np.inf).replace(-np.inf, np.inf),
                         "b": -ben.fillna(-np.inf)})
     order = key.sort_values(["none", "bad", "p", "b"], kind="stable").index

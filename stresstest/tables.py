@@ -24,7 +24,7 @@ EXTENSIONS = {"table": (".txt",), "markdown": (".md", ".markdown"), "csv": (".cs
               "json": (".json",), "xlsx": (".xlsx",), "netcdf": (".nc", ".nc4")}
 
 HEAD = {
-    "en": {"plan": "plan", "rank": "rank", "benefit": "VA saved over the event",
+    "en": {"plan": "Plan", "rank": "Rank", "benefit": "VA saved over the event",
            "essential": "critical supply secured", "person": "person-days secured",
            "cost": "annual cost", "pstar": "break-even p*", "bc": "B/C at {p}",
            "output": "output", "va": "VA", "worst": "worst-region critical supply",

@@ -87,6 +87,7 @@ LABELS = {
                          "output.",
         "benefit_chart": "VA saved over the event by plan ({unit})",
         "benefit_note": "bar: central; whisker: strict cascade to coordinated optimum",
+        "band_short": "band: strict cascade – coordinated optimum",
         "diagnostics": "Solver diagnostics", "money": "Money unit",
         "a_event": "Event horizon", "a_event_v": "{days} days (the scenario's horizon); "
                    "static modes scale the window by the daily direct shock: factor {factor}",
@@ -140,6 +141,7 @@ LABELS = {
                          "占总产出的 {direct}。",
         "benefit_chart": "各方案事件期间挽回的增加值（{unit}）",
         "benefit_note": "柱：中心估计；须线：严格连锁至协调最优",
+        "band_short": "区间：严格连锁—协调最优",
         "diagnostics": "求解诊断", "money": "货币单位",
         "a_event": "事件期限", "a_event_v": "{days}天（情景期限）；静态模型按逐日直接冲击外推冲击窗口："
                                           "系数{factor}",
@@ -218,10 +220,12 @@ def fmt_prob(v) -> str:
     v = float(v)
     if np.isinf(v):
         return "never"
+    if v >= 1:
+        return f"{v:,.1f}/yr" if v < 100 else f"{v:,.0f}/yr"
     pct = 100 * v
     if pct == 0:
         return "0%"
-    text = f"{pct:.2g}" if pct < 100 else f"{pct:,.0f}"
+    text = f"{pct:.2g}"
     if "e" in text:
         text = f"{pct:.2f}"
     return f"{text}%"
@@ -233,7 +237,7 @@ def fmt_days(v) -> str:
     if v is None or not np.isfinite(v):
         return "—"
     v = float(v)
-    if v == 0:
+    if abs(v) < 0.005:
         return "0"
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
@@ -246,6 +250,11 @@ def fmt_band(h: dict, key: str, fmt=None) -> str:
     central = fmt(h.get(key))
     if lo is None or hi is None:
         return central
+    try:
+        if float(lo) > float(hi):  # e.g. amplification: the strict cascade amplifies more
+            lo, hi = hi, lo
+    except (TypeError, ValueError):
+        pass
     return f"{central} [{fmt(lo)} – {fmt(hi)}]"
 
 
@@ -554,7 +563,7 @@ def build_report(
     bars = charts.bars_svg([rnames[i] for i in order_r],
                            {plan_label(p): by_region[p][order_r] for p in shown},
                            title="", xlabel=L["out_share"], lows=lows, highs=highs,
-                           note=L["regions_note"].rstrip("。.") if band else "")
+                           note=L["band_short"] if band else "")
     benefit_chart = None
     if others and "benefit" in df:
         vals = {L["va_saved"]: np.array([float(df.loc[p, "benefit"]) for p in others])}

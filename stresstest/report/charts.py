@@ -77,7 +77,7 @@ def figure_to_svg(fig: Figure) -> str:
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None},
-                    bbox_inches="tight", pad_inches=0.05)
+                    bbox_inches="tight", pad_inches=0.3)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
