@@ -1070,34 +1070,38 @@ def compare_table(results: dict, eco, costs: dict, probabilities=None, unit=None
 
 
 def _format_compare(df, eco, fmt: str, extra: dict | None = None) -> str:
-    from .report import region_names, sector_names
+    from .report import region_names
 
     tables = _need("tables")
     if fmt == "csv":
         return tables.to_csv(df)
     if fmt == "json":
         return tables.to_json(df, extra)
-    sn = dict(zip(map(str, eco["sector"].values), sector_names(eco)))
+    # sector labels (short) in the columns, full names in the notes of the report
+    sn = {str(s): str(s) for s in eco["sector"].values}
     rn = dict(zip(map(str, eco["region"].values), region_names(eco)))
     dynamic = "output_share_horizon" in df
     blocks = [
-        ("outcomes: surviving share on the average day of the shock window, central [low – "
+        ("Outcomes: surviving share on the average day of the shock window, central [low – "
          "high]" + ("" if not dynamic else "; over all days; trough (day); recovery day"),
          tables.outcome_headers(df, sn, "en", dynamic),
-         tables.outcome_rows(df, sn, rn, "en", dynamic)),
-        (f"plan economics, ranked by {df.attrs.get('criterion', '')}; band alternatives in "
-         "brackets", tables.economics_headers(df), tables.economics_rows(df))]
+         tables.outcome_rows(df, sn, rn, "en", dynamic), 1),
+        (f"Plan economics. {df.attrs.get('criterion', '')} Band alternatives (strict cascade; "
+         "coordinated optimum) in brackets.", tables.economics_headers(df),
+         tables.economics_rows(df), 2)]
     notes = [f"- {n}" for n in df.attrs.get("notes", [])]
     out = []
-    for title, headers, rows in blocks:
+    for title, headers, rows, left in blocks:
+        align = ["<"] * left + [">"] * (len(headers) - left)
         if fmt == "markdown":
             esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
             lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |",
-                     "|" + "|".join([" --- "] * 2 + [" ---: "] * (len(headers) - 2)) + "|"]
+                     "|" + "|".join([" --- "] * left + [" ---: "] * (len(headers) - left))
+                     + "|"]
             lines += ["| " + " | ".join(row) + " |" for row in esc]
             out.append("\n".join(lines))
         else:
-            out.append(title + "\n" + _table(headers, rows))
+            out.append(textwrap.fill(title, 100) + "\n" + _table(headers, rows, align))
     out.append("\n".join(notes))
     return "\n\n".join(out)
 
