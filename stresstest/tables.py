@@ -60,6 +60,19 @@ def _alts(row, key, fmt, lang):
     return fmt_alternatives(h, key, fmt, (H["strict"], H["optimum"]))
 
 
+def harm_zh(text: str, names: dict | None = None) -> str:
+    """:func:`stresstest.metrics.plan_harm` findings in Chinese (``names``: label -> Chinese
+    name of products and regions)."""
+    import re
+
+    names = names or {}
+    text = re.sub(r"(of )(\S+)( -)", lambda m: m.group(1) + names.get(m.group(2), m.group(2))
+                  + m.group(3), text)
+    text = re.sub(r"critical supply of (\S+) -([\d.]+) pp", r"\1关键供给 -\2个百分点", text)
+    text = re.sub(r"output of (\S+) -([\d.]+) pp", r"\1产出 -\2个百分点", text)
+    return re.sub(r"national value added -([\d.]+) pp", r"全国增加值 -\1个百分点", text)
+
+
 def plan_label(p: str, lang: str = "en") -> str:
     return HEAD.get(lang, HEAD["en"])["none"] if p == "none" else str(p)
 
@@ -81,7 +94,8 @@ def _has_person_days(df) -> bool:
         df["person_days"], errors="coerce")).any())
 
 
-def economics_rows(df: pd.DataFrame, lang: str = "en") -> list[list[str]]:
+def economics_rows(df: pd.DataFrame, lang: str = "en", names: dict | None = None
+                   ) -> list[list[str]]:
     """The plan-economics table as displayed (ranked): rank, plan, benefit, critical supply
     secured, cost, p*, expected B/C at each probability; band alternatives in brackets."""
     from .metrics import prob_key
@@ -103,8 +117,11 @@ def economics_rows(df: pd.DataFrame, lang: str = "en") -> list[list[str]]:
                _alts(row, "essential_days", fmt_days, lang)]
         if _has_person_days(df):
             out.append(_alts(row, "person_days", fmt_days, lang))
-        out += [money(row.get("cost")), _alts(row, "breakeven_p", fmt_prob, lang)]
+        out += [money(row.get("cost")),
+                _alts(row, "breakeven_p", lambda v: fmt_prob(v, lang), lang)]
         harm = str(row.get("harm", "") or "")
+        if lang == "zh":
+            harm = harm_zh(harm, names)
         for q in df.attrs.get("probabilities", ()):
             out.append(fmt_ratio(_num(row.get(prob_key(q)))))
         if harm:

@@ -261,3 +261,59 @@ def test_chinese_report_is_chinese_in_yiyuan(files):
     assert "亿元" in md and "bn yuan" not in md and "1e8 yuan" not in md
     html = (files / "zh.html").read_text(encoding="utf-8")
     assert "@font-face" in html and "data:font/woff;base64," in html
+
+
+def test_chinese_fields_are_strict_and_optional():
+    from stresstest.errors import PlanError, ScenarioError
+    from stresstest.plan import parse_plan
+    from stresstest.scenario import parse_scenario
+
+    sc = parse_scenario(SCENARIO, stem="cut")
+    assert sc.description_zh.startswith("各地区") and sc.events[0].note_zh == "测试"
+    with pytest.raises(ScenarioError, match="description_zh: .*must be a string"):
+        parse_scenario(SCENARIO.replace('description_zh = "各地区S0产能降至40%，随后恢复。"',
+                                        "description_zh = 3"), stem="cut")
+    with pytest.raises(ScenarioError, match=r"events\[0\].note_zh"):
+        parse_scenario(SCENARIO.replace('note_zh = "测试"', "note_zh = [1]"), stem="cut")
+    plan = parse_plan(PLAN, stem="backup")
+    assert plan.description_zh and plan.elements[0]["note_zh"] == "备用产能"
+    with pytest.raises(PlanError, match="note_zhh"):
+        parse_plan(PLAN.replace("note_zh", "note_zhh"), stem="backup")
+
+
+def test_cost_bases_of_plan_elements():
+    from stresstest.errors import PlanError
+    from stresstest.plan import annuity_factor, compile_plan, parse_plan
+
+    eco = random_economy(3, 4, seed=1)
+    plan = parse_plan(PLAN, stem="backup")
+    c = compile_plan(plan, eco)
+    cap = float(c["standby_capacity"].sum())
+    assert float(c["standby_cost"].sum()) == pytest.approx(cap * 1.5 * (0.08 + 0.02))
+    with pytest.raises(PlanError, match="one cost basis"):
+        parse_plan(PLAN + "annual_cost_share = 0.1\n", stem="backup")
+    with pytest.raises(PlanError, match="capital_charge: required with capital_per_output"):
+        parse_plan(PLAN.replace("capital_charge = 0.08\n", ""), stem="backup")
+    corridor = ('name = "c"\ndescription = "d"\n[[corridor]]\nfrom = "R0"\nto = "R1"\n'
+                'extra = 0.1\ncapital_cost = 100.0\ninterest_rate = 0.05\nlifetime = 20\n'
+                'om_share = 0.01\n')
+    c = compile_plan(parse_plan(corridor, stem="c"), eco)
+    assert c.attrs["annual_cost"] == pytest.approx(100.0 * (annuity_factor(0.05, 20) + 0.01))
+    assert annuity_factor(0.05, 20) == pytest.approx(0.0802426, rel=1e-5)
+    assert annuity_factor(0.0, 20) == pytest.approx(0.05)
+    with pytest.raises(PlanError, match="lifetime: required with capital_cost"):
+        parse_plan(corridor.replace("lifetime = 20\n", ""), stem="c")
+    with pytest.raises(PlanError, match="interest_rate: only with capital_cost"):
+        parse_plan(corridor.replace("capital_cost = 100.0\n", "").replace(
+            "lifetime = 20\n", ""), stem="c")
+
+
+def test_dynamic_run_says_which_number_it_shows(files):
+    r = invoke("run", "cut.toml", "--economy", "eco.nc", "--mode", "dynamic")
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "average day of the window (days 0–19)" in out
+    assert "over all 40 days" in out and "trough" in out and "recovered" in out
+    r = invoke("compare", *BASE, "--mode", "dynamic")
+    assert r.exit_code == 0, r.output
+    assert "output, window avg" in r.stdout and "recovery day" in r.stdout

@@ -156,6 +156,11 @@ LABELS = {
     },
 }
 
+BINDING_ZH = {"none": "无约束", "demand": "需求", "capacity": "产能", "input": "投入",
+              "import": "进口", "route": "运输"}
+MODE_ZH = {"rationing": "配给均衡（rationing）", "optimal": "协调最优（optimal）",
+           "dynamic": "动态（dynamic）", "leontief": "里昂惕夫（leontief）"}
+
 #: Chinese names of the band estimates' meanings (the English ones are band.MEANING).
 MEANING_ZH = {
     "central": "中心估计：各行业按分析师对投入的评级继续生产（关键、重要、两个月内不需要），动用投入库存、"
@@ -212,16 +217,17 @@ def fmt_money(v, units: str, unit: str | None = None, lang: str = "en") -> str:
     return fmt_amount(float(v) * factor, label)
 
 
-def fmt_prob(v) -> str:
-    """An annual probability (``p*``): percent with two significant digits, ``never`` when
-    infinite (the plan saves nothing), ``—`` when unknown."""
+def fmt_prob(v, lang: str = "en") -> str:
+    """An annual probability (``p*``): percent with two significant digits, events per year
+    above 1, ``never`` when infinite (the plan saves nothing), ``—`` when unknown."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "—"
     v = float(v)
     if np.isinf(v):
-        return "never"
+        return "无法回本" if lang == "zh" else "never"
     if v >= 1:
-        return f"{v:,.1f}/yr" if v < 100 else f"{v:,.0f}/yr"
+        per = "次/年" if lang == "zh" else "/yr"
+        return f"{v:,.1f}{per}" if v < 100 else f"{v:,.0f}{per}"
     pct = 100 * v
     if pct == 0:
         return "0%"
@@ -489,7 +495,8 @@ def build_report(
     headline = _table(out_heads, out_rows)
     outcome_note = (L["outcome_note_dyn"].format(w0=w0, w1=w1 - 1, days=first.sizes["time"])
                     if dynamic else L["outcome_note"].format(w0=w0, w1=w1 - 1))
-    economics = _table(tables.economics_headers(df, lang), tables.economics_rows(df, lang))
+    economics = _table(tables.economics_headers(df, lang),
+                       tables.economics_rows(df, lang, {**sn, **rn}))
     economics["align"] = ["right", "left"] + ["right"] * (len(economics["headers"]) - 2)
     economics_notes = [df.attrs.get("criterion", "")] + list(df.attrs.get("notes", []))
     h0 = summary[base_plan]["h"]
@@ -502,10 +509,11 @@ def build_report(
         direct=fmt_pct(h0.get("direct_shock", float("nan")) / factor
                        / float(first["x_baseline"].sum())))
         if amp is not None and np.isfinite(amp) else "")
-    binding = _table([L["plan"], *sorted({k for s in summary.values() for k in s["binding"]})],
+    kinds = sorted({k for s in summary.values() for k in s["binding"]})
+    binding = _table([L["plan"], *[BINDING_ZH.get(k, k) if lang == "zh" else k for k in kinds]],
                      [])
     binding["rows"] = [[plan_label(p), *[str(summary[p]["binding"].get(k, 0))
-                                          for k in binding["headers"][1:]]] for p in order]
+                                          for k in kinds]] for p in order]
 
     # cards: output surviving (band) and what the plan saves
     cards = []
@@ -684,9 +692,10 @@ def build_report(
         "plans": [{"name": plan_label(p), "text": plan_texts.get(p, ""),
                    "cost": money(df.loc[p, "cost"]) if "cost" in df else L["na"]}
                   for p in order],
-        "economy": econ_title, "dims": dims, "units": money_label, "mode": mode,
+        "economy": econ_title, "dims": dims, "units": money_label,
+        "mode": MODE_ZH.get(mode, mode) if lang == "zh" else mode,
         "best": best, "best_text": (f'{L["best_plan"]}: {best} (p* '
-                                    f'{fmt_prob(best_h.get("breakeven_p"))}; '
+                                    f'{fmt_prob(best_h.get("breakeven_p"), lang)}; '
                                     f'{L["va_saved"]} {money(best_h.get("benefit"))})'
                                     if best and "benefit" in best_h else ""),
         "cards": cards, "cards_note": L["cards_note"],
