@@ -22,7 +22,6 @@ import inspect
 import json
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from . import metrics
@@ -124,13 +123,19 @@ def run(economy, scenario, plan=None, mode: str = "rationing", **options) -> xr.
     return res
 
 
-def compare(economy, scenario, plans, mode: str = "rationing", **options):
+def compare(economy, scenario, plans, mode: str = "rationing", *, probabilities=None,
+            unit: str | None = None, **options):
     """Run one scenario under several plans; return ``(results, table)``.
 
     ``results``: the Results concatenated along a new ``plan`` dim (labels = plan names);
-    ``table``: a pandas DataFrame of :func:`stresstest.metrics.headline` per plan, relative to
-    the no-backup run (``none`` is run as the reference when it is not among ``plans``), sorted
-    by ``backup_value`` (largest first).
+    ``table``: :func:`stresstest.metrics.plan_table` — a pandas DataFrame **indexed by plan**
+    of :func:`stresstest.metrics.headline` per plan relative to the no-backup run (``none`` is
+    run as the reference when it is not among ``plans``), ranked by lowest break-even annual
+    probability ``p*`` (column ``rank``), money in ``unit`` (default bn yuan for yuan
+    economies; ``table.attrs["units"]`` gives every column's unit, ``table.attrs["notes"]``
+    the definitions), expected benefit/cost at ``probabilities`` (default
+    :data:`stresstest.metrics.PROBABILITIES`). The same table the CLI's ``compare`` and the
+    report show.
     """
     if isinstance(plans, (str, xr.Dataset)) or plans is None:
         plans = [plans]
@@ -139,6 +144,9 @@ def compare(economy, scenario, plans, mode: str = "rationing", **options):
         raise InputError("compare needs at least one plan")
     _mode_function(mode, options)  # validates mode and options before any work
     eco = resolve_economy(economy)
+    from .units import factor
+
+    factor(str(eco.attrs.get("units", "")), unit)  # a bad unit fails before any work
     shock = resolve_scenario(scenario, eco, horizon=options.get("horizon"))
     compiled = [resolve_plan(p, eco) for p in plans]
     names = [("none" if c is None else str(c.attrs.get("plan", f"plan{i}")))
@@ -146,17 +154,13 @@ def compare(economy, scenario, plans, mode: str = "rationing", **options):
     if len(set(names)) != len(names):
         names = [f"{n}#{i}" if names.count(n) > 1 else n for i, n in enumerate(names)]
     results = [run(eco, shock, c, mode=mode, **options) for c in compiled]
-    if "none" in names:
-        ref = results[names.index("none")]
-    else:
-        ref = run(eco, shock, None, mode=mode, **options)
-    rows = []
-    for name, res in zip(names, results):
-        row = metrics.headline(res, ref)
-        row["plan"] = name
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    table = table.sort_values("backup_value", ascending=False, kind="stable").reset_index(drop=True)
+    by_name = dict(zip(names, results))
+    if "none" not in by_name:
+        by_name = {"none": run(eco, shock, None, mode=mode, **options), **by_name}
+    costs = {n: metrics.plan_cost(c) for n, c in zip(names, compiled)}
+    table = metrics.plan_table(by_name, costs, probabilities=probabilities, unit=unit)
+    if "none" not in names:
+        table = table.drop(index="none")
     aligned = []
     for name, res in zip(names, results):
         r = res.copy()

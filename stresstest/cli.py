@@ -235,10 +235,33 @@ def _umask() -> int:
     return mask
 
 
-def write_result(res, path) -> Path:
-    """A Result to netCDF, atomically (boolean attrs stored as 0/1)."""
+def result_in_unit(res, unit=None):
+    """A copy of a Result with its money variables in ``unit`` (:mod:`stresstest.units`;
+    default: bn yuan for yuan economies) and their ``units`` attributes (``"bn yuan per
+    year"``); the Result's ``units`` attribute says the same."""
+    from .result import MONEY
+    from .units import factor
+
+    eco_units = str(res.attrs.get("units", ""))
+    f, label = factor(eco_units, unit)
+    out = res.copy()
+    money = [v for v in out.data_vars
+             if v in MONEY or str(out[v].attrs.get("units", "")).endswith(" per year")]
+    for v in money:
+        attrs = dict(out[v].attrs)
+        out[v] = out[v] * f
+        attrs["units"] = f"{label} per year"
+        out[v].attrs = attrs
+    out.attrs = {**res.attrs, "units": label, "economy_units": eco_units}
+    return out
+
+
+def write_result(res, path, unit=None) -> Path:
+    """A Result to netCDF, atomically (boolean attrs stored as 0/1), money in ``unit``
+    (:func:`result_in_unit`)."""
     from .economy import _netcdf_engine, write_atomic
 
+    res = result_in_unit(res, unit)
     out = res.copy()
     out.attrs = {k: (int(v) if isinstance(v, (bool, np.bool_)) else v)
                  for k, v in res.attrs.items()}
@@ -253,13 +276,21 @@ def write_result(res, path) -> Path:
     return write_atomic(path, writer)
 
 
-def write_result_csv(res, folder) -> list[Path]:
-    """One tidy CSV per Result variable (dims as columns, then ``value``), atomically."""
+def write_result_csv(res, folder, unit=None) -> list[Path]:
+    """One tidy CSV per Result variable (dims as columns, then ``value`` and ``units``;
+    codes also ``meaning``), money in ``unit``, atomically."""
+    res = result_in_unit(res, unit)
     folder = Path(folder)
     paths = []
     for name in res.data_vars:
-        df = res[name].to_dataframe(name="value").reset_index()
-        df = df[[*res[name].dims, "value"]]
+        da = res[name]
+        df = da.to_dataframe(name="value").reset_index()
+        df = df[[*da.dims, "value"]]
+        df["units"] = str(da.attrs.get("units", ""))
+        if "flag_values" in da.attrs:
+            meaning = dict(zip(list(da.attrs["flag_values"]),
+                               str(da.attrs["flag_meanings"]).split()))
+            df["meaning"] = df["value"].map(meaning)
         paths.append(_write_text(folder / f"{name}.csv", df.to_csv(index=False)))
     return paths
 
@@ -808,21 +839,39 @@ def _with_none(plans: list[str]) -> list[str]:
     return plans if "none" in plans else ["none", *plans]
 
 
-def _summary_lines(res, eco) -> list[str]:
+def _summary_lines(res, eco, unit=None) -> list[str]:
     from .band import MEANING, is_band, select_estimate
-    from .report import binding_counts, fmt_band, fmt_pct, region_names, sector_names
+    from .report import binding_counts, fmt_band, fmt_money, fmt_pct, region_names, \
+        sector_names
 
     metrics = _need("metrics")
     rn, sn = region_names(eco), sector_names(eco)
     sidx = {str(s): i for i, s in enumerate(eco["sector"].values)}
     a = res.attrs
+    units = str(a.get("units", eco.attrs.get("units", "")))
     h = metrics.headline(res)
     mode = f"{a.get('mode')} (recipe {a.get('recipe')})" if a.get("recipe") else a.get("mode")
+    w0, w1 = int(a.get("window_start", 0)), int(a.get("window_end", 1))
+    dynamic = "time" in res["x"].dims
     lines = [f"scenario {a.get('scenario')} · plan {a.get('plan')} · mode {mode} · "
-             f"economy {a.get('economy')} · window days {a.get('window_start')}–"
-             f"{a.get('window_end')}",
-             f"surviving output {fmt_band(h, 'output_share')}, value added "
-             f"{fmt_band(h, 'va_share')}"]
+             f"economy {a.get('economy')} · shock window days {w0}–{w1 - 1} · event "
+             f"{h['event_days']} days"]
+    if dynamic:
+        rec = h.get("recovery_day", np.nan)
+        lines += [f"surviving output, average day of the window (days {w0}–{w1 - 1}): "
+                  f"{fmt_pct(h['output_share'])}; value added {fmt_pct(h['va_share'])}",
+                  f"surviving output over all {h['event_days']} days: "
+                  f"{fmt_pct(h['output_share_horizon'])}; trough "
+                  f"{fmt_pct(h['output_trough'])} on day {h['output_trough_day']}; recovered "
+                  f"(loss within 1%) " + (f"from day {int(rec)}" if np.isfinite(rec) else
+                                          "not by the last day")]
+    else:
+        lines.append(f"surviving output, average day of the window (days {w0}–{w1 - 1}): "
+                     f"{fmt_band(h, 'output_share')}; value added {fmt_band(h, 'va_share')}")
+    lines.append(f"value added lost over the event ({h['event_days']} days"
+                 + ("" if dynamic else f", window x {h['event_factor']:.2f} by the daily "
+                                       "direct shock") + f"): "
+                 + fmt_band(h, "va_loss_event", lambda v: fmt_money(v, units, unit)))
     if np.isfinite(h.get("amplification", np.nan)):
         lines.append(f"amplification (output loss / direct shock) "
                      f"{fmt_band(h, 'amplification', lambda v: f'{v:.2f}')}; direct shock "
@@ -832,27 +881,57 @@ def _summary_lines(res, eco) -> list[str]:
     central = select_estimate(res)
     cs = metrics.critical_supply(central)
     if cs["national"].size:
-        worst = cs["worst"].mean("time") if "time" in cs["worst"].dims else cs["worst"]
+        worst = cs["worst"].min("time") if "time" in cs["worst"].dims else cs["worst"]
         wreg = cs["worst_region"]
         rows = []
         for p in cs["national"]["product"].values:
             wr = wreg.sel(product=p)
-            wr = str(wr.values if wr.ndim == 0 else wr.values[0])
+            if wr.ndim:
+                wr = wr.isel(time=int(cs["worst"].sel(product=p).argmin("time")))
+            wr = str(wr.values)
             rows.append([_short(sn[sidx[str(p)]], 44), fmt_band(h, f"csr:{p}"),
                          fmt_pct(float(worst.sel(product=p))),
                          rn[list(map(str, eco["region"].values)).index(wr)]])
-        lines += ["", "critical supply (national: central [low – high])",
+        label = ("national: average day of the window, central [low – high]" if not dynamic
+                 else "national: average day of the window; worst region: worst day")
+        lines += ["", f"critical supply ({label})",
                   _table(["product", "national", "worst region", "region"], rows,
                          ["<", ">", ">", "<"])]
     by_r = metrics.surviving_share(central, "x", by="region")
     if "time" in by_r.dims:
-        by_r = by_r.mean("time")
+        by_r = by_r.isel(time=slice(w0, w1)).mean("time")
     by_r = by_r.values
-    lines += ["", "worst regions (surviving output, central): " + ", ".join(
-        f"{rn[i]} {fmt_pct(by_r[i])}" for i in np.argsort(by_r, kind="stable")[:5])]
-    lines.append("binding constraints (central): " + ", ".join(
-        f"{k} {v}" for k, v in binding_counts(central).items()))
+    lines += ["", "worst regions (surviving output, average day of the window, central): "
+              + ", ".join(f"{rn[i]} {fmt_pct(by_r[i])}"
+                          for i in np.argsort(by_r, kind="stable")[:5])]
+    lines.append("binding constraints (central" + (", industry-days" if dynamic else "")
+                 + "): " + ", ".join(f"{k} {v}" for k, v in binding_counts(central).items()))
     return lines
+
+
+def _probabilities(ctx, param, value):
+    """``--probability``: ``1%`` or ``0.01``; repeatable; in (0, 1]."""
+    if not value:
+        return None
+    out = []
+    for v in value:
+        text = str(v).strip()
+        try:
+            p = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            raise click.BadParameter(f"{v!r} is not a probability (e.g. 1% or 0.01)") from None
+        if not 0 < p <= 1 or not np.isfinite(p):
+            raise click.BadParameter(f"{v!r} must be in (0, 1] (e.g. 1% or 0.01)")
+        out.append(p)
+    return tuple(dict.fromkeys(out))
+
+
+def _check_unit(eco, unit):
+    if unit is not None:
+        from .units import factor
+
+        factor(str(eco.attrs.get("units", "")), unit)  # InputError: one line, exit 2
+    return unit
 
 
 _mode_option = click.option("--mode", type=click.Choice(MODES), default="rationing",
@@ -863,6 +942,14 @@ _horizon_option = click.option("--horizon", type=click.IntRange(min=1, max=3650)
                                help="Days (overrides the scenario's horizon; at most 3650).")
 _options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                                help="Mode option or recipe parameter (repeatable).")
+_unit_option = click.option(
+    "--unit", default=None, metavar="UNIT",
+    help="Money unit of every output: bn yuan, 亿元, 1e8 yuan, trillion yuan, ... [default: "
+         "bn yuan for yuan economies, 亿元 in the Chinese report].")
+_probability_option = click.option(
+    "--probability", "probabilities", multiple=True, callback=_probabilities, metavar="P",
+    help="Annual probability of the event for the expected benefit/cost, e.g. 1% or 0.01 "
+         "(repeatable) [default: 1%, 2%, 5%].")
 _band_option = click.option(
     "--band/--no-band", default=None,
     help="Central estimate with its band: strict cascade (low) and coordinated optimum (high) "
@@ -877,15 +964,24 @@ _band_option = click.option(
 @_horizon_option
 @_options_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the full Result to this netCDF file.")
+              help="Write the full Result (.nc) or its tables (.xlsx) to this file.")
+@click.option("--format", "fmt", type=click.Choice(["netcdf", "xlsx"]), default=None,
+              help="Format of -o [default: from its extension, .nc or .xlsx].")
 @click.option("--csv", "csv_dir", type=click.Path(file_okay=False), default=None,
-              help="Write tidy CSVs (one per variable) to this folder.")
+              help="Write tidy CSVs (one per variable, with units) to this folder.")
+@_unit_option
 @_band_option
 @_strict_option
-def run(scenario, economy, plan, mode, horizon, options, output, csv_dir, band):
+def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, unit, band):
     """Run SCENARIO (name or .toml) on an economy with an optional backup plan."""
     opts = _parse_options(options)
     eco = _economy(economy)
+    _check_unit(eco, unit)
+    tables = _need("tables")
+    if output:
+        fmt = tables.output_format(output, fmt, ("netcdf", "xlsx"), "run")
+    elif fmt is not None:
+        raise click.UsageError("--format needs -o FILE")
     band = _use_band(band, mode)
     shock, plans = _compiled_inputs(eco, scenario, [plan] if plan else [], horizon)
     compiled_plan = next(iter(plans.values())) if plans else None
@@ -893,66 +989,121 @@ def run(scenario, economy, plan, mode, horizon, options, output, csv_dir, band):
         res = _need("band").run_band(eco, shock, compiled_plan, **opts)
     else:
         res = _need("api").run(eco, shock, compiled_plan, mode=mode, **opts)
-    for line in _summary_lines(res, eco):
+    for line in _summary_lines(res, eco, unit):
         click.echo(line)
-    if output:
-        click.echo(f"wrote {write_result(res, output)}")
+    if output and fmt == "netcdf":
+        click.echo(f"wrote {write_result(res, output, unit)}")
+    elif output:
+        sheets, notes = run_sheets(res, eco, unit)
+        click.echo(f"wrote {tables.write_xlsx(output, sheets, notes)}")
     if csv_dir:
-        paths = write_result_csv(res, csv_dir)
+        paths = write_result_csv(res, csv_dir, unit)
         click.echo(f"wrote {len(paths)} CSV files to {csv_dir}")
 
 
-def compare_table(results: dict, eco, costs: dict):
-    """Headline metrics per plan (pandas DataFrame, index plan), sorted by backup value."""
+def run_sheets(res, eco, unit=None):
+    """``({sheet: DataFrame}, notes)`` of one run: headline numbers (with units), critical
+    supply by product, surviving output by region and by sector, binding constraints."""
     import pandas as pd
 
+    from .band import select_estimate
+    from .report import region_names, sector_names
+    from .units import factor
+
     metrics = _need("metrics")
-    res_none = results.get("none")
+    f, label = factor(str(res.attrs.get("units", "")), unit)
+    h = metrics.headline(res)
+    rate = set(metrics.MONEY_RATE_KEYS)
+    event = set(metrics.MONEY_EVENT_KEYS)
     rows = []
-    for p, res in results.items():
-        h = metrics.headline(res, res_none, cost=costs.get(p, 0.0))
-        h["plan"] = p
-        rows.append(h)
-    df = pd.DataFrame(rows).set_index("plan")
-    key = df["backup_value"] if "backup_value" in df else pd.Series(0.0, index=df.index)
-    df = df.assign(_k=key.fillna(-np.inf), _n=(df.index == "none"))
-    return df.sort_values(["_n", "_k"], ascending=[True, False], kind="stable").drop(
-        columns=["_k", "_n"])
-
-
-def _format_compare(df, eco, fmt: str) -> str:
-    from .report import fmt_band, fmt_money, fmt_pct, fmt_ratio, region_names, sector_names
-
-    if fmt == "csv":
-        return df.reset_index().to_csv(index=False)
-    if fmt == "json":
-        return df.reset_index().to_json(orient="records", indent=2, force_ascii=False)
-    units = str(eco.attrs.get("units", ""))
+    for k, v in h.items():
+        base = k[:-4] if k.endswith("_low") else k[:-5] if k.endswith("_high") else k
+        if base in rate:
+            rows.append([k, v * f, f"{label}/yr"])
+        elif base in event:
+            rows.append([k, v * f, label])
+        else:
+            rows.append([k, v, ""])
+    central = select_estimate(res)
+    cs = metrics.critical_supply(central)
+    nat = cs["national"]
+    lo, hi = int(res.attrs.get("window_start", 0)), int(res.attrs.get("window_end", 1))
+    if "time" in nat.dims:
+        nat = nat.isel(time=slice(lo, hi)).mean("time")
+    worst = metrics.min_critical_supply(central).min("region")
     sn = dict(zip(map(str, eco["sector"].values), sector_names(eco)))
+    crit = pd.DataFrame({"product": [str(p) for p in nat["product"].values],
+                         "name": [sn[str(p)] for p in nat["product"].values],
+                         "national [1 (share)]": nat.values,
+                         "worst region [1 (share)]": worst.sel(product=nat["product"]).values})
+    by = {}
+    for dim, names in (("region", region_names(eco)), ("sector", sector_names(eco))):
+        v = metrics.surviving_share(central, "x", by=dim)
+        if "time" in v.dims:
+            v = v.isel(time=slice(lo, hi)).mean("time")
+        by[dim] = pd.DataFrame({dim: [str(x) for x in v[dim].values], "name": names,
+                                "surviving output [1 (share)]": v.values})
+    binding = metrics.binding_counts(central).rename("industries").reset_index().rename(
+        columns={"index": "constraint"})
+    sheets = {"headline": pd.DataFrame(rows, columns=["key", "value", "unit"]),
+              "critical supply": crit, "regions": by["region"], "sectors": by["sector"],
+              "binding": binding}
+    notes = [("money unit", label), ("scenario", res.attrs.get("scenario", "")),
+             ("plan", res.attrs.get("plan", "")), ("mode", res.attrs.get("mode", "")),
+             ("economy", res.attrs.get("economy", "")),
+             ("shock window", f"days {lo}-{hi - 1} (shares: the average day of the window)"),
+             ("event", f"{h['event_days']} days (money over the event: window x "
+                       f"{h['event_factor']:.3f}, see the benefit definition)"),
+             ("stresstest", __version__)]
+    notes += [(f"note {i + 1}", n) for i, n in enumerate(metrics.definitions(
+        "en", label, h["event_days"], None if "time" in res["x"].dims else h["event_factor"]))]
+    return sheets, notes
+
+
+def compare_table(results: dict, eco, costs: dict, probabilities=None, unit=None,
+                  lang: str = "en"):
+    """Headline metrics per plan (:func:`stresstest.metrics.plan_table`: index plan, ranked
+    by lowest p*, money in ``unit``)."""
+    metrics = _need("metrics")
+    return metrics.plan_table(results, costs, probabilities=probabilities, unit=unit,
+                              lang=lang)
+
+
+def _format_compare(df, eco, fmt: str, extra: dict | None = None) -> str:
+    from .report import region_names
+
+    tables = _need("tables")
+    if fmt == "csv":
+        return tables.to_csv(df)
+    if fmt == "json":
+        return tables.to_json(df, extra)
+    # sector labels (short) in the columns, full names in the notes of the report
+    sn = {str(s): str(s) for s in eco["sector"].values}
     rn = dict(zip(map(str, eco["region"].values), region_names(eco)))
-    csr_cols = [c for c in df.columns if c.startswith("csr:") and not c.endswith(
-        ("_low", "_high"))]
-    headers = ["plan", "output", "VA", *[f"CS {sn.get(c[4:], c[4:])}" for c in csr_cols],
-               "worst-region CS", "VA saved (window)", "annual cost", "benefit/cost"]
-    rows = []
-    for p, r in df.iterrows():
-        h = {k: v for k, v in r.items()}
-        worst = (f"{fmt_pct(r.get('worst_csr'))} {rn.get(str(r.get('worst_region')), '')} "
-                 f"{sn.get(str(r.get('worst_product')), '')}").strip()
-        harm = str(r.get("harm", "") or "")
-        bc = f"worse than none: {harm}" if p != "none" and harm else fmt_ratio(
-            r.get("benefit_cost"))
-        rows.append([p, fmt_band(h, "output_share"), fmt_band(h, "va_share"),
-                     *[fmt_band(h, c) for c in csr_cols], worst,
-                     fmt_money(r.get("benefit", np.nan), units),
-                     fmt_money(r.get("cost", np.nan), units), bc])
-    if fmt == "markdown":
-        esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
-        lines = ["| " + " | ".join(headers) + " |",
-                 "|" + "|".join([" --- "] + [" ---: "] * (len(headers) - 1)) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in esc]
-        return "\n".join(lines)
-    return _table(headers, rows)
+    dynamic = "output_share_horizon" in df
+    blocks = [
+        ("Outcomes: surviving share on the average day of the shock window, central [low – "
+         "high]" + ("" if not dynamic else "; over all days; trough (day); recovery day"),
+         tables.outcome_headers(df, sn, "en", dynamic),
+         tables.outcome_rows(df, sn, rn, "en", dynamic), 1),
+        (f"Plan economics. {df.attrs.get('criterion', '')} Band alternatives (strict cascade; "
+         "coordinated optimum) in brackets.", tables.economics_headers(df),
+         tables.economics_rows(df), 2)]
+    notes = [f"- {n}" for n in df.attrs.get("notes", [])]
+    out = []
+    for title, headers, rows, left in blocks:
+        align = ["<"] * left + [">"] * (len(headers) - left)
+        if fmt == "markdown":
+            esc = [[str(c).replace("|", "\\|") for c in row] for row in rows]
+            lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |",
+                     "|" + "|".join([" --- "] * left + [" ---: "] * (len(headers) - left))
+                     + "|"]
+            lines += ["| " + " | ".join(row) + " |" for row in esc]
+            out.append("\n".join(lines))
+        else:
+            out.append(textwrap.fill(title, 100) + "\n" + _table(headers, rows, align))
+    out.append("\n".join(notes))
+    return "\n\n".join(out)
 
 
 def _plan_list(plan):
@@ -971,22 +1122,61 @@ def _plan_list(plan):
 @_mode_option
 @_horizon_option
 @_options_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
-              default="table", show_default=True)
+@click.option("--format", "fmt",
+              type=click.Choice(["table", "csv", "json", "markdown", "xlsx"]), default=None,
+              help="Output format [default: from the extension of -o, else table]; xlsx needs "
+                   "-o FILE.xlsx.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Write the formatted comparison to this file instead of stdout.")
+              help="Write the comparison to this file (.txt, .csv, .json, .md or .xlsx) "
+                   "instead of stdout.")
+@_unit_option
+@_probability_option
 @_band_option
 @_strict_option
-def compare(scenario, plan, economy, mode, horizon, options, fmt, output, band):
-    """Compare backup plans side by side on SCENARIO, sorted by backup value."""
+def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, probabilities,
+            band):
+    """Compare backup plans side by side on SCENARIO, ranked by lowest break-even annual
+    probability p* (annual cost / value added saved over the event)."""
     opts = _parse_options(options)
     eco = _economy(economy)
+    _check_unit(eco, unit)
+    tables = _need("tables")
+    formats = ("table", "csv", "json", "markdown", "xlsx")
+    if output:
+        fmt = tables.output_format(output, fmt, formats, "compare")
+    elif fmt == "xlsx":
+        raise InputError("compare: --format xlsx needs -o FILE.xlsx (a workbook is not text)")
+    fmt = fmt or "table"
     band = _use_band(band, mode)
     names = _with_none(_plan_list(plan))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
     results = _run_all(eco, shock, plans, mode, opts, band)
     costs = {p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()}
-    text = _format_compare(compare_table(results, eco, costs), eco, fmt)
+    df = compare_table(results, eco, costs, probabilities, unit)
+    first = next(iter(results.values()))
+    extra = {"scenario": str(shock.attrs.get("scenario", scenario)), "mode": mode,
+             "band": bool(band), "economy": str(eco.attrs.get("title", economy)),
+             "stresstest": __version__}
+    if fmt == "xlsx":
+        econ = tables.export_frame(df)
+
+        def base(c):
+            b = c.split(" [")[0]
+            return b[:-4] if b.endswith("_low") else b[:-5] if b.endswith("_high") else b
+
+        money = ("benefit", "essential_days", "person_days", "cost", "breakeven_p", "harm")
+        shares = ("output_share", "va_share", "worst_csr", "worst_region", "worst_product",
+                  "output_share_horizon", "output_trough", "output_trough_day",
+                  "recovery_day", "va_share_horizon", "va_trough")
+        sheets = {"economics": econ[["plan", "rank"] + [
+                      c for c in econ.columns if base(c) in money
+                      or base(c).startswith("bc_at_")]],
+                  "outcomes": econ[["plan"] + [c for c in econ.columns if base(c) in shares
+                                               or base(c).startswith("csr:")]],
+                  "all numbers": econ}
+        click.echo(f"wrote {tables.write_xlsx(output, sheets, tables.notes_rows(df, extra))}")
+        return
+    text = _format_compare(df, eco, fmt, extra)
     if output:
         _write_text(Path(output), text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {output}")
@@ -997,66 +1187,97 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, band):
 # --------------------------------------------------------------------------- report
 
 
-def _chokepoints(eco, results: dict, mode: str, lang: str) -> dict:
-    from .report import LABELS, chokepoints_from_values, fmt_money, fmt_pct, region_names, \
-        sector_names
+CHOKE_TEXT = {
+    "en": {"title": "Chokepoints of this scenario: output lost by the industries each one binds",
+           "lp_title": "Marginal value of capacity (LP duals)",
+           "lp_note": "Where one more unit of capacity adds most to the objective (no plan).",
+           "chokepoint": "chokepoint", "kind": "binds as", "industries": "industries bound",
+           "lost": "output lost over the event [{unit}]", "share": "share of the output loss",
+           "import": "foreign supply of {p}", "route": "interregional routes for {p}",
+           "kinds": {"input": "input", "import": "import", "route": "route",
+                     "capacity": "own capacity"},
+           "note": ("No plan, central estimate. Each industry's lost output is attributed to "
+                    "what binds it: a short input to the regions supplying it (by their "
+                    "deliveries times their own shortfall), an import to foreign supply, a "
+                    "route to interregional routes, capacity to the industry itself. Over the "
+                    "event on the benefit's basis.")},
+    "zh": {"title": "本情景的瓶颈：受其约束的行业损失的产出",
+           "lp_title": "产能的边际价值（线性规划对偶）", "lp_note": "增加一单位产能对目标贡献最大之处（无方案）。",
+           "chokepoint": "瓶颈", "kind": "约束类型", "industries": "受约束行业数",
+           "lost": "事件期间损失的产出（{unit}）", "share": "占产出损失比例",
+           "import": "{p}的境外供给", "route": "{p}的省际运输",
+           "kinds": {"input": "投入", "import": "进口", "route": "运输", "capacity": "自身产能"},
+           "note": "无方案，中心估计。每个行业损失的产出归因于约束它的因素：短缺的投入归于供应该投入的地区（按"
+                   "其供货量乘以其自身缺口），进口归于境外供给，运输归于省际运输，产能归于该行业本身。按效益"
+                   "的口径计算整个事件期间。"},
+}
 
-    L = LABELS[lang]
+
+def _chokepoints(eco, results: dict, mode: str, lang: str, unit=None) -> dict:
+    from .report import LABELS, chokepoints_from_values, fmt_amount, fmt_pct, region_names, \
+        sector_names
+    from .units import factor
+
+    L, T = LABELS[lang], CHOKE_TEXT[lang]
     units = str(eco.attrs.get("units", ""))
     base = results.get("none") or next(iter(results.values()))
     if "capacity_value" in base:
         cv = base["capacity_value"]
         if "time" in cv.dims:
             cv = cv.mean("time")
-        return chokepoints_from_values(
-            cv, eco, title="Marginal value of capacity (LP duals)" if lang == "en"
-            else "产能的边际价值（线性规划对偶）", value_label=L["value"], units=units, lang=lang,
-            note="Where one more unit of capacity adds most to the objective (no plan)."
-            if lang == "en" else "")
-    try:
-        analysis = _need("analysis")
-        df = analysis.rank_extraction(eco, "total", top=10)
-    except StresstestError as exc:
-        return {"unavailable": str(exc)}
+        return chokepoints_from_values(cv, eco, title=T["lp_title"], value_label=L["value"],
+                                       units=units, lang=lang, note=T["lp_note"], unit=unit)
+    metrics = _need("metrics")
+    df = metrics.chokepoints(base, eco, top=10)
+    if df.empty:
+        return {"unavailable": "no industry is bound by a constraint" if lang == "en"
+                else "没有受约束的行业"}
+    f, label = factor(units, unit, lang)
     rn = dict(zip(map(str, eco["region"].values), region_names(eco, lang)))
     sn = dict(zip(map(str, eco["sector"].values), sector_names(eco, lang)))
-    rows = [[str(r["rank"]), rn[str(r["region"])], sn[str(r["sector"])],
-             fmt_money(r["loss"], units), fmt_pct(r["loss_share"])] for _, r in df.iterrows()]
-    title = ("Hypothetical extraction: output lost without each region-sector"
-             if lang == "en" else "假设抽取法：去掉各地区部门后损失的产出")
-    return {"title": title, "headers": [L["rank"], L["region"], L["sector"],
-                                        "output lost" if lang == "en" else "产出损失",
-                                        "share of output" if lang == "en" else "占总产出"],
-            "rows": rows, "align": ["right", "left", "left", "right", "right"],
-            "note": "Total extraction on the baseline economy (backward and forward linkages)."
-            if lang == "en" else ""}
+    rows = []
+    for k, r in df.iterrows():
+        if r["kind"] in ("import", "route"):
+            name = T[r["kind"]].format(p=sn[r["product"]])
+        else:
+            name = f"{rn[r['region']]} · {sn[r['product']]}"
+        rows.append([str(k), name, T["kinds"][r["kind"]], str(int(r["industries"])),
+                     fmt_amount(r["loss"] * f, "").strip(), fmt_pct(r["share"])])
+    return {"title": T["title"], "headers": [L["rank"], T["chokepoint"], T["kind"],
+                                             T["industries"], T["lost"].format(unit=label),
+                                             T["share"]],
+            "rows": rows, "align": ["right", "left", "left", "right", "right", "right"],
+            "note": T["note"]}
 
 
 def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=None,
-                options=None, lang="en", command="", band=False) -> dict:
+                options=None, lang="en", command="", band=False, unit=None,
+                probabilities=None) -> dict:
     """Run every plan (and ``none``) and build the report context."""
     from .report import build_report
+
+    from .units import default_unit
 
     names = _with_none(list(plan_names))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
     results = _run_all(eco, shock, plans, mode, options or {}, band)
+    unit = unit or default_unit(str(eco.attrs.get("units", "")), lang)
     sc, pl = _need("scenario"), _need("plan")
     scen = sc.load_scenario(scenario)
     texts = {}
     for p in names:
-        key = p
         obj = pl.load_plan(p)
-        texts[str(getattr(obj, "name", key))] = pl.describe_plan(obj, eco)
+        texts[str(getattr(obj, "name", p))] = pl.describe_plan(obj, eco, lang=lang, unit=unit)
     leads = {}
     for p, c in plans.items():
         if c.sizes.get("standby", 0):
             leads[p] = [float(v) for v in np.unique(c["standby_lead_time"].values)]
     return build_report(
         eco, results, scenario_name=str(getattr(scen, "name", scenario)),
-        scenario_text=sc.describe_scenario(scen, eco), plan_texts=texts,
+        scenario_text=sc.describe_scenario(scen, eco, lang=lang, unit=unit), plan_texts=texts,
         plan_costs={p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()},
-        plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang), lang=lang,
-        command=command)
+        plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang, unit), lang=lang,
+        command=command, unit=unit, probabilities=probabilities)
 
 
 @cli.command()
@@ -1069,14 +1290,23 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="HTML file [default: reports/SCENARIO.html]; the .md twin goes next to it.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@_unit_option
+@_probability_option
 @_band_option
 @_strict_option
-def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
+def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, probabilities,
+           band):
     """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
     from .report import write_report
 
     opts = _parse_options(options)
     eco = _economy(economy)
+    _check_unit(eco, unit)
+    stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
+    out = Path(output) if output else Path("reports") / f"{stem}.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"report: cannot write {str(out)!r}: the report is HTML (.html) with "
+                         "a Markdown twin next to it")
     band = _use_band(band, mode)
     names = _plan_list(plan)
     cmd = ["stresstest", "report", scenario, *[a for p in names for a in ("--plan", p)],
@@ -1085,12 +1315,15 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang, band):
         cmd += ["--horizon", str(horizon)]
     for o in options:
         cmd += ["--option", o]
+    if unit:
+        cmd += ["--unit", unit]
+    for p in probabilities or ():
+        cmd += ["--probability", f"{100 * p:g}%"]
     if not band and mode == "rationing":
         cmd.append("--no-band")
     ctx = make_report(eco, scenario, names, mode=mode, horizon=horizon, options=opts, lang=lang,
-                      command=shlex.join(cmd), band=band)
-    stem = Path(scenario).stem if scenario.endswith(".toml") else scenario
-    out = Path(output) if output else Path("reports") / f"{stem}.html"
+                      command=shlex.join(cmd), band=band, unit=unit,
+                      probabilities=probabilities)
     html, md = write_report(out, ctx)
     click.echo(f"wrote {html} and {md}")
 

@@ -39,15 +39,17 @@ DAYS_PER_YEAR = 365.0
 KINDS = ("standby", "stockpile", "substitution", "corridor")
 BASES = ("essential", "use", "imports")
 COVERS = ("holders", "national")
-TOP_KEYS = ("name", "description") + KINDS
+TOP_KEYS = ("name", "description", "description_zh") + KINDS
 ELEMENT_KEYS = {
     "standby": ("region", "sector", "capacity_share", "capacity", "lead_time", "ramp",
-                "annual_cost_share", "annual_cost", "note"),
+                "annual_cost_share", "annual_cost", "capital_per_output", "capital_charge",
+                "om_share", "note", "note_zh"),
     "stockpile": ("product", "region", "days_of_cover", "basis", "covers", "max_release",
-                  "annual_cost_share", "annual_cost", "note"),
+                  "annual_cost_share", "annual_cost", "note", "note_zh"),
     "substitution": ("products", "headroom", "new_links", "friction", "imports", "annual_cost",
-                     "note"),
-    "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost", "note"),
+                     "note", "note_zh"),
+    "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost",
+                 "capital_cost", "interest_rate", "lifetime", "om_share", "note", "note_zh"),
 }
 ELEMENT_REQUIRED = {
     "standby": ("region", "sector", "lead_time", "ramp"),
@@ -82,6 +84,8 @@ class Plan:
     description: str
     elements: tuple = ()
     source: str = "<string>"
+    #: Chinese description (optional; the Chinese report shows it)
+    description_zh: str = ""
 
     def of(self, kind: str) -> list[Element]:
         return [e for e in self.elements if e.kind == kind]
@@ -120,10 +124,13 @@ def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs:
             refs.append((f.at(key), value, SELECTOR_FIELDS[key]))
         return value
 
-    out: dict = {"note": f.string("note", "")}
+    out: dict = {"note": f.string("note", ""), "note_zh": f.string("note_zh", "")}
     if kind == "standby":
         _one_of(f, "capacity_share", "capacity", True)
-        _one_of(f, "annual_cost_share", "annual_cost", True)
+        _cost_basis(f, ("annual_cost_share", "annual_cost", "capital_per_output"), True,
+                    {"capital_per_output": ("capital_charge",)}, ("om_share", "capital_charge"))
+        out.update(capital_per_output=f.number("capital_per_output", lo=0),
+                   capital_charge=f.share("capital_charge"), om_share=f.share("om_share", 0.0))
         out.update(region=sel("region"), sector=sel("sector"),
                    capacity_share=f.share("capacity_share"), capacity=f.number("capacity", lo=0),
                    lead_time=f.integer("lead_time", lo=0), ramp=f.integer("ramp", lo=0),
@@ -145,7 +152,11 @@ def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs:
                    new_links=f.share("new_links", 0.0), friction=f.share("friction", 0.0),
                    imports=f.share("imports", 0.0), annual_cost=f.number("annual_cost", 0.0, lo=0))
     else:
-        _one_of(f, "annual_cost_share", "annual_cost", False)
+        _cost_basis(f, ("annual_cost_share", "annual_cost", "capital_cost"), False,
+                    {"capital_cost": ("lifetime",)}, ("interest_rate", "lifetime", "om_share"))
+        out.update(capital_cost=f.number("capital_cost", lo=0),
+                   interest_rate=f.share("interest_rate", 0.0),
+                   lifetime=f.integer("lifetime", lo=1), om_share=f.share("om_share", 0.0))
         out.update(**{"from": sel("from"), "to": sel("to")},
                    extra=f.number("extra", lo=0), both_ways=f.boolean("both_ways", True),
                    annual_cost_share=f.share("annual_cost_share"),
@@ -154,6 +165,34 @@ def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs:
         return None
     out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in out.items()}
     return Element(kind, i, out)
+
+
+def _cost_basis(f: Fields, bases: tuple, required: bool, needs: dict, only_with: tuple):
+    """Exactly one cost basis of ``bases`` (or none when not ``required``); a basis's
+    companion fields (``needs``) are required with it and ``only_with`` fields need the
+    capital basis (the last of ``bases``)."""
+    given = [b for b in bases if f.has(b)]
+    if len(given) > 1:
+        f.fail(f"{f.at(given[1])}: give one cost basis of {', '.join(bases)}, not "
+               f"{' and '.join(given)}")
+    if required and not given:
+        f.fail(f"{f.at(bases[0])}: required field is missing (or give "
+               f"{' or '.join(bases[1:])})")
+    capital = bases[-1]
+    for need in needs.get(capital, ()):
+        if f.has(capital) and not f.has(need):
+            f.fail(f"{f.at(need)}: required with {capital}")
+    for extra in only_with:
+        if f.has(extra) and not f.has(capital):
+            f.fail(f"{f.at(extra)}: only with {capital} (the capital cost basis)")
+
+
+def annuity_factor(rate: float, years: int) -> float:
+    """Annual payment per unit of capital repaid over ``years`` at interest ``rate``:
+    ``r / (1 − (1 + r)^−n)`` (``1/n`` at ``r = 0``)."""
+    if rate <= 0:
+        return 1.0 / years
+    return rate / (1.0 - (1.0 + rate) ** -years)
 
 
 def _is_national(spec) -> bool:
@@ -186,10 +225,11 @@ def _parse(text, source: str, stem: str | None) -> _Parsed:
     elif name is not None and stem is not None and name != stem:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
+    description_zh = top.string("description_zh", "")
     elements = [_parse_element(kind, t, i, source, problems, refs) for kind in KINDS
                 for i, t in enumerate(top.table_list(kind))]
     plan = Plan(name or "", description or "", tuple(e for e in elements if e is not None),
-                source)
+                source, description_zh or "")
     return _Parsed(plan, problems, refs)
 
 
@@ -343,8 +383,12 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
             caps.append(_split(total, x[ri, si]))
             cells += [(r, s) for r in rs]
         cap = np.concatenate(caps)
-        cost = (e["annual_cost_share"] * cap if e["annual_cost"] is None
-                else _split(e["annual_cost"], cap))
+        if e.get("capital_per_output") is not None:  # capital charge + O&M on capital
+            cost = cap * e["capital_per_output"] * (e["capital_charge"] + e["om_share"])
+        elif e["annual_cost"] is None:
+            cost = e["annual_cost_share"] * cap
+        else:
+            cost = _split(e["annual_cost"], cap)
         rows["capacity"].append(cap)
         rows["cost"].append(cost)
         rows["region"] += [c[0] for c in cells]
@@ -437,8 +481,13 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
         if trade is None:
             trade = baseline_trade(economy)
         flow = float(trade[mask].sum())
-        cost = (e["annual_cost"] if e["annual_cost"] is not None else
-                (e["annual_cost_share"] or 0.0) * e["extra"] * flow)
+        if e.get("capital_cost") is not None:  # annuity of the investment + O&M
+            cost = e["capital_cost"] * (annuity_factor(e["interest_rate"], e["lifetime"])
+                                        + e["om_share"])
+        elif e["annual_cost"] is not None:
+            cost = e["annual_cost"]
+        else:
+            cost = (e["annual_cost_share"] or 0.0) * e["extra"] * flow
         total_cost += cost
         log.append({"kind": "corridor", "index": e.index, "n_pairs": int(mask.sum()),
                     "pairs": [[regions[a], regions[b]] for a, b in zip(*np.nonzero(mask))],
@@ -488,8 +537,13 @@ def _element_text(e: Element) -> str:
     if e.kind == "standby":
         size = (f"{_pct(f['capacity_share'])} of national [{_sel(f['sector'])}] output"
                 if f["capacity"] is None else f"{f['capacity']:g}/yr of [{_sel(f['sector'])}]")
-        cost = (f"{_pct(f['annual_cost_share'])} of its capacity value a year"
-                if f["annual_cost"] is None else f"{f['annual_cost']:g} a year")
+        if f.get("capital_per_output") is not None:
+            cost = (f"capital of {f['capital_per_output']:g} per unit of annual capacity at a "
+                    f"{_pct(f['capital_charge'])} capital charge + {_pct(f['om_share'])} O&M a "
+                    "year")
+        else:
+            cost = (f"{_pct(f['annual_cost_share'])} of its capacity value a year"
+                    if f["annual_cost"] is None else f"{f['annual_cost']:g} a year")
         return (f"standby of {size} in [{_sel(f['region'])}], active after {f['lead_time']} "
                 f"days, full by day {f['lead_time'] + f['ramp']}; cost {cost}")
     if e.kind == "stockpile":
@@ -509,49 +563,121 @@ def _element_text(e: Element) -> str:
             f"{_pct(f['extra'])} of baseline flow")
 
 
-def _element_effect(rec: dict, economy: xr.Dataset) -> str:
+def _element_effect(rec: dict, economy: xr.Dataset, money=None) -> str:
     units = economy.attrs.get("units", "currency units")
+    money = money or (lambda v: _money(v, units))
     gdp = float(economy["V"].sum())
     kind = rec["kind"]
     if kind == "standby":
         xs = float(economy["x"].sel(sector=rec["sectors"]).sum())
         where = ", ".join(rec["regions"])
-        return (f"{_money(rec['capacity'], units)}/yr of standby capacity in {where} "
+        return (f"{money(rec['capacity'])}/yr of standby capacity in {where} "
                 f"({_pct(rec['capacity'] / xs if xs else 0)} of national output of "
-                f"{', '.join(rec['sectors'])}); cost {_money(rec['annual_cost'], units)}/yr")
+                f"{', '.join(rec['sectors'])}); cost {money(rec['annual_cost'])}/yr")
     if kind == "stockpile":
         held = ("the national reserve" if rec["holders"] == [NATIONAL]
                 else ", ".join(rec["holders"]))
-        return (f"{_money(rec['amount'], units)} in stock in {held}, "
-                f"release up to {_money(rec['max_release_per_day'], units)}/day; cost "
-                f"{_money(rec['annual_cost'], units)}/yr ({_pct(rec['annual_cost'] / gdp)} of GDP)")
+        return (f"{money(rec['amount'])} in stock in {held}, "
+                f"release up to {money(rec['max_release_per_day'])}/day; cost "
+                f"{money(rec['annual_cost'])}/yr ({_pct(rec['annual_cost'] / gdp)} of GDP)")
     if kind == "substitution":
-        return f"{len(rec['products'])} products; cost {_money(rec['annual_cost'], units)}/yr"
-    return (f"{rec['n_pairs']} region pairs carrying {_money(rec['baseline_flow'], units)}/yr "
-            f"at baseline get {_money(rec['extra'] * rec['baseline_flow'], units)}/yr of extra "
-            f"capacity; cost {_money(rec['annual_cost'], units)}/yr")
+        return f"{len(rec['products'])} products; cost {money(rec['annual_cost'])}/yr"
+    return (f"{rec['n_pairs']} region pairs carrying {money(rec['baseline_flow'])}/yr "
+            f"at baseline get {money(rec['extra'] * rec['baseline_flow'])}/yr of extra "
+            f"capacity; cost {money(rec['annual_cost'])}/yr")
 
 
-def describe_plan(plan, economy: xr.Dataset | None = None) -> str:
-    """The plan in words; with ``economy`` also sizes and costs in economy units."""
+def _element_text_zh(e: Element, economy=None) -> str:
+    from .scenario import zh_names
+
+    f = e.fields
+    n = lambda spec: "全国储备" if _is_national(spec) else zh_names(spec, economy)  # noqa: E731
+    if e.kind == "standby":
+        size = (f"全国{n(f['sector'])}产出的{_pct(f['capacity_share'])}"
+                if f["capacity"] is None else f"每年{f['capacity']:g}的{n(f['sector'])}产能")
+        if f.get("capital_per_output") is not None:
+            cost = (f"每单位年产能资本{f['capital_per_output']:g}，资本费用率{_pct(f['capital_charge'])}"
+                    f"、运维{_pct(f['om_share'])}/年")
+        else:
+            cost = (f"每年为产能价值的{_pct(f['annual_cost_share'])}" if f["annual_cost"] is None
+                    else f"每年{f['annual_cost']:g}")
+        return (f"在{n(f['region'])}设{size}的备用产能，{f['lead_time']}天后启用，第"
+                f"{f['lead_time'] + f['ramp']}天达到满负荷；成本{cost}")
+    if e.kind == "stockpile":
+        basis = {"essential": "必需最终使用", "use": "总使用量", "imports": "进口"}[f["basis"]]
+        cover = "（覆盖全国使用）" if f["covers"] == "national" else ""
+        cost = (f"每年为储备价值的{_pct(f['annual_cost_share'])}" if f["annual_cost"] is None
+                else f"每年{f['annual_cost']:g}")
+        return (f"在{n(f['region'])}储备{n(f['product'])}{cover}：基准{basis}的{f['days_of_cover']:g}"
+                f"天，每天最多释放{f['max_release']:g}天的基准量；成本{cost}")
+    if e.kind == "substitution":
+        return (f"{n(f['products'])}的买方可转换供应商：现有渠道最多增加{_pct(f['headroom'])}，"
+                f"新渠道满足需求的{_pct(f['new_links'])}，损失进口的{_pct(f['imports'])}可由国内供给"
+                f"替代；摩擦成本{_pct(f['friction'])}")
+    arrow = "双向" if f["both_ways"] else "单向"
+    return (f"{n(f['from'])}与{n(f['to'])}之间（{arrow}）的运输通道：新增基准运量"
+            f"{_pct(f['extra'])}的运力")
+
+
+def _element_effect_zh(rec: dict, economy: xr.Dataset, money) -> str:
+    from .scenario import zh_names
+
+    gdp = float(economy["V"].sum())
+    kind = rec["kind"]
+    if kind == "standby":
+        xs = float(economy["x"].sel(sector=rec["sectors"]).sum())
+        return (f"{zh_names(rec['regions'], economy)}每年{money(rec['capacity'])}的备用产能（占全国"
+                f"{zh_names(rec['sectors'], economy)}产出的{_pct(rec['capacity'] / xs if xs else 0)}"
+                f"）；成本每年{money(rec['annual_cost'])}")
+    if kind == "stockpile":
+        held = "全国储备" if rec["holders"] == [NATIONAL] else zh_names(rec["holders"], economy)
+        return (f"{held}储备{money(rec['amount'])}，每天最多释放{money(rec['max_release_per_day'])}；"
+                f"成本每年{money(rec['annual_cost'])}（占GDP的{_pct(rec['annual_cost'] / gdp)}）")
+    if kind == "substitution":
+        return f"{len(rec['products'])}种产品；成本每年{money(rec['annual_cost'])}"
+    return (f"{rec['n_pairs']}个地区对，基准运量每年{money(rec['baseline_flow'])}，新增运力每年"
+            f"{money(rec['extra'] * rec['baseline_flow'])}；成本每年{money(rec['annual_cost'])}")
+
+
+def describe_plan(plan, economy: xr.Dataset | None = None, lang: str = "en",
+                  unit: str | None = None) -> str:
+    """The plan in words (``lang="zh"``: in Chinese, with ``description_zh`` and ``note_zh``);
+    with ``economy`` also sizes and costs, money in ``unit`` (:mod:`stresstest.units`;
+    default the economy's units in English, 亿元 in Chinese)."""
+    from .scenario import _money_fn
+
     plan = load_plan(plan)
-    lines = [f"Plan {plan.name}", "", plan.description.strip(), ""]
     compiled = compile_plan(plan, economy) if economy is not None else None
     recs = json.loads(compiled.attrs["elements"]) if compiled is not None else []
+    money = _money_fn(economy, unit, lang)
+    zh = lang == "zh"
+    if zh:
+        text = (plan.description_zh or "").strip() or (
+            "（此方案文件没有中文说明 description_zh；英文说明：）" + plan.description.strip())
+        lines = [f"方案 {plan.name}", "", text, ""]
+    else:
+        lines = [f"Plan {plan.name}", "", plan.description.strip(), ""]
     if not plan.elements:
-        lines.append("No backups (the reference plan).")
+        lines.append("无备份（参照方案）。" if zh else "No backups (the reference plan).")
     for k, e in enumerate(plan.elements):
+        if zh:
+            lines.append(f"  {k + 1}. {_element_text_zh(e, economy)}。")
+            if e.get("note_zh"):
+                lines.append(f"     原因：{e['note_zh']}")
+            if compiled is not None:
+                lines.append(f"     - {_element_effect_zh(recs[k], economy, money)}")
+            continue
         lines.append(f"  {k + 1}. {_element_text(e)}.")
         if e.get("note"):
             lines.append(f"     Why: {e['note']}")
         if compiled is not None:
-            lines.append(f"     - {_element_effect(recs[k], economy)}")
+            lines.append(f"     - {_element_effect(recs[k], economy, money)}")
     if compiled is not None:
-        units = economy.attrs.get("units", "currency units")
         cost = compiled.attrs["annual_cost"]
         gdp = float(economy["V"].sum())
-        lines += ["", f"Total annual cost: {_money(cost, units)}/yr "
-                      f"({_pct(cost / gdp if gdp else 0)} of GDP)."]
+        share = _pct(cost / gdp if gdp else 0)
+        lines += ["", f"年总成本：{money(cost)}（占GDP的{share}）。" if zh else
+                  f"Total annual cost: {money(cost)}/yr ({share} of GDP)."]
     return "\n".join(lines)
 
 

@@ -106,6 +106,83 @@ def essential_delivered(essential_share, consumption_desired, consumption_delive
     return np.minimum(base + stock_release, np.maximum(wanted, base))
 
 
+#: ``long_name`` of every variable a mode may put in a Result (netCDF/CF attribute).
+LONG_NAMES = {
+    "x": "gross output", "va": "value added", "capacity": "effective capacity",
+    "f": "final deliveries to the region's final users by source",
+    "exports": "delivered foreign exports",
+    "csr": "critical supply ratio (delivered / baseline essential final use)",
+    "essential": "delivered essential final use",
+    "binding": "binding constraint of the industry",
+    "binding_product": "product of the binding input, import or route (-1: none)",
+    "x_baseline": "baseline gross output", "va_baseline": "baseline value added",
+    "f_baseline": "baseline final deliveries", "essential_baseline": "baseline essential final use",
+    "kappa": "remaining capacity share (scenario)",
+    "imports_remaining": "remaining foreign supply share (scenario)",
+    "imports_baseline": "baseline imports (intermediate and final)",
+    "exports_remaining": "remaining foreign demand for exports (scenario)",
+    "exports_baseline": "baseline exports",
+    "severity": ("direct shock of the scenario on each day of its horizon: capacity lost, "
+                 "imports and exports cut, interregional deliveries cut and final demand "
+                 "changed (money per year; the basis of the event extrapolation of static "
+                 "modes)"),
+    "stock_release": "release from strategic stockpiles",
+    "substitution_cost": "extra cost of substituted deliveries",
+    "demand": "orders received", "input_ratio": "share of orders the inputs allow",
+    "import_availability": "foreign supply available / ordered",
+    "stock": "strategic stock held", "capacity_value": "marginal value of capacity (LP dual)",
+    "route_value": "marginal value of route capacity (LP dual)",
+}
+#: Variables in money per year (economy units; ``units`` attribute ``"<units> per year"``).
+MONEY = ("x", "va", "capacity", "f", "exports", "essential", "x_baseline", "va_baseline",
+         "f_baseline", "essential_baseline", "imports_baseline", "exports_baseline", "severity")
+#: Dimensionless variables (``units = "1"``).
+SHARES = ("csr", "kappa", "imports_remaining", "exports_remaining", "input_ratio",
+          "import_availability")
+
+
+def _pretty(label) -> str:
+    label = str(label)
+    return label.replace("_", " ").replace("-", " ").title() if label.islower() else label
+
+
+def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = None):
+    """The scenario's direct shock on each day of its horizon, money per year (numpy array over
+    ``t = 0 .. horizon-1``), or ``None`` when ``shock`` has no daily profiles:
+
+    ``Σ x0 (1 − κ)⁺ + Σ_p M0_p (1 − α_M)⁺ + Σ ex0 (1 − ε)⁺ + Σ flow0 (1 − ρ)⁺ + Σ Y0 |1 − δ|``
+
+    (capacity lost, foreign supply cut, foreign demand for exports cut, interregional
+    deliveries cut, final demand changed). Plans do not change it. Static modes scale the
+    average day of their window to the whole event with it
+    (:func:`stresstest.metrics.event_factor`)."""
+    if not isinstance(shock, xr.Dataset) or "kappa" not in shock or "time" not in shock.dims:
+        return None
+    if tuple(shock["kappa"].dims) != ("region", "sector", "time"):
+        return None
+    d = d if d is not None else derive(economy)
+    R, S = d.n_region, d.n_sector
+    x0 = d.x.reshape(R, S, 1)
+    sev = (x0 * np.maximum(0.0, 1.0 - shock["kappa"].values)).sum(axis=(0, 1))
+    if "alpha_M" in shock:
+        m0 = (d.AM @ d.x + d.MY.sum(axis=(1, 2)))[:, None]
+        sev = sev + (m0 * np.maximum(0.0, 1.0 - shock["alpha_M"].values)).sum(axis=0)
+    if "epsilon" in shock:
+        ex0 = d.exports.reshape(R, S, 1)
+        sev = sev + (ex0 * np.maximum(0.0, 1.0 - shock["epsilon"].values)).sum(axis=(0, 1))
+    if "rho" in shock:
+        flows = (economy["Z"].sum("sector") + economy["Y"].sum("use")).transpose(
+            "origin", "region", "product").values  # (from, to, product)
+        rho = shock["rho"].transpose("region_from", "region_to", "product", "time").values
+        sev = sev + np.einsum("abp,abpt->t", flows, np.maximum(0.0, 1.0 - rho))
+    if "delta" in shock:
+        y = (economy["Y"].sum("origin") + economy["MY"]).transpose(
+            "region", "product", "use").values
+        delta = shock["delta"].transpose("region", "product", "use", "time").values
+        sev = sev + np.einsum("rpu,rput->t", y, np.abs(1.0 - delta))
+    return np.asarray(sev, dtype=float)
+
+
 def make_result(
     economy: xr.Dataset,
     *,
@@ -196,25 +273,37 @@ def make_result(
         res = res.assign_coords(extra_coords)
     for name, val in (extra or {}).items():
         res[name] = val
+    if "region_name" not in res.coords:
+        res = res.assign_coords(region_name=("region", [_pretty(r) for r in
+                                                          economy["region"].values]))
+    if "sector_name" not in res.coords:
+        res = res.assign_coords(sector_name=("sector", [_pretty(s) for s in
+                                                          economy["sector"].values]))
+    res = res.assign_coords(product_name=("product", res["sector_name"].values))
+    if "sector_name_zh" in res.coords:
+        res = res.assign_coords(product_name_zh=("product", res["sector_name_zh"].values))
+    if time is None or mode == "dynamic":  # a batch's time dim holds scenarios: no path
+        sev = severity_path(economy, shock, d)
+        if sev is not None:
+            res["severity"] = ("day", sev)
+            res = res.assign_coords(day=np.arange(sev.size))
     res["binding"].attrs.update({"flag_values": list(BINDING.values()),
                                  "flag_meanings": " ".join(BINDING)})
-    res["csr"].attrs["long_name"] = "critical supply ratio"
+    res["binding_product"].attrs.update({
+        "flag_values": list(range(-1, S)),
+        "flag_meanings": " ".join(["none"] + [str(p) for p in economy["sector"].values])})
     units = economy.attrs.get("units", "")
-    for name in ("x", "va", "capacity", "f", "exports", "essential", "x_baseline",
-                 "va_baseline", "f_baseline", "essential_baseline", "imports_baseline"):
+    for name, text in LONG_NAMES.items():
+        if name in res:
+            res[name].attrs["long_name"] = text
+    for name in MONEY:
         if name in res:
             res[name].attrs["units"] = f"{units} per year"
-    if "kappa" in res:
-        res["kappa"].attrs.update(units="1", long_name="remaining capacity share (scenario)")
-    if "exports_remaining" in res:
-        res["exports_remaining"].attrs.update(
-            units="1", long_name="remaining foreign demand for exports (scenario)")
-        res["exports_baseline"].attrs.update(units=f"{units} per year",
-                                             long_name="baseline exports")
-    if "imports_remaining" in res:
-        res["imports_remaining"].attrs.update(
-            units="1", long_name="remaining foreign supply share (scenario)")
-        res["imports_baseline"].attrs["long_name"] = "baseline imports (intermediate and final)"
+    for name in SHARES:
+        if name in res:
+            res[name].attrs["units"] = "1"
+    for name in ("binding", "binding_product"):
+        res[name].attrs.pop("units", None)
     if time is not None:
         res["time"].attrs["units"] = "days since scenario start"
     res.attrs.update({

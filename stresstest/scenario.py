@@ -44,8 +44,9 @@ KINDS = ("capacity", "imports", "exports", "route", "demand")
 MAX_HORIZON = 3650
 RECOVERY = ("none", "linear", "exponential")
 VIA = ("all",) + ROUTES
-TOP_KEYS = ("name", "description", "horizon", "window", "events", "parameters")
-_COMMON = ("kind", "start", "duration", "note")
+TOP_KEYS = ("name", "description", "description_zh", "horizon", "window", "events",
+            "parameters")
+_COMMON = ("kind", "start", "duration", "note", "note_zh")
 EVENT_KEYS = {
     "capacity": _COMMON + ("regions", "sectors", "remaining", "recovery", "recovery_days"),
     "imports": _COMMON + ("products", "remaining", "via"),
@@ -87,6 +88,7 @@ class CapacityEvent(_Window):
     recovery: str = "none"
     recovery_days: int = 0
     note: str = ""
+    note_zh: str = ""
     kind: str = field(default="capacity", init=False)
 
     @property
@@ -105,6 +107,7 @@ class ImportEvent(_Window):
     duration: int
     via: tuple = ROUTES
     note: str = ""
+    note_zh: str = ""
     kind: str = field(default="imports", init=False)
 
 
@@ -121,6 +124,7 @@ class ExportEvent(_Window):
     via: tuple = ROUTES
     regions: str | tuple = "all"
     note: str = ""
+    note_zh: str = ""
     kind: str = field(default="exports", init=False)
 
 
@@ -136,6 +140,7 @@ class RouteEvent(_Window):
     products: str | tuple = "all"
     both_ways: bool = True
     note: str = ""
+    note_zh: str = ""
     kind: str = field(default="route", init=False)
 
 
@@ -150,6 +155,7 @@ class DemandEvent(_Window):
     duration: int
     uses: str | tuple = "all"
     note: str = ""
+    note_zh: str = ""
     kind: str = field(default="demand", init=False)
 
 
@@ -172,6 +178,8 @@ class Scenario:
     #: file positions of ``events`` when some events of the file were left out because they
     #: are invalid (problems are being collected); ``None``: ``events`` is the whole list
     event_numbers: tuple | None = field(default=None, compare=False, repr=False)
+    #: Chinese description (optional; the Chinese report shows it)
+    description_zh: str = ""
 
     def default_window(self, horizon: int | None = None) -> tuple[int, int]:
         """``[min start, max end)`` of the events clipped to the horizon; all days if none."""
@@ -228,6 +236,7 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
     if horizon is not None and start is not None and start >= horizon:
         f.bad("start", start, f"must be < horizon ({horizon} days)")
     note = f.string("note", "")
+    zh = {"note_zh": f.string("note_zh", "")}
     if kind == "capacity":
         recovery = f.string("recovery", "none", choices=RECOVERY)
         days = 0
@@ -242,7 +251,7 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
             days = f.integer("recovery_days", lo=1)
         event = (sel("regions", "regions"), sel("sectors", "sectors"), f.share("remaining"),
                  start, duration, recovery, days, note)
-        return CapacityEvent(*event) if f.ok else None
+        return CapacityEvent(*event, **zh) if f.ok else None
     if kind in ("imports", "exports"):
         via = f.get("via", "all")
         via_list = [via] if isinstance(via, str) else via
@@ -258,16 +267,16 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
         event = (sel("products", "products"), f.share("remaining"), start, duration, routes)
         if kind == "exports":
             event = event + (sel("regions", "regions", "all"), note)
-            return ExportEvent(*event) if f.ok else None
-        return ImportEvent(*event, note) if f.ok else None
+            return ExportEvent(*event, **zh) if f.ok else None
+        return ImportEvent(*event, note, **zh) if f.ok else None
     if kind == "route":
         event = (sel("from", "regions"), sel("to", "regions"), f.share("remaining"), start,
                  duration, sel("products", "products", "all"), f.boolean("both_ways", True),
                  note)
-        return RouteEvent(*event) if f.ok else None
+        return RouteEvent(*event, **zh) if f.ok else None
     event = (sel("regions", "regions"), sel("products", "products"), f.number("factor", lo=0.0),
              start, duration, sel("uses", "uses", "all"), note)
-    return DemandEvent(*event) if f.ok else None
+    return DemandEvent(*event, **zh) if f.ok else None
 
 
 def _parse_parameters(value, src: str, problems: Problems) -> dict:
@@ -310,6 +319,7 @@ def _parse(text, source: str, stem: str | None) -> _Parsed:
     elif name is not None and stem is not None and name != stem:
         top.bad("name", name, f"must equal the file name stem {stem!r}")
     description = top.string("description")
+    description_zh = top.string("description_zh", "")
     horizon = top.integer("horizon", lo=1)
     if horizon is not None and horizon > MAX_HORIZON:
         horizon = top.bad("horizon", horizon, f"must be <= {MAX_HORIZON} days (ten years)")
@@ -334,7 +344,8 @@ def _parse(text, source: str, stem: str | None) -> _Parsed:
         partial = len(good) < len(events)
         scenario = Scenario(name or "", description or "", horizon, window,
                             tuple(e for _, e in good), source, parameters,
-                            tuple(i for i, _ in good) if partial else None)
+                            tuple(i for i, _ in good) if partial else None,
+                            description_zh=description_zh or "")
     return _Parsed(scenario, problems, refs)
 
 
@@ -558,6 +569,8 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
                        n_products=len(ps), factor=e.factor)
         if e.note:
             rec["note"] = e.note
+        if e.note_zh:
+            rec["note_zh"] = e.note_zh
         log.append(rec)
     problems.check(("events",))
     window = scenario.default_window(T)
@@ -652,8 +665,9 @@ def _money(v: float, units: str) -> str:
     return (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}") + f" {units}"
 
 
-def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
+def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset, money=None) -> list[str]:
     units = economy.attrs.get("units", "currency units")
+    money = money or (lambda v: money(v))
     x = economy["x"]
     out = []
     if rec["kind"] == "capacity":
@@ -661,7 +675,7 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
         total = float(x.sum())
         out.append(f"{rec['n_regions']} regions x {rec['n_sectors']} sectors "
                    f"({rec['n_cells']} region-sectors) hold {_pct(hit / total)} of national "
-                   f"output ({_money(hit, units)}/yr); {_money(hit * (1 - rec['remaining']), units)}"
+                   f"output ({money(hit)}/yr); {money(hit * (1 - rec['remaining']))}"
                    "/yr of capacity lost while the cut lasts")
     elif rec["kind"] == "imports":
         imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
@@ -678,7 +692,7 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
         total = float(imports.sum())
         cut = sum(v[0] for v in vals)
         out.append(f"{_pct(cut / total if total else 0)} of all imports by value cut "
-                   f"({_money(cut, units)}/yr)")
+                   f"({money(cut)}/yr)")
         for v, p, imp, sh in vals[:5]:
             via = ("" if tuple(rec["via"]) == ROUTES
                    else f" ({_pct(sh)} arrive by {'/'.join(rec['via'])})")
@@ -690,7 +704,7 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
         cut = float((ex * share).sum()) * (1 - rec["remaining"])
         total = float(economy["exports"].sum())
         out.append(f"{_pct(cut / total if total else 0)} of all exports by value cut "
-                   f"({_money(cut, units)}/yr)")
+                   f"({money(cut)}/yr)")
     elif rec["kind"] == "route":
         flows = (economy["Z"].sum("sector") + economy["Y"].sum("use"))  # origin, product, region
         off = flows.sum("product").values.copy()
@@ -706,31 +720,159 @@ def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset) -> list[str]:
         byp = flows.sel(product=rec["products"]).sum("product").values
         on = float((byp * mask).sum())
         out.append(f"{rec['n_pairs']} region pairs; flows on them are {_pct(on / inter if inter else 0)}"
-                   f" of interregional trade ({_money(on, units)}/yr), "
-                   f"{_money(on * (1 - rec['remaining']), units)}/yr cut while it lasts")
+                   f" of interregional trade ({money(on)}/yr), "
+                   f"{money(on * (1 - rec['remaining']))}/yr cut while it lasts")
     else:
         y = economy["Y"].sum("origin") + economy["MY"]
         hit = float(y.sel(region=rec["regions"], product=rec["products"], use=rec["uses"]).sum())
         tot = float(y.where(~economy["inventory"], 0.0).sum())
         out.append(f"{_pct(hit / tot if tot else 0)} of final use affected "
-                   f"({_money(hit, units)}/yr)")
+                   f"({money(hit)}/yr)")
     return out
 
 
-def describe_scenario(scenario, economy: xr.Dataset | None = None) -> str:
-    """An analyst's summary in plain English; with ``economy`` also the compiled effect."""
+ZH_GROUPS = {"all": "全部", "coastal": "沿海地区", "inland": "内陆地区", "east": "东部",
+             "central": "中部", "west": "西部", "northeast": "东北", "critical": "关键产品",
+             "tradable": "可贸易部门", "nontradable": "不可贸易部门", "consumption": "消费",
+             "inventory": "存货", "national": "全国"}
+ZH_ROUTES = {"sea": "海运", "land": "陆路", "air": "空运"}
+ZH_USES = {"rural_households": "农村居民", "urban_households": "城镇居民",
+           "government": "政府", "households": "居民", "fixed_capital": "固定资本形成",
+           "inventory": "存货"}
+
+
+def zh_names(spec, economy: xr.Dataset | None = None) -> str:
+    """A selector in Chinese: groups (``coastal`` -> 沿海地区), regions and sectors by their
+    Chinese names when ``economy`` has them, exclusions as 除…; else the labels."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    names = {}
+    if economy is not None:
+        for dim, key in (("region", "region_name_zh"), ("sector", "sector_name_zh")):
+            if key in economy.coords:
+                names.update({str(k).casefold(): str(v) for k, v in
+                              zip(economy[dim].values, economy[key].values)})
+    out = []
+    for item in items:
+        for part in (str(item).split(",") if str(item).casefold() not in names else [item]):
+            t = part.strip()
+            neg = t[:1] in "-!"
+            t = t[1:].strip() if neg else t
+            word = ZH_GROUPS.get(t.casefold()) or ZH_USES.get(t) or names.get(t.casefold()) \
+                or names.get(t.replace(" ", "").casefold()) or t
+            out.append(("除" + word) if neg else word)
+    return "、".join(out)
+
+
+def _pct_zh(x: float) -> str:
+    return _pct(x)
+
+
+def _days_zh(e) -> str:
+    return f"第{e.start}–{e.end - 1}天" if e.duration > 1 else f"第{e.start}天"
+
+
+def _event_text_zh(e, economy=None) -> str:
+    n = lambda spec: zh_names(spec, economy)  # noqa: E731
+    via = lambda v: "所有途径" if tuple(v) == ROUTES else "、".join(  # noqa: E731
+        ZH_ROUTES.get(r, r) for r in v)
+    if isinstance(e, CapacityEvent):
+        s = f"{n(e.regions)}的{n(e.sectors)}产能在{_days_zh(e)}降至{_pct(e.remaining)}"
+        if e.recovery == "none":
+            return s + f"，第{e.end}天恢复满产"
+        how = "线性" if e.recovery == "linear" else "指数式"
+        return s + f"，随后在{e.recovery_days}天内{how}恢复（第{e.recovered}天恢复满产）"
+    if isinstance(e, ImportEvent):
+        return f"经{via(e.via)}进口的{n(e.products)}境外供给在{_days_zh(e)}降至{_pct(e.remaining)}"
+    if isinstance(e, ExportEvent):
+        src = "" if str(e.regions).casefold() == "all" else n(e.regions)
+        return (f"{src}经{via(e.via)}出口的{n(e.products)}境外需求在{_days_zh(e)}"
+                f"降至{_pct(e.remaining)}")
+    if isinstance(e, RouteEvent):
+        arrow = "之间（双向）" if e.both_ways else "（单向）"
+        return (f"{n(e.from_)}与{n(e.to)}{arrow}的{n(e.products)}省际贸易在{_days_zh(e)}"
+                f"降至{_pct(e.remaining)}")
+    return (f"{n(e.regions)}{n(e.uses)}对{n(e.products)}的最终需求在{_days_zh(e)}乘以"
+            f"{e.factor:g}")
+
+
+def _effects_zh(rec: dict, economy: xr.Dataset, money) -> list[str]:
+    """The compiled effect of one event in Chinese (the numbers of :func:`_effects`)."""
+    x = economy["x"]
+    if rec["kind"] == "capacity":
+        hit = float(x.sel(region=rec["regions"], sector=rec["sectors"]).sum())
+        total = float(x.sum())
+        return [f"{rec['n_regions']}个地区×{rec['n_sectors']}个部门（{rec['n_cells']}个地区部门）"
+                f"占全国产出的{_pct(hit / total)}（每年{money(hit)}）；冲击期间每年损失产能"
+                f"{money(hit * (1 - rec['remaining']))}"]
+    if rec["kind"] == "imports":
+        imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
+        imports = imports.rename({"product": "sector"}) if "product" in imports.dims else imports
+        share = economy["import_route_share"].sel(route=rec["via"]).sum("route")
+        cut = sum(float(imports.sel(sector=p)) * float(share.sel(sector=p))
+                  * (1 - rec["remaining"]) for p in rec["products"])
+        total = float(imports.sum())
+        return [f"按价值计，全部进口的{_pct(cut / total if total else 0)}被切断（每年{money(cut)}）"]
+    if rec["kind"] == "exports":
+        ex = economy["exports"].sel(region=rec["regions"], sector=rec["products"])
+        share = economy["import_route_share"].sel(route=rec["via"]).sum("route").sel(
+            sector=rec["products"])
+        cut = float((ex * share).sum()) * (1 - rec["remaining"])
+        total = float(economy["exports"].sum())
+        return [f"按价值计，全部出口的{_pct(cut / total if total else 0)}被切断（每年{money(cut)}）"]
+    if rec["kind"] == "route":
+        flows = (economy["Z"].sum("sector") + economy["Y"].sum("use"))
+        off = flows.sum("product").values.copy()
+        np.fill_diagonal(off, 0.0)
+        inter = float(off.sum())
+        R = economy.sizes["region"]
+        mask = np.zeros((R, R), bool)
+        mask[np.ix_(indices(economy, "region", rec["from"]),
+                    indices(economy, "region", rec["to"]))] = True
+        if rec["both_ways"]:
+            mask |= mask.T
+        np.fill_diagonal(mask, False)
+        on = float((flows.sel(product=rec["products"]).sum("product").values * mask).sum())
+        return [f"{rec['n_pairs']}个地区对；其贸易流占省际贸易的{_pct(on / inter if inter else 0)}"
+                f"（每年{money(on)}），冲击期间每年减少{money(on * (1 - rec['remaining']))}"]
+    y = economy["Y"].sum("origin") + economy["MY"]
+    hit = float(y.sel(region=rec["regions"], product=rec["products"], use=rec["uses"]).sum())
+    tot = float(y.where(~economy["inventory"], 0.0).sum())
+    return [f"涉及最终使用的{_pct(hit / tot if tot else 0)}（每年{money(hit)}）"]
+
+
+def _money_fn(economy, unit, lang):
+    """``money(v)`` text of an amount in economy units: in ``unit`` (default: the economy's
+    units in English without a unit, bn yuan / 亿元 otherwise)."""
+    units = str(economy.attrs.get("units", "currency units")) if economy is not None else ""
+    if unit is None and lang != "zh":
+        return lambda v: _money(v, units)
+    from .units import factor
+
+    f, label = factor(units, unit, lang)
+    return lambda v: _money(v * f, label)
+
+
+def describe_scenario(scenario, economy: xr.Dataset | None = None, lang: str = "en",
+                      unit: str | None = None) -> str:
+    """An analyst's summary in plain English (``lang="zh"``: in Chinese, with the file's
+    ``description_zh`` and ``note_zh``); with ``economy`` also the compiled effect, money in
+    ``unit`` (:mod:`stresstest.units`; default the economy's units in English, 亿元 in
+    Chinese)."""
     scenario = load_scenario(scenario)
     w = scenario.default_window()
-    lines = [f"Scenario {scenario.name} ({scenario.horizon} days; static modes average days "
-             f"{w[0]}-{w[1] - 1})", "", scenario.description.strip(), "", "Events:"]
     shock = compile_scenario(scenario, economy) if economy is not None else None
     recs = json.loads(shock.attrs["events"]) if shock is not None else []
+    money = _money_fn(economy, unit, lang)
+    if lang == "zh":
+        return _describe_scenario_zh(scenario, economy, shock, recs, w, money)
+    lines = [f"Scenario {scenario.name} ({scenario.horizon} days; static modes average days "
+             f"{w[0]}-{w[1] - 1})", "", scenario.description.strip(), "", "Events:"]
     for i, e in enumerate(scenario.events):
         lines.append(f"  {i + 1}. {_event_text(e)}.")
         if e.note:
             lines.append(f"     Why: {e.note}")
         if shock is not None:
-            lines.extend(f"     - {t}" for t in _effects(recs[i], economy, shock))
+            lines.extend(f"     - {t}" for t in _effects(recs[i], economy, shock, money))
     if not scenario.events:
         lines.append("  (none: nothing happens)")
     if scenario.events:
@@ -739,24 +881,60 @@ def describe_scenario(scenario, economy: xr.Dataset | None = None) -> str:
                 f"day {last}, after the {scenario.horizon}-day horizon")
         lines += ["", f"Everything is back to baseline on {when}."]
     if shock is not None:
-        x = economy["x"]
-        lo, hi = w
-        kap = shock["kappa"].isel(time=slice(lo, hi)).mean("time")
-        cap = float((kap * x).sum() / x.sum())
-        am = shock["alpha_M"].isel(time=slice(lo, hi)).mean("time")
-        imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
-        imp = float((am * imports).sum() / imports.sum()) if float(imports.sum()) else 1.0
+        cap, imp, exp = _window_levels(economy, shock, w)
         text = (f"Average day of the window: capacity {_pct(cap)} of baseline output, "
                 f"foreign supply {_pct(imp)} of baseline imports")
-        if "epsilon" in shock:
-            ex = economy["exports"].rename(sector="product")
-            eps = shock["epsilon"].isel(time=slice(lo, hi)).mean("time")
-            total = float(ex.sum())
-            text += (f", foreign demand {_pct(float((eps * ex).sum()) / total if total else 1.0)}"
-                     " of baseline exports")
+        if exp is not None:
+            text += f", foreign demand {_pct(exp)} of baseline exports"
         lines += [text + "."]
     if scenario.parameters:
         lines += ["Parameters: " + ", ".join(f"{k} = {v}" for k, v in scenario.parameters.items())]
+    return "\n".join(lines)
+
+
+def _window_levels(economy, shock, w):
+    x = economy["x"]
+    lo, hi = w
+    kap = shock["kappa"].isel(time=slice(lo, hi)).mean("time")
+    cap = float((kap * x).sum() / x.sum())
+    am = shock["alpha_M"].isel(time=slice(lo, hi)).mean("time")
+    imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
+    imp = float((am * imports).sum() / imports.sum()) if float(imports.sum()) else 1.0
+    exp = None
+    if "epsilon" in shock:
+        ex = economy["exports"].rename(sector="product")
+        eps = shock["epsilon"].isel(time=slice(lo, hi)).mean("time")
+        total = float(ex.sum())
+        exp = float((eps * ex).sum()) / total if total else 1.0
+    return cap, imp, exp
+
+
+def _describe_scenario_zh(scenario, economy, shock, recs, w, money) -> str:
+    text = (scenario.description_zh or "").strip() or (
+        "（此情景文件没有中文说明 description_zh；英文说明：）" + scenario.description.strip())
+    lines = [f"情景 {scenario.name}（{scenario.horizon}天；静态模型取第{w[0]}–{w[1] - 1}天的平均）",
+             "", text, "", "事件："]
+    for i, e in enumerate(scenario.events):
+        lines.append(f"  {i + 1}. {_event_text_zh(e, economy)}。")
+        if e.note_zh:
+            lines.append(f"     原因：{e.note_zh}")
+        if shock is not None:
+            lines.extend(f"     - {t}" for t in _effects_zh(recs[i], economy, money))
+    if not scenario.events:
+        lines.append("  （无：不发生任何事件）")
+    else:
+        last = max(e.recovered for e in scenario.events)
+        when = (f"第{last}天" if last < scenario.horizon else
+                f"第{last}天（在{scenario.horizon}天期限之后）")
+        lines += ["", f"{when}全部恢复到基准水平。"]
+    if shock is not None:
+        cap, imp, exp = _window_levels(economy, shock, w)
+        t = f"窗口平均一天：产能为基准产出的{_pct(cap)}，境外供给为基准进口的{_pct(imp)}"
+        if exp is not None:
+            t += f"，境外需求为基准出口的{_pct(exp)}"
+        lines.append(t + "。")
+    if scenario.parameters:
+        lines.append("参数：" + "，".join(f"{k} = {v}" for k, v in scenario.parameters.items()))
     return "\n".join(lines)
 
 

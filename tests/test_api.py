@@ -70,11 +70,14 @@ def test_compare(tiny):
     res, table = api.compare(tiny, _shock(tiny), plans, mode="leontief")
     assert list(res["plan"].values) == ["none", "big", "small"]
     assert res["x"].dims[0] == "plan" and "plan" not in res["x_baseline"].dims
-    assert isinstance(table, pd.DataFrame)
-    assert list(table["plan"]) == ["big", "small", "none"]
-    assert table["backup_value"].is_monotonic_decreasing
-    assert table.set_index("plan").loc["none", "backup_value"] == 0.0
-    assert table.set_index("plan").loc["big", "cost"] == 2.0
+    assert isinstance(table, pd.DataFrame) and table.index.name == "plan"
+    assert set(table.index) == {"big", "small", "none"} and table.index[-1] == "none"
+    assert table.loc["none", "benefit"] == 0.0
+    assert table.loc["big", "cost"] == 2.0  # economy units are not yuan: kept as they are
+    assert table.attrs["units"]["benefit"] == tiny.attrs["units"]
+    ranked = table["rank"].dropna()
+    if len(ranked) > 1:
+        assert table.loc[ranked.index, "breakeven_p"].is_monotonic_increasing
     xr.testing.assert_identical(res["x"].sel(plan="none", drop=True),
                                 api.run(tiny, _shock(tiny), None, mode="leontief")["x"])
 
@@ -82,8 +85,11 @@ def test_compare(tiny):
 def test_compare_adds_reference(tiny):
     x0 = float(tiny["x"].sel(region="R0", sector="S1"))
     res, table = api.compare(tiny, _shock(tiny), [_standby_plan(tiny, 0.3 * x0, 2.0)],
-                             mode="leontief")
-    assert list(res["plan"].values) == ["backup"] and table["backup_value"].iloc[0] > 0
+                             mode="leontief", probabilities=[0.1])
+    assert list(res["plan"].values) == ["backup"] and list(table.index) == ["backup"]
+    assert "bc_at_10%" in table and "bc_at_1%" not in table
+    with pytest.raises(InputError, match="currencies are not converted"):
+        api.compare(tiny, _shock(tiny), [None], mode="leontief", unit="bn yuan")
 
 
 def test_named_scenario_and_plan(china31):

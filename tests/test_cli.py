@@ -227,9 +227,11 @@ def test_compare_formats(files, fmt):
     if fmt == "json":
         import json
 
-        rows = json.loads(r.stdout)
+        doc = json.loads(r.stdout)
+        rows = doc["plans"]
         assert [row["plan"] for row in rows] == ["backup", "none"]
         assert rows[0]["output_share"] <= 1.0
+        assert doc["units"]["output_share"] == "1 (share)" and doc["notes"]
 
 
 def test_report_writes_html_and_markdown(files):

@@ -89,12 +89,104 @@ def test_backup_value_cost_benefit(tiny):
     assert metrics.plan_cost(plan) == 10.0
     withp.attrs["plan_annual_cost"] = 10.0
     assert metrics.plan_cost(withp) == 10.0
-    # shock window of the no_shock() default: 1 day
+    # no direct shock in no_shock(): the event is the 1-day window
+    assert metrics.benefit(withp, none) == pytest.approx(0.1 * va0 / 365)
     assert metrics.benefit_cost(withp, none) == pytest.approx(0.1 * va0 / 365 / 10.0)
-    assert metrics.benefit_cost(withp, none, cost=5.0, window_days=73) == pytest.approx(
-        0.1 * va0 * 73 / 365 / 5.0)
+    assert metrics.benefit_cost(withp, none, cost=5.0, probability=0.02) == pytest.approx(
+        0.02 * 0.1 * va0 / 365 / 5.0)
     assert metrics.benefit_cost(withp, none, cost=0.0) == float("inf")
     assert np.isnan(metrics.benefit_cost(none, none, cost=0.0))
+
+
+def test_breakeven_and_expected_benefit_cost():
+    assert metrics.breakeven_probability(200.0, 10.0) == pytest.approx(0.05)
+    assert metrics.breakeven_probability(-1.0, 10.0) == float("inf")
+    assert metrics.breakeven_probability(5.0, 0.0) == 0.0
+    assert np.isnan(metrics.breakeven_probability(0.0, 0.0))
+    # at p = p*, expected benefit equals the cost
+    assert metrics.expected_benefit_cost(200.0, 10.0, 0.05) == pytest.approx(1.0)
+    assert metrics.expected_benefit_cost(200.0, 10.0, 0.01) == pytest.approx(0.2)
+    assert metrics.prob_key(0.01) == "bc_at_1%" and metrics.prob_key(0.025) == "bc_at_2.5%"
+
+
+def _shocked(eco, horizon, window, cut_days, x_share, plan=None):
+    """A static Result whose scenario cuts R0/S1 capacity to 50% on ``cut_days`` (a
+    ``(start, end, level)`` list) of ``horizon`` days; outcome ``x_share`` of baseline."""
+    sh = no_shock(eco, horizon, name="cut")
+    for lo, hi, level in cut_days:
+        sh["kappa"].loc[dict(region="R0", sector="S1")][lo:hi] = level
+    sh.attrs.update(window_start=window[0], window_end=window[1])
+    d = derive(eco)
+    x = d.x * x_share
+    from stresstest.result import essential_baseline, final_baseline
+
+    return make_result(eco, mode="test", shock=sh, plan=plan, x=x, capacity=d.x,
+                       f=final_baseline(eco).values, exports=d.exports,
+                       essential=essential_baseline(eco).values * x_share,
+                       binding=np.full(d.n, BINDING["demand"]))
+
+
+def test_event_extrapolation_of_static_results(tiny):
+    """Static benefit: window average x window days x (event severity / window severity)."""
+    # 10 days at 50% then a 10-day tail at 75%: the tail adds half the window's direct shock
+    none = _shocked(tiny, 30, (0, 10), [(0, 10, 0.5), (10, 20, 0.75)], 0.8)
+    plan = _shocked(tiny, 30, (0, 10), [(0, 10, 0.5), (10, 20, 0.75)], 0.9)
+    assert none.sizes["day"] == 30 and float(none["severity"][25]) == 0.0
+    assert metrics.event_factor(none) == pytest.approx(1.5)
+    assert metrics.event_days(none) == 30
+    va0 = float(none["va_baseline"].sum())
+    assert metrics.benefit(plan, none) == pytest.approx(0.1 * va0 * 10 / 365 * 1.5)
+    assert metrics.event_loss(none) == pytest.approx(0.2 * va0 * 10 / 365 * 1.5)
+    # no tail: the event is the window
+    flat = _shocked(tiny, 30, (0, 10), [(0, 10, 0.5)], 0.8)
+    assert metrics.event_factor(flat) == pytest.approx(1.0)
+
+
+def test_dynamic_benefit_sums_the_horizon(tiny):
+    T = 6
+    time = np.arange(T)
+    none = _result(tiny, np.broadcast_to(np.array([1, .5, .5, .8, .9, 1.0]), (12, T)),
+                   time=time, binding=np.ones((12, T), int))
+    plan = _result(tiny, np.broadcast_to(np.array([1, .7, .7, .9, 1.0, 1.0]), (12, T)),
+                   time=time, binding=np.ones((12, T), int))
+    va0 = float(none["va_baseline"].sum())
+    assert metrics.event_factor(none) == 1.0 and metrics.event_days(none) == T
+    assert metrics.benefit(plan, none) == pytest.approx(va0 * (0.2 + 0.2 + 0.1 + 0.1) / 365)
+
+
+def test_essential_secured_days_and_person_days(tiny):
+    none = _result(tiny, 0.8, ess_share=0.5)
+    plan = _result(tiny, 0.8, ess_share=0.75)
+    # a quarter of essential use secured on the 1-day event: 0.25 days of national use
+    out = metrics.essential_secured(plan, none)
+    assert out["days"] == pytest.approx(0.25) and np.isnan(out["person_days"])
+    pop = [1e6, 2e6, 3e6]
+    out = metrics.essential_secured(plan.assign_coords(population=("region", pop)),
+                                    none.assign_coords(population=("region", pop)))
+    assert out["person_days"] == pytest.approx(0.25 * sum(pop))
+
+
+def test_plan_table_units_rank_and_notes(tiny):
+    tiny = tiny.assign_attrs(units="1e8 yuan")
+    none = _result(tiny, 0.8)
+    cheap = _result(tiny, 0.85, plan=no_plan(tiny, name="cheap"))
+    dear = _result(tiny, 0.9, plan=no_plan(tiny, name="dear"))
+    df = metrics.plan_table({"none": none, "dear": dear, "cheap": cheap},
+                            {"none": 0.0, "dear": 100.0, "cheap": 1.0}, probabilities=[0.1])
+    assert list(df.index) == ["cheap", "dear", "none"]
+    assert list(df["rank"].astype("object").fillna(0)) == [1, 2, 0]
+    va0 = float(none["va_baseline"].sum())
+    assert df.loc["dear", "benefit"] == pytest.approx(0.1 * va0 / 365 * 0.1)  # bn yuan
+    assert df.loc["dear", "cost"] == pytest.approx(10.0)
+    assert df.loc["dear", "breakeven_p"] == pytest.approx(100.0 / (0.1 * va0 / 365))
+    assert df.loc["dear", "bc_at_10%"] == pytest.approx(0.1 / df.loc["dear", "breakeven_p"])
+    assert df.attrs["unit"] == "bn yuan" and df.attrs["units"]["benefit"] == "bn yuan"
+    assert df.attrs["units"]["cost"] == "bn yuan/yr"
+    assert any("p* = annual cost / benefit per event" in n for n in df.attrs["notes"])
+    zh = metrics.plan_table({"none": none, "dear": dear}, {"dear": 100.0}, unit="亿元")
+    assert zh.loc["dear", "cost"] == pytest.approx(100.0) and zh.attrs["unit"] == "亿元"
+    with pytest.raises(InputError, match="currencies are not converted"):
+        metrics.plan_table({"none": none}, unit="bn USD")
 
 
 def test_rose_resilience(tiny):
@@ -124,7 +216,11 @@ def test_time_path_metrics(tiny):
     x0 = float(tiny["x"].sum())
     assert metrics.cumulative_loss(res, "x") == pytest.approx(x0 * (1 - path).sum() / 365)
     hl = metrics.headline(res)
-    assert hl["output_share"] == pytest.approx(path.mean())
+    # no_shock's window is day 0 only; the horizon mean and the trough are reported too
+    assert hl["output_share"] == pytest.approx(path[0])
+    assert hl["output_share_horizon"] == pytest.approx(path.mean())
+    assert hl["output_trough"] == pytest.approx(0.5) and hl["output_trough_day"] == 2
+    assert hl["recovery_day"] == 7
     assert hl["binding:demand"] == 12 * T
     with pytest.raises(InputError, match="dynamic"):
         metrics.peak_loss(_result(tiny, 0.5))
@@ -142,6 +238,7 @@ def test_headline_static(tiny):
     res = _result(tiny, 0.9)
     hl = metrics.headline(res, none, cost=2.0)
     for key in ("output_share", "va_share", "csr:S0", "worst_csr", "worst_region",
-                "binding:capacity", "backup_value", "cost", "benefit_cost"):
+                "binding:capacity", "benefit", "cost", "breakeven_p", "bc_at_1%", "bc_at_5%",
+                "essential_days", "event_days"):
         assert key in hl
-    assert hl["cost"] == 2.0 and hl["backup_value"] > 0
+    assert hl["cost"] == 2.0 and hl["benefit"] > 0

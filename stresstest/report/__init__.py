@@ -1,18 +1,21 @@
 """Resilience reports: one scenario, several backup plans, as self-contained HTML + Markdown.
 
-:func:`build_report` turns Results (one per plan, from any mode) into a report context — numbers
-already formatted, charts as inline SVG — and :func:`stresstest.report.render.write_report`
-writes ``NAME.html`` and its Markdown twin ``NAME.md`` atomically. :func:`make_report` does
-everything from names (economy, scenario, plans) through :mod:`stresstest.api`.
+:func:`build_report` turns Results (one per plan, from any mode; band Results for the central
+estimate with its band) into a report context — numbers already formatted, charts as inline
+SVG — and :func:`stresstest.report.render.write_report` writes ``NAME.html`` and its Markdown
+twin ``NAME.md`` atomically. ``stresstest.cli.make_report`` does everything from names.
 
-Money in Results is an annual rate (economy units per year). Shares reported here:
+Every number comes from :func:`stresstest.metrics.plan_table` (which calls
+:func:`stresstest.metrics.headline`), the function the CLI's ``compare`` and the API call too:
 
-* surviving output (VA) share ``Σ x / Σ x_baseline`` (dynamic: summed over all days);
+* surviving output (VA) share ``Σ x / Σ x_baseline`` on the average day of the shock window
+  (dynamic: the mean over the window's days; the horizon mean, trough and recovery day too);
 * national critical supply of product ``p``: ``Σ_r essential / Σ_r essential_baseline``;
   worst region ``min_r csr[r, p]`` (dynamic: the worst day);
-* VA saved by a plan over the shock window ``(Σ va_plan − Σ va_none) · W / 365`` with ``W``
-  the window in days (dynamic: ``Σ_t (va_plan − va_none) / 365`` over the horizon);
-  benefit/cost = VA saved / annual cost of the plan.
+* the plan economics: value added saved over the whole event, critical supply secured, annual
+  cost, break-even probability p*, expected benefit/cost (:data:`stresstest.metrics.DEFINITIONS`,
+  printed under the table). Money is in one unit per report (``unit``; default bn yuan, 亿元
+  in Chinese).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .._version import __version__
@@ -36,103 +40,212 @@ LABELS = {
         "economy": "Economy", "mode": "Mode", "summary": "Summary", "headline": "Headline numbers",
         "plan": "Plan", "out_share": "Output surviving", "va_share": "Value added surviving",
         "csr_nat": "Critical supply, national (lowest product)",
-        "csr_worst": "Critical supply, worst region", "va_saved": "VA saved vs none",
-        "cost": "Annual cost", "bc": "Benefit / cost", "map": "Surviving output by province",
+        "csr_worst": "Critical supply, worst region", "va_saved": "VA saved over the event",
+        "cost": "Annual cost", "map": "Surviving output by province",
         "map_none": "Without backups", "map_best": "With {plan}",
-        "map_legend": "surviving output share", "regions": "Surviving output by region",
-        "heatmap": "Output loss by region and sector", "heat_title": "Output loss, {plan}",
-        "heat_cbar": "output lost", "critical": "Critical supply",
+        "map_diff": "{plan} minus no plan", "map_legend": "surviving output share",
+        "map_diff_legend": "change in surviving output, percentage points (white: no change)",
+        "regions": "Surviving output by region",
+        "regions_note": "Bars: central estimate; whiskers: the band (strict cascade to "
+                        "coordinated optimum).",
+        "heatmap": "Output change by region and sector",
+        "heat_title": "Output change vs baseline, {plan}",
+        "heat_diff_title": "{plan} minus no plan",
+        "heat_cbar": "output change", "heat_diff_cbar": "difference",
+        "heat_missing": "no output at baseline",
+        "heat_note": "Red: output lost, blue: output gained, white: no change; grey cells "
+                     "have no output at baseline.",
+        "critical": "Critical supply",
         "critical_note": "Delivered essential final use as a share of its baseline: national "
                          "and the worst region.",
         "product": "Product", "national": "national", "worst": "worst region",
         "timepaths": "Time paths", "tp_output": "Output, national", "tp_csr":
         "Critical supply, national (lowest product)", "day": "day since the shock starts",
         "lead": "{plan}: standby from day {day}",
+        "tp_table": "Surviving output, national, by day", "tp_spark": "Sparkline (days 0–{last})",
         "chokepoints": "Chokepoints", "assumptions": "Assumptions", "sources": "Data sources",
         "reproduce": "Reproducibility", "parameter": "Parameter", "value": "Value",
         "region": "Region", "sector": "Sector", "rank": "Rank",
         "window": "Shock window", "days": "days", "binding": "Binding constraints (industries)",
-        "none_plan": "none (no backups)", "best_plan": "Best plan by value added saved",
+        "binding_dyn": "Binding constraints (industries, last day of the window)",
+        "none_plan": "none (no backups)",
+        "best_plan": "Best plan (lowest break-even probability p*)",
         "generated": "Generated by stresstest {version}", "na": "—",
-        "worst_day": "dynamic mode: shares over the whole horizon, critical supply on the "
-                     "worst day",
         "no_map": "No map: the regions have no coordinates.",
         "no_choke": "Chokepoint ranking unavailable: {why}",
-        "va_saved_note": "over the shock window",
+        "economics": "Plan economics",
+        "outcome_note": "Shares on the average day of the shock window (days {w0}–{w1}).",
+        "outcome_note_dyn": "Dynamic run: shares are the average over the shock window (days "
+                            "{w0}–{w1}); the last columns give the average over all {days} "
+                            "days, the trough (lowest day) and the recovery day (output loss "
+                            "within 1% for good).",
         "harm": "worse than no plan", "strict": "strict", "optimum": "optimum",
         "band_note": "Each share is a central estimate [low – high]: the brackets bound it "
                      "from below by a strict cascade and from above by a coordinated optimum.",
         "amplification": "Amplification (output loss / direct shock, no plan): {value}; the "
-                         "direct shock (capacity and imports cut) is {direct} of output.",
+                         "direct shock (capacity, imports and exports cut) is {direct} of "
+                         "output.",
+        "benefit_chart": "VA saved over the event by plan ({unit})",
+        "benefit_note": "bar: central; whisker: strict cascade to coordinated optimum",
+        "band_short": "band: strict cascade – coordinated optimum",
+        "diagnostics": "Solver diagnostics", "money": "Money unit",
+        "a_event": "Event horizon", "a_event_v": "{days} days (the scenario's horizon); "
+                   "static modes scale the window by the daily direct shock: factor {factor}",
+        "a_event_dyn": "{days} days simulated",
+        "a_recipe": "Production recipe", "a_band": "Band",
+        "a_prob": "Annual probabilities of the event", "a_disc": "Discounting",
+        "a_disc_v": "none; at most one event a year",
+        "a_va": "Value added", "a_va_v": "at baseline VA coefficients (minus substitution "
+                                         "costs)",
+        "a_cost": "Cost bases", "a_cost_v": "as stated in each plan file: carrying cost of "
+                  "stocks (share of stock value a year), capital charge + O&M of standby "
+                  "capacity (share of capacity value a year), annuity of corridors (share of "
+                  "the extra capacity's value a year)",
+        "cards_note": "output surviving, average day of the window",
     },
     "zh": {
         "title": "韧性评估报告", "scenario": "情景", "plans": "备份方案", "economy": "经济体",
         "mode": "模型", "summary": "概要", "headline": "主要指标", "plan": "方案",
         "out_share": "产出保留率", "va_share": "增加值保留率",
         "csr_nat": "关键供给（全国，最低产品）", "csr_worst": "关键供给（最差地区）",
-        "va_saved": "相对无方案挽回的增加值", "cost": "年成本", "bc": "效益/成本",
+        "va_saved": "事件期间挽回的增加值", "cost": "年成本",
         "map": "各省产出保留率", "map_none": "无备份", "map_best": "方案：{plan}",
-        "map_legend": "产出保留率", "regions": "各地区产出保留率",
-        "heatmap": "地区×部门产出损失", "heat_title": "产出损失，{plan}", "heat_cbar": "产出损失率",
+        "map_diff": "{plan}减无方案", "map_legend": "产出保留率",
+        "map_diff_legend": "产出保留率变化（百分点，白色为无变化）",
+        "regions": "各地区产出保留率",
+        "regions_note": "柱：中心估计；须线：区间（严格连锁至协调最优）。",
+        "heatmap": "地区×部门产出变化", "heat_title": "相对基准的产出变化：{plan}",
+        "heat_diff_title": "{plan}减无方案", "heat_cbar": "产出变化", "heat_diff_cbar": "差值",
+        "heat_missing": "基准无产出",
+        "heat_note": "红色：产出损失，蓝色：产出增加，白色：无变化；灰色单元格基准无产出。",
         "critical": "关键供给", "critical_note": "必需最终使用的实际供给占基准的比例：全国与最差地区。",
         "product": "产品", "national": "全国", "worst": "最差地区", "timepaths": "时间路径",
         "tp_output": "全国产出", "tp_csr": "全国关键供给（最低产品）", "day": "冲击开始后天数",
-        "lead": "{plan}：第{day}天启用备用产能", "chokepoints": "瓶颈节点", "assumptions": "假设",
+        "lead": "{plan}：第{day}天启用备用产能",
+        "tp_table": "全国产出保留率（按天）", "tp_spark": "迷你走势图（第0–{last}天）",
+        "chokepoints": "瓶颈节点", "assumptions": "假设",
         "sources": "数据来源", "reproduce": "可重复性", "parameter": "参数", "value": "取值",
         "region": "地区", "sector": "部门", "rank": "排名", "window": "冲击窗口", "days": "天",
-        "binding": "约束类型（行业数）", "none_plan": "无（无备份）",
-        "best_plan": "增加值挽回最多的方案", "generated": "由 stresstest {version} 生成",
-        "na": "—", "worst_day": "动态模型：保留率为整个期间，关键供给取最差一天",
-        "no_map": "无地图：地区缺少坐标。", "no_choke": "无法给出瓶颈排名：{why}",
-        "va_saved_note": "冲击窗口内",
+        "binding": "约束类型（行业数）", "binding_dyn": "约束类型（行业数，窗口最后一天）",
+        "none_plan": "无（无备份）",
+        "best_plan": "最优方案（盈亏平衡概率 p* 最低）", "generated": "由 stresstest {version} 生成",
+        "na": "—", "no_map": "无地图：地区缺少坐标。", "no_choke": "无法给出瓶颈排名：{why}",
+        "economics": "方案经济性",
+        "outcome_note": "比例为冲击窗口（第{w0}–{w1}天）平均一天的数值。",
+        "outcome_note_dyn": "动态模型：比例为冲击窗口（第{w0}–{w1}天）的平均值；最后几列为全部{days}天"
+                            "的平均值、谷底（最低的一天）和恢复日（产出损失此后始终不超过1%）。",
         "harm": "劣于无方案", "strict": "严格连锁", "optimum": "协调最优",
         "band_note": "各比例为中心估计 [下限 – 上限]：下限为严格连锁（超过产出2%的投入均不可替代），"
                      "上限为协调最优。",
-        "amplification": "放大倍数（产出损失 / 直接冲击，无方案）：{value}；直接冲击（产能与进口缺口）"
+        "amplification": "放大倍数（产出损失 / 直接冲击，无方案）：{value}；直接冲击（产能、进口与出口缺口）"
                          "占总产出的 {direct}。",
+        "benefit_chart": "各方案事件期间挽回的增加值（{unit}）",
+        "benefit_note": "柱：中心估计；须线：严格连锁至协调最优",
+        "band_short": "区间：严格连锁—协调最优",
+        "diagnostics": "求解诊断", "money": "货币单位",
+        "a_event": "事件期限", "a_event_v": "{days}天（情景期限）；静态模型按逐日直接冲击外推冲击窗口："
+                                          "系数{factor}",
+        "a_event_dyn": "模拟{days}天",
+        "a_recipe": "生产配方", "a_band": "区间", "a_prob": "事件年发生概率",
+        "a_disc": "贴现", "a_disc_v": "不贴现；每年至多一次事件",
+        "a_va": "增加值", "a_va_v": "按基准增加值率计算（扣除替代成本）",
+        "a_cost": "成本依据", "a_cost_v": "见各方案文件：储备的持有成本（每年占储备价值的比例）、备用产能的"
+                                       "资本费用与运维（每年占产能价值的比例）、通道的年金（每年占新增"
+                                       "运力价值的比例）",
+        "cards_note": "产出保留率，窗口平均一天",
     },
+}
+
+BINDING_ZH = {"none": "无约束", "demand": "需求", "capacity": "产能", "input": "投入",
+              "import": "进口", "route": "运输"}
+MODE_ZH = {"rationing": "配给均衡（rationing）", "optimal": "协调最优（optimal）",
+           "dynamic": "动态（dynamic）", "leontief": "里昂惕夫（leontief）"}
+
+#: Chinese names of the band estimates' meanings (the English ones are band.MEANING).
+MEANING_ZH = {
+    "central": "中心估计：各行业按分析师对投入的评级继续生产（关键、重要、两个月内不需要），动用投入库存、"
+               "闲置产能，并转向有余力的供应商",
+    "low": "下限，严格连锁：超过产出2%的投入均不可替代，无投入库存、无闲置产能，除方案外不转换供应商",
+    "high": "上限，协调最优：同一经济体中稀缺的投入、进口和库存由计划者分配，优先保障最必需的供给，"
+            "其次是增加值",
 }
 
 
 # --------------------------------------------------------------------------- formatting
 
 
-def money_scale(units: str) -> tuple[float, str]:
-    """Factor and label to show money of ``units`` in billion yuan when the units are yuan
-    (``1e8 yuan``, ``100 million yuan``, ``亿元``, ``10,000 yuan``, ``million yuan``, ``yuan``);
-    otherwise ``(1, units)``."""
-    u = str(units).lower().replace(",", "").replace("_", " ").strip()
-    if "亿元" in u or ("yuan" in u and any(k in u for k in ("1e8", "10^8", "100 million",
-                                                              "hundred million"))):
-        return 0.1, "bn yuan"
-    if "万元" in u or ("yuan" in u and any(k in u for k in ("1e4", "10^4", "10000", "10 thousand"))):
-        return 1e-5, "bn yuan"
-    if "yuan" in u and ("million" in u or "1e6" in u):
-        return 1e-3, "bn yuan"
-    if "yuan" in u and ("billion" in u or "1e9" in u):
-        return 1.0, "bn yuan"
-    if u in ("yuan", "cny", "rmb"):
-        return 1e-9, "bn yuan"
-    return 1.0, str(units)
+def money_scale(units: str, unit: str | None = None, lang: str = "en") -> tuple[float, str]:
+    """Factor and label to show money of the economy's ``units`` in ``unit`` (default
+    :func:`stresstest.units.default_unit`: bn yuan for yuan economies, 亿元 in Chinese)."""
+    from ..units import factor
+
+    return factor(units, unit, lang)
 
 
-def fmt_pct(v) -> str:
-    """A share as a percentage with one decimal (``—`` for NaN/None)."""
+def fmt_pct(v, digits: int = 1) -> str:
+    """A share as a percentage with ``digits`` decimals (``—`` for NaN/None); a share below 1
+    never shows as 100% (``99.97%`` -> ``99.9%``), nor one above 0 as 0%."""
     if v is None or not np.isfinite(v):
         return "—"
-    return f"{100 * float(v):.1f}%"
+    v = float(v)
+    text = f"{100 * v:.{digits}f}%"
+    step = 10.0 ** -digits
+    if v < 1 and float(text[:-1]) >= 100:
+        return f"{100 - step:.{digits}f}%"
+    if 0 < v and float(text[:-1]) <= 0:
+        return f"<{step:.{digits}f}%"
+    return text
 
 
-def fmt_money(v, units: str) -> str:
-    """Money in bn yuan (or the economy's units) with thousands separators."""
+def fmt_amount(v, label: str) -> str:
+    """Money already in the output's unit, with thousands separators and its ``label``."""
     if v is None or not np.isfinite(v):
         return "—"
-    factor, label = money_scale(units)
-    x = float(v) * factor
+    x = float(v)
     if x == 0:
         return f"0 {label}"
     digits = 1 if abs(x) >= 100 else 2 if abs(x) >= 1 else 3
     return f"{x:,.{digits}f} {label}"
+
+
+def fmt_money(v, units: str, unit: str | None = None, lang: str = "en") -> str:
+    """Money in the economy's ``units`` shown in ``unit`` (default bn yuan for yuan
+    economies) with thousands separators."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    factor, label = money_scale(units, unit, lang)
+    return fmt_amount(float(v) * factor, label)
+
+
+def fmt_prob(v, lang: str = "en") -> str:
+    """An annual probability (``p*``): percent with two significant digits, events per year
+    above 1, ``never`` when infinite (the plan saves nothing), ``—`` when unknown."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "—"
+    v = float(v)
+    if np.isinf(v):
+        return "无法回本" if lang == "zh" else "never"
+    if v >= 1:
+        per = "次/年" if lang == "zh" else "/yr"
+        return f"{v:,.1f}{per}" if v < 100 else f"{v:,.0f}{per}"
+    pct = 100 * v
+    if pct == 0:
+        return "0%"
+    text = f"{pct:.2g}"
+    if "e" in text:
+        text = f"{pct:.2f}"
+    return f"{text}%"
+
+
+def fmt_days(v) -> str:
+    """Days (of national essential use, person-days): thousands separators, 2 significant
+    decimals below 10."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    v = float(v)
+    if abs(v) < 0.005:
+        return "0"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
 
 
 def fmt_band(h: dict, key: str, fmt=None) -> str:
@@ -143,6 +256,11 @@ def fmt_band(h: dict, key: str, fmt=None) -> str:
     central = fmt(h.get(key))
     if lo is None or hi is None:
         return central
+    try:
+        if float(lo) > float(hi):  # e.g. amplification: the strict cascade amplifies more
+            lo, hi = hi, lo
+    except (TypeError, ValueError):
+        pass
     return f"{central} [{fmt(lo)} – {fmt(hi)}]"
 
 
@@ -202,11 +320,11 @@ def window_days(res: xr.Dataset) -> int:
 
 
 def va_saved(res_plan: xr.Dataset, res_none: xr.Dataset) -> float:
-    """Value added saved by a plan, money over the shock window (dynamic: the horizon)."""
-    diff = float(res_plan["va"].sum()) - float(res_none["va"].sum())
-    if "time" in res_plan.dims:
-        return diff / DAYS_PER_YEAR
-    return diff * window_days(res_plan) / DAYS_PER_YEAR
+    """Value added saved by a plan over the whole event, economy units
+    (:func:`stresstest.metrics.benefit`, the one definition)."""
+    from .. import metrics
+
+    return metrics.benefit(res_plan, res_none)
 
 
 def binding_counts(res: xr.Dataset) -> dict[str, int]:
@@ -254,6 +372,29 @@ def _table(headers, rows, align=None) -> dict:
             "align": align or ["left"] + ["right"] * (len(headers) - 1)}
 
 
+def sparkline(values, lo: float | None = None, hi: float = 1.0, width: int = 60) -> str:
+    """An ASCII-art sparkline (``▁▂▃▄▅▆▇█``) of shares, resampled to ``width`` characters
+    (each the mean of its days)."""
+    v = np.asarray(values, float)
+    if v.size == 0:
+        return ""
+    k = min(width, v.size)
+    parts = np.array_split(v, k)
+    v = np.array([np.nanmean(p) for p in parts])
+    lo = float(np.nanmin(v)) if lo is None else lo
+    bars = "▁▂▃▄▅▆▇█"
+    span = max(hi - lo, 1e-12)
+    idx = np.clip(((v - lo) / span * (len(bars) - 1)).round(), 0, len(bars) - 1)
+    return "".join(bars[int(i)] if np.isfinite(i) else " " for i in idx)
+
+
+def _share_by_region(res, lo, hi):
+    v = surviving(res, "x", by="region") if "time" not in res.dims else (
+        res["x"].isel(time=slice(lo, hi)).sum(["sector", "time"])
+        / (res["x_baseline"].sum("sector") * (hi - lo)))
+    return np.asarray(v.values, float)
+
+
 def build_report(
     economy: xr.Dataset,
     results: dict,
@@ -266,104 +407,131 @@ def build_report(
     chokepoints: dict | None = None,
     lang: str = "en",
     command: str = "",
+    unit: str | None = None,
+    probabilities=None,
 ) -> dict:
     """The report context (formatted numbers, tables, inline SVG charts) for ``results``.
 
-    ``results`` maps plan name -> Result (include ``"none"`` for backup values);
-    ``plan_texts``/``plan_costs`` (annual, economy units) by plan; ``plan_leads`` maps plan ->
-    list of standby activation days (marked on dynamic time paths); ``chokepoints`` is
-    ``{"title": str, "headers": [...], "rows": [[...]], "note": str}`` or
-    ``{"unavailable": reason}``.
+    ``results`` maps plan name -> Result (include ``"none"`` for the plan economics; band
+    Results give every share its band); ``plan_texts``/``plan_costs`` (annual, economy units)
+    by plan; ``plan_leads`` maps plan -> list of standby activation days (marked on dynamic
+    time paths); ``chokepoints`` is ``{"title": str, "headers": [...], "rows": [[...]],
+    "note": str}`` or ``{"unavailable": reason}``; ``unit`` the money unit (default bn yuan,
+    亿元 in Chinese); ``probabilities`` the annual probabilities of the expected benefit/cost.
     """
     if lang not in LABELS:
         raise InputError(f"report language {lang!r} is not one of {', '.join(LABELS)}")
     if not results:
         raise InputError("a report needs at least one result")
-    from .. import metrics
-    from ..band import MEANING, is_band, select_estimate
+    from .. import metrics, tables
+    from ..band import MEANING, estimates_of, is_band, select_estimate
 
     L = LABELS[lang]
     plan_texts, plan_costs = plan_texts or {}, plan_costs or {}
     units = str(economy.attrs.get("units", ""))
+    factor, money_label = money_scale(units, unit, lang)
     band = is_band(next(iter(results.values())))
     full = results
     results = {p: select_estimate(r) for p, r in results.items()}
     first = next(iter(results.values()))
     mode = str(first.attrs.get("mode", ""))
     dynamic = "time" in first.dims
+    w0, w1 = int(first.attrs.get("window_start", 0)), int(first.attrs.get("window_end", 1))
     res_none = results.get("none")
     rnames = region_names(economy, lang)
     snames = sector_names(economy, lang)
     sidx = {str(s): i for i, s in enumerate(economy["sector"].values)}
+    sn = dict(zip(map(str, economy["sector"].values), snames))
+    rn = dict(zip(map(str, economy["region"].values), rnames))
 
-    # headline rows, sorted by benefit (VA saved), none last
-    summary = {}
-    for name, res in results.items():
-        nat, worst, arg = critical_supply(res)
-        cost = float(plan_costs.get(name, res.attrs.get("plan_annual_cost", float("nan"))))
-        if name == "none":
-            cost = 0.0 if not np.isfinite(cost) else cost
-        h = metrics.headline(full[name], full.get("none"), cost=cost)
-        saved = h.get("benefit", float("nan"))
-        bc = h.get("benefit_cost", float("nan")) if cost > 0 else float("nan")
-        if nat.size:
-            p_low = int(np.nanargmin(nat.values)) if np.isfinite(nat.values).any() else 0
-            w_low = int(np.nanargmin(worst.values)) if np.isfinite(worst.values).any() else 0
-            nat_txt = f"{fmt_pct(nat.values[p_low])} ({snames[sidx[str(nat['product'].values[p_low])]]})"
-            wr = int(arg.values[w_low])
-            worst_txt = (f"{fmt_pct(worst.values[w_low])} ({rnames[wr]}, "
-                         f"{snames[sidx[str(worst['product'].values[w_low])]]})")
-        else:
-            nat_txt = worst_txt = L["na"]
-        if nat.size and band:
-            nat_txt = (f"{fmt_band(h, 'csr:' + str(nat['product'].values[p_low]))} "
-                       f"({snames[sidx[str(nat['product'].values[p_low])]]})")
-        harm = str(h.get("harm", "") or "") if name != "none" else ""
-        summary[name] = {"out": surviving(res, "x"), "va": surviving(res, "va"),
-                         "nat": nat, "worst": worst, "arg": arg, "saved": saved, "cost": cost,
-                         "bc": bc, "nat_txt": nat_txt, "worst_txt": worst_txt,
-                         "binding": binding_counts(res), "h": h, "harm": harm}
-    order = sorted(results, key=lambda p: (p == "none", -np.nan_to_num(summary[p]["saved"],
-                                                                        nan=-np.inf)))
+    costs = {p: float(plan_costs[p]) for p in plan_costs}
+    df = metrics.plan_table(full, costs, probabilities=probabilities, unit=unit, lang=lang)
+    order = list(df.index)
     others = [p for p in order if p != "none"]
-    best = others[0] if others else None
+    ranked = [p for p in others if pd.notna(df.loc[p, "rank"])]
+    best = ranked[0] if ranked else (others[0] if others else None)
     base_plan = "none" if res_none is not None else order[0]
 
     def plan_label(p):
         return L["none_plan"] if p == "none" else p
 
-    saved_hdr = f'{L["va_saved"]} ({L["va_saved_note"]})'
-    money = lambda v: fmt_money(v, units)  # noqa: E731
+    def money(v):
+        return fmt_amount(v, money_label)
 
-    def bc_text(p):
-        if summary[p]["harm"]:
-            return f'{L["harm"]}: {summary[p]["harm"]}'
-        return fmt_ratio(summary[p]["bc"])
+    summary = {}
+    for name, res in results.items():
+        nat, worst, arg = critical_supply(res)
+        h = df.loc[name].to_dict()
+        if nat.size:
+            p_low = int(np.nanargmin(nat.values)) if np.isfinite(nat.values).any() else 0
+            w_low = int(np.nanargmin(worst.values)) if np.isfinite(worst.values).any() else 0
+            prod = str(nat["product"].values[p_low])
+            nat_txt = f"{fmt_band(h, 'csr:' + prod)} ({sn[prod]})"
+            wr = int(arg.values[w_low])
+            worst_txt = (f"{fmt_pct(worst.values[w_low])} ({rnames[wr]}, "
+                         f"{sn[str(worst['product'].values[w_low])]})")
+        else:
+            nat_txt = worst_txt = L["na"]
+        summary[name] = {"nat": nat, "worst": worst, "arg": arg, "h": h,
+                         "nat_txt": nat_txt, "worst_txt": worst_txt,
+                         "binding": binding_counts(res)}
 
-    headline = _table(
-        [L["plan"], L["out_share"], L["va_share"], L["csr_nat"], L["csr_worst"], saved_hdr,
-         L["cost"], L["bc"]],
-        [[plan_label(p), fmt_band(summary[p]["h"], "output_share"),
-          fmt_band(summary[p]["h"], "va_share"),
-          summary[p]["nat_txt"], summary[p]["worst_txt"],
-          L["na"] if p == "none" else fmt_alternatives(summary[p]["h"], "benefit", money,
-                                                        (L["strict"], L["optimum"])),
-          fmt_money(summary[p]["cost"], units), bc_text(p)] for p in order])
+    # outcomes (shares) and plan economics (the ranked table, with its definitions)
+    out_heads = [L["plan"], L["out_share"], L["va_share"], L["csr_nat"], L["csr_worst"]]
+    if dynamic:
+        dh = tables.HEAD[lang]
+        out_heads += [dh["output_h"], dh["trough"], dh["recovery"]]
+    out_rows = []
+    for p in order:
+        h = summary[p]["h"]
+        row = [plan_label(p), fmt_band(h, "output_share"), fmt_band(h, "va_share"),
+               summary[p]["nat_txt"], summary[p]["worst_txt"]]
+        if dynamic:
+            rec = h.get("recovery_day", float("nan"))
+            row += [fmt_pct(h.get("output_share_horizon")),
+                    f"{fmt_pct(h.get('output_trough'))} ({int(h.get('output_trough_day'))})",
+                    L["na"] if not np.isfinite(rec) else str(int(rec))]
+        out_rows.append(row)
+    headline = _table(out_heads, out_rows)
+    outcome_note = (L["outcome_note_dyn"].format(w0=w0, w1=w1 - 1, days=first.sizes["time"])
+                    if dynamic else L["outcome_note"].format(w0=w0, w1=w1 - 1))
+    economics = _table(tables.economics_headers(df, lang),
+                       tables.economics_rows(df, lang, {**sn, **rn}))
+    economics["align"] = ["right", "left"] + ["right"] * (len(economics["headers"]) - 2)
+    economics_notes = [df.attrs.get("criterion", "")] + list(df.attrs.get("notes", []))
     h0 = summary[base_plan]["h"]
     amp = h0.get("amplification", float("nan"))
-    band_notes = ([f'{L["band_note"]}'] + [MEANING[e] for e in ("central", "low", "high")]
+    meaning = MEANING_ZH if lang == "zh" else MEANING
+    band_notes = ([L["band_note"]] + [meaning[e] for e in ("central", "low", "high")]
                   if band else [])
     amplification_text = (L["amplification"].format(
         value=fmt_band(h0, "amplification", lambda v: f"{v:.2f}"),
-        direct=fmt_pct(h0.get("direct_shock", float("nan")) / float(first["x_baseline"].sum())))
-        if np.isfinite(amp) else "")
-    binding = _table([L["plan"], *sorted({k for s in summary.values() for k in s["binding"]})],
+        direct=fmt_pct(h0.get("direct_shock", float("nan")) / factor
+                       / float(first["x_baseline"].sum())))
+        if amp is not None and np.isfinite(amp) else "")
+    kinds = sorted({k for s in summary.values() for k in s["binding"]})
+    binding = _table([L["plan"], *[BINDING_ZH.get(k, k) if lang == "zh" else k for k in kinds]],
                      [])
     binding["rows"] = [[plan_label(p), *[str(summary[p]["binding"].get(k, 0))
-                                          for k in binding["headers"][1:]]] for p in order]
+                                          for k in kinds]] for p in order]
 
-    # maps and bars: surviving output share by region
-    by_region = {p: surviving(results[p], "x", by="region").values for p in results}
+    # cards: output surviving (band) and what the plan saves
+    cards = []
+    for p in order[:4]:
+        h = summary[p]["h"]
+        sub = f'{L["va_share"]} {fmt_band(h, "va_share")}'
+        if p != "none" and "benefit" in h:
+            sub += f'; {L["va_saved"]} {money(h.get("benefit"))}'
+        cards.append({"k": plan_label(p), "v": fmt_pct(h.get("output_share")),
+                      "band": fmt_band(h, "output_share").partition(" ")[2], "s": sub})
+
+    # maps: without, with the best plan, and the difference
+    by_region = {p: _share_by_region(results[p], w0, w1) for p in results}
+    bands = {}
+    if band:
+        for p in results:
+            bands[p] = {e: _share_by_region(select_estimate(full[p], e), w0, w1)
+                        for e in estimates_of(full[p])}
     shown = [base_plan] + ([best] if best and best != base_plan else [])
     lo = min(float(np.nanmin(by_region[p])) for p in shown) if shown else 0.0
     vmin = max(0.0, math.floor(20 * min(lo, 0.95)) / 20) if np.isfinite(lo) else 0.0
@@ -371,35 +539,83 @@ def build_report(
     maps = []
     for p in shown:
         title = L["map_none"] if p == "none" else L["map_best"].format(plan=p)
+        tips = None
+        if band:
+            tips = [f"{fmt_pct(v)} [{fmt_pct(a)} – {fmt_pct(b)}]" for v, a, b in zip(
+                by_region[p], bands[p].get("low", by_region[p]),
+                bands[p].get("high", by_region[p]))]
         svg = region_map_svg(economy, by_region[p], rnames, title=title, lang=lang, vmin=vmin,
-                             vmax=1.0, legend=L["map_legend"], sizes=sizes)
+                             vmax=1.0, legend=L["map_legend"], sizes=sizes, tooltips=tips)
         if svg is not None:
             maps.append({"plan": p, "title": title, "svg": svg})
+    if best and best != base_plan:
+        diff = by_region[best] - by_region[base_plan]
+        top = max(0.01, float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.01)
+        top = math.ceil(top * 100) / 100
+        title = L["map_diff"].format(plan=best)
+        svg = region_map_svg(economy, diff, rnames, title=title, lang=lang, vmin=-top, vmax=top,
+                             legend=L["map_diff_legend"], sizes=sizes, diverging=True)
+        if svg is not None:
+            maps.append({"plan": f"{best}-diff", "title": title, "svg": svg})
     order_r = np.argsort(by_region[base_plan], kind="stable")
     region_table = _table([L["region"], *[plan_label(p) for p in shown]],
-                          [[rnames[i], *[fmt_pct(by_region[p][i]) for p in shown]]
+                          [[rnames[i], *[(f"{fmt_pct(by_region[p][i])} [{fmt_pct(bands[p]['low'][i])}"
+                                          f" – {fmt_pct(bands[p]['high'][i])}]"
+                                          if band and "low" in bands[p] and "high" in bands[p]
+                                          else fmt_pct(by_region[p][i])) for p in shown]]
                            for i in order_r])
+    lows = highs = None
+    if band:
+        lows = {plan_label(p): bands[p].get("low", by_region[p])[order_r] for p in shown}
+        highs = {plan_label(p): bands[p].get("high", by_region[p])[order_r] for p in shown}
     bars = charts.bars_svg([rnames[i] for i in order_r],
                            {plan_label(p): by_region[p][order_r] for p in shown},
-                           title="", xlabel=L["out_share"])
+                           title="", xlabel=L["out_share"], lows=lows, highs=highs,
+                           note=L["band_short"] if band else "")
+    benefit_chart = None
+    if others and "benefit" in df:
+        vals = {L["va_saved"]: np.array([float(df.loc[p, "benefit"]) for p in others])}
+        blo = bhi = None
+        if band and "benefit_low" in df:
+            blo = {L["va_saved"]: np.array([float(df.loc[p, "benefit_low"]) for p in others])}
+            bhi = {L["va_saved"]: np.array([float(df.loc[p, "benefit_high"]) for p in others])}
+            blo = {k: np.minimum(np.minimum(v, bhi[k]), vals[k]) for k, v in blo.items()}
+            bhi = {k: np.maximum(np.maximum(v, blo[k]), vals[k]) for k, v in bhi.items()}
+        benefit_chart = charts.bars_svg(others, vals, title="", ref=0.0, percent=False,
+                                        xlabel=L["benefit_chart"].format(unit=money_label),
+                                        lows=blo, highs=bhi,
+                                        note=L["benefit_note"] if band else "")
 
-    # heat map of output loss (region x sector) for the no-plan run
-    sres = results[base_plan]
-    nt = sres.sizes.get("time", 1)
-    xb = sres["x_baseline"] * nt
-    loss = (1 - _over_time(sres["x"]) / xb.where(xb > 0)).transpose("region", "sector")
-    heat = charts.heatmap_svg(loss.values, rnames, snames,
-                              title=L["heat_title"].format(plan=plan_label(base_plan)),
-                              cbar_label=L["heat_cbar"])
+    # heat maps: output change vs baseline (none, best) and their difference
+    def change(res):
+        nt = (w1 - w0) if "time" in res.dims else 1
+        xs = res["x"].isel(time=slice(w0, w1)).sum("time") if "time" in res.dims else res["x"]
+        xb = res["x_baseline"] * nt
+        return (xs / xb.where(xb > 0) - 1).transpose("sector", "region").values
+
+    missing = (results[base_plan]["x_baseline"] <= 0).transpose("sector", "region").values
+    short = [str(c) for c in (economy["region_name_zh"].values if lang == "zh" and
+                              "region_name_zh" in economy.coords else rnames)]
+    heatmaps = []
+    for p in shown:
+        heatmaps.append(charts.heatmap_svg(
+            change(results[p]), snames, short, title=L["heat_title"].format(plan=plan_label(p)),
+            cbar_label=L["heat_cbar"], diverging=True, vmax=1.0, missing=missing,
+            missing_label=L["heat_missing"]))
+    if best and best != base_plan:
+        heatmaps.append(charts.heatmap_svg(
+            change(results[best]) - change(results[base_plan]), snames, short,
+            title=L["heat_diff_title"].format(plan=best), cbar_label=L["heat_diff_cbar"],
+            diverging=True, missing=missing, missing_label=L["heat_missing"], unit="pp"))
 
     # critical supply: products x plans
     nat0 = summary[order[0]]["nat"]
     crit_rows = []
-    for k, prod in enumerate(map(str, nat0["product"].values)):
-        row = [snames[sidx[prod]]]
+    for prod in map(str, nat0["product"].values):
+        row = [sn[prod]]
         for p in order:
             s = summary[p]
-            row.append(fmt_pct(float(s["nat"].sel(product=prod))))
+            row.append(fmt_band(s["h"], f"csr:{prod}"))
             w = float(s["worst"].sel(product=prod))
             r = int(s["arg"].sel(product=prod))
             row.append(f"{fmt_pct(w)} ({rnames[r]})" if np.isfinite(w) else L["na"])
@@ -409,7 +625,8 @@ def build_report(
     critical["groups"] = [(plan_label(p), 2) for p in order]
     critical["subheaders"] = [L["national"], L["worst"]] * len(order)
 
-    timepaths = None
+    timepaths = tp_table = None
+    sparks = []
     if dynamic:
         time = first["time"].values
         out_series = {plan_label(p): (results[p]["x"].sum(["region", "sector"])
@@ -426,39 +643,74 @@ def build_report(
             time, [{"title": L["tp_output"], "series": out_series},
                    {"title": L["tp_csr"], "series": csr_series}],
             title=L["timepaths"], xlabel=L["day"], markers=markers)
+        n = len(time)
+        step = max(1, int(math.ceil(n / 12 / 5.0)) * 5) if n > 12 else 1
+        days = sorted(set(list(range(0, n, step)) + [n - 1]))
+        tp_table = _table([L["plan"], *[str(int(time[d])) for d in days]],
+                          [[k, *[fmt_pct(v[d]) for d in days]] for k, v in out_series.items()])
+        lo_all = min(float(np.nanmin(v)) for v in out_series.values())
+        sparks = [f"{k:<28} {sparkline(v, lo=lo_all)} min {fmt_pct(float(np.nanmin(v)))}"
+                  for k, v in out_series.items()]
 
+    # assumptions: economic ones; solver settings apart
     params = json.loads(first.attrs.get("parameters", "{}") or "{}")
-    assumptions = [[L["mode"], mode], [L["window"], f'{first.attrs.get("window_start", 0)}–'
-                                                   f'{first.attrs.get("window_end", 1)} {L["days"]}']]
+    assumptions = [[L["mode"], mode + (f' (recipe {first.attrs.get("recipe")})'
+                                       if first.attrs.get("recipe") else "")],
+                   [L["window"], f'{w0}–{w1 - 1} ({w1 - w0} {L["days"]})'],
+                   [L["a_event"], (L["a_event_dyn"].format(days=h0.get("event_days"))
+                                   if dynamic else L["a_event_v"].format(
+                                       days=h0.get("event_days"),
+                                       factor=f'{float(h0.get("event_factor", 1.0)):.2f}'))],
+                   [L["money"], money_label],
+                   [L["a_prob"], ", ".join(f"{100 * p:g}%" for p in
+                                           df.attrs.get("probabilities", []))],
+                   [L["a_disc"], L["a_disc_v"]], [L["a_va"], L["a_va_v"]],
+                   [L["a_cost"], L["a_cost_v"]]]
+    if band:
+        assumptions.append([L["a_band"], "; ".join(meaning[e] for e in ("central", "low",
+                                                                        "high"))])
+    recipe_keys = ("critical_threshold", "half_critical_threshold", "inventory_scale",
+                   "spare_scale", "resourcing_scale", "final_use_rule", "recipe")
     assumptions += [[str(k), json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v]
-                    for k, v in sorted(params.items())]
+                    for k, v in sorted(params.items()) if k in recipe_keys]
+    diagnostics = [[str(k), json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v]
+                   for k, v in sorted(params.items()) if k not in recipe_keys]
     for key in ("iterations", "converged", "residual", "solver_status"):
         if key in first.attrs:
-            assumptions.append([key, str(first.attrs[key])])
-    if dynamic:
-        assumptions.append([L["mode"], L["worst_day"]])
+            diagnostics.append([key, str(first.attrs[key])])
     sources = [f"{k}: {v}" for k, v in economy.attrs.items()
                if any(s in k.lower() for s in ("source", "description", "reference", "method",
                                                "note", "citation")) and str(v).strip()]
     econ_title = str(economy.attrs.get("title", first.attrs.get("economy", "")))
-    dims = f'{economy.sizes["region"]} regions × {economy.sizes["sector"]} sectors'
+    dims = (f'{economy.sizes["region"]} regions × {economy.sizes["sector"]} sectors'
+            if lang != "zh" else f'{economy.sizes["region"]}个地区 × {economy.sizes["sector"]}个部门')
+    best_h = summary[best]["h"] if best else {}
 
     return {
         "lang": lang, "L": L, "title": f'{L["title"]}: {scenario_name}',
         "scenario_name": scenario_name, "scenario_text": scenario_text or "",
         "plans": [{"name": plan_label(p), "text": plan_texts.get(p, ""),
-                   "cost": fmt_money(summary[p]["cost"], units)} for p in order],
-        "economy": econ_title, "dims": dims, "units": units, "mode": mode,
-        "best": best, "best_text": (f'{L["best_plan"]}: {best} '
-                                    f'({fmt_money(summary[best]["saved"], units)})'
-                                    if best and np.isfinite(summary[best]["saved"]) else ""),
-        "headline": headline, "band_notes": band_notes,
+                   "cost": money(df.loc[p, "cost"]) if "cost" in df else L["na"]}
+                  for p in order],
+        "economy": econ_title, "dims": dims, "units": money_label,
+        "mode": MODE_ZH.get(mode, mode) if lang == "zh" else mode,
+        "best": best, "best_text": (f'{L["best_plan"]}: {best} (p* '
+                                    f'{fmt_prob(best_h.get("breakeven_p"), lang)}; '
+                                    f'{L["va_saved"]} {money(best_h.get("benefit"))})'
+                                    if best and "benefit" in best_h else ""),
+        "cards": cards, "cards_note": L["cards_note"],
+        "headline": headline, "outcome_note": outcome_note, "economics": economics,
+        "economics_notes": economics_notes, "band_notes": band_notes,
         "amplification": amplification_text, "binding": binding, "maps": maps,
-        "map_note": "" if maps else L["no_map"], "bars": bars, "region_table": region_table, "heatmap": heat,
-        "critical": critical, "timepaths": timepaths,
+        "map_note": "" if maps else L["no_map"], "bars": bars, "region_table": region_table,
+        "benefit_chart": benefit_chart, "heatmaps": heatmaps, "heatmap": heatmaps[0],
+        "critical": critical, "timepaths": timepaths, "tp_table": tp_table,
+        "sparks": sparks, "tp_spark_title": L["tp_spark"].format(
+            last=int(first["time"].values[-1]) if dynamic else 0),
         "chokepoints": chokepoints or {"unavailable": "not computed"},
         "assumptions": _table([L["parameter"], L["value"]], assumptions, ["left", "left"]),
-        "sources": sources,
+        "diagnostics": _table([L["parameter"], L["value"]], diagnostics, ["left", "left"]),
+        "sources": sources, "table": df,
         "footer": {"version": __version__, "scenario": scenario_name, "plans": list(order),
                    "mode": mode, "economy": econ_title, "parameters": params,
                    "command": command},
@@ -467,7 +719,7 @@ def build_report(
 
 def chokepoints_from_values(values: xr.DataArray, economy: xr.Dataset, *, title: str,
                             value_label: str, units: str, lang: str = "en", top: int = 10,
-                            note: str = "") -> dict:
+                            note: str = "", unit: str | None = None) -> dict:
     """Top ``top`` region-sectors of a ``(region, sector)`` value (money per year)."""
     v = values.transpose("region", "sector").values
     flat = np.nan_to_num(v.ravel(), nan=-np.inf)
@@ -475,7 +727,7 @@ def chokepoints_from_values(values: xr.DataArray, economy: xr.Dataset, *, title:
     rn, sn = region_names(economy, lang), sector_names(economy, lang)
     S = v.shape[1]
     L = LABELS[lang]
-    rows = [[str(k + 1), rn[i // S], sn[i % S], fmt_money(flat[i], units)]
+    rows = [[str(k + 1), rn[i // S], sn[i % S], fmt_money(flat[i], units, unit, lang)]
             for k, i in enumerate(idx) if np.isfinite(flat[i])]
     return {"title": title, "headers": [L["rank"], L["region"], L["sector"], value_label],
             "rows": rows, "align": ["right", "left", "left", "right"], "note": note}
@@ -485,5 +737,6 @@ from .render import render_html, render_markdown, write_report  # noqa: E402
 
 __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_markdown",
            "write_report", "money_scale", "fmt_pct", "fmt_band", "fmt_alternatives",
-           "fmt_money", "surviving", "critical_supply",
+           "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline", "surviving",
+           "critical_supply",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]

@@ -40,9 +40,21 @@ _RC = {
 
 
 def _cjk_font() -> str | None:
-    """Name of an installed font with CJK glyphs, if any."""
+    """Name of a font with CJK glyphs: the one the reports embed
+    (:mod:`stresstest.report.fonts`, registered with matplotlib so that Chinese labels get
+    their real widths), else an installed one, if any."""
     from matplotlib import font_manager
 
+    from .fonts import font_path
+
+    path = font_path()
+    if path is not None:
+        names = {f.fname: f.name for f in font_manager.fontManager.ttflist}
+        if str(path) not in names:
+            font_manager.fontManager.addfont(str(path))
+            names = {f.fname: f.name for f in font_manager.fontManager.ttflist}
+        if str(path) in names:
+            return names[str(path)]
     for f in font_manager.fontManager.ttflist:
         if any(k in f.name for k in ("CJK", "Hei", "Song", "WenQuanYi", "Noto Sans SC",
                                      "Source Han", "YaHei", "PingFang")):
@@ -65,81 +77,125 @@ def figure_to_svg(fig: Figure) -> str:
     with matplotlib.rc_context(rc), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None},
-                    bbox_inches="tight", pad_inches=0.05)
+                    bbox_inches="tight", pad_inches=0.3)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
     return svg.strip()
 
 
-def color_for(value, vmin: float = 0.0, vmax: float = 1.0):
-    """RGBA of ``value`` on the report's colour scale (red = low, green = high); None for NaN."""
+DIVERGING = "RdBu"
+
+
+def color_for(value, vmin: float = 0.0, vmax: float = 1.0, cmap: str = CMAP):
+    """RGBA of ``value`` on a colour scale (default: red = low, green = high); None for NaN.
+    With ``cmap=DIVERGING`` and a range symmetric around 0, white means no change."""
     if value is None or not np.isfinite(value):
         return None
     t = 0.5 if vmax <= vmin else (float(value) - vmin) / (vmax - vmin)
-    return matplotlib.colormaps[CMAP](float(np.clip(t, 0.0, 1.0)))
+    return matplotlib.colormaps[cmap](float(np.clip(t, 0.0, 1.0)))
 
 
 def colorbar_svg(x: float, y: float, width: float, vmin: float, vmax: float,
-                 label: str = "", steps: int = 40) -> str:
-    """A horizontal colour bar as SVG elements, with ticks in percent."""
+                 label: str = "", steps: int = 40, cmap: str = CMAP, fmt=None) -> str:
+    """A horizontal colour bar as SVG elements, with ticks in percent (``fmt``: tick text)."""
+    fmt = fmt or (lambda v: f"{100 * v:.0f}%")
     h = 10
     w = width / steps
     parts = []
     for k in range(steps):
-        rgb = color_for(vmin + (vmax - vmin) * (k + 0.5) / steps, vmin, vmax)
+        rgb = color_for(vmin + (vmax - vmin) * (k + 0.5) / steps, vmin, vmax, cmap)
         fill = "#%02x%02x%02x" % tuple(int(255 * c) for c in rgb[:3])
         parts.append(f'<rect x="{x + k * w:.1f}" y="{y}" width="{w + 0.5:.1f}" height="{h}" '
                      f'fill="{fill}"/>')
     for k in range(5):
         v = vmin + (vmax - vmin) * k / 4
         parts.append(f'<text x="{x + width * k / 4:.1f}" y="{y + h + 12}" text-anchor="middle" '
-                     f'class="axis">{100 * v:.0f}%</text>')
+                     f'class="axis">{escape(fmt(v))}</text>')
     if label:
         parts.append(f'<text x="{x + width / 2:.1f}" y="{y + h + 26}" text-anchor="middle" '
                      f'class="axis">{escape(label)}</text>')
     return "".join(parts)
 
 
-def bars_svg(labels, series: dict, *, title: str, xlabel: str, ref: float | None = 1.0) -> str:
-    """Horizontal grouped bars of shares (one group per label, one bar per series)."""
+def bars_svg(labels, series: dict, *, title: str, xlabel: str, ref: float | None = 1.0,
+             lows: dict | None = None, highs: dict | None = None, percent: bool = True,
+             note: str = "") -> str:
+    """Horizontal grouped bars (one group per label, one bar per series); ``lows``/``highs``
+    (same keys) draw the band of each bar as an error bar from low to high. Shares in [0, 1]
+    (``percent``) or plain values."""
     labels = list(labels)
     n, k = len(labels), max(len(series), 1)
-    fig = new_figure(7.2, max(2.0, 0.17 * n * (1 + 0.5 * (k - 1)) + 0.9))
+    fig = new_figure(7.6, max(2.0, 0.17 * n * (1 + 0.5 * (k - 1)) + 1.1))
     ax = fig.add_subplot()
     height = 0.8 / k
     y = np.arange(n)
+    scale = 100.0 if percent else 1.0
     for i, (name, vals) in enumerate(series.items()):
-        ax.barh(y - 0.4 + height * (i + 0.5), 100 * np.asarray(vals, float), height=height,
-                color=PALETTE[i % len(PALETTE)], label=name)
+        pos = y - 0.4 + height * (i + 0.5)
+        vals = scale * np.asarray(vals, float)
+        ax.barh(pos, vals, height=height, color=PALETTE[i % len(PALETTE)], label=name)
+        if lows and highs and name in lows and name in highs:
+            lo = scale * np.asarray(lows[name], float)
+            hi = scale * np.asarray(highs[name], float)
+            a, b = np.minimum(lo, hi), np.maximum(lo, hi)
+            err = np.vstack([np.maximum(vals - a, 0), np.maximum(b - vals, 0)])
+            ax.errorbar(vals, pos, xerr=err, fmt="none", ecolor="#333333", elinewidth=0.8,
+                        capsize=1.8, capthick=0.8)
     if ref is not None:
-        ax.axvline(100 * ref, color=MUTED, lw=0.8, ls=":")
+        ax.axvline(scale * ref, color=MUTED, lw=0.8, ls=":")
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_xlabel(xlabel)
     if title:
         ax.set_title(title)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    if percent:
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
     ax.grid(axis="x", color="#e5e5e5", lw=0.6)
     ax.set_axisbelow(True)
-    if len(series) > 1:
-        fig.legend(loc="outside upper left", frameon=False, fontsize=8, ncols=len(series))
+    if len(series) > 1 or note:
+        handles, names = ax.get_legend_handles_labels()
+        if note:
+            handles.append(matplotlib.lines.Line2D([], [], color="#333333", lw=0.8,
+                                                   marker="|", markersize=6))
+            names.append(note)
+        fig.legend(handles, names, loc="outside upper left", frameon=False, fontsize=8,
+                   ncols=min(len(names), 3))
     return figure_to_svg(fig)
 
 
-def heatmap_svg(matrix, rows, cols, *, title: str, cbar_label: str) -> str:
-    """A rows x cols heat map of shares in [0, 1] (vector cells, NaN blank)."""
-    m = np.ma.masked_invalid(100 * np.asarray(matrix, float))
+def heatmap_svg(matrix, rows, cols, *, title: str, cbar_label: str, diverging: bool = False,
+                vmax: float | None = None, missing=None, missing_label: str = "",
+                unit: str = "%") -> str:
+    """A rows x cols heat map (vector cells). ``matrix`` holds shares (shown in percent) or,
+    with ``unit="pp"``, differences of shares (percentage points). ``diverging``: a
+    red-white-blue scale symmetric around 0, white = no change. ``missing`` (bool, same shape)
+    marks cells without a baseline (grey, ``missing_label`` in the colour bar's title)."""
+    m = 100 * np.asarray(matrix, float)
     nr, nc = m.shape
-    fig = new_figure(min(11.0, 2.2 + 0.2 * nc), 1.8 + 0.2 * nr)
+    miss = np.zeros(m.shape, bool) if missing is None else np.asarray(missing, bool)
+    rows, cols = [str(r) for r in rows], [str(c) for c in cols]
+    longest = max((len(r) for r in rows), default=10)
+    fig = new_figure(min(13.0, 2.6 + 0.055 * longest + 0.2 * nc), 1.9 + 0.19 * nr)
     ax = fig.add_subplot()
-    vmax = max(1.0, float(np.nanmax(m.filled(np.nan))) if m.count() else 1.0)
-    mesh = ax.pcolormesh(np.arange(nc + 1), np.arange(nr + 1), m, cmap="Reds", vmin=0,
-                         vmax=vmax, edgecolors="white", linewidth=0.3)
-    cols = [c if len(c) <= 30 else c[:29] + "…" for c in map(str, cols)]
+    if miss.any():
+        grey = np.ma.masked_where(~miss, np.ones(m.shape))
+        ax.pcolormesh(np.arange(nc + 1), np.arange(nr + 1), grey,
+                      cmap=matplotlib.colors.ListedColormap(["#bdbdbd"]), vmin=0, vmax=1,
+                      edgecolors="white", linewidth=0.3)
+    data = np.ma.masked_where(miss | ~np.isfinite(m), m)
+    if diverging:
+        top = vmax if vmax is not None else max(1.0, float(np.nanmax(np.abs(data.filled(0)))))
+        top = 100 * top if vmax is not None else top
+        cmap, lo, hi = DIVERGING, -top, top
+    else:
+        top = max(1.0, float(np.nanmax(data.filled(np.nan)))) if data.count() else 1.0
+        cmap, lo, hi = "Reds", 0.0, top
+    mesh = ax.pcolormesh(np.arange(nc + 1), np.arange(nr + 1), data, cmap=cmap, vmin=lo,
+                         vmax=hi, edgecolors="white", linewidth=0.3)
     ax.set_xticks(np.arange(nc) + 0.5, cols, rotation=90, fontsize=7)
-    ax.set_yticks(np.arange(nr) + 0.5, list(rows), fontsize=7)
+    ax.set_yticks(np.arange(nr) + 0.5, rows, fontsize=7)
     ax.invert_yaxis()
     ax.tick_params(length=0)
     for side in ("left", "bottom"):
@@ -147,8 +203,16 @@ def heatmap_svg(matrix, rows, cols, *, title: str, cbar_label: str) -> str:
     ax.set_title(title)
     cb = fig.colorbar(mesh, ax=ax, shrink=0.6, pad=0.01)
     cb.set_label(cbar_label)
-    cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    if unit == "pp":
+        cb.ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:+.0f} pp" if v else "0"))
+    else:
+        cb.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
     cb.outline.set_visible(False)
+    if miss.any() and missing_label:
+        cb.ax.set_title(f"grey: {missing_label}" if not any(ord(c) > 0x2E80 for c in
+                                                            missing_label)
+                        else f"灰色：{missing_label}", fontsize=7, loc="left")
     return figure_to_svg(fig)
 
 

@@ -35,8 +35,13 @@ def _md_cell(value) -> str:
 
 
 def render_html(ctx: dict) -> str:
-    """The report as one self-contained HTML document."""
-    return _env().get_template("report.html.j2").render(**ctx)
+    """The report as one self-contained HTML document; the characters of its Chinese text
+    come with it in an embedded font (:mod:`stresstest.report.fonts`), so it renders on a
+    viewer without Chinese fonts."""
+    from .fonts import font_face_css
+
+    html = _env().get_template("report.html.j2").render(**ctx)
+    return html.replace("/*FONTFACE*/", font_face_css(html), 1)
 
 
 def render_markdown(ctx: dict) -> str:

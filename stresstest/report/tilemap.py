@@ -89,9 +89,25 @@ def _text_color(rgb) -> str:
     return "#111" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "#fff"
 
 
+def _tile_pct(v) -> str:
+    """A share on a tile: whole percent, but never 100% below 1 (99.6% -> ``99.6%``)."""
+    text = f"{100 * v:.0f}%"
+    if v < 1 and text == "100%":
+        return f"{min(99.9, math.floor(1000 * v) / 10):.1f}%"
+    return text
+
+
+def _tile_pp(v) -> str:
+    """A difference of shares on a tile, in percentage points (``+3.2``)."""
+    if abs(v) < 0.0005:
+        return "0"
+    return f"{100 * v:+.1f}" if abs(v) < 0.1 else f"{100 * v:+.0f}"
+
+
 def tile_map_svg(keys, values, names, *, title: str, lang: str = "en", vmin: float = 0.0,
-                 vmax: float = 1.0, fmt=lambda v: f"{100 * v:.0f}%", tile: int = 58,
-                 legend: str = "") -> str:
+                 vmax: float = 1.0, fmt=_tile_pct, tile: int = 58,
+                 legend: str = "", cmap: str | None = None, tick_fmt=None,
+                 tooltips=None) -> str:
     """A tile map: one square per province coloured by ``values`` (shares, NaN grey).
 
     ``names`` are the tooltips (full region names). Tiles show the province's short code
@@ -104,16 +120,20 @@ def tile_map_svg(keys, values, names, *, title: str, lang: str = "en", vmin: flo
     parts = [f'<svg class="tilemap" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-label="{escape(title)}">',
              f'<text x="{gap}" y="18" class="svg-title">{escape(title)}</text>']
-    for key, val, name in zip(keys, values, names):
+    from .charts import CMAP
+
+    cmap = cmap or CMAP
+    tips = list(tooltips) if tooltips is not None else [None] * len(names)
+    for key, val, name, tip in zip(keys, values, names, tips):
         row, col, iso, _code, _zh, short = CHINA_TILES[key]
         x, y = gap + col * tile, pad_top + row * tile
-        rgb = color_for(val, vmin, vmax)
+        rgb = color_for(val, vmin, vmax, cmap)
         fill = "#d9d9d9" if rgb is None else "#%02x%02x%02x" % tuple(int(255 * c) for c in rgb[:3])
         ink = "#111" if rgb is None else _text_color(rgb)
         label = short if lang == "zh" else iso
         vtxt = "n/a" if val is None or not np.isfinite(val) else fmt(val)
         parts.append(
-            f'<g><title>{escape(name)}: {escape(vtxt)}</title>'
+            f'<g><title>{escape(name)}: {escape(tip or vtxt)}</title>'
             f'<rect x="{x}" y="{y}" width="{tile - gap}" height="{tile - gap}" rx="4" '
             f'fill="{fill}"/>'
             f'<text x="{x + (tile - gap) / 2:.1f}" y="{y + tile * 0.42:.1f}" fill="{ink}" '
@@ -121,14 +141,15 @@ def tile_map_svg(keys, values, names, *, title: str, lang: str = "en", vmin: flo
             f'<text x="{x + (tile - gap) / 2:.1f}" y="{y + tile * 0.75:.1f}" fill="{ink}" '
             f'text-anchor="middle" class="tile-value">{escape(vtxt)}</text></g>')
     parts.append(colorbar_svg(gap + 14, pad_top + 8 * tile + 8, 9 * tile - gap - 14, vmin, vmax,
-                              legend))
+                              legend, cmap=cmap, fmt=tick_fmt))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def scatter_map_svg(lon, lat, values, names, sizes, *, title: str, vmin: float = 0.0,
-                    vmax: float = 1.0, fmt=lambda v: f"{100 * v:.0f}%", legend: str = "",
-                    width: int = 520, height: int = 420) -> str | None:
+                    vmax: float = 1.0, fmt=_tile_pct, legend: str = "",
+                    width: int = 520, height: int = 420, cmap: str | None = None,
+                    tick_fmt=None, tooltips=None) -> str | None:
     """Regions as circles at (lon, lat) (equirectangular, cos-latitude corrected), area
     proportional to ``sizes``; ``None`` when coordinates are missing."""
     lon, lat = np.asarray(lon, float), np.asarray(lat, float)
@@ -147,30 +168,44 @@ def scatter_map_svg(lon, lat, values, names, sizes, *, title: str, vmin: float =
     parts = [f'<svg class="scattermap" viewBox="0 0 {width} {height}" width="{width}" '
              f'height="{height}" role="img" aria-label="{escape(title)}">',
              f'<text x="4" y="18" class="svg-title">{escape(title)}</text>']
+    from .charts import CMAP
+
+    cmap = cmap or CMAP
     for i in np.argsort(-r):
-        rgb = color_for(values[i], vmin, vmax)
+        rgb = color_for(values[i], vmin, vmax, cmap)
         fill = "#d9d9d9" if rgb is None else "#%02x%02x%02x" % tuple(int(255 * c) for c in rgb[:3])
         vtxt = "n/a" if not np.isfinite(values[i]) else fmt(values[i])
-        parts.append(f'<g><title>{escape(names[i])}: {escape(vtxt)}</title>'
+        tip = tooltips[i] if tooltips is not None else vtxt
+        parts.append(f'<g><title>{escape(names[i])}: {escape(tip)}</title>'
                      f'<circle cx="{cx[i]:.1f}" cy="{cy[i]:.1f}" r="{r[i]:.1f}" fill="{fill}" '
                      f'stroke="#555" stroke-width="0.6"/>'
                      f'<text x="{cx[i]:.1f}" y="{cy[i] - r[i] - 2:.1f}" text-anchor="middle" '
                      f'class="tile-value">{escape(names[i].split(" ")[0])}</text></g>')
-    parts.append(colorbar_svg(pad, height - 46, width - 2 * pad, vmin, vmax, legend))
+    parts.append(colorbar_svg(pad, height - 46, width - 2 * pad, vmin, vmax, legend, cmap=cmap,
+                              fmt=tick_fmt))
     parts.append("</svg>")
     return "".join(parts)
 
 
 def region_map_svg(economy: xr.Dataset, values, names, *, title: str, lang: str = "en",
                    vmin: float = 0.0, vmax: float = 1.0, legend: str = "",
-                   sizes=None) -> str | None:
+                   sizes=None, diverging: bool = False, tooltips=None) -> str | None:
     """The China tile map when the regions are the 31 provinces, else a lon/lat scatter
-    (``None`` when neither is possible)."""
+    (``None`` when neither is possible). ``diverging``: values are differences of shares
+    (percentage points on the tiles) on a red-white-blue scale from ``vmin`` to ``vmax``
+    (symmetric: white = no change)."""
+    from .charts import DIVERGING
+
     values = np.asarray(values, float)
+    extra = {}
+    if diverging:
+        extra = {"cmap": DIVERGING, "fmt": _tile_pp,
+                 "tick_fmt": lambda v: f"{100 * v:+.0f} pp" if abs(v) > 1e-12 else "0"}
     keys = china_tile_keys(economy)
     if keys is not None:
         return tile_map_svg(keys, values, names, title=title, lang=lang, vmin=vmin, vmax=vmax,
-                            legend=legend)
+                            legend=legend, tooltips=tooltips, **extra)
     sizes = np.ones_like(values) if sizes is None else sizes
     return scatter_map_svg(economy["lon"].values, economy["lat"].values, values, names, sizes,
-                           title=title, vmin=vmin, vmax=vmax, legend=legend)
+                           title=title, vmin=vmin, vmax=vmax, legend=legend,
+                           tooltips=tooltips, **extra)
