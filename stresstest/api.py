@@ -29,6 +29,7 @@ from .compiled import check_labels
 from .economy import load_economy
 from .errors import InputError
 from .modes import MODES, get_mode
+from .relocate import relocated
 
 API_OPTIONS = ("horizon",)
 
@@ -116,7 +117,8 @@ def run(economy, scenario, plan=None, mode: str = "rationing", **options) -> xr.
     compiled_plan = resolve_plan(plan, eco)
     declared = mode_options(mode)
     mode_opts = {k: v for k, v in options.items() if k not in API_OPTIONS or k in declared}
-    res = fn(eco, shock, compiled_plan, **mode_opts)
+    # a plan that builds new industries runs on the economy with that output moved
+    res = fn(relocated(eco, compiled_plan), shock, compiled_plan, **mode_opts)
     res.attrs["plan_annual_cost"] = metrics.plan_cost(compiled_plan)
     if compiled_plan is None:
         res.attrs["plan"] = "none"

@@ -680,7 +680,8 @@ def _file_kind(path: Path) -> str:
     # tables, a whole number of days), 1 when it does not; likely mistakes count 1/2
     def shaped(key):
         v = data[key]
-        if key in ("events", "standby", "stockpile", "substitution", "corridor"):
+        if key in ("events", "standby", "stockpile", "substitution", "corridor",
+                   "new_industry"):
             return isinstance(v, list) and bool(v) and all(isinstance(t, dict) for t in v)
         return key == "horizon" and isinstance(v, int) and not isinstance(v, bool)
 
@@ -689,13 +690,15 @@ def _file_kind(path: Path) -> str:
                 + 0.5 * sum(k in data for k in aliases))
 
     scen = score(("events", "horizon", "window", "parameters"), SCENARIO_ALIASES)
-    plan = score(("standby", "stockpile", "substitution", "corridor", "elements"), PLAN_ALIASES)
+    plan = score(("standby", "stockpile", "substitution", "corridor", "new_industry", "elements"),
+                 PLAN_ALIASES)
     if scen != plan:
         return "scenario" if scen > plan else "plan"
     if "plans" in path.parts or set(data) <= {"name", "description"}:
         return "plan"  # an empty plan is valid; a scenario needs a horizon
     return "scenario"
-    if any(k in data for k in ("standby", "stockpile", "substitution", "corridor", "elements")):
+    if any(k in data for k in ("standby", "stockpile", "substitution", "corridor",
+                               "new_industry", "elements")):
         return "plan"
     if any(k in data for k in ("window", "parameters", *SCENARIO_ALIASES)):
         return "scenario"

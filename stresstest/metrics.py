@@ -312,7 +312,7 @@ HARM_TOL = 1e-3
 
 def plan_harm(res_plan: xr.Dataset, res_none: xr.Dataset, tol: float = HARM_TOL) -> list[str]:
     """Where a plan does worse than no plan: national value added, a product's national
-    critical supply, or a region's surviving output lower by more than ``tol`` (share of
+    critical supply, or a region's output lower by more than ``tol`` (share of the no-plan
     baseline; dynamic Results: averaged over days). One short text per finding, worst first;
     empty when the plan harms nothing."""
     def avg(v):
@@ -328,8 +328,13 @@ def plan_harm(res_plan: xr.Dataset, res_none: xr.Dataset, tol: float = HARM_TOL)
     for prod, a, b in zip(cs_p["product"].values, cs_n.values, cs_p.values):
         if np.isfinite(a) and np.isfinite(b) and a - b > tol:
             found.append((a - b, f"critical supply of {prod} -{100 * (a - b):.1f} pp"))
-    reg_p = avg(surviving_share(res_plan, "x", by="region"))
-    reg_n = avg(surviving_share(res_none, "x", by="region"))
+    # regional output lost, over the no-plan baseline (a plan that builds new industries moves
+    # output between regions, so each run's loss is taken against its own baseline)
+    base = res_none["x_baseline"].sum("sector")
+    lost_p = res_plan["x_baseline"].sum("sector") - res_plan["x"].sum("sector")
+    lost_n = base - res_none["x"].sum("sector")
+    reg_p = avg(1.0 - lost_p / base.where(base > 0))
+    reg_n = avg(1.0 - lost_n / base.where(base > 0))
     for reg, a, b in zip(reg_p["region"].values, reg_n.values, reg_p.values):
         if np.isfinite(a) and np.isfinite(b) and a - b > tol:
             found.append((a - b, f"output of {reg} -{100 * (a - b):.1f} pp"))

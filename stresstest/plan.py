@@ -36,7 +36,7 @@ from .scenario import _display, _library, _sel
 from .selectors import indices, select_products, select_regions, select_sectors
 
 DAYS_PER_YEAR = 365.0
-KINDS = ("standby", "stockpile", "substitution", "corridor")
+KINDS = ("standby", "stockpile", "substitution", "corridor", "new_industry")
 BASES = ("essential", "use", "imports")
 COVERS = ("holders", "national")
 TOP_KEYS = ("name", "description", "description_zh") + KINDS
@@ -50,12 +50,16 @@ ELEMENT_KEYS = {
                      "note", "note_zh"),
     "corridor": ("from", "to", "extra", "both_ways", "annual_cost_share", "annual_cost",
                  "capital_cost", "interest_rate", "lifetime", "om_share", "note", "note_zh"),
+    "new_industry": ("region", "sector", "capacity_share", "capacity", "from",
+                     "annual_cost_share", "annual_cost", "capital_per_output",
+                     "capital_charge", "om_share", "note", "note_zh"),
 }
 ELEMENT_REQUIRED = {
     "standby": ("region", "sector", "lead_time", "ramp"),
     "stockpile": ("product", "days_of_cover"),
     "substitution": ("products",),
     "corridor": ("from", "to", "extra"),
+    "new_industry": ("region", "sector"),
 }
 SUBSTITUTION_FIELDS = ("headroom", "new_links", "friction", "imports")
 
@@ -147,6 +151,17 @@ def _parse_element(kind: str, table, i: int, src: str, problems: Problems, refs:
                    annual_cost=f.number("annual_cost", lo=0))
         if out["covers"] == "national" and _is_national(out["region"]):
             f.bad("covers", "national", "needs holder regions (region is 'national' already)")
+    elif kind == "new_industry":
+        _one_of(f, "capacity_share", "capacity", True)
+        _cost_basis(f, ("annual_cost_share", "annual_cost", "capital_per_output"), True,
+                    {"capital_per_output": ("capital_charge",)}, ("om_share", "capital_charge"))
+        out.update(region=sel("region"), sector=sel("sector"), **{"from": sel("from",
+                                                                                "coastal")},
+                   capacity_share=f.share("capacity_share"), capacity=f.number("capacity", lo=0),
+                   capital_per_output=f.number("capital_per_output", lo=0),
+                   capital_charge=f.share("capital_charge"), om_share=f.share("om_share", 0.0),
+                   annual_cost_share=f.share("annual_cost_share"),
+                   annual_cost=f.number("annual_cost", lo=0))
     elif kind == "substitution":
         out.update(products=sel("products"), headroom=f.number("headroom", 0.0, lo=0),
                    new_links=f.share("new_links", 0.0), friction=f.share("friction", 0.0),
@@ -471,6 +486,49 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
                     **{k: e[k] for k in SUBSTITUTION_FIELDS}, "annual_cost": e["annual_cost"],
                     "note": e["note"]})
 
+    moves = {k: [] for k in ("to", "sector", "from", "share")}
+    for e in plan.of("new_industry"):
+        at = f"{src}: new_industry[{e.index}]"
+        host = problems.catch(select_regions, economy, e["region"], where=f"{at}.region",
+                              error=PlanError)
+        sec = problems.catch(select_sectors, economy, e["sector"], where=f"{at}.sector",
+                             error=PlanError)
+        src_regions = problems.catch(select_regions, economy, e["from"], where=f"{at}.from",
+                                     error=PlanError)
+        if host is None or sec is None or src_regions is None:
+            continue
+        if len(host) != 1 or len(sec) != 1:
+            problems.add(f"{at}: a new industry is one sector in one host region (region "
+                         f"selects {len(host)}, sector {len(sec)})")
+            continue
+        src_regions = [r for r in src_regions if r != host[0]]
+        si = int(indices(economy, "sector", sec)[0])
+        base = float(x[indices(economy, "region", src_regions), si].sum()) if src_regions else 0.0
+        cap = (e["capacity"] if e["capacity"] is not None
+               else e["capacity_share"] * float(x[:, si].sum()))
+        if base <= 0 or cap > base * (1 + 1e-12):
+            problems.add(f"{at}: capacity {cap:.6g} exceeds the output of {sec[0]} in the "
+                         f"regions it takes over ({base:.6g}; from = {e['from']!r})")
+            continue
+        if e.get("capital_per_output") is not None:
+            cost = cap * e["capital_per_output"] * (e["capital_charge"] + e["om_share"])
+        elif e["annual_cost"] is not None:
+            cost = e["annual_cost"]
+        else:
+            cost = e["annual_cost_share"] * cap
+        total_cost += cost
+        for key, val in (("to", host[0]), ("sector", sec[0]), ("from", json.dumps(src_regions)),
+                         ("share", cap / base)):
+            moves[key].append(val)
+        log.append({"kind": "new_industry", "index": e.index, "region": host[0],
+                    "sector": sec[0], "from": src_regions, "capacity": cap,
+                    "share_taken_over": cap / base, "annual_cost": cost, "note": e["note"]})
+    if moves["to"]:
+        ds["relocation_to"] = ("relocation", np.array(moves["to"], dtype=str))
+        ds["relocation_sector"] = ("relocation", np.array(moves["sector"], dtype=str))
+        ds["relocation_from"] = ("relocation", np.array(moves["from"], dtype=str))
+        ds["relocation_share"] = ("relocation", np.array(moves["share"], dtype=float))
+
     trade = None
     for e in plan.of("corridor"):
         at = f"{src}: corridor[{e.index}]"
@@ -558,6 +616,11 @@ def _element_text(e: Element) -> str:
                 f"{_pct(f['headroom'])} extra on existing links, {_pct(f['new_links'])} of need "
                 f"over new links, {_pct(f['imports'])} of lost imports replaced by domestic "
                 f"supply; friction {_pct(f['friction'])}")
+    if e.kind == "new_industry":
+        size = (f"{_pct(f['capacity_share'])} of national [{_sel(f['sector'])}] output"
+                if f["capacity"] is None else f"{f['capacity']:g}/yr of [{_sel(f['sector'])}]")
+        return (f"new industry: a [{_sel(f['sector'])}] line in [{_sel(f['region'])}] of {size}, "
+                f"taking over that output from [{_sel(f['from'])}] (same buyers and suppliers)")
     arrow = "<->" if f["both_ways"] else "->"
     return (f"corridor [{_sel(f['from'])}] {arrow} [{_sel(f['to'])}]: extra route capacity of "
             f"{_pct(f['extra'])} of baseline flow")
@@ -582,6 +645,10 @@ def _element_effect(rec: dict, economy: xr.Dataset, money=None) -> str:
                 f"{money(rec['annual_cost'])}/yr ({_pct(rec['annual_cost'] / gdp)} of GDP)")
     if kind == "substitution":
         return f"{len(rec['products'])} products; cost {money(rec['annual_cost'])}/yr"
+    if kind == "new_industry":
+        return (f"{money(rec['capacity'])}/yr of {rec['sector']} moves to {rec['region']} "
+                f"({_pct(rec['share_taken_over'])} of the output of {', '.join(rec['from'])}); "
+                f"cost {money(rec['annual_cost'])}/yr")
     return (f"{rec['n_pairs']} region pairs carrying {money(rec['baseline_flow'])}/yr "
             f"at baseline get {money(rec['extra'] * rec['baseline_flow'])}/yr of extra "
             f"capacity; cost {money(rec['annual_cost'])}/yr")
@@ -614,6 +681,11 @@ def _element_text_zh(e: Element, economy=None) -> str:
         return (f"{n(f['products'])}的买方可转换供应商：现有渠道最多增加{_pct(f['headroom'])}，"
                 f"新渠道满足需求的{_pct(f['new_links'])}，损失进口的{_pct(f['imports'])}可由国内供给"
                 f"替代；摩擦成本{_pct(f['friction'])}")
+    if e.kind == "new_industry":
+        size = (f"全国{n(f['sector'])}产出的{_pct(f['capacity_share'])}"
+                if f["capacity"] is None else f"每年{f['capacity']:g}")
+        return (f"新兴产业：在{n(f['region'])}建设{n(f['sector'])}生产线，规模为{size}，"
+                f"承接{n(f['from'])}的相应产出（买方与供应商不变）")
     arrow = "双向" if f["both_ways"] else "单向"
     return (f"{n(f['from'])}与{n(f['to'])}之间（{arrow}）的运输通道：新增基准运量"
             f"{_pct(f['extra'])}的运力")
@@ -635,6 +707,10 @@ def _element_effect_zh(rec: dict, economy: xr.Dataset, money) -> str:
                 f"成本每年{money(rec['annual_cost'])}（占GDP的{_pct(rec['annual_cost'] / gdp)}）")
     if kind == "substitution":
         return f"{len(rec['products'])}种产品；成本每年{money(rec['annual_cost'])}"
+    if kind == "new_industry":
+        return (f"每年{money(rec['capacity'])}的{zh_names([rec['sector']], economy)}迁至"
+                f"{zh_names([rec['region']], economy)}（承接{zh_names(rec['from'], economy)}产出的"
+                f"{_pct(rec['share_taken_over'])}）；成本每年{money(rec['annual_cost'])}")
     return (f"{rec['n_pairs']}个地区对，基准运量每年{money(rec['baseline_flow'])}，新增运力每年"
             f"{money(rec['extra'] * rec['baseline_flow'])}；成本每年{money(rec['annual_cost'])}")
 

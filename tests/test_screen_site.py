@@ -152,3 +152,61 @@ def test_cli_site_writes_a_plan_compare_accepts(china31, tmp_path):
     r = _invoke("site", "--scenario", "guangdong-electronics-failure", "--budget", "500",
                 "-o", str(tmp_path / "x.txt"))
     assert r.exit_code == 2 and ".toml" in r.output
+
+
+# ----------------------------------------------------------------------------- new industry
+
+
+NEW_LINE = '''name = "new-line"
+description = "d"
+
+[[new_industry]]
+region = "R1"
+sector = "S2"
+capacity_share = 0.2
+from = ["R0", "R2"]
+annual_cost_share = 0.1
+'''
+
+
+def test_new_industry_relocates_output_with_exact_identities():
+    from stresstest.economy import validate_economy
+    from stresstest.plan import compile_plan, parse_plan
+    from stresstest.relocate import relocated, relocation_moves
+
+    eco = random_economy(3, 4, seed=2, drawdowns=0.3)
+    plan = compile_plan(parse_plan(NEW_LINE, "<new-line>"), eco)
+    (move,) = relocation_moves(plan)
+    x = eco["x"].values
+    assert move["share"] == pytest.approx(0.2 * x[:, 2].sum() / (x[0, 2] + x[2, 2]))
+    assert plan.attrs["annual_cost"] == pytest.approx(0.1 * 0.2 * x[:, 2].sum())
+    new = relocated(eco, plan)
+    validate_economy(new, rtol=1e-12)
+    for v in ("x", "V", "M", "exports"):
+        assert float(new[v].sum()) == pytest.approx(float(eco[v].sum()), rel=1e-12)
+    assert float(new["x"].sel(region="R1", sector="S2")) == pytest.approx(
+        x[1, 2] + move["share"] * (x[0, 2] + x[2, 2]), rel=1e-12)
+    np.testing.assert_allclose(new["x"].sel(sector="S0").values, x[:, 0], rtol=1e-12)
+
+
+def test_new_industry_plan_runs_and_null_shock_keeps_its_baseline():
+    import stresstest as st
+    from stresstest.plan import parse_plan
+
+    eco = random_economy(3, 4, seed=2)
+    res = st.run(eco, no_shock(eco, 5), parse_plan(NEW_LINE, "<new-line>"))
+    np.testing.assert_allclose(res["x"].values, res["x_baseline"].values, rtol=1e-9)
+    assert float(res["x_baseline"].sel(region="R1", sector="S2")) > float(
+        eco["x"].sel(region="R1", sector="S2"))
+
+
+def test_new_industry_bad_input():
+    from stresstest.errors import PlanError
+    from stresstest.plan import compile_plan, parse_plan
+
+    eco = random_economy(3, 4, seed=2)
+    with pytest.raises(PlanError, match="exceeds the output"):
+        compile_plan(parse_plan(NEW_LINE.replace("0.2", "0.99"), "<p>"), eco)
+    with pytest.raises(PlanError, match="one sector in one host region"):
+        compile_plan(parse_plan(NEW_LINE.replace('region = "R1"', 'region = ["R1", "R0"]'),
+                                "<p>"), eco)
