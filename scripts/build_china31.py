@@ -149,6 +149,9 @@ CHECKS = {
 #: Result of ``python scripts/build_china31.py --fit`` (rounded to 3 significant digits): the
 #: parameters of the committed data/china31.nc.
 FITTED = {"gamma": 3.51, "home_share": 0.914, "internal_factor": 0.522}
+#: Plausible range of gamma (result of ``--fit``): where the objective is 1 above its minimum,
+#: the home share and internal factor held at :data:`FITTED` (about one standard deviation).
+GAMMA_RANGE = (2.72, 4.91)
 PRIOR = {"gamma": (1.0, np.log(3.0)), "home_share": (0.9, 0.1), "internal_factor": (2 / 3, 0.25)}
 BOUNDS = {"gamma": (0.2, 6.0), "home_share": (0.0, 0.99), "internal_factor": (0.1, 1.5)}
 
@@ -514,6 +517,24 @@ def fit(ds, targets: dict, start=(1.0, 0.9, 2.0 / 3.0), verbose: bool = False):
     return best, float(res.fun), int(res.nfev)
 
 
+def gamma_range(ds, targets: dict, params: dict, rise: float = 1.0) -> tuple:
+    """The gamma interval where :func:`objective` is at most ``rise`` above its value at
+    ``params`` (the other two parameters held), by bisection on each side (root finding to
+    0.005)."""
+    from scipy.optimize import brentq
+
+    h, f = params["home_share"], params["internal_factor"]
+
+    def J(g):
+        eco = reweight_trade(ds, g, h, f, validate=False)
+        return objective(eco.attrs, targets, g, h, f)
+
+    j0 = J(params["gamma"])
+    lo, hi = BOUNDS["gamma"]
+    return (brentq(lambda g: J(g) - j0 - rise, lo, params["gamma"], xtol=5e-3),
+            brentq(lambda g: J(g) - j0 - rise, params["gamma"], hi, xtol=5e-3))
+
+
 def fit_attrs(attrs: dict, targets: dict) -> dict:
     """Readable calibration summary for ``attrs`` (shown by ``stresstest info``)."""
     def pct(s):
@@ -534,6 +555,9 @@ def fit_attrs(attrs: dict, targets: dict) -> dict:
                            f"built {attrs[k]:#.3g}")
     for k, (t, source) in CHECKS.items():
         out[f"check_{k}"] = f"{labels[k]}: published {t:.3g} (Lu 2022, 2017), built {attrs[k]:#.3g}"
+    out["calibration_gamma_range"] = (
+        f"{GAMMA_RANGE[0]:g} to {GAMMA_RANGE[1]:g} (objective within +1 of its minimum at the "
+        f"fitted home share and factor); reweight_trade redoes the trade for any gamma")
     out["objective_value"] = float(objective(
         attrs, targets, attrs["gamma"], attrs["nontradable_home_share"],
         attrs["internal_distance_factor"]))
@@ -570,6 +594,10 @@ def main(argv=None) -> int:
                   + ", ".join(f"{k} = {v:.5g}" for k, v in best.items())
                   + f"; building with {params}")
         ds = build(src, *params)
+        if args.fit:
+            lo, hi = gamma_range(ds, targets, dict(zip(("gamma", "home_share",
+                                                         "internal_factor"), params)))
+            print(f"  gamma range (objective +1): {lo:.3g} to {hi:.3g}")
         save_economy(ds, args.output)
     except StresstestError as err:
         print(f"error: {err}", file=sys.stderr)

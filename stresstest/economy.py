@@ -568,7 +568,8 @@ def _pack_flows(out: xr.Dataset) -> xr.Dataset:
         ulp = np.where(bad, 0, diff).astype(np.int8)
         attrs = dict(out[name].attrs)
         attrs[_PACK_MARK] = _PACK_NOTE.format(var=name, use=use_name, ulp=ulp_name)
-        packed[ulp_name] = (DIMS[name], ulp, attrs)
+        # in the variable's own dim order, so that load_economy restores it
+        packed[ulp_name] = xr.Variable(DIMS[name], ulp, attrs).transpose(*out[name].dims)
         packed[use_name] = (("product", "region", last), use)
         if bad.any():
             idx = np.flatnonzero(bad)
@@ -592,7 +593,8 @@ def _unpack_flows(ds: xr.Dataset) -> xr.Dataset:
             idx = ds[f"{name}_exception_index"].values.astype(np.int64)
             flows.reshape(-1)[idx] = ds[f"{name}_exception_value"].values
         attrs = {k: v for k, v in ds[ulp_name].attrs.items() if k != _PACK_MARK}
-        ds = ds.assign({name: (DIMS[name], flows, attrs)})
+        var = xr.Variable(DIMS[name], flows, attrs).transpose(*ds[ulp_name].dims)
+        ds = ds.assign({name: var.copy(data=np.ascontiguousarray(var.values))})
         drop += [use_name, ulp_name, f"{name}_exception_index", f"{name}_exception_value"]
     return ds.drop_vars([v for v in drop if v in ds])
 

@@ -1,7 +1,9 @@
 """Regionalisation kernels: distances, gravity trade, bounded IPF/RAS (arrays in, arrays out).
 
 Used by ``scripts/build_china31.py`` to build the default economy from national and provincial
-statistics (method in ``docs/china31.md``). No file I/O here; every function validates its
+statistics (method in ``docs/china31.md``). :func:`reweight_trade` redoes the interprovincial
+trade of a built economy for other gravity parameters from what the economy holds, and
+:func:`trade_summary` measures it. No file I/O here; every function validates its
 arguments and raises :class:`~stresstest.errors.InputError` naming the bad argument, or
 :class:`~stresstest.errors.ConvergenceError` when a balancing problem has no solution.
 """
@@ -348,7 +350,10 @@ def trade_summary(economy) -> dict:
     shares of each region's value added induced by final demand in the region itself, in
     the other regions and abroad (``va_share_own_region_mean``,
     ``va_share_other_regions_mean``, ``va_share_foreign_mean``; Leontief decomposition
-    ``v ∘ (I - A)^-1 f`` by the location of final demand ``f``, exports abroad).
+    ``v ∘ (I - A)^-1 f`` by the location of final demand ``f``, exports abroad), the
+    interprovincial trade relative to value added (``interprovincial_trade_to_va``) and the
+    means over regions of ``(outflow + inflow) / VA`` and ``(exports + imports) / VA``
+    (``interprovincial_dependence_mean``, ``international_dependence_mean``).
     """
     from .economy import DIMS, derive
 
