@@ -123,11 +123,11 @@ N_TRADABLE = 23  # goods 01..23 are tradable
 #     J = sum_k ((ln built_k - ln target_k) / sigma_k)^2
 #         + (ln gamma / ln 3)^2 + ((factor - 2/3) / 0.25)^2 + ((home_share - 0.9) / 0.1)^2
 # (log deviations from the targets in units of their stated tolerance sigma_k, plus weak priors
-# at the literature values: gamma 1 within a factor 3, Head & Mayer's 2/3, the old 0.9).
+# at reference values: gamma 1 within a factor 3, Head & Mayer's 2/3, the old default 0.9).
 
 #: Source of the 2017 value-added decomposition target.
-LU_2022 = ("Lu Jiangyuan (陆江源) 2022, 地方参与国内国际循环水平测度研究, 当代经济管理 2022(5):8-13, "
-           "2017 interregional IO table of 31 provinces x 42 sectors")
+LU_2022 = ("Lu Jiangyuan (陆江源) 2022, 地方参与国内国际循环水平测度研究, "
+           "当代经济管理 2022(5):8-13, 2017 interregional IO table of 31 provinces x 42 sectors")
 #: Source of the 2007 trade magnitudes.
 IO_2007 = ("study of China's interprovincial trade 1987-2007 from the 30 provincial IO tables "
            "(abstract: interprovincial trade 2x international trade in 2007, dependence 3x)")

@@ -274,6 +274,11 @@ def _param(ds, value, key, name):
     return float(ds.attrs[key])
 
 
+#: Prefixes of the attrs in which a build reports its calibration (``scripts/build_china31.py``);
+#: :func:`reweight_trade` drops them since they no longer describe the table.
+CALIBRATION_ATTRS = ("fit_", "check_", "calibration_", "objective_")
+
+
 def reweight_trade(economy, gamma: float | None = None, home_share: float | None = None,
                    internal_factor: float | None = None, *, area_km2=None,
                    validate: bool = True, summary: bool = True):
@@ -293,7 +298,8 @@ def reweight_trade(economy, gamma: float | None = None, home_share: float | None
     the IPF tolerance, 1e-12 of each product's total) and national totals per product and use
     are unchanged. With the build's parameters it reproduces the built economy (to ~1e-12).
     Returns a new validated Dataset (``validate_economy(rtol=1e-9)``) whose attrs record the
-    parameters and, if ``summary``, the recomputed trade statistics (:func:`trade_summary`).
+    parameters and, if ``summary``, the recomputed trade statistics (:func:`trade_summary`);
+    the build's calibration report (attrs starting with :data:`CALIBRATION_ATTRS`) is dropped.
     About a second for china31.
     """
     import xarray as xr
@@ -330,6 +336,8 @@ def reweight_trade(economy, gamma: float | None = None, home_share: float | None
     out["Z"] = (DIMS["Z"], Znew, ds["Z"].attrs)
     out["Y"] = (DIMS["Y"], Ynew, ds["Y"].attrs)
     out = out.assign_coords(area_km2=("region", area_km2))
+    # a build's calibration report describes the build's parameters, not these
+    out.attrs = {k: v for k, v in out.attrs.items() if not k.startswith(CALIBRATION_ATTRS)}
     out.attrs.update({"gamma": gamma, "nontradable_home_share": home_share,
                       "internal_distance_factor": internal_factor,
                       "internal_distance_rule": f"{internal_factor:.6g} * sqrt(area_km2 / pi)"})
