@@ -4,8 +4,11 @@ Reads the official statistics in ``../shared/data/china2017/`` (relative to the 
 root; ``--source`` overrides) and writes ``data/china31.nc`` with
 :func:`stresstest.save_economy`. Method, parameters and sources: ``docs/china31.md``.
 
-    python scripts/build_china31.py [--source DIR] [--output FILE] [--gamma 1.0]
-                                    [--home-share 0.9] [--internal-factor 0.6667]
+    python scripts/build_china31.py [--source DIR] [--output FILE] [--gamma G]
+                                    [--home-share H] [--internal-factor F] [--fit]
+
+The gravity parameters default to the calibrated values :data:`FITTED`; ``--fit`` redoes the
+calibration (targets :data:`TARGETS`, objective :func:`objective`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import pandas as pd
 from stresstest.economy import make_economy, save_economy
 from stresstest.recipe_data import attach_recipe
 from stresstest.errors import InputError, StresstestError
-from stresstest.regionalize import distance_decay, distance_matrix, gravity_flows, ipf, origin_shares
+from stresstest.regionalize import (interprovincial_trade, ipf, reweight_trade, supply_pool,
+                                    trade_summary)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "data" / "china2017"
@@ -56,16 +60,19 @@ REGION_CODE = {
     "Tibet": "54", "Shaanxi": "61", "Gansu": "62", "Qinghai": "63", "Ningxia": "64",
     "Xinjiang": "65",
 }
-#: Land area of each province (km^2, rounded; official administrative areas as listed in the
-#: China Statistical Yearbook / Wikipedia "Provinces of China"), for the internal distance only.
+#: Land area of each province (km^2) as reported by the national or provincial governments,
+#: from Wikipedia, "List of Chinese administrative divisions by area" (checked for issue 15;
+#: docs/china31.md). Used for the internal distance only, and stored as the region coordinate
+#: ``area_km2`` so that :func:`stresstest.regionalize.reweight_trade` can redo the trade.
 AREA_KM2 = {
-    "Beijing": 16410, "Tianjin": 11970, "Hebei": 188800, "Shanxi": 156700,
-    "InnerMongolia": 1183000, "Liaoning": 148000, "Jilin": 187400, "Heilongjiang": 454800,
-    "Shanghai": 6340, "Jiangsu": 102600, "Zhejiang": 105500, "Anhui": 140100, "Fujian": 124000,
-    "Jiangxi": 166900, "Shandong": 155800, "Henan": 167000, "Hubei": 185900, "Hunan": 211800,
-    "Guangdong": 179800, "Guangxi": 237600, "Hainan": 35400, "Chongqing": 82400,
-    "Sichuan": 486000, "Guizhou": 176200, "Yunnan": 394100, "Tibet": 1228400, "Shaanxi": 205800,
-    "Gansu": 425800, "Qinghai": 722300, "Ningxia": 66400, "Xinjiang": 1664900,
+    "Beijing": 16411, "Tianjin": 11917, "Hebei": 188800, "Shanxi": 156700,
+    "InnerMongolia": 1183000, "Liaoning": 148400, "Jilin": 187400, "Heilongjiang": 454800,
+    "Shanghai": 6340.5, "Jiangsu": 102600, "Zhejiang": 101800, "Anhui": 139400,
+    "Fujian": 123900, "Jiangxi": 166900, "Shandong": 157100, "Henan": 167000,
+    "Hubei": 185900, "Hunan": 211800, "Guangdong": 179700, "Guangxi": 237600,
+    "Hainan": 35354, "Chongqing": 82400, "Sichuan": 486100, "Guizhou": 176200,
+    "Yunnan": 394100, "Tibet": 1228400, "Shaanxi": 205800, "Gansu": 425800,
+    "Qinghai": 722300, "Ningxia": 66400, "Xinjiang": 1664900,
 }
 ZONE = {
     **dict.fromkeys("Beijing Tianjin Hebei Shanghai Jiangsu Zhejiang Fujian Shandong Guangdong "
@@ -108,6 +115,45 @@ EXPENDITURE_ITEM = {"rural_households": "hsh_rural", "urban_households": "hsh_ur
 COMPONENTS = ("compensation", "net_taxes", "depreciation", "operating_surplus")
 VA_ROWS = ("VA001", "VA002", "VA003", "VA004")
 N_TRADABLE = 23  # goods 01..23 are tradable
+
+# --------------------------------------------------------------------------- calibration
+# Interprovincial trade is calibrated (docs/china31.md, "Calibration") to published magnitudes:
+# the distance elasticity gamma, the home share of non-tradables and the internal distance
+# factor minimise
+#     J = sum_k ((ln built_k - ln target_k) / sigma_k)^2
+#         + (ln gamma / ln 3)^2 + ((factor - 2/3) / 0.25)^2 + ((home_share - 0.9) / 0.1)^2
+# (log deviations from the targets in units of their stated tolerance sigma_k, plus weak priors
+# at reference values: gamma 1 within a factor 3, Head & Mayer's 2/3, the old default 0.9).
+
+#: Source of the 2017 value-added decomposition target.
+LU_2022 = ("Lu Jiangyuan (陆江源) 2022, 地方参与国内国际循环水平测度研究, "
+           "当代经济管理 2022(5):8-13, 2017 interregional IO table of 31 provinces x 42 sectors")
+#: Source of the 2007 trade magnitudes.
+IO_2007 = ("study of China's interprovincial trade 1987-2007 from the 30 provincial IO tables "
+           "(abstract: interprovincial trade 2x international trade in 2007, dependence 3x)")
+TARGET_YEAR_2007 = "2007"
+#: Targets: key of :func:`stresstest.regionalize.trade_summary` -> (value or None when derived
+#: from the sources, tolerance sigma (log), source). The 2007 values are derived in
+#: :func:`calibration_targets` from the published ratios and 2007 foreign trade and GDP.
+TARGETS = {
+    "va_share_other_regions_mean": (0.334, 0.10, LU_2022),
+    "interprovincial_trade_to_va": (None, 0.35, IO_2007),
+    "interprovincial_dependence_mean": (None, 0.35, IO_2007),
+}
+#: Published numbers reported next to the built ones but not fitted (nearly independent of the
+#: parameters, or the complement of a fitted one).
+CHECKS = {
+    "va_share_own_region_mean": (0.551, LU_2022),
+    "va_share_foreign_mean": (0.115, LU_2022),
+}
+#: Result of ``python scripts/build_china31.py --fit`` (rounded to 3 significant digits): the
+#: parameters of the committed data/china31.nc.
+FITTED = {"gamma": 3.51, "home_share": 0.914, "internal_factor": 0.522}
+#: Plausible range of gamma (result of ``--fit``): where the objective is 1 above its minimum,
+#: the home share and internal factor held at :data:`FITTED` (about one standard deviation).
+GAMMA_RANGE = (2.72, 4.91)
+PRIOR = {"gamma": (1.0, np.log(3.0)), "home_share": (0.9, 0.1), "internal_factor": (2 / 3, 0.25)}
+BOUNDS = {"gamma": (0.2, 6.0), "home_share": (0.0, 0.99), "internal_factor": (0.1, 1.5)}
 
 
 # --------------------------------------------------------------------------- reading
@@ -190,13 +236,19 @@ def read_sources(source: Path) -> dict:
         raise InputError(f"{epath}: year yr2017 lacks {missing}")
     exp = exp.loc[regions, items]
 
-    mac = _read(source, "macro")
+    macro = _read(source, "macro")
     mpath = source / FILES["macro"]
-    _need(mac, ["region", "item", "year", "value"], mpath)
-    mac = mac[mac["year"].astype(str) == "2017"].pivot(index="region", columns="item",
-                                                         values="value")
-    _need(mac, ["net_flow", "export_s", "import_d", "gdp"], mpath)
-    mac = mac.loc[regions]
+    _need(macro, ["region", "item", "year", "value"], mpath)
+    by_year = {}
+    for year in ("2017", TARGET_YEAR_2007):
+        m = macro[macro["year"].astype(str) == year].pivot(index="region", columns="item",
+                                                             values="value")
+        _need(m, ["net_flow", "export_s", "import_d", "gdp"], mpath)
+        missing = [r for r in regions if r not in m.index]
+        if missing:
+            raise InputError(f"{mpath}: year {year} lacks {missing}")
+        by_year[year] = m.loc[regions]
+    mac = by_year["2017"]
 
     d.update(
         regions=regions, region_zh=[str(s) for s in prov["province_zh"]],
@@ -205,7 +257,7 @@ def read_sources(source: Path) -> dict:
         gdp=prov["gdp_2017_100m_yuan"].to_numpy(float),
         sector_name=[str(s) for s in names["Description"]],
         sector_name_zh=[str(s) for s in names["DescriptionInChinese"]],
-        x_raw=x_raw, exp=exp, mac=mac,
+        x_raw=x_raw, exp=exp, mac=mac, mac2007=by_year[TARGET_YEAR_2007],
     )
     return d
 
@@ -213,8 +265,8 @@ def read_sources(source: Path) -> dict:
 # --------------------------------------------------------------------------- building
 
 
-def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
-          internal_factor: float = 2.0 / 3.0):
+def build(src: dict, gamma: float = FITTED["gamma"], home_share: float = FITTED["home_share"],
+          internal_factor: float = FITTED["internal_factor"]):
     """Regionalise the national table; return the economy Dataset (validated to 1e-9)."""
     regions = src["regions"]
     R, S = len(regions), len(SECTORS)
@@ -329,8 +381,7 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
     stats["export_cells_at_bound"] = int((np.isclose(exports, x, rtol=1e-12) & (x > 0)).sum())
 
     # 6. interprovincial trade: gravity on supply and demand pools per product
-    supply = (x - exports).T  # (P, R)
-    supply[supply < 1e-12 * np.maximum(x.T, 1e-300)] = 0.0
+    supply = supply_pool(x, exports)  # (P, R)
     demand = Zin.sum(axis=2) + Yd.sum(axis=2)  # (P, R)
     if (demand < 0).any():
         p, r = np.unravel_index(int(np.argmin(demand)), demand.shape)
@@ -338,29 +389,13 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
                          f"({demand[p, r]:g}); inventory change exceeds other uses")
     gap = np.abs(supply.sum(1) - demand.sum(1)) / np.maximum(supply.sum(1), 1e-300)
     stats["pool_mismatch_max_rel"] = float(gap.max())
-    dist = distance_matrix(src["lon"], src["lat"], [AREA_KM2[r] for r in regions], internal_factor)
-    K = distance_decay(dist, gamma)
+    area = np.array([AREA_KM2[r] for r in regions], dtype=float)
     tradable = np.arange(S) < N_TRADABLE
-    home = np.where(tradable, 0.0, home_share)
-    T = gravity_flows(supply, demand, K, home)
-    sh = origin_shares(T)  # (P, O, R)
-    Z = np.einsum("por,prs->oprs", sh, Zin)
-    Y = np.einsum("por,pru->opru", sh, Yd)
+    T, Z, Y = interprovincial_trade(supply, demand, Zin, Yd, src["lon"], src["lat"], area,
+                                    tradable, gamma, home_share, internal_factor)
 
-    # trade statistics
-    off = ~np.eye(R, dtype=bool)
-    inter = float(T[:, off].sum())
-    intl = float(exports.sum() + M.sum() + MY.sum())
-    stats["interprovincial_trade"] = inter
-    stats["international_trade"] = intl
-    stats["interprovincial_to_international"] = inter / intl
-    stats["interprovincial_share_of_domestic_sales"] = inter / float(T.sum())
-    nt = ~tradable
-    stats["nontradable_in_province_share"] = float(
-        np.trace(T[nt], axis1=1, axis2=2).sum() / T[nt].sum())
-    stats["tradable_in_province_share"] = float(
-        np.trace(T[tradable], axis1=1, axis2=2).sum() / T[tradable].sum())
-    net_inter = (T[:, :, :].sum(axis=2) - T.sum(axis=1)).sum(axis=0)  # outflow - inflow per province
+    # net positions vs the accounts (independent of the gravity parameters)
+    net_inter = (T.sum(axis=2) - T.sum(axis=1)).sum(axis=0)  # outflow - inflow per province
     mac = src["mac"]
     official = (mac["net_flow"] - (mac["export_s"] - mac["import_d"])).to_numpy(float)
     stats["net_position_corr_macro"] = float(np.corrcoef(net_inter, official)[0, 1])
@@ -383,6 +418,7 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
         "region_name_zh": src["region_zh"], "lon": src["lon"], "lat": src["lat"],
         "zone": [ZONE[r] for r in regions], "coastal": np.array([r in COASTAL for r in regions]),
         "region_code": [REGION_CODE[r] for r in regions], "capital": src["capital"],
+        "area_km2": area,
     }
     sector_coords = {
         "sector_name": src["sector_name"], "sector_name_zh": src["sector_name_zh"],
@@ -411,8 +447,121 @@ def build(src: dict, gamma: float = 1.0, home_share: float = 0.9,
         sector_coords=sector_coords, consumption_uses=USES[:3], inventory_uses=("inventory",),
         signed_components=("net_taxes",), import_route_share=routes, attrs=attrs, rtol=1e-9,
     )
+    ds.attrs.update(trade_summary(ds))
+    ds.attrs.update(fit_attrs(ds.attrs, calibration_targets(src)))
     # the central production recipe of the NBS 42 sectors (docs/recipe-data.md)
     return attach_recipe(ds)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def calibration_targets(src: dict) -> dict:
+    """``{key: (target, sigma, source)}`` of :data:`TARGETS` with the 2007 values derived.
+
+    The 2007 study reports interprovincial trade (outflows + inflows, counted like exports +
+    imports) at 2x international trade and the mean provincial interprovincial trade dependence
+    at 3x the mean foreign trade dependence. With 2007 foreign trade (``export_s``, ``import_d``)
+    and GDP of the macro accounts this gives the single-counted interprovincial trade as a share
+    of GDP, ``(X + M) / GDP``, and the mean dependence ``3 * mean((X + M) / GDP)``; the fit
+    assumes both kept their 2007 level relative to GDP (foreign trade did not: 62% of GDP in
+    2007, 33% in 2017).
+    """
+    m = src["mac2007"]
+    foreign = m["export_s"].to_numpy(float) + np.abs(m["import_d"].to_numpy(float))
+    gdp = m["gdp"].to_numpy(float)
+    derived = {"interprovincial_trade_to_va": float(foreign.sum() / gdp.sum()),
+               "interprovincial_dependence_mean": float(3.0 * np.mean(foreign / gdp))}
+    return {k: (derived[k] if v is None else v, sigma, source)
+            for k, (v, sigma, source) in TARGETS.items()}
+
+
+def objective(built: dict, targets: dict, gamma: float, home_share: float,
+              internal_factor: float) -> float:
+    """The fit's objective ``J`` (see :data:`TARGETS`): squared log deviations in units of the
+    targets' tolerances plus the priors of :data:`PRIOR`."""
+    j = sum(((np.log(built[k]) - np.log(t)) / sigma) ** 2 for k, (t, sigma, _) in targets.items())
+    g0, gs = PRIOR["gamma"]
+    h0, hs = PRIOR["home_share"]
+    f0, fs = PRIOR["internal_factor"]
+    return float(j + (np.log(gamma / g0) / gs) ** 2 + ((home_share - h0) / hs) ** 2
+                 + ((internal_factor - f0) / fs) ** 2)
+
+
+def fit(ds, targets: dict, start=(1.0, 0.9, 2.0 / 3.0), verbose: bool = False):
+    """Minimise :func:`objective` over (gamma, home share, internal factor) by Nelder-Mead,
+    re-deriving the trade of the built economy ``ds`` with
+    :func:`stresstest.regionalize.reweight_trade` (deterministic; a few minutes)."""
+    from scipy.optimize import minimize
+
+    names = ("gamma", "home_share", "internal_factor")
+    cache: dict = {}
+
+    def J(theta):
+        params = dict(zip(names, map(float, theta)))
+        if any(not BOUNDS[k][0] <= v <= BOUNDS[k][1] for k, v in params.items()):
+            return 1e6
+        key = tuple(round(v, 9) for v in theta)
+        if key not in cache:
+            eco = reweight_trade(ds, params["gamma"], params["home_share"],
+                                 params["internal_factor"], validate=False)
+            cache[key] = objective(eco.attrs, targets, **params)
+            if verbose:
+                print(f"  J={cache[key]:.5f} at " + ", ".join(f"{k}={v:.4f}"
+                                                             for k, v in params.items()))
+        return cache[key]
+
+    res = minimize(J, np.asarray(start, float), method="Nelder-Mead",
+                   options={"xatol": 1e-3, "fatol": 1e-4, "maxiter": 400})
+    best = dict(zip(names, map(float, res.x)))
+    return best, float(res.fun), int(res.nfev)
+
+
+def gamma_range(ds, targets: dict, params: dict, rise: float = 1.0) -> tuple:
+    """The gamma interval where :func:`objective` is at most ``rise`` above its value at
+    ``params`` (the other two parameters held), by bisection on each side (root finding to
+    0.005)."""
+    from scipy.optimize import brentq
+
+    h, f = params["home_share"], params["internal_factor"]
+
+    def J(g):
+        eco = reweight_trade(ds, g, h, f, validate=False)
+        return objective(eco.attrs, targets, g, h, f)
+
+    j0 = J(params["gamma"])
+    lo, hi = BOUNDS["gamma"]
+    return (brentq(lambda g: J(g) - j0 - rise, lo, params["gamma"], xtol=5e-3),
+            brentq(lambda g: J(g) - j0 - rise, params["gamma"], hi, xtol=5e-3))
+
+
+def fit_attrs(attrs: dict, targets: dict) -> dict:
+    """Readable calibration summary for ``attrs`` (shown by ``stresstest info``)."""
+    def pct(s):
+        return f"{100 * s:.0f}% (log)"
+
+    out = {"calibration_objective": (
+        "min sum((ln built - ln target)/tol)^2 + (ln gamma/ln 3)^2 + ((factor - 2/3)/0.25)^2 "
+        "+ ((home_share - 0.9)/0.1)^2 (Nelder-Mead; docs/china31.md)")}
+    labels = {"va_share_other_regions_mean": "VA from other provinces' final demand, mean",
+              "interprovincial_trade_to_va": "interprovincial trade (outflows) / GDP",
+              "interprovincial_dependence_mean": "(outflow + inflow) / GDP, mean of provinces",
+              "va_share_own_region_mean": "VA from own final demand, mean",
+              "va_share_foreign_mean": "VA from exports, mean"}
+    for k, (t, sigma, source) in targets.items():
+        year = "2007-based" if source == IO_2007 else "2017"
+        src = "Lu 2022" if source == LU_2022 else "provincial IO tables 1987-2007 study"
+        out[f"fit_{k}"] = (f"{labels[k]}: target {t:.3g} +/- {pct(sigma)} ({src}, {year}), "
+                           f"built {attrs[k]:#.3g}")
+    for k, (t, source) in CHECKS.items():
+        out[f"check_{k}"] = f"{labels[k]}: published {t:.3g} (Lu 2022, 2017), built {attrs[k]:#.3g}"
+    out["calibration_gamma_range"] = (
+        f"{GAMMA_RANGE[0]:g} to {GAMMA_RANGE[1]:g} (objective within +1 of its minimum at the "
+        f"fitted home share and factor); reweight_trade redoes the trade for any gamma")
+    out["objective_value"] = float(objective(
+        attrs, targets, attrs["gamma"], attrs["nontradable_home_share"],
+        attrs["internal_distance_factor"]))
+    return out
 
 
 def main(argv=None) -> int:
@@ -420,19 +569,44 @@ def main(argv=None) -> int:
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                    help="folder with the china2017 CSV files (default ../shared/data/china2017)")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="netCDF file to write")
-    p.add_argument("--gamma", type=float, default=1.0, help="distance decay exponent (default 1)")
-    p.add_argument("--home-share", type=float, default=0.9,
-                   help="share of min(supply, demand) of non-tradables served in-province")
-    p.add_argument("--internal-factor", type=float, default=2.0 / 3.0,
-                   help="internal distance = factor * sqrt(area/pi) (default 2/3)")
+    p.add_argument("--gamma", type=float, default=FITTED["gamma"],
+                   help=f"distance decay exponent (default: fitted, {FITTED['gamma']})")
+    p.add_argument("--home-share", type=float, default=FITTED["home_share"],
+                   help="share of min(supply, demand) of non-tradables served in-province "
+                        f"(default: fitted, {FITTED['home_share']})")
+    p.add_argument("--internal-factor", type=float, default=FITTED["internal_factor"],
+                   help="internal distance = factor * sqrt(area/pi) "
+                        f"(default: fitted, {FITTED['internal_factor']})")
+    p.add_argument("--fit", action="store_true",
+                   help="redo the calibration fit (a few minutes), print it and build with the "
+                        "fitted parameters rounded to 3 significant digits")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     try:
-        ds = build(read_sources(args.source), args.gamma, args.home_share, args.internal_factor)
+        src = read_sources(args.source)
+        params = (args.gamma, args.home_share, args.internal_factor)
+        if args.fit:
+            targets = calibration_targets(src)
+            best, jmin, nfev = fit(build(src, *params), targets)
+            params = tuple(float(f"{best[k]:.3g}") for k in ("gamma", "home_share",
+                                                              "internal_factor"))
+            print(f"fit: J = {jmin:.4f} after {nfev} evaluations at "
+                  + ", ".join(f"{k} = {v:.5g}" for k, v in best.items())
+                  + f"; building with {params}")
+        ds = build(src, *params)
+        if args.fit:
+            lo, hi = gamma_range(ds, targets, dict(zip(("gamma", "home_share",
+                                                         "internal_factor"), params)))
+            print(f"  gamma range (objective +1): {lo:.3g} to {hi:.3g}")
         save_economy(ds, args.output)
     except StresstestError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    if args.fit:
+        for k in TARGETS:
+            print(f"  {ds.attrs['fit_' + k]}")
+        for k in CHECKS:
+            print(f"  {ds.attrs['check_' + k]}")
     print(f"wrote {args.output} in {time.perf_counter() - t0:.2f} s "
           f"({args.output.stat().st_size / 1e6:.2f} MB)")
     return 0

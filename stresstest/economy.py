@@ -461,6 +461,10 @@ def load_economy(name_or_path, validate: bool = True) -> xr.Dataset:
         ds = xr.load_dataset(path, engine=_netcdf_engine())
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
         raise InputError(f"{path}: cannot read as a netCDF economy ({exc})") from None
+    try:
+        ds = _unpack_flows(ds)
+    except (KeyError, ValueError, IndexError) as exc:
+        raise InputError(f"{path}: the packed flows Z and Y cannot be restored ({exc})") from None
     ds = _restore_after_netcdf(ds)
     if validate:
         validate_economy(ds, source=str(path))
@@ -489,7 +493,14 @@ def _restore_after_netcdf(ds: xr.Dataset) -> xr.Dataset:
 
 
 def save_economy(ds: xr.Dataset, path, compress: bool = True) -> Path:
-    """Write an economy to netCDF (float64, zlib-compressed) atomically; exact round trip."""
+    """Write an economy to netCDF atomically; exact round trip (``load_economy`` gives back an
+    identical Dataset).
+
+    With ``compress`` (default) every variable is zlib-compressed with the byte shuffle filter,
+    one chunk per variable, and ``Z`` and ``Y`` are packed as origin shares times domestic use
+    when that is exact (:func:`_pack_flows`, docs/formats.md): a gravity-built table such as
+    china31 then takes about a tenth of the space of dense compressed float64.
+    """
     path = Path(path)
     validate_economy(ds)
     out = ds.copy()
@@ -499,9 +510,93 @@ def save_economy(ds: xr.Dataset, path, compress: bool = True) -> Path:
     for c in list(out.coords):
         if out[c].dtype.kind in "OU":
             out = out.assign_coords({c: out[c].astype(str).astype(object)})
-    enc = {v: {"zlib": True, "complevel": 4} for v in out.data_vars} if compress else {}
+    enc = {}
+    if compress:
+        out = _pack_flows(out)
+        enc = {v: {"zlib": True, "complevel": 6, "shuffle": True,
+                   **({"chunksizes": out[v].shape} if out[v].ndim else {})}
+               for v in out.data_vars}
     write_atomic(path, lambda tmp: out.to_netcdf(tmp, engine=_netcdf_engine(), encoding=enc))
     return path
+
+
+#: Packed flows: ``Z[o, p, d, s] = share[o, p, d] * Z_domestic_use[p, d, s]`` (likewise ``Y``)
+#: corrected cell by cell by a small integer number of units in the last place (int8 ``*_ulp``;
+#: cells that need more are stored exactly as ``*_exception_index``/``*_exception_value``).
+PACKED = {"Z": ("Z_domestic_use", "Z_ulp", "sector"), "Y": ("Y_domestic_use", "Y_ulp", "use")}
+_PACK_MARK = "stresstest_packing"
+_PACK_NOTE = ("packed by stresstest.save_economy: {var} = origin_share * {use} "
+              "(bit pattern + {ulp}); restored exactly by stresstest.load_economy")
+#: Pack only when at most this share of cells needs an exact exception value.
+PACK_MAX_EXCEPTIONS = 0.01
+
+
+def _pack_flows(out: xr.Dataset) -> xr.Dataset:
+    """Replace ``Z`` and ``Y`` by origin shares, domestic use by destination and int8
+    corrections, or return ``out`` unchanged when that would not be exact and compact.
+
+    The shares are ``sum_s Z + sum_u |Y|`` of each origin over all origins, per product and
+    destination; the prediction ``share * domestic use`` is a single float multiplication, so
+    ``load_economy`` recomputes exactly the same bits and adds the stored corrections (an
+    integer count of units in the last place, usually 0 to +-10). Tables whose flows do not
+    factor this way (a real MRIO) would need many exceptions and are written unpacked.
+    """
+    if any(v not in out for v in PACKED) or any(n in out for names in PACKED.values()
+                                                 for n in names[:2]):
+        return out
+    Z = out["Z"].transpose(*DIMS["Z"]).values
+    Y = out["Y"].transpose(*DIMS["Y"]).values
+    if Z.dtype != np.float64 or Y.dtype != np.float64:
+        return out
+    T = Z.sum(axis=3) + np.abs(Y).sum(axis=3)  # (O, P, D)
+    D = T.sum(axis=0)
+    share = np.divide(T, D, out=np.zeros_like(T), where=D > 0)
+    packed = out.drop_vars(list(PACKED))
+    packed["origin_share"] = (("origin", "product", "region"), share,
+                              {"description": "share of each origin in the domestic supply of a "
+                                              "product to a region (packed Z and Y)"})
+    n_exc = 0
+    for name, flows in (("Z", Z), ("Y", Y)):
+        use_name, ulp_name, last = PACKED[name]
+        use = flows.sum(axis=0)
+        pred = share[..., None] * use[None]
+        diff = (flows.view(np.uint64) - pred.view(np.uint64)).view(np.int64)
+        bad = (diff > 127) | (diff < -127)  # not abs(): abs(int64 min) overflows
+        n_exc += int(bad.sum())
+        if n_exc > PACK_MAX_EXCEPTIONS * (Z.size + Y.size):
+            return out
+        ulp = np.where(bad, 0, diff).astype(np.int8)
+        attrs = dict(out[name].attrs)
+        attrs[_PACK_MARK] = _PACK_NOTE.format(var=name, use=use_name, ulp=ulp_name)
+        # in the variable's own dim order, so that load_economy restores it
+        packed[ulp_name] = xr.Variable(DIMS[name], ulp, attrs).transpose(*out[name].dims)
+        packed[use_name] = (("product", "region", last), use)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            packed[f"{name}_exception_index"] = (f"{name}_exception", idx.astype(np.int64))
+            packed[f"{name}_exception_value"] = (f"{name}_exception", flows.reshape(-1)[idx])
+    return packed
+
+
+def _unpack_flows(ds: xr.Dataset) -> xr.Dataset:
+    """Inverse of :func:`_pack_flows` (a Dataset without packed flows passes unchanged)."""
+    if "origin_share" not in ds or any(PACKED[v][1] not in ds for v in PACKED):
+        return ds
+    share = ds["origin_share"].transpose("origin", "product", "region").values
+    drop = ["origin_share"]
+    for name, (use_name, ulp_name, last) in PACKED.items():
+        use = ds[use_name].transpose("product", "region", last).values
+        ulp = ds[ulp_name].transpose(*DIMS[name]).values.astype(np.int64)
+        pred = share[..., None] * use[None]
+        flows = (pred.view(np.uint64) + ulp.view(np.uint64)).view(np.float64)
+        if f"{name}_exception_index" in ds:
+            idx = ds[f"{name}_exception_index"].values.astype(np.int64)
+            flows.reshape(-1)[idx] = ds[f"{name}_exception_value"].values
+        attrs = {k: v for k, v in ds[ulp_name].attrs.items() if k != _PACK_MARK}
+        var = xr.Variable(DIMS[name], flows, attrs).transpose(*ds[ulp_name].dims)
+        ds = ds.assign({name: var.copy(data=np.ascontiguousarray(var.values))})
+        drop += [use_name, ulp_name, f"{name}_exception_index", f"{name}_exception_value"]
+    return ds.drop_vars([v for v in drop if v in ds])
 
 
 def write_atomic(path, writer) -> Path:

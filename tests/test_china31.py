@@ -132,6 +132,11 @@ def test_rebuild_reproduces_committed_file(china31, tmp_path):
     source = shared_file("china2017", "china_2017_42.csv").parent
     mod = _script()
     ds = mod.build(mod.read_sources(source))
+    # the default build writes the committed file byte for byte
+    from stresstest.economy import builtin_economies, save_economy
+
+    out = save_economy(ds, tmp_path / "china31.nc")
+    assert out.read_bytes() == builtin_economies()["china31"].read_bytes()
     for name in ("Z", "Y", "exports", "M", "MY", "V", "x", "import_route_share"):
         a, b = ds[name].values, china31[name].values
         assert np.allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max()), name
@@ -149,3 +154,171 @@ def test_build_script_rejects_missing_source(tmp_path):
     with pytest.raises(InputError, match="source file not found"):
         mod.read_sources(tmp_path)
     assert mod.main(["--source", str(tmp_path), "--output", str(tmp_path / "x.nc")]) == 2
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_trade_attrs_are_those_of_the_table(china31):
+    from stresstest.regionalize import trade_summary
+
+    summary = trade_summary(china31)
+    for key, val in summary.items():
+        assert china31.attrs[key] == pytest.approx(val, rel=1e-9), key
+    for key in ("gamma", "nontradable_home_share", "internal_distance_factor"):
+        assert isinstance(china31.attrs[key], float)
+    fitted = _script().FITTED
+    assert china31.attrs["gamma"] == fitted["gamma"]
+    assert china31.attrs["nontradable_home_share"] == fitted["home_share"]
+    assert china31.attrs["internal_distance_factor"] == fitted["internal_factor"]
+
+
+def test_calibrated_totals_within_tolerance(china31):
+    """Every fitted total is within its stated tolerance (|ln built - ln target| <= sigma) and
+    the published checks within 10%; 2007-based targets need the sources (else skipped)."""
+    mod = _script()
+    for key, (target, sigma, _) in mod.TARGETS.items():
+        assert f"fit_{key}" in china31.attrs
+        if target is not None:
+            assert abs(np.log(china31.attrs[key] / target)) <= sigma, key
+    for key, (published, _) in mod.CHECKS.items():
+        assert f"check_{key}" in china31.attrs
+        assert abs(np.log(china31.attrs[key] / published)) <= 0.10, key
+    source = shared_file("china2017", "provincial_macro_accounts_1997_2017_long.csv").parent
+    targets = mod.calibration_targets(mod.read_sources(source))
+    assert targets["interprovincial_trade_to_va"][0] == pytest.approx(0.616, abs=5e-4)
+    assert targets["interprovincial_dependence_mean"][0] == pytest.approx(1.18, abs=5e-3)
+    for key, (target, sigma, _) in targets.items():
+        assert abs(np.log(china31.attrs[key] / target)) <= sigma, key
+    assert china31.attrs["objective_value"] == pytest.approx(mod.objective(
+        china31.attrs, targets, china31.attrs["gamma"], china31.attrs["nontradable_home_share"],
+        china31.attrs["internal_distance_factor"]), rel=1e-9)
+
+
+def test_fitted_parameters_are_a_minimum_of_the_objective(china31):
+    """Moving any fitted parameter by 5% either way does not lower the objective (a cheap
+    check that FITTED is the result of ``build_china31.py --fit``, not hand-picked)."""
+    from stresstest.regionalize import reweight_trade
+
+    mod = _script()
+    source = shared_file("china2017", "provincial_macro_accounts_1997_2017_long.csv").parent
+    targets = mod.calibration_targets(mod.read_sources(source))
+    best = dict(mod.FITTED)
+    j0 = mod.objective(china31.attrs, targets, **best)
+    for name in best:
+        for step in (0.95, 1.05):
+            p = {**best, name: best[name] * step}
+            eco = reweight_trade(china31, p["gamma"], p["home_share"], p["internal_factor"],
+                                 validate=False)
+            assert mod.objective(eco.attrs, targets, **p) >= j0 - 1e-9, (name, step)
+
+
+def test_province_areas_are_official(china31):
+    area = dict(zip(china31.region.values, china31.area_km2.values))
+    assert len(area) == 31 and (china31.area_km2.values > 0).all()
+    # government figures (Wikipedia, "List of Chinese administrative divisions by area")
+    assert area["Xinjiang"] == 1664900 and area["Zhejiang"] == 101800
+    assert area["Shanghai"] == 6340.5 and area["Hainan"] == 35354
+    assert sum(area.values()) == pytest.approx(9.6e6, rel=0.01)
+
+
+# --------------------------------------------------------------------------- reweight_trade
+
+
+def test_reweight_with_built_parameters_reproduces_the_table(china31):
+    from stresstest.regionalize import reweight_trade
+
+    again = reweight_trade(china31)
+    for name in ("Z", "Y"):
+        a, b = again[name].values, china31[name].values
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12 * np.abs(b).max())
+    for name in ("x", "exports", "M", "MY", "V"):
+        assert np.array_equal(again[name].values, china31[name].values), name
+    from stresstest.regionalize import CALIBRATION_ATTRS
+
+    for key, val in china31.attrs.items():
+        if key.startswith(CALIBRATION_ATTRS):
+            assert key not in again.attrs  # the build's report does not describe a reweighting
+        elif isinstance(val, float):
+            assert again.attrs[key] == pytest.approx(val, rel=1e-9, abs=1e-12), key
+
+
+@pytest.mark.parametrize("params", [dict(gamma=1.0), dict(gamma=6.0, home_share=0.0),
+                                    dict(gamma=0.0, internal_factor=1.5),
+                                    dict(home_share=0.99, internal_factor=0.2)])
+def test_reweight_keeps_identities_and_national_totals(china31, params):
+    from stresstest.regionalize import reweight_trade
+
+    eco = reweight_trade(china31, **params)  # validates to 1e-9
+    validate_economy(eco, rtol=1e-9)
+    x = eco.x.values
+    rows = (eco.Z.sum(["region", "sector"]) + eco.Y.sum(["region", "use"])).values + \
+        eco.exports.values
+    cols = (eco.Z.sum(["origin", "product"]) + eco.M.sum("product") + eco.V.sum("component"))
+    scale = 1e-12 * x.sum()
+    assert (np.abs(rows - x) <= 1e-9 * x + scale).all()
+    assert (np.abs(cols.values - x) <= 1e-9 * x + scale).all()
+    for name, dims in (("Z", ["origin", "region"]), ("Y", ["origin", "region"])):
+        np.testing.assert_allclose(eco[name].sum(dims).values, china31[name].sum(dims).values,
+                                   rtol=1e-12, atol=1e-9)
+    # each destination's use of each product is unchanged, only its origins move
+    np.testing.assert_allclose(eco.Z.sum("origin").values, china31.Z.sum("origin").values,
+                               rtol=1e-12, atol=1e-12)
+    for key, val in params.items():
+        attr = {"home_share": "nontradable_home_share",
+                "internal_factor": "internal_distance_factor"}.get(key, key)
+        assert eco.attrs[attr] == val
+
+
+def test_reweight_distance_decay_moves_trade_home(china31):
+    from stresstest.regionalize import reweight_trade
+
+    ratios = [reweight_trade(china31, gamma=g, validate=False).attrs[
+        "interprovincial_to_international"] for g in (1.0, 2.0, 4.0)]
+    assert ratios[0] > ratios[1] > ratios[2]
+
+
+def test_reweight_is_fast(china31):
+    import time
+
+    from stresstest.regionalize import reweight_trade
+
+    reweight_trade(china31, gamma=2.0, summary=False, validate=False)
+    t0 = time.perf_counter()
+    reweight_trade(china31, gamma=2.0)
+    assert time.perf_counter() - t0 < 10.0  # about a second; generous for a loaded machine
+
+
+def test_reweight_rejects_bad_input(china31):
+    from stresstest.errors import InputError
+    from stresstest.regionalize import reweight_trade
+
+    with pytest.raises(InputError, match="area_km2"):
+        reweight_trade(china31.drop_vars("area_km2"))
+    eco = reweight_trade(china31.drop_vars("area_km2"), area_km2=china31.area_km2.values,
+                         summary=False)
+    assert "area_km2" in eco.coords
+    with pytest.raises(InputError, match="home_share"):
+        reweight_trade(china31, home_share=1.0)
+    with pytest.raises(InputError, match="gamma"):
+        reweight_trade(china31, gamma=-1.0)
+    with pytest.raises(InputError, match="one value per region"):
+        reweight_trade(china31, area_km2=[1.0, 2.0])
+    bare = china31.copy()
+    bare.attrs = {k: v for k, v in china31.attrs.items() if k != "gamma"}
+    with pytest.raises(InputError, match="gamma"):
+        reweight_trade(bare)
+
+
+def test_gamma_range_is_where_the_objective_rises_by_one(china31):
+    from stresstest.regionalize import reweight_trade
+
+    mod = _script()
+    source = shared_file("china2017", "provincial_macro_accounts_1997_2017_long.csv").parent
+    targets = mod.calibration_targets(mod.read_sources(source))
+    h, f = mod.FITTED["home_share"], mod.FITTED["internal_factor"]
+    j0 = china31.attrs["objective_value"]
+    for g in mod.GAMMA_RANGE:
+        eco = reweight_trade(china31, g, h, f, validate=False)
+        assert mod.objective(eco.attrs, targets, g, h, f) - j0 == pytest.approx(1.0, abs=0.05)
+    assert "calibration_gamma_range" in china31.attrs

@@ -57,6 +57,91 @@ def test_netcdf_round_trip_exact(tmp_path, tiny):
     xr.testing.assert_identical(back, tiny)
 
 
+def _bits_equal(a, b):
+    def bits(v):
+        return np.ascontiguousarray(v.values).view(np.uint8)
+
+    return all(np.array_equal(bits(a[v]), bits(b[v])) for v in a.data_vars
+               if a[v].dtype.kind == "f")
+
+
+def _gravity_like(seed):
+    """A random economy whose Z and Y are origin shares x domestic use (as a gravity build),
+    with negative inventory use and signed zeros, rebalanced so it is valid."""
+    eco = random_economy(3, 4, seed=seed)
+    rng = np.random.default_rng(seed)
+    share = rng.dirichlet(np.ones(3), size=(4, 3)).transpose(2, 0, 1)  # (O, P, D)
+    share[:, 0, 1] = [1.0, 0.0, 0.0]
+    Zin = eco.Z.sum("origin").transpose("product", "region", "sector").values
+    Yd = eco.Y.sum("origin").transpose("product", "region", "use").values
+    Z = share[..., None] * Zin[None]
+    Y = share[..., None] * Yd[None]
+    ds = eco.copy(deep=True)
+    ds["Z"] = (ds.Z.dims, Z.transpose(0, 1, 2, 3))
+    ds["Y"] = (ds.Y.dims, Y)
+    rows = (ds.Z.sum(["region", "sector"]) + ds.Y.sum(["region", "use"])).rename(
+        {"origin": "region", "product": "sector"}) + ds.exports
+    ds["exports"] = ds.exports + (ds.x - rows).clip(min=0)
+    ds["x"] = (ds.Z.sum(["region", "sector"]) + ds.Y.sum(["region", "use"])).rename(
+        {"origin": "region", "product": "sector"}) + ds.exports
+    ds["V"] = ds.V * 0 + ((ds.x - ds.Z.sum(["origin", "product"]) - ds.M.sum("product"))
+                          / ds.sizes["component"])
+    for v in ("Z", "Y", "exports", "x", "V"):
+        ds[v] = ds[v].transpose(*eco[v].dims)
+        ds[v].attrs = dict(eco[v].attrs)
+    return validate_economy(ds)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_packed_flows_round_trip_bit_exact(tmp_path, seed):
+    import h5py
+
+    eco = _gravity_like(seed)
+    path = save_economy(eco, tmp_path / "g.nc")
+    with h5py.File(path, "r") as f:
+        assert "Z_ulp" in f and "Z" not in f  # packed
+    back = load_economy(path)
+    xr.testing.assert_identical(back, eco)
+    assert _bits_equal(back, eco)
+
+
+def test_packed_flows_keep_the_dim_order(tmp_path):
+    eco = _gravity_like(3)
+    eco["Z"] = eco.Z.transpose("region", "sector", "origin", "product")
+    eco["Y"] = eco.Y.transpose("use", "region", "origin", "product")
+    back = load_economy(save_economy(eco, tmp_path / "g.nc"))
+    xr.testing.assert_identical(back, eco)
+    assert back.Z.dims == eco.Z.dims and back.Y.dims == eco.Y.dims
+    assert _bits_equal(back, eco)
+
+
+def test_unfactorable_flows_are_written_unpacked(tmp_path, tiny):
+    import h5py
+
+    path = save_economy(tiny, tmp_path / "t.nc")
+    with h5py.File(path, "r") as f:
+        assert "Z" in f and "Z_ulp" not in f
+    assert _bits_equal(load_economy(path), tiny)
+
+
+def test_china31_is_packed_and_small(china31, tmp_path):
+    from stresstest.economy import builtin_economies
+
+    assert builtin_economies()["china31"].stat().st_size < 3e6
+    back = load_economy(save_economy(china31, tmp_path / "c.nc"))
+    xr.testing.assert_identical(back, china31)
+    assert _bits_equal(back, china31)
+
+
+def test_broken_packed_file_is_an_input_error(tmp_path):
+    eco = _gravity_like(0)
+    path = save_economy(eco, tmp_path / "g.nc")
+    ds = xr.load_dataset(path, engine="h5netcdf").drop_vars("Z_domestic_use")
+    ds.to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
+    with pytest.raises(InputError, match="packed flows"):
+        load_economy(tmp_path / "bad.nc")
+
+
 @pytest.mark.parametrize("mutate, words", [
     (lambda ds: ds["Z"].__setitem__((0, 0, 0, 0), -1.0), "negative"),
     (lambda ds: ds["Y"].__setitem__((0, 0, 0, 0), np.nan), "NaN"),

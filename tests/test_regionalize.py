@@ -135,3 +135,27 @@ def test_gravity_rejects_bad_pools():
         distance_decay(np.zeros((2, 2)), 1.0)
     with pytest.raises(InputError, match="gamma"):
         distance_decay(np.ones((2, 2)), -1.0)
+
+
+def test_reweight_trade_on_a_small_economy():
+    """reweight_trade needs only what an economy holds: pools, coordinates and areas."""
+    from stresstest.economy import validate_economy
+    from stresstest.regionalize import reweight_trade
+    from stresstest.testing import random_economy
+
+    eco = random_economy(4, 3, seed=7).assign_coords(
+        lon=("region", [100.0, 105.0, 115.0, 121.0]), lat=("region", [30.0, 34.0, 28.0, 31.0]),
+        area_km2=("region", [4e5, 2e5, 1.5e5, 6e3]),
+        tradable=("sector", [True, True, False]))
+    with pytest.raises(InputError, match="gamma"):
+        reweight_trade(eco)
+    base = reweight_trade(eco, 1.0, 0.8, 2 / 3)
+    validate_economy(base, rtol=1e-9)
+    again = reweight_trade(base)
+    np.testing.assert_allclose(again.Z.values, base.Z.values, rtol=1e-9, atol=1e-12)
+    far = reweight_trade(base, gamma=3.0, home_share=0.0)
+    validate_economy(far, rtol=1e-9)
+    np.testing.assert_allclose(far.Z.sum("origin"), base.Z.sum("origin"), rtol=1e-12)
+    np.testing.assert_allclose(far.Y.sum("origin"), base.Y.sum("origin"), rtol=1e-12, atol=1e-12)
+    assert far.attrs["gamma"] == 3.0 and far.attrs["nontradable_home_share"] == 0.0
+    assert far.attrs["tradable_in_province_share"] > base.attrs["tradable_in_province_share"]
