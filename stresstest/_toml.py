@@ -253,6 +253,31 @@ class Fields:
     def share(self, key, default=None) -> float | None:
         return self.number(key, default, 0.0, 1.0)
 
+    def ranged(self, key, lo=None, hi=None, whole=False, default=None):
+        """A value or an uncertainty range ``[low, high]`` (low <= high, both in ``[lo, hi]``):
+        ``(value, None)`` or ``(midpoint, (low, high))``; whole days for ``whole`` (the
+        midpoint rounded half up). ``(None, None)`` after recording a problem."""
+        if key not in self.table:
+            return default, None
+        value = self.table[key]
+        if not isinstance(value, list):
+            got = self.integer(key, lo=lo) if whole else self.number(key, lo=lo, hi=hi)
+            return got, None
+        if len(value) != 2:
+            self.bad(key, value, "must be a number or a range [low, high] of two numbers")
+            return None, None
+        sub = Fields({"low": value[0], "high": value[1]}, self._at(key), self.problems)
+        pair = [sub.integer(k, lo=lo) if whole else sub.number(k, lo=lo, hi=hi)
+                for k in ("low", "high")]
+        self.errors += sub.errors
+        if None in pair:
+            return None, None
+        if pair[0] > pair[1]:
+            self.bad(key, value, "is a range [low, high] with low > high")
+            return None, None
+        mid = (pair[0] + pair[1]) / 2
+        return (int(math.floor(mid + 0.5)) if whole else round(mid, 12)), (pair[0], pair[1])
+
     def integer(self, key, default=None, lo=None) -> int | None:
         """A whole number of days (``5`` or ``5.0``; ``5.5`` is refused) ``>= lo``."""
         if key not in self.table:

@@ -953,6 +953,54 @@ _probability_option = click.option(
     "--probability", "probabilities", multiple=True, callback=_probabilities, metavar="P",
     help="Annual probability of the event for the expected benefit/cost, e.g. 1% or 0.01 "
          "(repeatable) [default: 1%, 2%, 5%].")
+_samples_option = click.option(
+    "--samples", type=click.IntRange(0, None), default=0, show_default=True, metavar="N",
+    help="Also draw N samples of the uncertain inputs (scenario ranges, recipe parameters) "
+         "for the 5-50-95% band and each plan's chance of ranking first (mode rationing).")
+_seed_option = click.option("--seed", type=click.IntRange(0, None), default=0,
+                            show_default=True, help="Seed of the sampled design.")
+_scheduler_option = click.option(
+    "--scheduler", default=None, metavar="ADDRESS",
+    help="Run the samples on dask.distributed: a scheduler address or 'local' (a "
+         "LocalCluster) [default: in this process].")
+
+
+def _sampled(eco, scenario, plan_names, mode, horizon, opts, samples, seed, scheduler):
+    """The sampled band (:func:`stresstest.sampling.run_samples`) or None when not asked."""
+    if not samples:
+        if scheduler:
+            raise click.UsageError("--scheduler runs the samples: give --samples N")
+        return None
+    if mode != "rationing":
+        raise click.UsageError(f"--samples: the sampled band draws the central estimate "
+                               f"(mode rationing), not mode {mode}")
+    sampling = _need("sampling")
+    return sampling.run_samples(eco, scenario, [p for p in plan_names if p != "none"],
+                                samples=samples, seed=seed, horizon=horizon,
+                                scheduler=scheduler, **opts)
+
+
+def _markdown_section(sec: dict) -> list[str]:
+    """A report section (title, intro, table, note) as Markdown lines."""
+    t = sec["table"]
+    esc = [[str(c).replace("|", "\\|") for c in row] for row in t["rows"]]
+    return (["", f"**{sec['title']}**", "", sec["intro"], "",
+             "| " + " | ".join(t["headers"]) + " |",
+             "|" + "|".join(" --- " if a == "left" else " ---: " for a in t["align"]) + "|"]
+            + ["| " + " | ".join(r) + " |" for r in esc] + ["", sec["note"]])
+
+
+def sample_lines(samples, eco, unit=None) -> list[str]:
+    """The sampled band as text lines (``run``/``compare --samples``)."""
+    sec = _need("report").sample_section(samples, eco, unit)
+    t = sec["table"]
+    align = ["<"] + [">"] * (len(t["headers"]) - 1)
+    return ["", sec["title"], textwrap.fill(sec["intro"], 100),
+            _table(t["headers"], t["rows"], align), textwrap.fill(sec["note"], 100),
+            textwrap.fill("Drawn: " + "; ".join(f"{r[0]} {r[1]}"
+                                                for r in sec["inputs"]["rows"]), 100)]
+
+
 _band_option = click.option(
     "--band/--no-band", default=None,
     help="Central estimate with its band: strict cascade (low) and coordinated optimum (high) "
@@ -974,8 +1022,12 @@ _band_option = click.option(
               help="Write tidy CSVs (one per variable, with units) to this folder.")
 @_unit_option
 @_band_option
+@_samples_option
+@_seed_option
+@_scheduler_option
 @_strict_option
-def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, unit, band):
+def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, unit, band,
+        samples, seed, scheduler):
     """Run SCENARIO (name or .toml) on an economy with an optional backup plan."""
     opts = _parse_options(options)
     eco = _economy(economy)
@@ -994,6 +1046,11 @@ def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, u
         res = _need("api").run(eco, shock, compiled_plan, mode=mode, **opts)
     for line in _summary_lines(res, eco, unit):
         click.echo(line)
+    drawn = _sampled(eco, scenario, [plan] if plan else [], mode, horizon, opts, samples, seed,
+                     scheduler)
+    if drawn is not None:
+        for line in sample_lines(drawn, eco, unit):
+            click.echo(line)
     if output and fmt == "netcdf":
         click.echo(f"wrote {write_result(res, output, unit)}")
     elif output:
@@ -1135,9 +1192,12 @@ def _plan_list(plan):
 @_unit_option
 @_probability_option
 @_band_option
+@_samples_option
+@_seed_option
+@_scheduler_option
 @_strict_option
 def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, probabilities,
-            band):
+            band, samples, seed, scheduler):
     """Compare backup plans side by side on SCENARIO, ranked by lowest break-even annual
     probability p* (annual cost / value added saved over the event)."""
     opts = _parse_options(options)
@@ -1156,6 +1216,15 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
     results = _run_all(eco, shock, plans, mode, opts, band)
     costs = {p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()}
     df = compare_table(results, eco, costs, probabilities, unit)
+    drawn = _sampled(eco, scenario, names, mode, horizon, opts, samples, seed, scheduler)
+    sampled = None
+    if drawn is not None:
+        sampled = _need("sampling").sample_table(drawn)
+        money = [c for c in sampled.columns if c.startswith("benefit_")]
+        sampled[money] = sampled[money] * _need("units").factor(
+            str(eco.attrs.get("units", "")), unit)[0]
+        if fmt in ("csv", "json"):
+            df = df.join(sampled.add_prefix("sampled_"))
     first = next(iter(results.values()))
     extra = {"scenario": str(shock.attrs.get("scenario", scenario)), "mode": mode,
              "band": bool(band), "economy": str(eco.attrs.get("title", economy)),
@@ -1171,15 +1240,22 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
         shares = ("output_share", "va_share", "worst_csr", "worst_region", "worst_product",
                   "output_share_horizon", "output_trough", "output_trough_day",
                   "recovery_day", "va_share_horizon", "va_trough")
+        sheets = {}
+        if sampled is not None:
+            sheets["sampled band"] = sampled.reset_index()
         sheets = {"economics": econ[["plan", "rank"] + [
                       c for c in econ.columns if base(c) in money
                       or base(c).startswith("bc_at_")]],
                   "outcomes": econ[["plan"] + [c for c in econ.columns if base(c) in shares
                                                or base(c).startswith("csr:")]],
-                  "all numbers": econ}
+                  "all numbers": econ, **sheets}
         click.echo(f"wrote {tables.write_xlsx(output, sheets, tables.notes_rows(df, extra))}")
         return
     text = _format_compare(df, eco, fmt, extra)
+    if drawn is not None and fmt in ("table", "markdown"):
+        text = text.rstrip("\n") + "\n" + "\n".join(
+            sample_lines(drawn, eco, unit) if fmt == "table"
+            else _markdown_section(_need("report").sample_section(drawn, eco, unit)))
     if output:
         _write_text(Path(output), text if text.endswith("\n") else text + "\n")
         click.echo(f"wrote {output}")
@@ -1255,8 +1331,9 @@ def _chokepoints(eco, results: dict, mode: str, lang: str, unit=None) -> dict:
 
 def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=None,
                 options=None, lang="en", command="", band=False, unit=None,
-                probabilities=None) -> dict:
-    """Run every plan (and ``none``) and build the report context."""
+                probabilities=None, samples=0, seed=0, scheduler=None) -> dict:
+    """Run every plan (and ``none``) and build the report context (with a sampled band of
+    ``samples`` draws when asked)."""
     from .report import build_report
 
     from .units import default_unit
@@ -1280,7 +1357,9 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
         scenario_text=sc.describe_scenario(scen, eco, lang=lang, unit=unit), plan_texts=texts,
         plan_costs={p: float(c.attrs.get("annual_cost", 0.0)) for p, c in plans.items()},
         plan_leads=leads, chokepoints=_chokepoints(eco, results, mode, lang, unit), lang=lang,
-        command=command, unit=unit, probabilities=probabilities)
+        command=command, unit=unit, probabilities=probabilities,
+        samples=_sampled(eco, scenario, names, mode, horizon, options or {}, samples, seed,
+                         scheduler))
 
 
 @cli.command()
@@ -1296,9 +1375,12 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
 @_unit_option
 @_probability_option
 @_band_option
+@_samples_option
+@_seed_option
+@_scheduler_option
 @_strict_option
 def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, probabilities,
-           band):
+           band, samples, seed, scheduler):
     """Write a self-contained HTML resilience report on SCENARIO and its Markdown twin."""
     from .report import write_report
 
@@ -1324,9 +1406,12 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, 
         cmd += ["--probability", f"{100 * p:g}%"]
     if not band and mode == "rationing":
         cmd.append("--no-band")
+    if samples:
+        cmd += ["--samples", str(samples), "--seed", str(seed)]
     ctx = make_report(eco, scenario, names, mode=mode, horizon=horizon, options=opts, lang=lang,
                       command=shlex.join(cmd), band=band, unit=unit,
-                      probabilities=probabilities)
+                      probabilities=probabilities, samples=samples, seed=seed,
+                      scheduler=scheduler)
     html, md = write_report(out, ctx)
     click.echo(f"wrote {html} and {md}")
 

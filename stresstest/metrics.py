@@ -197,8 +197,13 @@ def event_factor(res: xr.Dataset) -> float:
     and when the Result has no ``severity`` or the window has no direct shock)."""
     if _is_dynamic(res) or "severity" not in res:
         return 1.0
-    sev = np.asarray(res["severity"].values, float)
-    lo, hi = _window_slice(res)
+    return event_factor_of(res["severity"].values, *_window_slice(res))
+
+
+def event_factor_of(severity, lo: int, hi: int) -> float:
+    """:func:`event_factor` of a severity path (money per year by day) and window
+    ``[lo, hi)``; 1 when the window has no direct shock."""
+    sev = np.asarray(severity, float)
     inside = float(sev[lo:hi].sum())
     total = float(sev.sum())
     if not inside > 1e-12 * max(total, 1e-300) or not np.isfinite(total):

@@ -88,6 +88,9 @@ PARAMETERS: dict[str, Parameter] = {
         0.77, "share of capacity", "economies without utilisation data: NBS national "
         "industrial capacity utilisation 2017 (77.0%), applied to tradable sectors; "
         "non-tradable ones 0.90 (assumption)"),
+    "spare_scale": Parameter(
+        1.0, "factor", "multiplies spare capacity 1 / u - 1 (sensitivity: how much of the idle "
+        "capacity the utilisation survey implies can really be run; 0 switches it off)"),
     "spare_ramp_days": Parameter(
         30.0, "days", "days for idle capacity to come fully on line (linear; assumption: "
         "restarting lines and hiring take about a month)"),
@@ -121,7 +124,7 @@ STRICT_DEFAULTS = {"inventory_days": 0.0, "utilisation": 1.0, "spare_ramp_days":
 
 #: Parameters that only the central recipe uses.
 CENTRAL_ONLY = ("materiality", "critical_first", "inventory_days", "inventory_scale", "fallback_inventory_days",
-                "utilisation", "fallback_utilisation", "spare_ramp_days",
+                "utilisation", "fallback_utilisation", "spare_scale", "spare_ramp_days",
                 "resourcing_headroom", "resourcing_new_links", "resourcing_imports",
                 "resourcing_friction", "resourcing_ramp_days")
 #: Optional economy variables the central recipe reads.
@@ -186,7 +189,7 @@ def check_parameters(params: dict, where: str = "recipe") -> dict:
     if p["half_critical_threshold"] > p["critical_threshold"]:
         raise InputError(f"{where}: half_critical_threshold={p['half_critical_threshold']} "
                          f"exceeds critical_threshold={p['critical_threshold']}")
-    for k in ("inventory_scale", "fallback_inventory_days", "spare_ramp_days",
+    for k in ("inventory_scale", "fallback_inventory_days", "spare_scale", "spare_ramp_days",
               "resourcing_headroom", "resourcing_friction", "resourcing_ramp_days"):
         p[k] = _number(k, p[k], 0.0, None, where)
     for k in ("resourcing_new_links", "resourcing_imports"):
@@ -350,7 +353,7 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
         util = np.where(tradable, p["fallback_utilisation"], 0.9)
         notes.append("no utilisation data in the economy: "
                      f"{p['fallback_utilisation']:g} for tradable sectors, 0.9 for others")
-    spare = spare_share(util)[sector_of]
+    spare = spare_share(util)[sector_of] * p["spare_scale"]
     full = np.ones(P)
     if strict:
         notes = []  # the strict recipe's thresholds and defaults are what it means

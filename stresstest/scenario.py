@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,9 @@ EVENT_REQUIRED = {
 
 
 class _Window:
-    """Events active on days ``[start, start + duration)``."""
+    """Events active on days ``[start, start + duration)``. ``ranges``: the uncertain fields,
+    ``((field, low, high), ...)`` (the file gave ``[low, high]``; the field holds the
+    midpoint, the central value)."""
 
     @property
     def end(self) -> int:
@@ -89,6 +91,7 @@ class CapacityEvent(_Window):
     recovery_days: int = 0
     note: str = ""
     note_zh: str = ""
+    ranges: tuple = ()
     kind: str = field(default="capacity", init=False)
 
     @property
@@ -108,6 +111,7 @@ class ImportEvent(_Window):
     via: tuple = ROUTES
     note: str = ""
     note_zh: str = ""
+    ranges: tuple = ()
     kind: str = field(default="imports", init=False)
 
 
@@ -125,6 +129,7 @@ class ExportEvent(_Window):
     regions: str | tuple = "all"
     note: str = ""
     note_zh: str = ""
+    ranges: tuple = ()
     kind: str = field(default="exports", init=False)
 
 
@@ -141,6 +146,7 @@ class RouteEvent(_Window):
     both_ways: bool = True
     note: str = ""
     note_zh: str = ""
+    ranges: tuple = ()
     kind: str = field(default="route", init=False)
 
 
@@ -156,6 +162,7 @@ class DemandEvent(_Window):
     uses: str | tuple = "all"
     note: str = ""
     note_zh: str = ""
+    ranges: tuple = ()
     kind: str = field(default="demand", init=False)
 
 
@@ -180,6 +187,22 @@ class Scenario:
     event_numbers: tuple | None = field(default=None, compare=False, repr=False)
     #: Chinese description (optional; the Chinese report shows it)
     description_zh: str = ""
+
+    def uncertain(self) -> list[tuple[int, str, float, float]]:
+        """The uncertain event fields, ``[(event position, field, low, high)]`` in file order
+        (position: index into ``events``)."""
+        return [(k, name, lo, hi) for k, e in enumerate(self.events)
+                for name, lo, hi in e.ranges]
+
+    def with_values(self, values: dict) -> "Scenario":
+        """A copy with event fields replaced, ``{(event position, field): value}`` (durations
+        and recovery days rounded to whole days): one draw of the uncertain inputs."""
+        events = list(self.events)
+        for (k, name), v in values.items():
+            if name in ("duration", "recovery_days"):
+                v = max(1, int(math.floor(float(v) + 0.5)))
+            events[k] = replace(events[k], **{("factor" if name == "factor" else name): v})
+        return replace(self, events=tuple(events))
 
     def default_window(self, horizon: int | None = None) -> tuple[int, int]:
         """``[min start, max end)`` of the events clipped to the horizon; all days if none."""
@@ -231,12 +254,21 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
             refs.append((f.at(key), value, what))
         return _tuple(value)
 
+    ranges = []
+
+    def ranged(key, lo=None, hi=None, whole=False):
+        value, rng = f.ranged(key, lo, hi, whole)
+        if rng is not None:
+            ranges.append((key, *rng))
+        return value
+
     start = f.integer("start", lo=0)
-    duration = f.integer("duration", lo=1)
+    duration = ranged("duration", lo=1, whole=True)
     if horizon is not None and start is not None and start >= horizon:
         f.bad("start", start, f"must be < horizon ({horizon} days)")
     note = f.string("note", "")
     zh = {"note_zh": f.string("note_zh", "")}
+    level = ranged("factor", lo=0.0) if kind == "demand" else ranged("remaining", 0.0, 1.0)
     if kind == "capacity":
         recovery = f.string("recovery", "none", choices=RECOVERY)
         days = 0
@@ -248,10 +280,10 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
         elif recovery is not None:
             if not f.has("recovery_days"):
                 f.fail(f"{f.at('recovery_days')}: required when recovery = {recovery!r}")
-            days = f.integer("recovery_days", lo=1)
-        event = (sel("regions", "regions"), sel("sectors", "sectors"), f.share("remaining"),
+            days = ranged("recovery_days", lo=1, whole=True)
+        event = (sel("regions", "regions"), sel("sectors", "sectors"), level,
                  start, duration, recovery, days, note)
-        return CapacityEvent(*event, **zh) if f.ok else None
+        return CapacityEvent(*event, **zh, ranges=tuple(ranges)) if f.ok else None
     if kind in ("imports", "exports"):
         via = f.get("via", "all")
         via_list = [via] if isinstance(via, str) else via
@@ -264,19 +296,19 @@ def _parse_event(table, i: int, src: str, horizon: int | None, problems: Problem
                 if v not in VIA:
                     f.bad("via", v, f"is not a route (one of {', '.join(VIA)}){closest(v, VIA)}")
             routes = ROUTES if "all" in via_list else tuple(r for r in ROUTES if r in via_list)
-        event = (sel("products", "products"), f.share("remaining"), start, duration, routes)
+        event = (sel("products", "products"), level, start, duration, routes)
         if kind == "exports":
             event = event + (sel("regions", "regions", "all"), note)
-            return ExportEvent(*event, **zh) if f.ok else None
-        return ImportEvent(*event, note, **zh) if f.ok else None
+            return ExportEvent(*event, **zh, ranges=tuple(ranges)) if f.ok else None
+        return ImportEvent(*event, note, **zh, ranges=tuple(ranges)) if f.ok else None
     if kind == "route":
-        event = (sel("from", "regions"), sel("to", "regions"), f.share("remaining"), start,
+        event = (sel("from", "regions"), sel("to", "regions"), level, start,
                  duration, sel("products", "products", "all"), f.boolean("both_ways", True),
                  note)
-        return RouteEvent(*event, **zh) if f.ok else None
-    event = (sel("regions", "regions"), sel("products", "products"), f.number("factor", lo=0.0),
+        return RouteEvent(*event, **zh, ranges=tuple(ranges)) if f.ok else None
+    event = (sel("regions", "regions"), sel("products", "products"), level,
              start, duration, sel("uses", "uses", "all"), note)
-    return DemandEvent(*event, **zh) if f.ok else None
+    return DemandEvent(*event, **zh, ranges=tuple(ranges)) if f.ok else None
 
 
 def _parse_parameters(value, src: str, problems: Problems) -> dict:
@@ -636,7 +668,8 @@ def _days(e) -> str:
     return f"days {e.start}-{e.end - 1}" if e.duration > 1 else f"day {e.start}"
 
 
-def _event_text(e) -> str:
+def event_text(e) -> str:
+    """One event in plain English (its central values)."""
     if isinstance(e, CapacityEvent):
         s = (f"capacity of sectors [{_sel(e.sectors)}] in regions [{_sel(e.regions)}] falls to "
              f"{_pct(e.remaining)} on {_days(e)}")
@@ -767,6 +800,28 @@ def _pct_zh(x: float) -> str:
     return _pct(x)
 
 
+def _range_value(name, v, zh=False) -> str:
+    if name in ("remaining",):
+        return _pct(v)
+    if name in ("duration", "recovery_days"):
+        return f"{v:g}天" if zh else f"{v:g} days"
+    return f"{v:g}"
+
+
+#: Chinese names of the uncertain fields.
+ZH_FIELDS = {"remaining": "剩余水平", "duration": "持续天数", "recovery_days": "恢复天数",
+             "factor": "需求系数"}
+
+
+def _ranges_text(e, zh=False) -> str:
+    """``remaining 20%-40%, duration 60-120 days`` (or Chinese) of an event's ranges."""
+    if zh:
+        return "，".join(f"{ZH_FIELDS.get(n, n)}{_range_value(n, lo, True)}–"
+                        f"{_range_value(n, hi, True)}" for n, lo, hi in e.ranges)
+    return ", ".join(f"{n.replace('_', ' ')} {_range_value(n, lo).removesuffix(' days')}-"
+                     f"{_range_value(n, hi)}" for n, lo, hi in e.ranges)
+
+
 def _days_zh(e) -> str:
     return f"第{e.start}–{e.end - 1}天" if e.duration > 1 else f"第{e.start}天"
 
@@ -868,7 +923,10 @@ def describe_scenario(scenario, economy: xr.Dataset | None = None, lang: str = "
     lines = [f"Scenario {scenario.name} ({scenario.horizon} days; static modes average days "
              f"{w[0]}-{w[1] - 1})", "", scenario.description.strip(), "", "Events:"]
     for i, e in enumerate(scenario.events):
-        lines.append(f"  {i + 1}. {_event_text(e)}.")
+        lines.append(f"  {i + 1}. {event_text(e)}.")
+        if e.ranges:
+            lines.append(f"     Uncertain: {_ranges_text(e)} (sampled bands draw uniformly "
+                         "between; the central estimate takes the midpoint)")
         if e.note:
             lines.append(f"     Why: {e.note}")
         if shock is not None:
@@ -916,6 +974,9 @@ def _describe_scenario_zh(scenario, economy, shock, recs, w, money) -> str:
              "", text, "", "事件："]
     for i, e in enumerate(scenario.events):
         lines.append(f"  {i + 1}. {_event_text_zh(e, economy)}。")
+        if e.ranges:
+            lines.append(f"     不确定：{_ranges_text(e, zh=True)}（抽样区间在其间均匀抽取；中心估计取"
+                         "中点）")
         if e.note_zh:
             lines.append(f"     原因：{e.note_zh}")
         if shock is not None:

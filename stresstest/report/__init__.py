@@ -409,6 +409,7 @@ def build_report(
     command: str = "",
     unit: str | None = None,
     probabilities=None,
+    samples: xr.Dataset | None = None,
 ) -> dict:
     """The report context (formatted numbers, tables, inline SVG charts) for ``results``.
 
@@ -417,7 +418,8 @@ def build_report(
     by plan; ``plan_leads`` maps plan -> list of standby activation days (marked on dynamic
     time paths); ``chokepoints`` is ``{"title": str, "headers": [...], "rows": [[...]],
     "note": str}`` or ``{"unavailable": reason}``; ``unit`` the money unit (default bn yuan,
-    亿元 in Chinese); ``probabilities`` the annual probabilities of the expected benefit/cost.
+    亿元 in Chinese); ``probabilities`` the annual probabilities of the expected benefit/cost;
+    ``samples`` a sampled band (:func:`stresstest.sampling.run_samples`) for its section.
     """
     if lang not in LABELS:
         raise InputError(f"report language {lang!r} is not one of {', '.join(LABELS)}")
@@ -708,6 +710,8 @@ def build_report(
         "sparks": sparks, "tp_spark_title": L["tp_spark"].format(
             last=int(first["time"].values[-1]) if dynamic else 0),
         "chokepoints": chokepoints or {"unavailable": "not computed"},
+        "samples": (None if samples is None
+                    else sample_section(samples, economy, unit, lang)),
         "assumptions": _table([L["parameter"], L["value"]], assumptions, ["left", "left"]),
         "diagnostics": _table([L["parameter"], L["value"]], diagnostics, ["left", "left"]),
         "sources": sources, "table": df,
@@ -740,3 +744,6 @@ __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_mar
            "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline", "surviving",
            "critical_supply",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]
+
+
+from .samples import sample_section  # noqa: E402  (the sampled band's section)

@@ -1,0 +1,208 @@
+"""Sampled uncertainty bands (stresstest.sampling): scenario ranges, the seeded design, per-draw
+numbers equal to a plain run with the drawn inputs, quantiles and rank probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import stresstest as st
+from stresstest import metrics
+from stresstest.errors import InputError, ScenarioError
+from stresstest.sampling import (UNCERTAIN_PARAMETERS, Uncertain, draw, rank_first,
+                                 run_samples, sample_table, split_draw, uncertain_inputs)
+from stresstest.scenario import compile_scenario, parse_scenario
+from stresstest.testing import random_economy
+
+RANGED = """name = "ranged"
+description = "ranges"
+horizon = 60
+[[events]]
+kind = "capacity"
+regions = "R0"
+sectors = "all"
+remaining = [0.4, 0.8]
+start = 0
+duration = [10, 30]
+[[events]]
+kind = "imports"
+products = "all"
+remaining = 0.9
+start = 0
+duration = 20
+"""
+
+
+def test_range_midpoint_is_the_central_value():
+    sc = parse_scenario(RANGED)
+    assert sc.events[0].remaining == pytest.approx(0.6)
+    assert sc.events[0].duration == 20
+    assert sc.uncertain() == [(0, "duration", 10, 30), (0, "remaining", 0.4, 0.8)]
+    assert sc.events[1].ranges == ()
+    drawn = sc.with_values({(0, "remaining"): 0.45, (0, "duration"): 12.6})
+    assert (drawn.events[0].remaining, drawn.events[0].duration) == (0.45, 13)
+    assert drawn.events[1] == sc.events[1]
+
+
+@pytest.mark.parametrize("bad, msg", [
+    ("remaining = [0.8, 0.4]", "events[0].remaining: [0.8, 0.4] is a range [low, high] with "
+                               "low > high"),
+    ("remaining = [0.4, 1.2]", "events[0].remaining.high: 1.2 is outside [0, 1]"),
+    ("remaining = [0.4]", "events[0].remaining: [0.4] must be a number or a range"),
+    ("remaining = [0.4, 'x']", "events[0].remaining.high: 'x' must be a number"),
+])
+def test_bad_ranges_name_the_field(bad, msg):
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(RANGED.replace("remaining = [0.4, 0.8]", bad))
+    assert msg in str(exc.value)
+
+
+def test_bad_duration_range():
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.duration\.low: 0 must be >= 1"):
+        parse_scenario(RANGED.replace("duration = [10, 30]", "duration = [0, 30]"))
+
+
+def test_design_is_seeded_stratified_and_inside_the_ranges():
+    sc = parse_scenario(RANGED)
+    inputs = uncertain_inputs(sc)
+    assert [i.name for i in inputs[:2]] == ["events[0].duration", "events[0].remaining"]
+    a, b = draw(inputs, 40, seed=3), draw(inputs, 40, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, draw(inputs, 40, seed=4))
+    for j, inp in enumerate(inputs):
+        assert a[:, j].min() >= inp.low and a[:, j].max() <= inp.high
+        if not inp.choices and inp.field != "duration":
+            # Latin hypercube: each of the 40 strata of the range is hit exactly once
+            strata = np.floor((a[:, j] - inp.low) / (inp.high - inp.low) * 40).astype(int)
+            assert sorted(strata) == list(range(40))
+    dur = a[:, 0]
+    assert np.all(dur == np.round(dur))
+    mat = a[:, [i.name for i in inputs].index("materiality")]
+    assert set(mat) == {0.0025, 0.005, 0.01}
+
+
+def test_fixed_parameters_are_not_drawn():
+    sc = parse_scenario(RANGED)
+    names = [i.name for i in uncertain_inputs(sc, {"inventory_scale": 0.7})]
+    assert "inventory_scale" not in names and "spare_scale" in names
+    with pytest.raises(InputError, match="central recipe"):
+        uncertain_inputs(sc, {"recipe": "strict"})
+
+
+def test_recipe_ranges_are_centred_on_the_defaults():
+    from stresstest.recipe import PARAMETERS
+
+    for name, u in UNCERTAIN_PARAMETERS.items():
+        assert u.central == pytest.approx(PARAMETERS[name].default), name
+
+
+@pytest.mark.parametrize("kw, msg", [({"samples": 0}, "samples=0"),
+                                     ({"samples": 2.5}, "whole number"),
+                                     ({"seed": -1}, "seed=-1")])
+def test_bad_sample_arguments(kw, msg):
+    eco = random_economy(3, 4, seed=1)
+    with pytest.raises(InputError, match=msg):
+        run_samples(eco, parse_scenario(RANGED), **{"samples": 2, **kw})
+
+
+def _plan(eco):
+    from stresstest.plan import compile_plan, parse_plan
+
+    text = """name = "standby"
+description = "standby"
+[[standby]]
+region = "R1"
+sector = "all"
+capacity_share = 0.3
+lead_time = 0
+ramp = 0
+annual_cost_share = 0.1
+"""
+    return compile_plan(parse_plan(text), eco)
+
+
+def test_each_draw_is_a_plain_run_with_the_drawn_inputs():
+    """The per-draw numbers equal metrics.headline of st.run with the drawn scenario and
+    parameters (the sampled path is no shortcut)."""
+    eco = random_economy(3, 4, seed=1)
+    sc = parse_scenario(RANGED)
+    plan = _plan(eco)
+    s = run_samples(eco, sc, [plan], samples=5, seed=11, chunk_size=2)
+    inputs = uncertain_inputs(sc)
+    assert list(s["input"].values) == [i.name for i in inputs]
+    for k in (0, 3):
+        ev, prm = split_draw(inputs, s["draw"].values[k])
+        shock = compile_scenario(sc.with_values(ev), eco)
+        none = st.run(eco, shock, None, **prm)
+        res = st.run(eco, shock, plan, **prm)
+        h = metrics.headline(res, none, cost=metrics.plan_cost(plan))
+        got = s.sel(plan="standby", sample=k)
+        assert float(got["output_share"]) == pytest.approx(h["output_share"], rel=1e-12)
+        assert float(got["va_share"]) == pytest.approx(h["va_share"], rel=1e-12)
+        assert float(got["benefit"]) == pytest.approx(h["benefit"], rel=1e-9, abs=1e-9)
+        assert float(got["va_loss_event"]) == pytest.approx(h["va_loss_event"], rel=1e-9)
+        for p in got["product"].values:
+            assert float(got["csr"].sel(product=p)) == pytest.approx(h[f"csr:{p}"], rel=1e-12)
+        bp = float(got["breakeven_p"])
+        assert (np.isinf(bp) and np.isinf(h["breakeven_p"])) or bp == pytest.approx(
+            h["breakeven_p"], rel=1e-9)
+
+
+def test_samples_carry_their_provenance():
+    eco = random_economy(3, 4, seed=1)
+    s = run_samples(eco, parse_scenario(RANGED), samples=3, seed=2)
+    assert s.attrs["seed"] == 2 and s.attrs["samples"] == 3
+    assert s.attrs["scenario"] == "ranged" and s.attrs["stresstest_version"]
+    assert list(s["plan"].values) == ["none"]
+    assert np.all(s["benefit"].values == 0)
+
+
+def _fake(breakeven, benefit):
+    breakeven, benefit = np.asarray(breakeven, float), np.asarray(benefit, float)
+    P, K = breakeven.shape
+    return xr.Dataset({
+        "breakeven_p": (("plan", "sample"), breakeven),
+        "benefit": (("plan", "sample"), benefit),
+        "plan_annual_cost": ("plan", np.ones(P)),
+        "output_share": (("plan", "sample"), np.full((P, K), 0.9)),
+        "va_share": (("plan", "sample"), np.full((P, K), 0.9)),
+        "csr": (("plan", "sample", "product"), np.full((P, K, 1), 0.8)),
+    }, coords={"plan": ["none"] + [f"p{i}" for i in range(1, P)], "sample": np.arange(K),
+               "product": ["grain"]})
+
+
+def test_rank_first_by_lowest_breakeven_probability():
+    s = _fake([[np.nan] * 4, [0.1, 0.3, np.inf, np.inf], [0.2, 0.2, 0.5, np.inf]],
+              [[0] * 4, [5, 1, 0, 0], [2, 3, 1, 0]])
+    first = rank_first(s)
+    assert np.isnan(float(first.sel(plan="none")))
+    # draw 0: p1 (0.1); draw 1: p2 (0.2 < 0.3); draw 2: p2 (p1 saves nothing); draw 3: none
+    assert float(first.sel(plan="p1")) == 0.25
+    assert float(first.sel(plan="p2")) == 0.5
+
+
+def test_rank_ties_go_to_the_larger_benefit():
+    s = _fake([[np.nan], [0.2], [0.2]], [[0], [1.0], [3.0]])
+    assert float(rank_first(s).sel(plan="p2")) == 1.0
+
+
+def test_sample_table_quantiles():
+    K = 101
+    s = _fake([np.full(K, np.nan), np.linspace(0.0, 1.0, K)], [np.zeros(K), np.ones(K)])
+    s["output_share"][1] = np.linspace(0.5, 1.0, K)
+    df = sample_table(s)
+    assert df.loc["p1", "output_share_q5"] == pytest.approx(0.525)
+    assert df.loc["p1", "output_share_q50"] == pytest.approx(0.75)
+    assert df.loc["p1", "breakeven_p_q95"] == pytest.approx(0.95)
+    assert df.loc["p1", "p_first"] == 1.0
+    inf = _fake([np.full(4, np.nan), [0.1, np.inf, np.inf, np.inf]], [np.zeros(4), [1, 0, 0, 0]])
+    df = sample_table(inf)
+    assert np.isinf(df.loc["p1", "breakeven_p_q95"]) and df.loc["p1", "breakeven_p_q5"] == 0.1
+
+
+def test_uncertain_choice_and_rounding():
+    u = Uncertain("m", 1, 3, "", "", choices=(1.0, 2.0, 3.0))
+    np.testing.assert_array_equal(u.value([0.0, 0.34, 0.99]), [1.0, 2.0, 3.0])
+    d = Uncertain("events[0].duration", 10, 30, "days", "", event=0, field="duration")
+    assert d.value(0.5) == 20 and d.central == 20
