@@ -956,7 +956,8 @@ _probability_option = click.option(
 _samples_option = click.option(
     "--samples", type=click.IntRange(0, None), default=0, show_default=True, metavar="N",
     help="Also draw N samples of the uncertain inputs (scenario ranges, recipe parameters) "
-         "for the 5-50-95% band and each plan's chance of ranking first (mode rationing).")
+         "for the 5-50-95% band and each plan's chance of ranking first (modes rationing "
+         "and dynamic; dynamic adds a fan chart to the report).")
 _seed_option = click.option("--seed", type=click.IntRange(0, None), default=0,
                             show_default=True, help="Seed of the sampled design.")
 _scheduler_option = click.option(
@@ -965,18 +966,26 @@ _scheduler_option = click.option(
          "LocalCluster) [default: in this process].")
 
 
-def _sampled(eco, scenario, plan_names, mode, horizon, opts, samples, seed, scheduler):
-    """The sampled band (:func:`stresstest.sampling.run_samples`) or None when not asked."""
+def _check_samples(mode, samples, scheduler) -> None:
+    """Fail before any run on a sampling request that cannot be met."""
     if not samples:
         if scheduler:
-            raise click.UsageError("--scheduler runs the samples: give --samples N")
+            raise InputError("--scheduler runs the samples: give --samples N")
+        return
+    modes = _need("sampling").SAMPLE_MODES
+    if mode not in modes:
+        raise InputError(f"--samples: mode {mode} cannot be sampled (one of "
+                         f"{', '.join(modes)})")
+
+
+def _sampled(eco, scenario, plan_names, mode, horizon, opts, samples, seed, scheduler):
+    """The sampled band (:func:`stresstest.sampling.run_samples`) or None when not asked."""
+    _check_samples(mode, samples, scheduler)
+    if not samples:
         return None
-    if mode != "rationing":
-        raise click.UsageError(f"--samples: the sampled band draws the central estimate "
-                               f"(mode rationing), not mode {mode}")
     sampling = _need("sampling")
     return sampling.run_samples(eco, scenario, [p for p in plan_names if p != "none"],
-                                samples=samples, seed=seed, horizon=horizon,
+                                samples=samples, seed=seed, mode=mode, horizon=horizon,
                                 scheduler=scheduler, **opts)
 
 
@@ -1038,6 +1047,7 @@ def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, u
     elif fmt is not None:
         raise click.UsageError("--format needs -o FILE")
     band = _use_band(band, mode)
+    _check_samples(mode, samples, scheduler)
     shock, plans = _compiled_inputs(eco, scenario, [plan] if plan else [], horizon)
     compiled_plan = next(iter(plans.values())) if plans else None
     if band:
@@ -1211,6 +1221,7 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
         raise InputError("compare: --format xlsx needs -o FILE.xlsx (a workbook is not text)")
     fmt = fmt or "table"
     band = _use_band(band, mode)
+    _check_samples(mode, samples, scheduler)
     names = _with_none(_plan_list(plan))
     shock, plans = _compiled_inputs(eco, scenario, names, horizon)
     results = _run_all(eco, shock, plans, mode, opts, band)
@@ -1393,6 +1404,7 @@ def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, 
         raise InputError(f"report: cannot write {str(out)!r}: the report is HTML (.html) with "
                          "a Markdown twin next to it")
     band = _use_band(band, mode)
+    _check_samples(mode, samples, scheduler)
     names = _plan_list(plan)
     cmd = ["stresstest", "report", scenario, *[a for p in names for a in ("--plan", p)],
            "--mode", mode, "--economy", economy, "--lang", lang]

@@ -12,7 +12,7 @@ The uncertain inputs of a run are
 :func:`draw` makes a seeded Latin hypercube design over them (``scipy.stats.qmc``: every
 input's range is cut into ``n`` equal strata, each hit once); each draw is a full central
 estimate (mode ``rationing``, recipe ``central``) of every plan. :func:`run_samples` returns
-the per-draw headline numbers (:func:`sample_metrics`, the same definitions as
+the per-draw headline numbers (:func:`draw_numbers`, computed by
 :func:`stresstest.metrics.headline`); :func:`sample_table` their 5-50-95% quantiles per plan
 and the probability that each plan ranks first (lowest break-even probability ``p*``).
 
@@ -169,33 +169,24 @@ def split_draw(inputs: list[Uncertain], row) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- metrics
 
+#: Per-draw scalars taken from :func:`stresstest.metrics.headline` (plus ``csr:*``).
+DRAW_KEYS = ("output_share", "va_share", "amplification", "va_loss_event", "benefit",
+             "breakeven_p")
+#: Modes a sampled band can draw.
+SAMPLE_MODES = ("rationing", "dynamic")
 
-def sample_metrics(res: xr.Dataset, shock: xr.Dataset | None = None) -> dict:
-    """Headline numbers of a static Result, vectorised over an extra ``scenario`` dim (a batch
-    of draws): ``output_share``, ``va_share`` (surviving, average day of the window),
-    ``va_loss_rate`` (money per year), ``amplification``, ``csr`` (national critical supply by
-    product). The definitions of :func:`stresstest.metrics.headline`."""
-    out = {"output_share": metrics.surviving_share(res, "x"),
-           "va_share": metrics.surviving_share(res, "va"),
-           "va_loss_rate": metrics.loss(res, "va")}
-    total, direct = metrics.loss(res, "x"), metrics.direct_shock(res)["total"]
-    scale = float(res["x_baseline"].sum())
-    out["amplification"] = xr.where(direct > 1e-12 * scale, total / direct, np.nan) if isinstance(
-        direct, xr.DataArray) else (total / direct if direct > 1e-12 * scale else np.nan)
-    out["csr"] = metrics.critical_supply(res)["national"]
+
+def draw_numbers(res: xr.Dataset, res_none: xr.Dataset, cost: float) -> dict:
+    """The per-draw numbers of one run against the no-plan run of the same draw:
+    :data:`DRAW_KEYS` and ``csr:<product>`` from :func:`stresstest.metrics.headline` (the one
+    place they are defined), and for a dynamic Result ``path``, national output by day
+    (share of baseline)."""
+    h = metrics.headline(res, res_none, cost=cost)
+    out = {k: float(h.get(k, np.nan)) for k in DRAW_KEYS}
+    out.update({k: float(v) for k, v in h.items() if k.startswith("csr:")})
+    if "time" in res["x"].dims:
+        out["path"] = np.asarray(metrics.surviving_share(res, "x").values, float)
     return out
-
-
-def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
-    """Years of baseline loss rate a window's average day stands for over the whole event:
-    ``W / 365 · F`` (:func:`stresstest.metrics.event_loss` for a static Result)."""
-    from .result import severity_path
-
-    lo, hi = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
-    hi = max(hi, lo + 1)
-    sev = severity_path(economy, shock)
-    factor = 1.0 if sev is None else metrics.event_factor_of(sev, lo, hi)
-    return (hi - lo) / metrics.DAYS_PER_YEAR * factor
 
 
 # --------------------------------------------------------------------------- runs
@@ -213,46 +204,47 @@ def _compiled_draws(eco, scenario, inputs, values, horizon):
     return shocks, params
 
 
-def _run_draws(eco, shocks, params, plans: dict, options: dict) -> dict:
-    """``{plan: {metric: array over draws}}``: each draw a plain central run."""
+def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> dict:
+    """``{plan: [draw_numbers per draw]}``: every draw a plain run of each plan."""
     from .api import run
 
-    out = {}
-    for name, plan in plans.items():
-        rows = []
-        for shock, prm in zip(shocks, params):
-            res = run(eco, shock, plan, mode="rationing", **{**options, **prm})
-            rows.append(sample_metrics(res))
-        out[name] = {k: np.stack([np.asarray(getattr(r[k], "values", r[k]), float)
-                                  for r in rows]) for k in rows[0]}
-        out[name]["products"] = rows[0]["csr"]["product"].values.astype(str)
+    out = {name: [] for name in plans}
+    for shock, prm in zip(shocks, params):
+        opts = {**options, **prm}
+        none = run(eco, shock, None, mode=mode, **opts)
+        for name, plan in plans.items():
+            res = none if plan is None else run(eco, shock, plan, mode=mode, **opts)
+            out[name].append(draw_numbers(res, none, metrics.plan_cost(plan)))
     return out
 
 
-def _chunk_job(eco, scenario, inputs, values, horizon, plans, options):
+def _chunk_job(eco, scenario, inputs, values, horizon, plans, mode, options):
     shocks, params = _compiled_draws(eco, scenario, inputs, values, horizon)
-    scales = np.array([event_scale(eco, s) for s in shocks])
-    return _run_draws(eco, shocks, params, plans, options), scales
+    return _run_draws(eco, shocks, params, plans, mode, options)
 
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
-                horizon=None, scheduler=None, chunk_size: int = 16, **options) -> xr.Dataset:
+                mode: str = "rationing", horizon=None, scheduler=None, chunk_size: int = 16,
+                **options) -> xr.Dataset:
     """Sampled band of the central estimate of ``scenario`` under ``plans`` (names, files or
     compiled plans; ``None`` is no plan, always run as the reference).
 
-    ``samples`` draws of :func:`uncertain_inputs` (seeded Latin hypercube, ``seed``);
-    ``options``: rationing options and fixed recipe parameters; ``scheduler``: run chunks of
-    ``chunk_size`` draws on dask.distributed (an address, ``"local"`` or a Client; see
-    :mod:`stresstest.ensemble`), in process when ``None``. Returns a Dataset over ``plan``
-    and ``sample``: the :func:`sample_metrics` of each draw, ``va_loss_event`` and
-    ``benefit`` (money over the event, as :func:`stresstest.metrics.benefit`),
-    ``breakeven_p``, and the drawn inputs ``draw(sample, input)``.
+    ``samples`` draws of :func:`uncertain_inputs` (seeded Latin hypercube, ``seed``), each run
+    in ``mode`` (``rationing``, the central estimate, or ``dynamic``: then with national
+    output paths for fan charts); ``options``: options of the mode and fixed recipe
+    parameters; ``scheduler``: run chunks of ``chunk_size`` draws on dask.distributed (an
+    address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`), in process when
+    ``None``. Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr``
+    over ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.
     """
-    from .api import resolve_economy, resolve_plan
+    from .api import _mode_function, resolve_economy, resolve_plan
     from .ensemble import _client
     from .scenario import Scenario, load_scenario
 
     samples, seed = check_samples(samples, seed)
+    if mode not in SAMPLE_MODES:
+        raise InputError(f"run_samples: mode {mode!r} cannot be sampled (one of "
+                         f"{', '.join(SAMPLE_MODES)})")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
         raise InputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
@@ -261,6 +253,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
         raise InputError("run_samples needs a scenario file or name (its ranges), not a "
                          "compiled shock")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    inputs = uncertain_inputs(sc, options)
+    _mode_function(mode, {**options, **{i.name: i.central for i in inputs
+                                        if i.event is None}})
     if plans is None or isinstance(plans, (str, xr.Dataset)):
         plans = [plans]
     compiled = {}
@@ -270,54 +265,52 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
         if name in compiled and c is not None:
             raise InputError(f"run_samples: plan {name!r} is given twice")
         compiled[name] = c
-    inputs = uncertain_inputs(sc, options)
     values = draw(inputs, samples, seed)
     chunks = [values[lo:lo + chunk_size] for lo in range(0, samples, chunk_size)]
     if scheduler is None:
-        parts = [_chunk_job(eco, sc, inputs, v, horizon, compiled, options) for v in chunks]
+        parts = [_chunk_job(eco, sc, inputs, v, horizon, compiled, mode, options)
+                 for v in chunks]
     else:
         client, own = _client(scheduler)
         try:
             eco_f = client.scatter(eco, broadcast=True)
             futures = [client.submit(_chunk_job, eco_f, sc, inputs, v, horizon, compiled,
-                                     options, pure=False) for v in chunks]
+                                     mode, options, pure=False) for v in chunks]
             parts = client.gather(futures)
         finally:
             if own:
                 client.close()
-    scales = np.concatenate([p[1] for p in parts])
-    per_plan = {name: {k: np.concatenate([p[0][name][k] for p in parts])
-                       for k in parts[0][0][name] if k != "products"} for name in compiled}
-    per_plan["products"] = parts[0][0]["none"]["products"]
-    return _assemble(eco, sc, inputs, values, per_plan, scales, compiled, seed, options)
+    per_plan = {name: [d for part in parts for d in part[name]] for name in compiled}
+    return _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options)
 
 
-def _assemble(eco, sc, inputs, values, per_plan, scales, compiled, seed, options):
+def _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options):
     from ._version import __version__
 
     names = list(compiled)
     n = values.shape[0]
-    products = list(per_plan["products"])
-    data = {}
-    for key in ("output_share", "va_share", "va_loss_rate", "amplification"):
-        data[key] = (("plan", "sample"), np.stack([per_plan[p][key] for p in names]))
-    data["csr"] = (("plan", "sample", "product"), np.stack([per_plan[p]["csr"] for p in names]))
-    loss_event = data["va_loss_rate"][1] * scales[None, :]
-    data["va_loss_event"] = (("plan", "sample"), loss_event)
-    benefit = loss_event[0][None, :] - loss_event
-    data["benefit"] = (("plan", "sample"), benefit)
-    costs = np.array([metrics.plan_cost(compiled[p]) for p in names])
-    data["plan_annual_cost"] = ("plan", costs)
-    data["breakeven_p"] = (("plan", "sample"), np.array(
-        [[metrics.breakeven_probability(b, c) for b in row] for row, c in zip(benefit, costs)]))
-    data["draw"] = (("sample", "input"), values)
-    ds = xr.Dataset(data, coords={"plan": names, "sample": np.arange(n),
-                                  "input": [i.name for i in inputs], "product": products})
+    first = per_plan[names[0]][0]
+    products = [k[4:] for k in first if k.startswith("csr:")]
+    data = {key: (("plan", "sample"), np.array([[d[key] for d in per_plan[p]] for p in names]))
+            for key in DRAW_KEYS}
+    data["csr"] = (("plan", "sample", "product"), np.array(
+        [[[d[f"csr:{q}"] for q in products] for d in per_plan[p]] for p in names]).reshape(
+        len(names), n, len(products)))
+    coords = {"plan": names, "sample": np.arange(n), "input": [i.name for i in inputs],
+              "product": products}
+    if "path" in first:
+        data["path"] = (("plan", "sample", "time"), np.array(
+            [[d["path"] for d in per_plan[p]] for p in names]))
+        coords["time"] = np.arange(first["path"].size)
+    data["plan_annual_cost"] = ("plan", np.array([metrics.plan_cost(compiled[p])
+                                                  for p in names]))
+    data["draw"] = (("sample", "input"), values.reshape(n, len(inputs)))
+    ds = xr.Dataset(data, coords=coords)
     ds["input_low"] = ("input", np.array([i.low for i in inputs], float))
     ds["input_high"] = ("input", np.array([i.high for i in inputs], float))
     ds["input_meaning"] = ("input", np.array([i.meaning for i in inputs], dtype=str))
     ds.attrs.update({
-        "scenario": sc.name, "mode": "rationing", "recipe": "central",
+        "scenario": sc.name, "mode": mode, "recipe": "central",
         "design": "Latin hypercube (scipy.stats.qmc), uniform on each range",
         "samples": n, "seed": int(seed), "parameters": json.dumps(options, default=str),
         "units": str(eco.attrs.get("units", "")), "stresstest_version": __version__,

@@ -267,3 +267,40 @@ def test_report_on_china31_with_every_plan(china31, tmp_path):
     assert r.exit_code == 0, r.output
     text = (tmp_path / "cb.html").read_text(encoding="utf-8")
     assert ">GD<" in text and "Guangdong 广东" in text
+
+
+RANGED = SCENARIO.replace("remaining = 0.4", "remaining = [0.2, 0.6]")
+
+
+def test_samples_on_run_compare_and_report(files):
+    """--samples N adds the sampled 5-50-95% band (and the plan's chance of ranking first) to
+    run, compare (table, csv) and the report; the report's command line carries the seed."""
+    (files / "ranged.toml").write_text(RANGED.replace('"tiny-cut"', '"ranged"'))
+    args = ("ranged.toml", "--economy", "eco.nc", "--plan", "backup.toml", "--no-band",
+            "--samples", "4", "--seed", "3")
+    r = invoke("-q", "run", *args)
+    assert r.exit_code == 0, r.output
+    assert "How sure: sampled band" in r.output and "ranks first" in r.output
+    assert "events[0].remaining 0.2 – 0.6" in r.output
+    r = invoke("-q", "compare", *args, "--format", "csv")
+    assert r.exit_code == 0, r.output
+    header = r.stdout.splitlines()[0]
+    assert "sampled_output_share_q5" in header and "sampled_p_first" in header
+    r = invoke("-q", "report", *args)
+    assert r.exit_code == 0, r.output
+    md = (files / "reports" / "ranged.md").read_text(encoding="utf-8")
+    assert "## How sure: sampled band" in md and "--samples 4 --seed 3" in md
+    html = (files / "reports" / "ranged.html").read_text(encoding="utf-8")
+    assert 'id="samples"' in html
+
+
+def test_samples_bad_usage_exits_2(files):
+    r = invoke("run", "tiny-cut.toml", "--economy", "eco.nc", "--scheduler", "local")
+    one_error_line(r, 2)
+    assert "--samples" in r.stderr
+    r = invoke("run", "tiny-cut.toml", "--economy", "eco.nc", "--mode", "optimal",
+               "--samples", "2")
+    one_error_line(r, 2)
+    assert "cannot be sampled" in r.stderr
+    r = invoke("run", "tiny-cut.toml", "--economy", "eco.nc", "--samples", "-1")
+    assert r.exit_code == 2

@@ -206,3 +206,27 @@ def test_uncertain_choice_and_rounding():
     np.testing.assert_array_equal(u.value([0.0, 0.34, 0.99]), [1.0, 2.0, 3.0])
     d = Uncertain("events[0].duration", 10, 30, "days", "", event=0, field="duration")
     assert d.value(0.5) == 20 and d.central == 20
+
+
+def test_dynamic_draws_carry_output_paths():
+    eco = random_economy(3, 4, seed=1)
+    s = run_samples(eco, parse_scenario(RANGED), samples=3, seed=5, mode="dynamic")
+    assert s["path"].dims == ("plan", "sample", "time") and s.sizes["time"] == 60
+    assert np.all(np.isfinite(s["path"].values)) and np.all(s["path"].values > 0)
+    # the mean of the path over the draw's window is its output share (one definition); the
+    # window is [0, max end): the drawn duration of event 0 or event 1's 20 days
+    for k in range(3):
+        hi = max(20, int(s["draw"].sel(sample=k, input="events[0].duration")))
+        assert float(s["path"].isel(sample=k, plan=0, time=slice(0, hi)).mean()) == \
+            pytest.approx(float(s["output_share"].isel(sample=k, plan=0)), rel=1e-12)
+    with pytest.raises(InputError, match="cannot be sampled"):
+        run_samples(eco, parse_scenario(RANGED), samples=2, mode="optimal")
+
+
+def test_samples_on_local_dask_cluster_equal_in_process():
+    pytest.importorskip("distributed")
+    eco = random_economy(3, 4, seed=1)
+    sc = parse_scenario(RANGED)
+    local = run_samples(eco, sc, samples=6, seed=9, chunk_size=2)
+    remote = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, scheduler="local")
+    xr.testing.assert_allclose(remote, local, rtol=1e-12)

@@ -243,3 +243,23 @@ def timepaths_svg(time, panels: list[dict], *, title: str, xlabel: str = "day", 
     axes[-1].set_xlabel(xlabel)
     fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
     return figure_to_svg(fig)
+
+
+def fan_svg(time, fans: dict, *, title: str, ylabel: str, xlabel: str = "day") -> str:
+    """Fan chart: for each series (``{label: (lo, mid, hi)}`` arrays of shares over ``time``)
+    the median as a line and the band between ``lo`` and ``hi`` shaded."""
+    t = np.asarray(time, float)
+    fig = new_figure(7.6, 3.0)
+    ax = fig.subplots()
+    for i, (name, (lo, mid, hi)) in enumerate(fans.items()):
+        color = PALETTE[i % len(PALETTE)]
+        ax.fill_between(t, 100 * np.asarray(lo, float), 100 * np.asarray(hi, float),
+                        color=color, alpha=0.18, lw=0)
+        ax.plot(t, 100 * np.asarray(mid, float), color=color, lw=1.4, label=name)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(decimals=0))
+    ax.grid(color="#e5e5e5", lw=0.6)
+    ax.legend(loc="lower right", frameon=False, fontsize=7)
+    fig.suptitle(title, x=0.01, ha="left", fontsize=11, fontweight="bold")
+    return figure_to_svg(fig)

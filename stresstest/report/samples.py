@@ -18,6 +18,8 @@ TEXT = {
         "worst": "lowest national critical supply", "benefit": "value added saved [{unit}]",
         "p": "break-even probability p*", "first": "ranks first",
         "inputs": "Uncertain inputs", "input": "input", "range": "range", "meaning": "what",
+        "fan": "National output, median and 5-95% of the draws (share of baseline)",
+        "fan_y": "output", "fan_x": "day",
         "first_note": ("'ranks first': share of draws in which the plan has the lowest p* "
                        "among the plans (draws where no plan saves anything count for none)."),
     },
@@ -30,6 +32,7 @@ TEXT = {
         "output": "产出保持率", "va": "增加值保持率", "worst": "全国关键供给最低值",
         "benefit": "挽回的增加值（{unit}）", "p": "盈亏平衡概率p*", "first": "排名第一",
         "inputs": "不确定输入", "input": "输入", "range": "范围", "meaning": "含义",
+        "fan": "全国产出：各次抽样的中位数与5%–95%区间（占基准的比例）", "fan_y": "产出", "fan_x": "天",
         "first_note": "“排名第一”：该方案在各方案中p*最低的抽样所占比例（没有任何方案挽回损失的抽样不计入）。",
     },
 }
@@ -42,7 +45,8 @@ def _triple(row, key, fmt) -> str:
 def sample_section(samples: xr.Dataset, economy: xr.Dataset, unit=None, lang: str = "en"
                    ) -> dict:
     """Report context of a sampled band: ``title``, ``intro``, ``table`` (per plan),
-    ``inputs`` (what was drawn) and ``note``."""
+    ``inputs`` (what was drawn), ``note`` and ``fan`` (an SVG fan chart of the national output
+    paths of dynamic draws, else empty)."""
     from . import _table, fmt_amount, fmt_pct, fmt_prob, money_scale
     from ..sampling import sample_table
 
@@ -67,7 +71,16 @@ def sample_section(samples: xr.Dataset, economy: xr.Dataset, unit=None, lang: st
     for i, name in enumerate(map(str, samples["input"].values)):
         lo, hi = float(samples["input_low"][i]), float(samples["input_high"][i])
         inputs.append([name, f"{lo:g} – {hi:g}", str(samples["input_meaning"].values[i])])
-    return {"title": T["title"],
+    fan = ""
+    if "path" in samples:
+        from .charts import fan_svg
+
+        q = samples["path"].quantile([0.05, 0.5, 0.95], dim="sample")
+        fan = fan_svg(samples["time"].values, {
+            (T["none"] if p == "none" else str(p)): tuple(q.sel(plan=p).values)
+            for p in map(str, samples["plan"].values)},
+            title=T["fan"], ylabel=T["fan_y"], xlabel=T["fan_x"])
+    return {"title": T["title"], "fan": fan,
             "intro": T["intro"].format(n=int(samples.sizes["sample"]),
                                        seed=samples.attrs.get("seed", 0)),
             "table": _table(headers, rows),
