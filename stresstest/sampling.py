@@ -74,7 +74,7 @@ class Uncertain:
 UNCERTAIN_PARAMETERS = {
     "inventory_scale": Uncertain(
         "inventory_scale", 0.5, 1.5, "factor",
-        "input stocks: Pichler et al. (2022) inventory ratios are industry medians of US data; "
+        "input stocks: Pichler et al. (2022) inventory ratios are industry medians of UK data; "
         "Chinese firms' stocks and their dispersion are not measured here (+-50%)"),
     "spare_scale": Uncertain(
         "spare_scale", 0.5, 1.5, "factor",
