@@ -372,12 +372,16 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
 
 def _policy_coefficients(plan, Dhat, denom, W=None):
     """``g = plan / denom``, ``w = W / denom`` and the constant piece
-    ``min(1, (D̂ + W) / denom, g + w)`` of the map ``r = min(const, g s + w)``."""
+    ``min(1, (D̂ + W) / denom, g + w)`` of the map ``r = min(const, g s + w)``. Where no
+    orders are rationed (``denom = 0``) the map is ``r = 1``: ``g = 0, w = 1`` make every
+    affine piece equal to the constant one, so no policy picks them (with ``w = 0`` a policy
+    picked the piece ``r = 0`` there, whose system solution is no fixed point: policy
+    iteration then declared a cycle and fell back to plain iteration)."""
     W = 0.0 if W is None else W
     with np.errstate(divide="ignore", invalid="ignore"):
         safe = np.where(denom > 0, denom, 1.0)
         g = np.where(denom > 0, plan / safe, 0.0)
-        w = np.where(denom > 0, W / safe, 0.0)
+        w = np.where(denom > 0, W / safe, 1.0)
         const = np.where(denom > 0, np.minimum(1.0, np.minimum((Dhat + W) / safe, g + w)), 1.0)
     return g, const, w
 
