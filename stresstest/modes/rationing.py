@@ -162,40 +162,24 @@ def _region_indicator(d):
     return sp.csr_matrix((np.ones(d.n), (np.arange(d.n), d.region_of)), shape=(d.n, d.n_region))
 
 
-def _route_function(d, A, rho_eff, fdr, exports):
-    """Callable ``(y, y_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
-    the kernel, step 2) on the order bases ``y`` of scenarios ``cols``; ``D̂_first`` the
-    capped orders of the first-tier bases ``y_first`` (None when ``y_first`` is None)."""
-    R, S = d.n_region, d.n_sector
+def _route_function(d, rho_eff, fdr, exports):
+    """Callable ``(io, io_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
+    the kernel, step 2) on the intermediate orders by destination ``io`` (n, R, K) of
+    scenarios ``cols``; ``D̂_first`` the capped first-tier orders ``io_first`` (None when
+    ``io_first`` is None)."""
     _, T0 = _baseline_flows(d)
     n = d.n
     o_of, p_of = d.region_of, d.product_of
     cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
     cap[np.arange(n), o_of, :] = np.inf
 
-    if isinstance(A, np.ndarray):  # (P, R_dest, R_origin, S): one matmul per product-region
-        A_by_dest = np.ascontiguousarray(A.reshape(R, S, R, S).transpose(1, 2, 0, 3))
-
-    def by_destination(y):
-        P, _, K = y.shape
-        if isinstance(A, np.ndarray):
-            return np.matmul(A_by_dest, y.reshape(P, R, S, K)).transpose(2, 0, 1, 3).reshape(
-                n, R, K)
-        io = np.empty((n, R, K))
-        for p in range(P):
-            rows = np.flatnonzero(p_of == p)
-            io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
-                                 for r in range(R)], axis=1)
-        return io
-
-    def route(y, y_first=None, cols=slice(None)):
-        io = by_destination(y)
+    def route(io, io_first=None, cols=slice(None)):
         fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
         orders = io + fd_cols
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                          1.0)
-        first = None if y_first is None else (c * by_destination(y_first)).sum(axis=1)
+        first = None if io_first is None else (c * io_first).sum(axis=1)
         return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
 
     return route
@@ -261,7 +245,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     fd = fdr.sum(axis=1) + exports  # gross final orders
     drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
-    route = None if rho is None else _route_function(d, A, rho, fdr, exports)
+    route = None if rho is None else _route_function(d, rho, fdr, exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(d)[0]}
     prio = None
@@ -300,9 +284,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     if np.any(stock_rate != 0):
         stock = np.repeat(stock_rate[:, :, None], K, axis=2)
         to_ess, left = _stock_to_essentials(stock, final["ess_short"])
-        S = n // R
-        need = ((d.a_prod + d.AM)[:, :, None] * out["y"]).reshape(P, R, S, K).sum(axis=2)
-        need = need.transpose(1, 0, 2)  # (R, P, K)
+        need = out["need"].transpose(1, 0, 2)  # (R, P, K) inputs ordered by each region
         tot = need.sum(axis=0, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
