@@ -176,7 +176,7 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, hal
 
 def mixed_orders(A, fd, xbar, solve, tol=1e-12, max_iter=10_000, depth=5):
     """Orders ``D = A min(x̄, D) + f^d`` (n, K), iterated down from ``D = L f^d`` (one block
-    solve; scenarios with ``D <= x̄`` are done), Anderson-accelerated column by column (the map
+    solve; scenarios with ``D <= x̄`` are done; ``A`` a matrix or a callable ``v -> A v``), Anderson-accelerated column by column (the map
     is piecewise linear: once the capped set settles the iteration is linear and mixing
     converges like GMRES instead of geometrically at the spectral radius of ``A``; a column
     whose step grows restarts its history). Returns ``(D, iterations)``."""
@@ -191,7 +191,8 @@ def mixed_orders(A, fd, xbar, solve, tol=1e-12, max_iter=10_000, depth=5):
     best = np.full(todo.size, np.inf)
     resid = np.inf
     for it in range(1, max_iter + 1):
-        new = A @ np.minimum(xbar[:, todo], Dk) + fd[:, todo]
+        capped = np.minimum(xbar[:, todo], Dk)
+        new = (A(capped) if callable(A) else A @ capped) + fd[:, todo]
         res = (np.abs(new - Dk) / scale[todo]).max(axis=0)
         resid = float(res.max())
         fin = res < tol
@@ -417,114 +418,125 @@ def _minimising_policy(st, g, const, w, eff, s):
     return np.where((k >= 0) & (pair_val < const), k, -1)
 
 
-def _policy_solve(st, r0, plan, Dhat, denom, c, alpha, beta, W, tol, max_policy):
-    """Greatest fixed point of a batch by policy iteration (no loop over scenarios), from a
-    start ``r0`` with ``F(r0) <= r0`` at or above it.
-
-    The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i))`` over
-    the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each policy (the
-    minimising piece per industry and scenario) is a sparse linear system
-    (:func:`_policy_system_solve`); iterate until each scenario's policy reproduces itself.
-    From such a start every iterate stays at or above the greatest fixed point ``r*`` (for any
-    policy ``π``, ``r* <= affine_π(r*)``, so ``r* <= (I − B_π)^-1 b_π``) and the iterates fall
-    monotonically to ``r*``. Returns ``(r, ok, policy)``: ``ok[k]`` False where a scenario's
-    policy cycles or its system is singular (its column of ``r`` is then meaningless);
-    ``policy`` the last policy of every scenario (-1 everywhere for scenarios already fixed
-    at ``r0``).
-    """
-    n, K = r0.shape
-    g, const, w = _policy_coefficients(plan, Dhat, denom, W)
-    r = r0.copy()
-    ok = np.ones(K, dtype=bool)
-    final_policy = np.full((n, K), -1, dtype=np.int64)
-    todo = np.arange(K)  # scenarios still iterating
-    last = None
-    for _ in range(max_policy):
-        sub = lambda arr: None if arr is None else arr[..., todo]  # noqa: E731
-        new, _, s, eff, _ = _phi(st, r[:, todo], plan[:, todo], Dhat[:, todo], denom[:, todo],
-                                 sub(c), alpha[:, todo], beta[:, todo], sub(W))
-        moving = np.abs(new - r[:, todo]).max(axis=0, initial=0.0) >= tol
-        if last is not None:
-            last = last[:, moving]
-        todo = todo[moving]
-        if not todo.size:
-            break
-        gq, cq, wq = g[:, todo], const[:, todo], w[:, todo]
-        policy = _minimising_policy(st, gq, cq, wq, eff[:, moving], s[:, moving])
-        if last is not None:
-            cycled = (policy == last).all(axis=0)
-            ok[todo[cycled]] = False
-            policy, todo, gq, cq, wq = (policy[:, ~cycled], todo[~cycled], gq[:, ~cycled],
-                                        cq[:, ~cycled], wq[:, ~cycled])
-            if not todo.size:
-                break
-        last = policy
-        final_policy[:, todo] = policy
-        sol = _policy_system_solve(st, policy, gq, cq, alpha[:, todo], beta[:, todo],
-                                   None if c is None else c[..., todo], wq)
-        if sol is None:
-            ok[todo] = False
-            break
-        r[:, todo] = np.clip(sol, 0.0, 1.0)
-    else:
-        ok[todo] = False
-    return r, ok, final_policy
-
-
-def _policy_upper_start(st, policy, plan, Dhat, denom, c, alpha, beta, W, tol):
-    """An upper start for :func:`_policy_solve` from a previous round's ``policy``: the
-    solution ``r1`` of that policy's linear system is at or above the greatest fixed point of
-    *this* round's map (``r* <= affine_π(r*)`` for every policy ``π``), whatever ``r*`` is.
-    Returns ``(r1, usable)``; a column is usable when its system solved to a point in
-    ``[0, 1]`` with ``F(r1) <= r1 + tol`` (a super-solution; otherwise the nonnegative-inverse
-    argument does not apply and the caller starts that column from ``r = 1``).
+def _policy_upper_start(st, policy, g, const, w, args, tol):
+    """An upper start for policy iteration from a previous round's ``policy``: the solution
+    ``r1`` of that policy's linear system is at or above the greatest fixed point of *this*
+    round's map (``r* <= affine_π(r*)`` for every policy ``π``, so ``r* <= (I − B_π)^-1 b_π``
+    while that inverse is nonnegative), whatever ``r*`` is. Returns ``(r1, usable, phi(r1))``;
+    a column is usable when its system solved to a nonnegative point with ``F(r1) <= r1 +
+    tol`` (a super-solution; the caller starts the other columns from ``r = 1``). A solution
+    above 1 is clipped to 1: ``min(1, r1)`` is still an upper bound and a super-solution.
 
     Warm-starting from the previous round's *ratios* instead is wrong: they may lie below this
     round's greatest fixed point, and policy iteration from below can settle on a smaller
     fixed point (an industry bound by its own output settles at 0 — the gas and water supply
     collapse of issue 10)."""
-    n, K = policy.shape
-    g, const, w = _policy_coefficients(plan, Dhat, denom, W)
+    alpha, beta, c = args[4], args[5], args[3]
     sol = _policy_system_solve(st, policy, g, const, alpha, beta, c, w)
     if sol is None:
-        return np.ones((n, K)), np.zeros(K, dtype=bool)
-    inside = (sol >= -tol).all(axis=0)
+        return None, np.zeros(policy.shape[1], dtype=bool), None
     r1 = np.clip(sol, 0.0, 1.0)
-    new = _phi(st, r1, plan, Dhat, denom, c, alpha, beta, W)[0]
-    usable = inside & (new <= r1 + tol).all(axis=0)
-    return r1, usable
+    ph = _phi(st, r1, *args)
+    usable = (sol >= -tol).all(axis=0) & (ph[0] <= r1 + tol).all(axis=0)
+    return r1, usable, ph
 
 
 def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_iter,
-                          warm=None):
-    """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)`` by policy
-    iteration from ``r = 1`` (vectorised over scenarios), then plain iterations (which converge
-    from any start between the answer and 1) for scenarios where it failed, up to
-    ``max_iter``.
+                          warm=None, max_policy=60):
+    """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)`` of a batch by
+    policy iteration (no loop over scenarios), then plain iterations (which converge from any
+    start between the answer and 1) for the scenarios where it failed, up to ``max_iter``
+    iterations in all.
 
-    ``warm``: the previous outer round's policy (n, K). Policy iteration then starts from the
-    solution of that policy's system (:func:`_policy_upper_start`, an upper bound of this
-    round's greatest fixed point, so warm and cold starts reach the same point); columns
-    where that start is not usable start from ``r = 1``. Returns ``(r, r̃ raw, s, eff, x,
-    iterations, residual, policy)`` with ``policy`` the minimising piece at the answer (the
-    next round's warm start)."""
+    The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i) + w_j)``
+    over the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each
+    policy (the minimising piece per industry and scenario) is a sparse linear system
+    (:func:`_policy_system_solve`); iterate until each scenario's policy reproduces itself.
+    From a start ``r0 >= r*`` with ``F(r0) <= r0`` every iterate stays at or above the
+    greatest fixed point ``r*`` and the iterates fall monotonically to it; a scenario whose
+    policy cycles or whose system is singular takes the plain iterations from ``r = 1``.
+    Policy iteration starts from ``r = 1`` or, with ``warm`` (the previous outer round's
+    policy, (n, K)), from the solution of that policy's system (:func:`_policy_upper_start`;
+    warm and cold starts reach the same point). Returns ``(r, r̃ raw, s, eff, x, iterations,
+    residual, policy)`` with ``policy`` the minimising piece at the answer (the next round's
+    warm start)."""
     args = (plan, Dhat, denom, c, alpha, beta, W)
+    n, K = plan.shape
     g, const, w = _policy_coefficients(plan, Dhat, denom, W)
-    r = np.ones_like(r)
+
+    def sub(cols):
+        return tuple(None if v is None else v[..., cols] for v in args)
+
+    r = np.ones((n, K))
+    pre = None
     if warm is not None:
-        r1, usable = _policy_upper_start(st, warm, *args, tol)
-        r[:, usable] = r1[:, usable]
-    exact, ok, _ = _policy_solve(st, r, *args, tol, min(60, max_iter))
-    r = np.where(ok[None, :], exact, 1.0)
-    resid = np.inf
-    for it in range(1, max_iter + 1):
-        new, rt_raw, s, eff, x = _phi(st, r, *args)
-        col = np.abs(new - r).max(axis=0, initial=0.0)
-        r = new
-        resid = float(col.max(initial=0.0))
-        if resid < tol:
-            return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, w, eff, s)
-    raise NotConverged("delivery ratios", max_iter, resid)
+        r1, usable, ph = _policy_upper_start(st, warm, g, const, w, args, tol)
+        if usable.any():
+            r[:, usable] = r1[:, usable]
+        if usable.all():
+            pre = ph
+    out = [None] * 5  # (r, r̃ raw, s, eff, x) at the answer, filled column by column
+
+    def store(cols, ph, keep):
+        for i, v in enumerate(ph):
+            if out[i] is None:
+                out[i] = np.empty(v.shape[:-1] + (K,), dtype=v.dtype)
+            out[i][..., cols] = v[..., keep]
+
+    todo = np.arange(K)  # scenarios still iterating
+    fallback = np.zeros(K, dtype=bool)
+    last = None
+    it = 0
+    resid = 0.0
+    for _ in range(min(max_policy, max_iter)):
+        it += 1
+        ph = pre if pre is not None else _phi(st, r[:, todo], *sub(todo))
+        pre = None
+        col = np.abs(ph[0] - r[:, todo]).max(axis=0, initial=0.0)
+        moving = col >= tol
+        if (~moving).any():
+            store(todo[~moving], ph, ~moving)
+            resid = max(resid, float(col[~moving].max()))
+        if last is not None:
+            last = last[:, moving]
+        todo = todo[moving]
+        if not todo.size:
+            break
+        s_, eff_ = ph[2][:, moving], ph[3][:, moving]
+        policy = _minimising_policy(st, g[:, todo], const[:, todo], w[:, todo], eff_, s_)
+        if last is not None:
+            cycled = (policy == last).all(axis=0)
+            fallback[todo[cycled]] = True
+            policy, todo = policy[:, ~cycled], todo[~cycled]
+            if not todo.size:
+                break
+        last = policy
+        sol = _policy_system_solve(st, policy, g[:, todo], const[:, todo], alpha[:, todo],
+                                   beta[:, todo], None if c is None else c[..., todo],
+                                   w[:, todo])
+        if sol is None:
+            fallback[todo] = True
+            todo = todo[:0]
+            break
+        r[:, todo] = np.clip(sol, 0.0, 1.0)
+    fallback[todo] = True  # out of policy steps
+    bad = np.flatnonzero(fallback)
+    if bad.size:  # plain iterations from r = 1, which fall to the greatest fixed point
+        rb = np.ones((n, bad.size))
+        col = np.full(bad.size, np.inf)
+        for it2 in range(1, max_iter - it + 1):
+            ph = _phi(st, rb, *sub(bad))
+            col = np.abs(ph[0] - rb).max(axis=0, initial=0.0)
+            rb = ph[0]
+            if col.max(initial=0.0) < tol:
+                store(bad, ph, slice(None))
+                resid = max(resid, float(col.max(initial=0.0)))
+                it += it2
+                break
+        else:
+            raise NotConverged("delivery ratios", max_iter, float(col.max(initial=0.0)))
+    r, rt_raw, s, eff, x = out
+    return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, w, eff, s)
 
 
 def _delivery_by_column(st, args, tol, max_iter, warm):
@@ -632,7 +644,8 @@ class OrderMaps:
     :func:`pooled_rows` groups by), by destination region ``Gx O_a`` (n R, K).
     ``Hn`` is ``H`` applied to ``y[p, j] = v_j`` (the state of full orders ``v``);
     ``omega = a / (a + AM)`` the domestic share of each input; ``Upr`` (P R, U1) sums
-    pooled rows into (product, region).
+    pooled rows into (product, region); ``Ha`` the rows of ``Hn`` giving ``O_a`` (so that
+    ``A v = Gt (Ha v)``); ``HnT`` the transpose of ``Hn``.
     """
 
     H: sp.csr_matrix
@@ -645,6 +658,7 @@ class OrderMaps:
     Upr: sp.csr_matrix
     omega: np.ndarray
     HnT: sp.csr_matrix
+    Ha: sp.csr_matrix
 
 
 def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
@@ -680,7 +694,7 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     with np.errstate(divide="ignore", invalid="ignore"):
         omega = np.where(share > 0, a_prod / np.where(share > 0, share, 1.0), 0.0)
     out = OrderMaps(H, Hn, U1, n_f, Gt, Gx, sp.csr_matrix(Gx.T), Upr, omega,
-                    sp.csr_matrix(Hn.T))
+                    sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]))
     st.cache[key] = out
     return out
 
@@ -731,8 +745,11 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     R, n, P = st.n_region, st.n, st.n_product
     K = pb.xbar.shape[1]
     fd_net = pb.fd if pb.drawdown is None else pb.fd - pb.drawdown
-    D_all, total_it = mixed_orders(pb.A, fd_net, pb.xbar, pb.solve, tol=min(tol, 1e-12))
     maps = order_maps(st, pb.a_prod, pb.AM, pb.first)
+    # A v = Gᵀ (a v pooled by row): ~n P + nnz(G) products instead of n², the same sums as
+    # the orders of the rounds
+    D_all, total_it = mixed_orders(lambda v: maps.Gt @ (maps.Ha @ v), fd_net, pb.xbar,
+                                   pb.solve, tol=min(tol, 1e-12))
     share = pb.a_prod + pb.AM
     S = n // R
     U1, nf = maps.n_a, maps.n_f
