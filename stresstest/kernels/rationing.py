@@ -54,12 +54,14 @@ import numpy as np
 import scipy.sparse as sp
 
 
-# safeguard of the order rounds: a step this many times the smallest so far restarts the
+# safeguard of the order rounds: a step this many times the previous one restarts the
 # scenario's Anderson history; after this many restarts its rounds are damped, halving the
-# step down to a floor. Measured on 128 random china31 scenarios, a floor of 1/4 instead of
-# 1/64 cuts the rounds of converging scenarios by a quarter, and 3 of the 5 scenarios that
-# found no equilibrium in 500 rounds converge; the shipped scenarios are unaffected.
-_RESTART_GROWTH = 1.5
+# step down to a floor. Measured on 4 x 64 random china31 scenarios, both recipes: comparing
+# with the previous step (growth 3) instead of the smallest step so far (growth 1.5) avoids
+# restarting every round once one lucky small step was seen (a scenario then crawled for
+# hundreds of rounds, relaxed), cuts the total rounds by 10-50% and leaves no scenario
+# without an equilibrium in 500 rounds (4 of 512 before).
+_RESTART_GROWTH = 3.0
 _RELAX_AFTER = 8
 _RELAX_MIN = 0.25
 
@@ -876,7 +878,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         relax = np.where(grew, np.where(growths > _RELAX_AFTER,
                                         np.maximum(relax * 0.5, _RELAX_MIN), relax),
                          np.minimum(1.0, relax * 1.25))
-        prev_step = np.minimum(prev_step, col_step)
+        prev_step = col_step
         mixed = accel.step(state, new, upper=upper)
         state = np.where(relax >= 1.0, mixed, state + relax * (new - state))
         outer += 1
