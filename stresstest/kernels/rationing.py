@@ -569,28 +569,41 @@ class Anderson:
     """Anderson acceleration (type II) of a fixed-point map ``y ↦ G(y)``, column by column
     (each scenario on the trailing axis has its own history and its own restarts, so results
     do not depend on how scenarios are batched): the next iterate is ``G(y_k) − ΔG γ`` with
-    ``γ`` minimising ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[0, upper]``.
+    ``γ`` minimising ``‖f_k − ΔF γ‖``, ``f = G(y) − y``; projected onto ``[lower, upper]``.
     ``depth = 0`` is plain iteration. Convergence is judged on the plain step ``‖G(y) − y‖``;
-    the caller restarts a column's history when its step grows (safeguarded Anderson)."""
+    the caller restarts a column's history when its step grows (safeguarded Anderson).
+
+    The last ``depth`` differences live in ring buffers (K, depth, N) with their Gram matrix
+    (K, depth, depth), updated by one row per step: a step costs ``3 depth N`` products per
+    column."""
 
     def __init__(self, depth=5):
         self.depth = depth
-        self.f_prev = self.g_prev = None
-        self.dF, self.dG = [], []
-        self.valid = None  # per column: how many of the latest differences belong to it
+        self.f_prev = self.g_prev = None  # (K, N)
+        self.dF = self.dG = self.gram = None
+        self.age = None  # per column: how many of the latest differences belong to it
+        self.pos = 0  # slot of the next difference
+        self.filled = 0
 
     def reset(self, cols):
         """Restart the histories of the columns ``cols`` (a boolean mask)."""
-        if self.valid is not None:
-            self.valid[cols] = -1  # the next difference still spans the restart
+        if self.age is not None:
+            self.age[cols] = -1  # the next difference still spans the restart
 
     def keep(self, mask):
         """Drop the histories of scenarios where ``mask`` is False."""
         if self.f_prev is not None:
-            self.f_prev, self.g_prev = self.f_prev[mask], self.g_prev[mask]
-            self.dF = [d[mask] for d in self.dF]
-            self.dG = [d[mask] for d in self.dG]
-            self.valid = self.valid[mask]
+            for name in ("f_prev", "g_prev", "dF", "dG", "gram", "age"):
+                setattr(self, name, getattr(self, name)[mask])
+
+    def add(self, k):
+        """Append ``k`` columns with empty histories."""
+        if self.f_prev is None or not k:
+            return
+        for name in ("f_prev", "g_prev", "dF", "dG", "gram"):
+            arr = getattr(self, name)
+            setattr(self, name, np.concatenate([arr, np.zeros((k,) + arr.shape[1:])]))
+        self.age = np.concatenate([self.age, np.full(k, -1)])
 
     def step(self, y, gy, upper=None, lower=0.0):
         """The next iterate from ``y`` and its image ``gy`` (…, K), clipped to
@@ -598,33 +611,40 @@ class Anderson:
         if self.depth <= 0:
             return gy
         K = y.shape[-1]
+        d = self.depth
         g = np.ascontiguousarray(gy.reshape(-1, K).T)  # (K, N): one history per scenario
         f = g - y.reshape(-1, K).T
         if self.f_prev is None:
-            self.valid = np.full(K, -1)
+            N = g.shape[1]
+            self.dF, self.dG = np.zeros((K, d, N)), np.zeros((K, d, N))
+            self.gram = np.zeros((K, d, d))
+            self.age = np.full(K, -1)
         else:
-            self.dF.append(f - self.f_prev)
-            self.dG.append(g - self.g_prev)
-            if len(self.dF) > self.depth:
-                self.dF.pop(0)
-                self.dG.pop(0)
-        self.valid = np.minimum(self.valid + 1, len(self.dF))
+            p = self.pos
+            np.subtract(f, self.f_prev, out=self.dF[:, p])
+            np.subtract(g, self.g_prev, out=self.dG[:, p])
+            dots = np.matmul(self.dF, self.dF[:, p, :, None])[..., 0]  # (K, d)
+            self.gram[:, p, :] = dots
+            self.gram[:, :, p] = dots
+            self.pos = (p + 1) % d
+            self.filled = min(self.filled + 1, d)
+        self.age = np.minimum(self.age + 1, self.filled)
         self.f_prev, self.g_prev = f, g
-        if not self.dF or not self.valid.any():
+        if not self.filled or not (self.age > 0).any():
             return gy
-        m = len(self.dF)
-        live = (np.arange(m)[None, :] >= m - self.valid[:, None]).astype(float)  # (K, m)
-        dF = np.stack(self.dF, axis=1) * live[:, :, None]  # (K, m, N)
-        gram = np.matmul(dF, dF.transpose(0, 2, 1))
-        rhs = np.matmul(dF, f[:, :, None])
+        rank = (self.pos - 1 - np.arange(d)) % d  # 0: the newest slot
+        live = ((rank[None, :] < self.age[:, None]) & (rank[None, :] < self.filled)).astype(float)
+        gram = self.gram * live[:, :, None] * live[:, None, :]
+        rhs = np.matmul(self.dF, f[:, :, None])[..., 0] * live
         trace = np.trace(gram, axis1=1, axis2=2)
         usable = trace > 1e-24  # a column whose iterates no longer move mixes nothing
         scale = np.where(usable, trace, 1.0)[:, None, None]
         with np.errstate(all="ignore"):
-            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), rhs)[..., 0] * live
+            gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(d), rhs[..., None])[..., 0]
+        gamma = gamma * live
         gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
                          gamma, 0.0)
-        out = g - np.matmul(gamma[:, None, :], np.stack(self.dG, axis=1))[:, 0, :]
+        out = g - np.matmul(gamma[:, None, :], self.dG)[:, 0, :]
         out = np.where(np.isfinite(out).all(axis=1, keepdims=True), out, g)
         out = out.T.reshape(gy.shape)
         if lower is None and upper is None:
@@ -647,7 +667,8 @@ class OrderMaps:
     ``Hn`` is ``H`` applied to ``y[p, j] = v_j`` (the state of full orders ``v``);
     ``omega = a / (a + AM)`` the domestic share of each input; ``Upr`` (P R, U1) sums
     pooled rows into (product, region); ``Ha`` the rows of ``Hn`` giving ``O_a`` (so that
-    ``A v = Gt (Ha v)``); ``HnT`` the transpose of ``Hn``.
+    ``A v = Gt (Ha v)``); ``HnT`` the transpose of ``Hn``; ``pr_row`` (P, R) the pooled row of
+    every (product, buyer region) when all its buyers share one (else None).
     """
 
     H: sp.csr_matrix
@@ -661,6 +682,7 @@ class OrderMaps:
     omega: np.ndarray
     HnT: sp.csr_matrix
     Ha: sp.csr_matrix
+    pr_row: np.ndarray | None = None
 
 
 def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
@@ -695,8 +717,13 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     share = a_prod + AM
     with np.errstate(divide="ignore", invalid="ignore"):
         omega = np.where(share > 0, a_prod / np.where(share > 0, share, 1.0), 0.0)
+    # buyers of a product in one region often share one pooled row (china31: always); the
+    # order bases then read one availability per (product, region), broadcast over buyers
+    pr_row = np.full((P, R), U1 - 1, dtype=np.int64)
+    pr_row[pa, st.region_of[ja]] = rows_a
+    regional = bool(np.all(pr_row[pa, st.region_of[ja]] == rows_a))
     out = OrderMaps(H, Hn, U1, n_f, Gt, Gx, sp.csr_matrix(Gx.T), Upr, omega,
-                    sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]))
+                    sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]), pr_row if regional else None)
     st.cache[key] = out
     return out
 
@@ -706,10 +733,12 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
     ``avail = ω r̃[row(p, j)] + (1 − ω) α̃[p, reg j]``; ``P_j`` where nothing is available."""
     P, n, R = st.n_product, st.n, st.n_region
     K = plan.shape[1]
-    dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
+    if maps.pr_row is not None:  # one pooled row per (product, region): broadcast
+        dom = np.take(rt, maps.pr_row.reshape(-1), axis=0).reshape(P, R, 1, K)
+    else:
+        dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
     imp = alpha_reg[:, :, None, :]  # (P, R, 1, K): broadcast over the region's buyers
-    avail = dom - imp
-    avail *= maps.omega.reshape(P, R, n // R, 1)
+    avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)
     avail += imp
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.divide(x.reshape(1, R, n // R, K), avail, out=avail)
@@ -761,6 +790,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         inv_pair_all = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
     q = pb
+    # essential final orders served with industries: fixed without route caps
+    prio_fixed = (None if pb.prio_dest is None or pb.route is not None
+                  else pb.prio_dest.sum(axis=1))
     D = D_all
     plan0 = np.minimum(q.xbar, D)
     # the round state, normalised: orders by their value at full orders (y = plan0), theta,
@@ -813,7 +845,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         plan = np.minimum(q.xbar, Dhat)
         prio = None
         if q.prio_dest is not None and rule == "mixed":
-            prio = (q.prio_dest if c is None else c * q.prio_dest).sum(axis=1)
+            prio = (prio_fixed[:, live] if c is None else (c * q.prio_dest).sum(axis=1))
         gross = Dhat_int + Dhat_fin  # orders before drawdowns
         denom = (first if prio is None else first + prio) if rule == "mixed" else gross
         sigma = None
@@ -1025,20 +1057,13 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
         dom_total, dom_short, imp_total, imp_short))
     imp_short = imp_short * sub["imports"][:, None, :]
-    dom_need = (sm["Na"] @ plan).reshape(P, R, K)
+    dom_need = ((sm["Na"] @ plan).reshape(P, R, K) if np.any(sub["new_links"] > 0)
+                else None)
     on = enabled[:, None, :]
     spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
-    T0 = sm["T0"]  # (P, R_o, R_d)
-    cap = sub["headroom"][:, None, None, :] * T0[..., None]  # existing links
-    if np.any(sub["new_links"] > 0):
-        exist = T0 > 0
-        n_new = np.maximum((~exist).sum(axis=1), 1)  # (P, R_d)
-        cap_new = (sub["new_links"][:, None, None, :] * dom_need[:, None, :, :]
-                   / n_new[:, None, :, None])
-        cap = np.where(exist[..., None], cap, cap_new)  # (P, R_o, R_d, K)
-    F_dom = _allocate(dom_short * on, spare, cap)
-    got_dom = F_dom.sum(axis=1)  # (P, R_d, K)
-    spare_left = np.maximum(spare - F_dom.sum(axis=2), 0.0)
+    dem = dom_short * on
+    got_dom, sent_dom = _allocate(dem, spare, sm["T0"], sub, dom_need)
+    spare_left = np.maximum(spare - sent_dom, 0.0)
     # lost imports: the same pro-rata rule without link limits, whose flows are the outer
     # product of the shares (its sums are closed-form)
     dem = imp_short * on
@@ -1053,7 +1078,7 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
             dom_total > 0, dom_total, 1.0)), 0.0)
         theta_imp = np.where(imp_total > 0, np.minimum(1.0, got_imp / np.where(
             imp_total > 0, imp_total, 1.0)), 0.0)
-    flows = (F_dom.sum(axis=2) + sent_imp).transpose(1, 0, 2).reshape(n, K)
+    flows = (sent_dom + sent_imp).transpose(1, 0, 2).reshape(n, K)
     return theta, theta_imp, flows
 
 
@@ -1082,18 +1107,35 @@ def _substitution_maps(st: Structure, pb: Problem) -> dict:
     return out
 
 
-def _allocate(demand, spare, cap):
+def _allocate(demand, spare, T0, sub, need):
     """Pro-rata flows ``F[p, o, d] = min(cap, V · spare_o/Σspare · demand_d/Σdemand)`` with
-    ``V`` the smaller total (P, R_o, R_d, K)."""
+    ``V`` the smaller total and ``cap`` the link limit (``headroom`` times the baseline flow
+    ``T0`` (P, R_o, R_d) on existing links, ``new_links`` times the need ``need`` (P, R_d, K)
+    spread over links absent at baseline); returns what each destination gets and each origin
+    sends (P, R, K). Only products with both demand and spare capacity in a scenario carry
+    flows; the others are skipped."""
+    P, R, K = demand.shape
     tot_d = demand.sum(axis=1)  # (P, K)
     tot_s = spare.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac_d = np.where(tot_d[:, None] > 0, demand / np.where(tot_d > 0, tot_d, 1.0)[:, None],
-                          0.0)
-        frac_s = np.where(tot_s[:, None] > 0, spare * (np.minimum(tot_d, tot_s) / np.where(
-            tot_s > 0, tot_s, 1.0))[:, None], 0.0)
-    F = frac_s[:, :, None, :] * frac_d[:, None, :, :]
-    return np.minimum(F, cap, out=F)
+    got, sent = np.zeros((P, R, K)), np.zeros((P, R, K))
+    ap, ak = np.nonzero((tot_d > 0) & (tot_s > 0))
+    if not ap.size:
+        return got, sent
+    td, ts = tot_d[ap, ak], tot_s[ap, ak]
+    frac_d = demand[ap, :, ak] / td[:, None]  # (active, R_d)
+    flow_s = spare[ap, :, ak] * (np.minimum(td, ts) / ts)[:, None]  # (active, R_o)
+    cap = sub["headroom"][ap, ak][:, None, None] * T0[ap]  # existing links
+    nl = sub["new_links"][ap, ak]
+    if np.any(nl > 0):
+        exist = T0[ap] > 0
+        n_new = np.maximum((~T0[ap].astype(bool)).sum(axis=1), 1)  # (active, R_d)
+        cap_new = (nl[:, None] * need[ap, :, ak] / n_new)[:, None, :]
+        cap = np.where(exist, cap, cap_new)
+    F = flow_s[:, :, None] * frac_d[:, None, :]
+    np.minimum(F, cap, out=F)
+    got[ap, :, ak] = F.sum(axis=1)
+    sent[ap, :, ak] = F.sum(axis=2)
+    return got, sent
 
 
 def substitution_cost(pb: Problem, st: Structure, res) -> np.ndarray:

@@ -189,13 +189,29 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
     """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
     alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
     window (K) days, substitution arrays (P, K) or None, kappa (n, K) the scenarios' remaining
-    capacity, exports (n, K) foreign demand for exports."""
+    capacity, exports (n, K) foreign demand for exports. ``statics``: a list of
+    :class:`StaticInputs`, or one with a trailing scenario axis (a shock with a ``scenario``
+    dim: every scenario on one window)."""
+    R, P = economy.sizes["region"], economy.sizes["sector"]
+    U = economy.sizes["use"]
+    if not isinstance(statics, list):  # one StaticInputs over K scenarios
+        si = statics
+        K = si.kappa.shape[1]
+        window = np.full(K, float(si.window))
+        xbar = capacity_with_spare(si.derived.x, si.kappa, recipe.spare_average(si.window),
+                                   si.standby[:, None])
+        rho = None
+        if si.rho is not None:
+            rho = si.rho + si.corridor[:, :, None, None] if np.any(si.corridor != 0) else si.rho
+        sub = recipe.substitution(si.window, plan)
+        subst = None if sub is None else {k: np.repeat(v[:, None], K, axis=1)
+                                          for k, v in sub.items()}
+        return (xbar, si.alpha_M, rho, si.delta, si.stock_rate, window, subst, si.kappa,
+                si.exports)
     window = np.array([s.window for s in statics], dtype=float)
     xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
                                          s.standby) for s in statics], axis=1)
     alpha = np.stack([s.alpha_M for s in statics], axis=1)
-    R, P = economy.sizes["region"], economy.sizes["sector"]
-    U = economy.sizes["use"]
     rho = None
     if any(s.rho is not None for s in statics):
         rho = np.stack([s.rho if s.rho is not None else np.ones((R, R, P)) for s in statics],
@@ -234,8 +250,9 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     # drawdowns (negative entries: supply from users' stocks, never rationed)
     Ypos, Yneg = np.maximum(d.Ydest, 0.0), np.minimum(d.Ydest, 0.0)
     if delta is None:
-        fdr = np.repeat(Ypos.sum(axis=2)[:, :, None], K, axis=2)  # (n, R, K)
-        fdr_neg = np.repeat(Yneg.sum(axis=2)[:, :, None], K, axis=2)
+        # the same for every scenario: read-only views, not K copies
+        fdr = np.broadcast_to(Ypos.sum(axis=2)[:, :, None], (n, R, K))  # (n, R, K)
+        fdr_neg = np.broadcast_to(Yneg.sum(axis=2)[:, :, None], (n, R, K))
         MYd_r = np.repeat(d.MY.sum(axis=2).T[:, :, None], K, axis=2)  # (R, P, K)
     else:
         fdr = np.einsum("oprU,rpUk->oprk", Ypos.reshape(R, P, R, U), delta).reshape(n, R, K)
@@ -333,8 +350,8 @@ def _consumption_dest(economy, d, delta, K):
     region (n, R, K)."""
     R, P = d.n_region, d.n_sector
     cons = economy["consumption"].values.astype(bool)
-    if delta is None:
-        return np.repeat(d.Ydest[:, :, cons].sum(axis=2)[:, :, None], K, axis=2)
+    if delta is None:  # the same for every scenario: a read-only view
+        return np.broadcast_to(d.Ydest[:, :, cons].sum(axis=2)[:, :, None], (d.n, R, K))
     Y4 = d.Ydest.reshape(R, P, R, -1)
     return np.einsum("oprU,rpUk->oprk", Y4[..., cons], delta[:, :, cons]).reshape(d.n, R, K)
 
@@ -494,28 +511,37 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
     right-hand-side blocks of the economy's single factorisation of ``I - A``.
     """
     opt = check_options(options)
-    if isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims:
+    stacked = isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims
+    if stacked:  # one compiled shock over scenarios (one window): reduced in one pass
         names = (shocks["scenario"].values if "scenario" in shocks.coords
                  else np.arange(shocks.sizes["scenario"]))
-        shocks = [shocks.isel(scenario=k) for k in range(shocks.sizes["scenario"])]
+        K = shocks.sizes["scenario"]
+        if not K:
+            raise InputError("rationing: run_rationing_batch needs at least one shock")
+        _check_shock(economy, shocks, where="shocks")
+        recipe = recipe_of(economy, [shocks], options)
+        first = shocks.isel(scenario=0)
+        batches = [static_inputs(economy, shocks.isel(scenario=slice(lo, lo + opt["batch_size"])),
+                                 plan) for lo in range(0, K, opt["batch_size"])]
     else:
         shocks = list(shocks)
         names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
-    if not shocks:
-        raise InputError("rationing: run_rationing_batch needs at least one shock")
-    for k, sh in enumerate(shocks):
-        _check_shock(economy, sh, where=f"shock {k}")
-    recipe = recipe_of(economy, shocks, options)
-    statics = [static_inputs(economy, sh, plan) for sh in shocks]
-    outs = []
-    for lo in range(0, len(statics), opt["batch_size"]):
-        part = statics[lo:lo + opt["batch_size"]]
-        outs.append(_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt))
+        if not shocks:
+            raise InputError("rationing: run_rationing_batch needs at least one shock")
+        for k, sh in enumerate(shocks):
+            _check_shock(economy, sh, where=f"shock {k}")
+        recipe = recipe_of(economy, shocks, options)
+        first = shocks[0]
+        statics = [static_inputs(economy, sh, plan) for sh in shocks]
+        batches = [statics[lo:lo + opt["batch_size"]]
+                   for lo in range(0, len(statics), opt["batch_size"])]
+    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt)
+            for part in batches]
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
     merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
-    res = _assemble(economy, shocks[0], plan, merged, opt, recipe, scenario_names=names)
+    res = _assemble(economy, first, plan, merged, opt, recipe, scenario_names=names)
     ok = xr.DataArray(merged["converged"], dims="scenario", coords={"scenario": names})
     if not bool(ok.all()):
         varying = [v for v in res.data_vars if "scenario" in res[v].dims and v != "binding"
