@@ -123,9 +123,10 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
     tau = sp.csc_matrix(tau)
     n = tau.shape[0]
     col_row = np.full((n_product, n), -1, dtype=np.int64)
-    rows_i, rows_v, row_p, row_r = [], [], [], []
+    rows_i, rows_v, row_len, row_p, row_r = [], [], [], [], []
     tau_csr = sp.csr_matrix(tau)
-    for p in range(n_product):
+    base = 0
+    for p in range(n_product):  # one vectorised pass per product
         origins = np.flatnonzero(product_of == p)
         block = tau_csr[origins].toarray()  # (n_origin_of_p, n)
         used = np.flatnonzero(block.sum(axis=0) > 0)
@@ -134,17 +135,21 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
         keys = np.round(block[:, used].T, decimals)
         keys = np.concatenate([keys, region_of[used, None].astype(float)], axis=1)
         uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        base = len(row_p)
         col_row[p, used] = base + inverse.reshape(-1)
-        for k in range(uniq.shape[0]):
-            rep = used[first[k]]
-            nz = np.flatnonzero(block[:, rep])
-            rows_i.append(origins[nz])
-            rows_v.append(block[nz, rep])
-            row_p.append(p)
-            row_r.append(region_of[rep])
+        rep = used[first]  # a representative buyer of each row
+        sub = block[:, rep].T  # (rows, n_origin_of_p)
+        k, o = np.nonzero(sub)
+        rows_i.append(origins[o])
+        rows_v.append(sub[k, o])
+        row_len.append(np.bincount(k, minlength=rep.size))
+        row_p.append(np.full(rep.size, p))
+        row_r.append(region_of[rep])
+        base += rep.size
+    row_p = np.concatenate(row_p) if row_p else np.zeros(0, np.int64)
+    row_r = np.concatenate(row_r) if row_r else np.zeros(0, np.int64)
     U = len(row_p)
-    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows_i])]).astype(np.int64)
+    indptr = np.concatenate([[0], np.cumsum(np.concatenate(row_len) if row_len else [])]
+                            ).astype(np.int64)
     indices = np.concatenate(rows_i) if rows_i else np.zeros(0, np.int64)
     data = np.concatenate(rows_v) if rows_v else np.zeros(0)
     G = sp.csr_matrix((data, indices, indptr), shape=(U, n))
