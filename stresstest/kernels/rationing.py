@@ -242,24 +242,41 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
     covers, adds to ``α``.
     """
     K = alpha_reg.shape[-1]
-    a, m = st.pair_a[:, None], st.pair_m[:, None]
-    beta = np.broadcast_to(a / (a + m), (a.size, K))
-    alpha = m * alpha_reg.reshape(-1, K)[st.pair_pr] / (a + m)
+    c = st.cache.get("pair_weights")
+    if c is None:
+        a, m = st.pair_a, st.pair_m
+        half = st.pair_half
+        c = st.cache["pair_weights"] = {
+            "wa": (a / (a + m))[:, None], "wm": (m / (a + m))[:, None],
+            "h": np.where(half, 0.5, 1.0)[:, None], "h0": np.where(half, 0.5, 0.0)[:, None],
+            "any_half": bool(half.any())}
+    alpha = np.take(alpha_reg.reshape(-1, K), st.pair_pr, axis=0)
+    alpha *= c["wm"]
     if sigma is not None:
-        alpha = alpha + sigma.reshape(-1, K)[st.pair_pr]
+        alpha += np.take(sigma.reshape(-1, K), st.pair_pr, axis=0)
     if theta_dom is not None:
-        th = theta_dom.reshape(-1, K)[st.pair_pr]
-        alpha, beta = alpha + beta * th, beta * (1.0 - th)
+        th = np.take(theta_dom.reshape(-1, K), st.pair_pr, axis=0)
+        beta = c["wa"] * (1.0 - th)
+        th *= c["wa"]
+        alpha += th
+    else:
+        beta = np.repeat(c["wa"], K, axis=1)
     if inventory is not None:
-        alpha = alpha + inventory
-    half = st.pair_half[:, None]
-    return np.where(half, 0.5 * (1.0 + alpha), alpha), np.where(half, 0.5 * beta, beta)
+        alpha += inventory
+    if c["any_half"]:
+        alpha *= c["h"]
+        alpha += c["h0"]
+        beta *= c["h"]
+    return alpha, beta
 
 
 def input_ratio(st: Structure, rt_raw, alpha, beta):
     """Bottleneck ``s`` (n, K) and the availability ``eff`` of every binding pair, from the
     raw pooled availability ``rt_raw`` (U, K) and :func:`pair_coefficients`."""
-    eff = np.minimum(1.0, alpha + beta * rt_raw[st.pair_row])
+    eff = np.take(rt_raw, st.pair_row, axis=0)
+    eff *= beta
+    eff += alpha
+    np.minimum(eff, 1.0, out=eff)
     s = np.ones((st.n, rt_raw.shape[1]))
     if st.pair_js.size:
         s[st.pair_js] = np.minimum.reduceat(eff, st.pair_start, axis=0)
@@ -272,8 +289,9 @@ def binding_pair(st: Structure, eff, s):
     out = np.full((n, K), -1, dtype=np.int64)
     if not st.pair_js.size:
         return out
-    at_min = eff <= s[st.pair_j] * (1 + 1e-12)
-    idx = np.where(at_min, np.arange(eff.shape[0])[:, None], eff.shape[0])
+    lim = np.take(s, st.pair_j, axis=0)
+    lim *= 1 + 1e-12
+    idx = np.where(eff <= lim, np.arange(eff.shape[0])[:, None], eff.shape[0])
     first = np.minimum.reduceat(idx, st.pair_start, axis=0)
     out[st.pair_js] = np.where(first < eff.shape[0], first, -1)
     return out
@@ -476,19 +494,24 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
 
     r = np.ones((n, K))
     pre = None
+    warm_exact = False  # every scenario already at the fixed point of the warm policy
     if warm is not None:
         r1, usable, ph = _policy_upper_start(st, warm, g, const, w, args, tol)
         if usable.any():
             r[:, usable] = r1[:, usable]
         if usable.all():
             pre = ph
+            warm_exact = bool((np.abs(ph[0] - r1) < tol).all())
     out = [None] * 5  # (r, r̃ raw, s, eff, x) at the answer, filled column by column
 
     def store(cols, ph, keep):
+        if cols.size == K and out[0] is None:  # every scenario at once: no copies
+            out[:] = [v if keep is None else v[..., keep] for v in ph]
+            return
         for i, v in enumerate(ph):
             if out[i] is None:
                 out[i] = np.empty(v.shape[:-1] + (K,), dtype=v.dtype)
-            out[i][..., cols] = v[..., keep]
+            out[i][..., cols] = v if keep is None else v[..., keep]
 
     todo = np.arange(K)  # scenarios still iterating
     fallback = np.zeros(K, dtype=bool)
@@ -502,7 +525,7 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
         col = np.abs(ph[0] - r[:, todo]).max(axis=0, initial=0.0)
         moving = col >= tol
         if (~moving).any():
-            store(todo[~moving], ph, ~moving)
+            store(todo[~moving], ph, None if not moving.any() else ~moving)
             resid = max(resid, float(col[~moving].max()))
         if last is not None:
             last = last[:, moving]
@@ -536,14 +559,17 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
             col = np.abs(ph[0] - rb).max(axis=0, initial=0.0)
             rb = ph[0]
             if col.max(initial=0.0) < tol:
-                store(bad, ph, slice(None))
+                store(bad, ph, None)
                 resid = max(resid, float(col.max(initial=0.0)))
                 it += it2
                 break
         else:
             raise NotConverged("delivery ratios", max_iter, float(col.max(initial=0.0)))
     r, rt_raw, s, eff, x = out
-    return r, rt_raw, s, eff, x, it, resid, _minimising_policy(st, g, const, w, eff, s)
+    # at the fixed point of the warm policy's system that policy attains the minimum: it is
+    # a minimising policy at the answer (the next round's warm start)
+    policy = warm if warm_exact else _minimising_policy(st, g, const, w, eff, s)
+    return r, rt_raw, s, eff, x, it, resid, policy
 
 
 def _delivery_by_column(st, args, tol, max_iter, warm):
@@ -738,12 +764,13 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
     ``avail = ω r̃[row(p, j)] + (1 − ω) α̃[p, reg j]``; ``P_j`` where nothing is available."""
     P, n, R = st.n_product, st.n, st.n_region
     K = plan.shape[1]
-    if maps.pr_row is not None:  # one pooled row per (product, region): broadcast
-        dom = np.take(rt, maps.pr_row.reshape(-1), axis=0).reshape(P, R, 1, K)
+    imp = alpha_reg[:, :, None, :]  # (P, R, 1, K): broadcast over the region's buyers
+    if maps.pr_row is not None:  # one pooled row per (product, region): an outer product
+        dom = np.take(rt, maps.pr_row.reshape(-1), axis=0).reshape(P, R, K)
+        avail = np.einsum("prs,prk->prsk", maps.omega.reshape(P, R, n // R), dom - alpha_reg)
     else:
         dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
-    imp = alpha_reg[:, :, None, :]  # (P, R, 1, K): broadcast over the region's buyers
-    avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)
+        avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)
     avail += imp
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.divide(x.reshape(1, R, n // R, K), avail, out=avail)
