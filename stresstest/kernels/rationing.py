@@ -402,10 +402,22 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
     dep = target >= 0
     # entries come grouped by row and a row's origins sit in distinct regions, hence
     # distinct pooled rows: the CSR arrays are built directly, without duplicates
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner[dep], minlength=W))])
-    M = sp.csr_matrix((vals[dep] * d[cols[dep], q_e[dep]], target[dep], indptr), shape=(W, W))
+    # I − M in CSR, built directly: each row holds its diagonal first, then the off-diagonal
+    # entries (a row of M may read its own unknown: folded into the diagonal)
+    own, tgt = owner[dep], target[dep]
+    mv = vals[dep] * d[cols[dep], q_e[dep]]
+    on_diag = tgt == own
+    diag = 1.0 - np.bincount(own[on_diag], weights=mv[on_diag], minlength=W)
+    own, tgt, mv = own[~on_diag], tgt[~on_diag], mv[~on_diag]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(own, minlength=W) + 1)])
+    data = np.empty(indptr[-1])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    off = np.ones(indptr[-1], dtype=bool)
+    off[indptr[:-1]] = False
+    data[indptr[:-1]], indices[indptr[:-1]] = diag, np.arange(W)
+    data[off], indices[off] = -mv, tgt
     try:
-        z = spla.spsolve(sp.identity(W, format="csr") - M, h) if W else h
+        z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h) if W else h
     except Exception:  # noqa: BLE001 - singular policy system
         return None
     z = np.atleast_1d(np.asarray(z, dtype=float))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +49,20 @@ class StaticInputs:
         return x.reshape(x.shape + (1,) * (self.epsilon.ndim - 1)) * self.epsilon
 
 
+_NO_PLAN: dict = {}
+
+
+def _no_plan(economy: xr.Dataset) -> xr.Dataset:
+    """:func:`no_plan` of an economy, made once per economy object (read only here)."""
+    hit = _NO_PLAN.get(id(economy))
+    if hit is not None and hit[0]() is economy:
+        return hit[1]
+    plan = no_plan(economy)
+    _NO_PLAN[id(economy)] = (weakref.ref(economy, lambda _r, i=id(economy): _NO_PLAN.pop(i, None)),
+                             plan)
+    return plan
+
+
 def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
     """Reduce a compiled shock and plan to the average day of the shock window (after
     checking that they are labelled like the economy). A shock with a ``scenario`` dim (every
@@ -56,11 +71,14 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     check_labels(shock, economy, "scenario")
     if plan is not None:
         check_labels(plan, economy, "plan")
-    plan = plan if plan is not None else no_plan(economy)
+    plan = plan if plan is not None else _no_plan(economy)
     mean = window_mean(shock)
     days = window_days(shock)
     kappa = stack(mean["kappa"])
-    standby = stack(standby_availability(plan, economy, days).mean("time"))
+    if plan.sizes.get("standby", 0):
+        standby = stack(standby_availability(plan, economy, days).mean("time"))
+    else:
+        standby = np.zeros(d.n)
     rho = route_factor(mean)
     rho = None if rho is None else rho.transpose("region_from", "region_to", "product",
                                                  ...).values

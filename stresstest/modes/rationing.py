@@ -470,8 +470,9 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
         extra=extra, derived=d)
     res = res.assign_coords(holder=[str(r) for r in economy["region"].values] + [NATIONAL])
     res.attrs.update(recipe_attrs(recipe))
-    if np.any(out["cost"] != 0):
-        res["va"] = res["va"] - res["substitution_cost"]
+    if np.any(out["cost"] != 0):  # friction on substituted inputs (same dims as va)
+        res["va"] = res["va"].copy(data=res["va"].values - res["substitution_cost"].transpose(
+            *res["va"].dims).values)
     units = economy.attrs.get("units", "")
     for name in ("stock_release", "substitution_cost", "demand"):
         res[name].attrs["units"] = f"{units} per year"
