@@ -52,6 +52,8 @@ DEFAULTS = {
     "batch_size": 16,                  # scenarios per block in run_rationing_batch (16: the
                                        # blocks stay in cache; 32-128 were 10-50% slower)
     "warm_start": True,                # delivery ratios start from the last round's policy
+    "anderson_depth": 5,               # order rounds mixed over this many past rounds
+                                       # (0: plain iteration, the reference path)
 }
 _RULES = ("proportional", "mixed")
 _FINAL_RULES = ("proportional", "essential_first")
@@ -95,6 +97,10 @@ def check_options(options: dict) -> dict:
         raise InputError(f"rationing: option warm_start={opt['warm_start']!r} must be true or "
                          "false")
     opt["warm_start"] = bool(opt["warm_start"])
+    depth = opt["anderson_depth"]
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        raise InputError(f"rationing: option anderson_depth={depth!r} must be an integer >= 0")
+    opt["anderson_depth"] = int(depth)
     for key in ("max_iter", "batch_size", "max_outer"):
         val = opt[key]
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
@@ -171,7 +177,9 @@ def _route_function(d, rho_eff, fdr, exports):
     _, T0 = _baseline_flows(d)
     n = d.n
     o_of, p_of = d.region_of, d.product_of
-    cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
+    rho_io = rho_eff[o_of, :, p_of, :]  # (n, R, K); +inf: a scenario without route caps
+    with np.errstate(invalid="ignore"):
+        cap = np.where(np.isposinf(rho_io), np.inf, rho_io * T0[:, :, None])
     cap[np.arange(n), o_of, :] = np.inf
 
     def route(io, io_first=None, cols=slice(None)):
@@ -215,8 +223,10 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
     alpha = np.stack([s.alpha_M for s in statics], axis=1)
     rho = None
     if any(s.rho is not None for s in statics):
-        rho = np.stack([s.rho if s.rho is not None else np.ones((R, R, P)) for s in statics],
-                       axis=3)
+        # a scenario without route events has no route caps, as when it runs alone (not caps
+        # at the baseline flows, which rho = 1 means)
+        rho = np.stack([s.rho if s.rho is not None else np.full((R, R, P), np.inf)
+                        for s in statics], axis=3)
         corridor = statics[0].corridor
         if np.any(corridor != 0):
             rho = rho + corridor[:, :, None, None]
@@ -280,7 +290,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  else None)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
-              warm_start=opt["warm_start"])
+              warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"])
 
     def run():
         try:
