@@ -158,7 +158,6 @@ def test_policy_iteration_matches_plain_iteration(china31, library, monkeypatch,
     for (args, kw) in calls[::max(1, len(calls) // 5)]:
         st, r0 = args[0], args[1]
         maps_args = args[2:9]
-        tol, max_iter = args[9], args[10]
         r, *_, it, resid, _ = orig(*args, **kw)
         assert it <= 10, it
         plain = np.ones_like(r0)

@@ -30,8 +30,8 @@ multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
    with ``ID̂`` the intermediate orders — industries are served first, final users get the
    rest — with essential final use (``prio``) in the first tier when essentials go first;
    ``rule="proportional"`` serves everyone alike and cascades much harder). The greatest
-   fixed point is found by a few vectorised sweeps down from ``r = 1`` and then policy
-   iteration: for the minimising piece of every industry the map is affine, so one sparse
+   fixed point is found by policy iteration from ``r = 1`` (or from the previous round's
+   policy): for the minimising piece of every industry the map is affine, so one sparse
    solve ``(I − B) r = b`` per policy gives the exact fixed point (loops of near-unit weight
    make plain iteration geometric and slow). Suppliers of one product pool by
    sourcing share, so two regions making the same product are substitutes (averaged), not
@@ -304,11 +304,13 @@ def binding_pair(st: Structure, eff, s):
 class Problem:
     """One batch of K scenarios on one economy (money per year).
 
-    ``A`` (n x n, dense or sparse), ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
+    ``A`` (n x n, dense or sparse; the rounds reach it through the pooled rows of ``st``),
+    ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
     ``fd`` (n, K) final orders incl. exports; ``imports0`` (P,) baseline imports, ``MYd``
     (P, K) desired imported final use, ``alpha`` (P, K); ``route`` optional callable
-    ``(y, cols) -> (c (n, R, K), capped intermediate orders (n, K), capped final orders
-    (n, K))`` for the order bases ``y`` of the batch's scenarios ``cols``;
+    ``(io, io_first, cols) -> (c (n, R, K), capped intermediate orders (n, K), capped final
+    orders (n, K), capped first-tier orders (n, K) or None)`` for the intermediate orders by
+    destination ``io`` (n, R, K) of the batch's scenarios ``cols``;
     ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
     substitution arrays (headroom, new_links, friction, imports (P, K), T0int (R, R, P)
     baseline intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries;
@@ -826,10 +828,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     D_all, total_it = mixed_orders(lambda v: maps.Gt @ (maps.Ha @ v), fd_net, pb.xbar,
                                    pb.solve, tol=min(tol, 1e-12))
     share = pb.a_prod + pb.AM
-    S = n // R
     U1, nf = maps.n_a, maps.n_f
     subst = pb.subst is not None
-    inv_pair_all = inv_full_all = None
+    inv_pair_all = None
     if pb.inventory is not None:
         inv_pair_all = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch

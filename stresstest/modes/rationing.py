@@ -131,13 +131,6 @@ def recipe_of(economy: xr.Dataset, shocks, options: dict) -> Recipe:
     return resolve_recipe(economy, {**found[0], **params}, where="rationing")
 
 
-def _dense_A(d):
-    cache = _STRUCTURES.setdefault(d, {})
-    if "A" not in cache:
-        cache["A"] = d.A.toarray() if d.dense else d.A.tocsr()
-    return cache["A"]
-
-
 # --------------------------------------------------------------------------- inputs
 
 
@@ -253,7 +246,6 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
     st = structure(economy, recipe)
-    A = _dense_A(d)
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
     U = d.Ydest.shape[2]
@@ -280,7 +272,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     if opt["rule"] == "mixed" and opt["final_rule"] == "essential_first":
         e = economy["essential_share"].values.astype(float)[d.product_of]
         prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
-    pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
+    pb = Problem(st=st, A=d.A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
                  drawdown=drawdown,
                  imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
