@@ -689,8 +689,7 @@ class Anderson:
         gamma = gamma * live
         gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
                          gamma, 0.0)
-        out = g - np.matmul(gamma[:, None, :], self.dG)[:, 0, :]
-        out = np.where(np.isfinite(out).all(axis=1, keepdims=True), out, g)
+        out = g - np.matmul(gamma[:, None, :], self.dG)[:, 0, :]  # finite: gamma is
         out = out.T.reshape(gy.shape)
         if lower is None and upper is None:
             return out
@@ -1080,23 +1079,32 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     enabled = ((sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0))  # (P, K)
     # only the pairs that can be re-sourced (every used input, or the binding ones when only
     # inputs that bind are worth re-sourcing): (pairs, K)
-    short = 1.0 - np.take(rt, sm["row"], axis=0)
-    short[short <= 1e-12] = 0.0
+    short_rows = 1.0 - rt  # (U, K): shortfall of each pooled row, noise below 1e-12 ignored
+    short_rows[short_rows <= 1e-12] = 0.0
     lost = 1.0 - alpha_t
     lost[lost <= 1e-12] = 0.0
     pj = np.take(plan, jl, axis=0)
-    gap_dom = sm["a"] * pj * short
-    gap_imp = sm["m"] * pj * np.take(lost, pl, axis=0)
+    gap_dom = np.take(short_rows, sm["row"], axis=0)
+    gap_dom *= sm["a"]
+    gap_dom *= pj
+    gap_imp = np.take(lost, pl, axis=0)
+    gap_imp *= sm["m"]
+    gap_imp *= pj
     E = sm["E"]
     dom_total = E @ gap_dom
     imp_total = E @ gap_imp
     if pb.inventory is not None:
-        cover = (sm["a"] + sm["m"]) * pj * (pb.inventory[pl, jl][:, None] / pb.window[None, :])
-        total = gap_dom + gap_imp
+        # what the buyers' stocks cover over the window, taken from both shortfalls in
+        # proportion: left = max(0, 1 - cover / total) (0 where there is no shortfall)
+        left = (sm["a"] + sm["m"]) * pb.inventory[pl, jl][:, None] / pb.window[None, :]
+        left *= pj
         with np.errstate(divide="ignore", invalid="ignore"):
-            left = np.where(total > 0, np.maximum(0.0, total - cover) / np.where(
-                total > 0, total, 1.0), 0.0)
-        dom_short, imp_short = E @ (gap_dom * left), E @ (gap_imp * left)
+            left /= gap_dom + gap_imp
+        np.subtract(1.0, left, out=left)
+        np.fmax(left, 0.0, out=left)  # fmax: 0/0 (no shortfall) gives 0
+        gap_dom *= left
+        gap_imp *= left
+        dom_short, imp_short = E @ gap_dom, E @ gap_imp
     else:
         dom_short, imp_short = dom_total, imp_total
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
