@@ -221,10 +221,13 @@ def validate_economy(ds: xr.Dataset, rtol: float = RTOL, source: str | None = No
 
     x = ds["x"]
     scale = 1e-12 * float(np.abs(x).sum()) + 1e-300
-    rows = (ds["Z"].sum(["region", "sector"]) + ds["Y"].sum(["region", "use"])).rename(
-        {"origin": "region", "product": "sector"}) + ds["exports"]
-    cols = (ds["Z"].sum(["origin", "product"]) + ds["M"].sum("product")
-            + ds["V"].sum("component"))
+    # every value is finite (checked above): plain sums, without the NaN-skipping copy of
+    # each table (1.6 GiB and ~2 s for Z at 9,800 industries)
+    nosk = {"skipna": False}
+    rows = (ds["Z"].sum(["region", "sector"], **nosk) + ds["Y"].sum(["region", "use"], **nosk)
+            ).rename({"origin": "region", "product": "sector"}) + ds["exports"]
+    cols = (ds["Z"].sum(["origin", "product"], **nosk) + ds["M"].sum("product", **nosk)
+            + ds["V"].sum("component", **nosk))
     for label, total in (("row identity x = sum(Z) + sum(Y) + exports", rows),
                          ("column identity x = sum(Z) + sum(M) + sum(V)", cols)):
         resid = total - x
@@ -234,7 +237,13 @@ def validate_economy(ds: xr.Dataset, rtol: float = RTOL, source: str | None = No
             fail(f"{label} fails (rtol={rtol:g}) at {_worst_cells(bad, rel)}; worst relative "
                  f"residual {float(rel.max()):.3g}")
 
-    rho = spectral_radius_bound(ds)
+    # the bound of spectral_radius_bound (max column sum of A, flows being non-negative)
+    # from the column sums already at hand; the coefficient matrix only when it is >= 1
+    zcol = ds["Z"].sum(["origin", "product"], **nosk).transpose("region", "sector").values
+    xv = x.transpose("region", "sector").values
+    colmax = float(np.max(np.divide(zcol, xv, out=np.zeros_like(xv), where=xv > 0),
+                          initial=0.0))
+    rho = colmax if colmax < 1.0 else spectral_radius_bound(ds)
     if rho >= 1.0:
         fail(f"technical coefficients are not productive: spectral radius of A is {rho:.6g} "
              "(must be < 1)")

@@ -52,8 +52,11 @@ def test_batch_flags_a_scenario_without_equilibrium():
     from stresstest.compiled import no_shock
     from stresstest.testing import random_economy
 
-    eco = random_economy(1, 5, seed=5, density=1.0)
-    rng = np.random.default_rng(86)
+    # the order rounds of the strict cascade on this economy and shock jump between binding
+    # inputs (residual ~0.2 after 500 rounds); found by searching seeds (the scenario used
+    # before the rounds iterated on the order state converges now)
+    eco = random_economy(1, 5, seed=18, density=1.0)
+    rng = np.random.default_rng(87)
     bad = no_shock(eco, 4)
     kappa = np.where(rng.uniform(size=(1, 5)) < 0.4, rng.uniform(0, 1, (1, 5)), 1.0)
     bad["kappa"][:] = kappa[:, :, None]

@@ -98,9 +98,15 @@ Objective, lexicographic
               tolerances tightened to ``1e-10`` so that these weights are resolved, on LPs of
               up to ``TIGHT_STAGE2_MAX_VARIABLES`` variables; larger ones start with the
               default tolerances (HiGHS' simplex does not reach 1e-10 there). Shocked
-              china31 (58k variables, pooled technology, no final-share cap): ~28 s, nearly
-              all of it the IPM and crossover of (a) (dual simplex or HiGHS' "choose" for (a):
-              24-28 s); with the cap ~11 s; fixed technology with the cap ~7 s.
+              china31 (``tests/benchmarks/bench_optimal.py``, medians on a 2-core machine):
+              ``coastal-blockade`` 4.0 s with the central recipe (97k variables, full-supply
+              path), 2.5 s strict (58k); a strict 30% coastal capacity cut 2.2 s and coastal
+              70% with five imports at 30% 3.4 s (stage-1 row path); nearly all of it HiGHS'
+              interior point (~60 iterations) and crossover. Tried and not taken: dual simplex
+              from the no-shock optimal basis (same structure, bounds changed) needs 37,500
+              iterations on ``coastal-blockade`` (22 s against 4 s); dual simplex from scratch
+              35 s; IPM without crossover 10% faster but not a vertex (outputs off by 1e-6,
+              other duals); default instead of 1e-10 tolerances and 2 threads change nothing.
 
 With no shock and no plan ``x = x0`` is feasible (every row holds with equality at baseline,
 ``T = T0``) and, since ``x <= x0`` and ``v' > 0``, optimal and unique. Duals of stage 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,27 +42,48 @@ class StaticInputs:
 
     @property
     def exports(self) -> np.ndarray:
-        """Foreign demand for exports on the average day (n), money per year."""
+        """Foreign demand for exports on the average day (n[, K]), money per year."""
         x = self.derived.exports
-        return x if self.epsilon is None else x * self.epsilon
+        if self.epsilon is None:
+            return x if self.kappa.ndim == 1 else np.repeat(x[:, None], self.kappa.shape[1], 1)
+        return x.reshape(x.shape + (1,) * (self.epsilon.ndim - 1)) * self.epsilon
+
+
+_NO_PLAN: dict = {}
+
+
+def _no_plan(economy: xr.Dataset) -> xr.Dataset:
+    """:func:`no_plan` of an economy, made once per economy object (read only here)."""
+    hit = _NO_PLAN.get(id(economy))
+    if hit is not None and hit[0]() is economy:
+        return hit[1]
+    plan = no_plan(economy)
+    _NO_PLAN[id(economy)] = (weakref.ref(economy, lambda _r, i=id(economy): _NO_PLAN.pop(i, None)),
+                             plan)
+    return plan
 
 
 def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
     """Reduce a compiled shock and plan to the average day of the shock window (after
-    checking that they are labelled like the economy)."""
+    checking that they are labelled like the economy). A shock with a ``scenario`` dim (every
+    scenario on one window) gives arrays with a trailing scenario axis (K) in one pass."""
     d = derive(economy)
     check_labels(shock, economy, "scenario")
     if plan is not None:
         check_labels(plan, economy, "plan")
-    plan = plan if plan is not None else no_plan(economy)
+    plan = plan if plan is not None else _no_plan(economy)
     mean = window_mean(shock)
     days = window_days(shock)
     kappa = stack(mean["kappa"])
-    standby = stack(standby_availability(plan, economy, days).mean("time"))
+    if plan.sizes.get("standby", 0):
+        standby = stack(standby_availability(plan, economy, days).mean("time"))
+    else:
+        standby = np.zeros(d.n)
     rho = route_factor(mean)
-    rho = None if rho is None else rho.transpose("region_from", "region_to", "product").values
+    rho = None if rho is None else rho.transpose("region_from", "region_to", "product",
+                                                 ...).values
     delta = demand_factor(mean)
-    delta = None if delta is None else delta.transpose("region", "product", "use").values
+    delta = None if delta is None else delta.transpose("region", "product", "use", ...).values
     eps = export_factor(mean)
     eps = None if eps is None else stack(eps.rename(product="sector"))
     window = len(days)
@@ -72,8 +94,9 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
         derived=d,
         kappa=kappa,
         standby=standby,
-        capacity=kappa * d.x + standby,
-        alpha_M=mean["alpha_M"].transpose("product").values,
+        capacity=(kappa * d.x.reshape(d.x.shape + (1,) * (kappa.ndim - 1))
+                  + standby.reshape(standby.shape + (1,) * (kappa.ndim - 1))),
+        alpha_M=mean["alpha_M"].transpose("product", ...).values,
         rho=rho,
         corridor=plan["corridor_extra"].values,
         delta=delta,

@@ -49,8 +49,11 @@ DEFAULTS = {
     "damping": 0.5,                    # step of the substitution updates, (0, 1]
     "orders_tol": 1e-8,                # max relative change of orders between outer rounds
     "max_outer": 500,                  # outer rounds (orders and substitution)
-    "batch_size": 128,                 # scenarios per block in run_rationing_batch
+    "batch_size": 16,                  # scenarios per block in run_rationing_batch (16: the
+                                       # blocks stay in cache; 32-128 were 10-50% slower)
     "warm_start": True,                # delivery ratios start from the last round's policy
+    "anderson_depth": 5,               # order rounds mixed over this many past rounds
+                                       # (0: plain iteration, the reference path)
 }
 _RULES = ("proportional", "mixed")
 _FINAL_RULES = ("proportional", "essential_first")
@@ -94,6 +97,10 @@ def check_options(options: dict) -> dict:
         raise InputError(f"rationing: option warm_start={opt['warm_start']!r} must be true or "
                          "false")
     opt["warm_start"] = bool(opt["warm_start"])
+    depth = opt["anderson_depth"]
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        raise InputError(f"rationing: option anderson_depth={depth!r} must be an integer >= 0")
+    opt["anderson_depth"] = int(depth)
     for key in ("max_iter", "batch_size", "max_outer"):
         val = opt[key]
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
@@ -122,13 +129,6 @@ def recipe_of(economy: xr.Dataset, shocks, options: dict) -> Recipe:
         raise InputError("rationing: the scenarios of one batch set different recipe "
                          "[parameters]; run them separately")
     return resolve_recipe(economy, {**found[0], **params}, where="rationing")
-
-
-def _dense_A(d):
-    cache = _STRUCTURES.setdefault(d, {})
-    if "A" not in cache:
-        cache["A"] = d.A.toarray() if d.dense else d.A.tocsr()
-    return cache["A"]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -162,40 +162,26 @@ def _region_indicator(d):
     return sp.csr_matrix((np.ones(d.n), (np.arange(d.n), d.region_of)), shape=(d.n, d.n_region))
 
 
-def _route_function(d, A, rho_eff, fdr, exports):
-    """Callable ``(y, y_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
-    the kernel, step 2) on the order bases ``y`` of scenarios ``cols``; ``D̂_first`` the
-    capped orders of the first-tier bases ``y_first`` (None when ``y_first`` is None)."""
-    R, S = d.n_region, d.n_sector
+def _route_function(d, rho_eff, fdr, exports):
+    """Callable ``(io, io_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
+    the kernel, step 2) on the intermediate orders by destination ``io`` (n, R, K) of
+    scenarios ``cols``; ``D̂_first`` the capped first-tier orders ``io_first`` (None when
+    ``io_first`` is None)."""
     _, T0 = _baseline_flows(d)
     n = d.n
     o_of, p_of = d.region_of, d.product_of
-    cap = rho_eff[o_of, :, p_of, :] * T0[:, :, None]  # (n, R, K)
+    rho_io = rho_eff[o_of, :, p_of, :]  # (n, R, K); +inf: a scenario without route caps
+    with np.errstate(invalid="ignore"):
+        cap = np.where(np.isposinf(rho_io), np.inf, rho_io * T0[:, :, None])
     cap[np.arange(n), o_of, :] = np.inf
 
-    if isinstance(A, np.ndarray):  # (P, R_dest, R_origin, S): one matmul per product-region
-        A_by_dest = np.ascontiguousarray(A.reshape(R, S, R, S).transpose(1, 2, 0, 3))
-
-    def by_destination(y):
-        P, _, K = y.shape
-        if isinstance(A, np.ndarray):
-            return np.matmul(A_by_dest, y.reshape(P, R, S, K)).transpose(2, 0, 1, 3).reshape(
-                n, R, K)
-        io = np.empty((n, R, K))
-        for p in range(P):
-            rows = np.flatnonzero(p_of == p)
-            io[rows] = np.stack([A[rows][:, d.region_of == r] @ y[p][d.region_of == r]
-                                 for r in range(R)], axis=1)
-        return io
-
-    def route(y, y_first=None, cols=slice(None)):
-        io = by_destination(y)
+    def route(io, io_first=None, cols=slice(None)):
         fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
         orders = io + fd_cols
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                          1.0)
-        first = None if y_first is None else (c * by_destination(y_first)).sum(axis=1)
+        first = None if io_first is None else (c * io_first).sum(axis=1)
         return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
 
     return route
@@ -205,17 +191,35 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
     """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
     alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
     window (K) days, substitution arrays (P, K) or None, kappa (n, K) the scenarios' remaining
-    capacity, exports (n, K) foreign demand for exports."""
+    capacity, exports (n, K) foreign demand for exports. ``statics``: a list of
+    :class:`StaticInputs`, or one with a trailing scenario axis (a shock with a ``scenario``
+    dim: every scenario on one window)."""
+    R, P = economy.sizes["region"], economy.sizes["sector"]
+    U = economy.sizes["use"]
+    if not isinstance(statics, list):  # one StaticInputs over K scenarios
+        si = statics
+        K = si.kappa.shape[1]
+        window = np.full(K, float(si.window))
+        xbar = capacity_with_spare(si.derived.x, si.kappa, recipe.spare_average(si.window),
+                                   si.standby[:, None])
+        rho = None
+        if si.rho is not None:
+            rho = si.rho + si.corridor[:, :, None, None] if np.any(si.corridor != 0) else si.rho
+        sub = recipe.substitution(si.window, plan)
+        subst = None if sub is None else {k: np.repeat(v[:, None], K, axis=1)
+                                          for k, v in sub.items()}
+        return (xbar, si.alpha_M, rho, si.delta, si.stock_rate, window, subst, si.kappa,
+                si.exports)
     window = np.array([s.window for s in statics], dtype=float)
     xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
                                          s.standby) for s in statics], axis=1)
     alpha = np.stack([s.alpha_M for s in statics], axis=1)
-    R, P = economy.sizes["region"], economy.sizes["sector"]
-    U = economy.sizes["use"]
     rho = None
     if any(s.rho is not None for s in statics):
-        rho = np.stack([s.rho if s.rho is not None else np.ones((R, R, P)) for s in statics],
-                       axis=3)
+        # a scenario without route events has no route caps, as when it runs alone (not caps
+        # at the baseline flows, which rho = 1 means)
+        rho = np.stack([s.rho if s.rho is not None else np.full((R, R, P), np.inf)
+                        for s in statics], axis=3)
         corridor = statics[0].corridor
         if np.any(corridor != 0):
             rho = rho + corridor[:, :, None, None]
@@ -242,7 +246,6 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
     d = derive(economy)
     st = structure(economy, recipe)
-    A = _dense_A(d)
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
     U = d.Ydest.shape[2]
@@ -250,8 +253,9 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     # drawdowns (negative entries: supply from users' stocks, never rationed)
     Ypos, Yneg = np.maximum(d.Ydest, 0.0), np.minimum(d.Ydest, 0.0)
     if delta is None:
-        fdr = np.repeat(Ypos.sum(axis=2)[:, :, None], K, axis=2)  # (n, R, K)
-        fdr_neg = np.repeat(Yneg.sum(axis=2)[:, :, None], K, axis=2)
+        # the same for every scenario: read-only views, not K copies
+        fdr = np.broadcast_to(Ypos.sum(axis=2)[:, :, None], (n, R, K))  # (n, R, K)
+        fdr_neg = np.broadcast_to(Yneg.sum(axis=2)[:, :, None], (n, R, K))
         MYd_r = np.repeat(d.MY.sum(axis=2).T[:, :, None], K, axis=2)  # (R, P, K)
     else:
         fdr = np.einsum("oprU,rpUk->oprk", Ypos.reshape(R, P, R, U), delta).reshape(n, R, K)
@@ -261,14 +265,14 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     fd = fdr.sum(axis=1) + exports  # gross final orders
     drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
-    route = None if rho is None else _route_function(d, A, rho, fdr, exports)
+    route = None if rho is None else _route_function(d, rho, fdr, exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(d)[0]}
     prio = None
     if opt["rule"] == "mixed" and opt["final_rule"] == "essential_first":
         e = economy["essential_share"].values.astype(float)[d.product_of]
         prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
-    pb = Problem(st=st, A=A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
+    pb = Problem(st=st, A=d.A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
                  drawdown=drawdown,
                  imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
@@ -278,7 +282,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  else None)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
-              warm_start=opt["warm_start"])
+              warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"])
 
     def run():
         try:
@@ -300,9 +304,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     if np.any(stock_rate != 0):
         stock = np.repeat(stock_rate[:, :, None], K, axis=2)
         to_ess, left = _stock_to_essentials(stock, final["ess_short"])
-        S = n // R
-        need = ((d.a_prod + d.AM)[:, :, None] * out["y"]).reshape(P, R, S, K).sum(axis=2)
-        need = need.transpose(1, 0, 2)  # (R, P, K)
+        need = out["need"].transpose(1, 0, 2)  # (R, P, K) inputs ordered by each region
         tot = need.sum(axis=0, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
@@ -351,8 +353,8 @@ def _consumption_dest(economy, d, delta, K):
     region (n, R, K)."""
     R, P = d.n_region, d.n_sector
     cons = economy["consumption"].values.astype(bool)
-    if delta is None:
-        return np.repeat(d.Ydest[:, :, cons].sum(axis=2)[:, :, None], K, axis=2)
+    if delta is None:  # the same for every scenario: a read-only view
+        return np.broadcast_to(d.Ydest[:, :, cons].sum(axis=2)[:, :, None], (d.n, R, K))
     Y4 = d.Ydest.reshape(R, P, R, -1)
     return np.einsum("oprU,rpUk->oprk", Y4[..., cons], delta[:, :, cons]).reshape(d.n, R, K)
 
@@ -470,8 +472,9 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
         extra=extra, derived=d)
     res = res.assign_coords(holder=[str(r) for r in economy["region"].values] + [NATIONAL])
     res.attrs.update(recipe_attrs(recipe))
-    if np.any(out["cost"] != 0):
-        res["va"] = res["va"] - res["substitution_cost"]
+    if np.any(out["cost"] != 0):  # friction on substituted inputs (same dims as va)
+        res["va"] = res["va"].copy(data=res["va"].values - res["substitution_cost"].transpose(
+            *res["va"].dims).values)
     units = economy.attrs.get("units", "")
     for name in ("stock_release", "substitution_cost", "demand"):
         res[name].attrs["units"] = f"{units} per year"
@@ -512,28 +515,37 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
     right-hand-side blocks of the economy's single factorisation of ``I - A``.
     """
     opt = check_options(options)
-    if isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims:
+    stacked = isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims
+    if stacked:  # one compiled shock over scenarios (one window): reduced in one pass
         names = (shocks["scenario"].values if "scenario" in shocks.coords
                  else np.arange(shocks.sizes["scenario"]))
-        shocks = [shocks.isel(scenario=k) for k in range(shocks.sizes["scenario"])]
+        K = shocks.sizes["scenario"]
+        if not K:
+            raise InputError("rationing: run_rationing_batch needs at least one shock")
+        _check_shock(economy, shocks, where="shocks")
+        recipe = recipe_of(economy, [shocks], options)
+        first = shocks.isel(scenario=0)
+        batches = [static_inputs(economy, shocks.isel(scenario=slice(lo, lo + opt["batch_size"])),
+                                 plan) for lo in range(0, K, opt["batch_size"])]
     else:
         shocks = list(shocks)
         names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
-    if not shocks:
-        raise InputError("rationing: run_rationing_batch needs at least one shock")
-    for k, sh in enumerate(shocks):
-        _check_shock(economy, sh, where=f"shock {k}")
-    recipe = recipe_of(economy, shocks, options)
-    statics = [static_inputs(economy, sh, plan) for sh in shocks]
-    outs = []
-    for lo in range(0, len(statics), opt["batch_size"]):
-        part = statics[lo:lo + opt["batch_size"]]
-        outs.append(_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt))
+        if not shocks:
+            raise InputError("rationing: run_rationing_batch needs at least one shock")
+        for k, sh in enumerate(shocks):
+            _check_shock(economy, sh, where=f"shock {k}")
+        recipe = recipe_of(economy, shocks, options)
+        first = shocks[0]
+        statics = [static_inputs(economy, sh, plan) for sh in shocks]
+        batches = [statics[lo:lo + opt["batch_size"]]
+                   for lo in range(0, len(statics), opt["batch_size"])]
+    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt)
+            for part in batches]
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
     merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
-    res = _assemble(economy, shocks[0], plan, merged, opt, recipe, scenario_names=names)
+    res = _assemble(economy, first, plan, merged, opt, recipe, scenario_names=names)
     ok = xr.DataArray(merged["converged"], dims="scenario", coords={"scenario": names})
     if not bool(ok.all()):
         varying = [v for v in res.data_vars if "scenario" in res[v].dims and v != "binding"

@@ -1,0 +1,369 @@
+"""Every shortcut of the rationing engine against its plain path, on the shipped library.
+
+The engine iterates the order rounds on the order state with Anderson mixing, sends orders to
+suppliers through the pooled rows instead of the dense ``A``, finds the delivery ratios by
+policy iteration warm-started from the last round, computes the mixed orders ``D`` with
+Anderson mixing, re-sources only on the pairs and products that can carry flows, keeps its
+Anderson histories in ring buffers, and reduces a shock with a ``scenario`` dim in one pass.
+Each test runs the shortcut and a plain formulation on the same inputs (the warm start
+against the cold one is in ``test_library_guards.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import stresstest.kernels.rationing as kr
+from stresstest.economy import derive
+from stresstest.modes.rationing import run_rationing, run_rationing_batch, structure
+from stresstest.recipe import resolve_recipe
+from stresstest.scenario import compile_scenario, list_scenarios, load_scenario
+
+RECIPES = ("central", "strict")
+
+
+@pytest.fixture(scope="module")
+def library(china31):
+    return [compile_scenario(load_scenario(s["name"]), china31) for s in list_scenarios()]
+
+
+def _capture(monkeypatch, name, limit=None):
+    """Record the arguments of kernel function ``name`` (up to ``limit`` calls)."""
+    calls = []
+    orig = getattr(kr, name)
+
+    def wrapper(*args, **kwargs):
+        if limit is None or len(calls) < limit:
+            calls.append((args, kwargs))
+        return orig(*args, **kwargs)
+
+    monkeypatch.setattr(kr, name, wrapper)
+    return calls, orig
+
+
+def _assert_same(a, b, what, rtol=1e-7):
+    scale = float(np.nanmax(np.abs(b)))
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+# --------------------------------------------------------------------------- order rounds
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_mixed_rounds_match_plain_rounds(china31, library, recipe):
+    """Anderson mixing of the order rounds reaches the plain iteration's equilibrium."""
+    mixed = run_rationing_batch(china31, library, recipe=recipe)
+    plain = run_rationing_batch(china31, library, recipe=recipe, anderson_depth=0,
+                                max_outer=3000)
+    assert bool(plain["converged"].all()) and bool(mixed["converged"].all())
+    for var in ("x", "va", "essential"):
+        _assert_same(mixed[var].values, plain[var].values, f"{recipe}: {var}")
+    assert mixed["rounds"].values.sum() < plain["rounds"].values.sum()
+
+
+def test_batch_matches_single_runs_on_library(china31, library):
+    batch = run_rationing_batch(china31, library)
+    for k, sh in enumerate(library):
+        one = run_rationing(china31, sh)
+        _assert_same(batch["x"].isel(scenario=k).values, one["x"].values,
+                     sh.attrs["scenario"], rtol=1e-9)
+
+
+def test_orders_through_pooled_rows_equal_dense_orders(china31):
+    """Suppliers' orders ``Gᵀ O_a`` (and ``A v = Gt (Ha v)``) equal the sums over the dense
+    ``A``: ``Σ_j A[i, j] y[p(i), j]`` for order bases ``y`` (P, n)."""
+    d = derive(china31)
+    rec = resolve_recipe(china31, {})
+    st = structure(china31, rec)
+    first = rec.crit | rec.half
+    maps = kr.order_maps(st, d.a_prod, d.AM, first)
+    P, n, R = d.n_sector, d.n, d.n_region
+    A = d.A.toarray()
+    rng = np.random.default_rng(0)
+    y = rng.uniform(0.5, 2.0, (P, n, 3))
+    dense = np.einsum("ij,ijk->ik", A, y[d.product_of])
+    state = maps.H @ y.reshape(P * n, 3)
+    _assert_same(maps.Gt @ state[:maps.n_a], dense, "orders", rtol=1e-12)
+    dense_first = np.einsum("ij,ijk->ik", A, (y * first[:, :, None])[d.product_of])
+    _assert_same(maps.Gt @ state[maps.n_a:maps.n_a + maps.n_f], dense_first, "first tier",
+                 rtol=1e-12)
+    by_dest = np.stack([np.einsum("ij,ijk->ik", A[:, d.region_of == r],
+                                  y[d.product_of][:, d.region_of == r]) for r in range(R)],
+                       axis=1)
+    _assert_same((maps.Gx @ state[:maps.n_a]).reshape(n, R, 3), by_dest, "by destination",
+                 rtol=1e-12)
+    imports = np.einsum("pj,pjk->pk", d.AM, y)
+    _assert_same(state[maps.n_a + maps.n_f:].reshape(P, R, 3).sum(axis=1), imports,
+                 "imports", rtol=1e-12)
+    v = rng.uniform(size=(n, 2))
+    _assert_same(maps.Gt @ (maps.Ha @ v), A @ v, "A v", rtol=1e-12)
+
+
+def test_order_bases_broadcast_equal_gathered(china31):
+    """Buyers sharing a pooled row per (product, region): the broadcast order bases equal the
+    ones gathered row by row."""
+    from dataclasses import replace
+
+    d = derive(china31)
+    rec = resolve_recipe(china31, {})
+    st = structure(china31, rec)
+    maps = kr.order_maps(st, d.a_prod, d.AM, rec.crit | rec.half)
+    assert maps.pr_row is not None  # china31's buyers in a region share sourcing shares
+    rng = np.random.default_rng(1)
+    K = 4
+    plan = rng.uniform(1.0, 2.0, (d.n, K))
+    x = plan * rng.uniform(0.3, 1.0, (d.n, K))
+    rt = rng.uniform(0.2, 1.0, (st.G.shape[0], K))
+    alpha = rng.uniform(0.2, 1.0, (d.n_sector, d.n_region, K))
+    a = kr._order_bases(st, maps, plan, x, rt, alpha)
+    b = kr._order_bases(st, replace(maps, pr_row=None), plan, x, rt, alpha)
+    np.testing.assert_allclose(a, b, rtol=1e-14)
+
+
+# --------------------------------------------------------------------------- mixed orders
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_mixed_orders_match_plain_dense_iteration(china31, library, monkeypatch, recipe):
+    """``D = A min(x̄, D) + f`` by Anderson mixing through the pooled rows equals the plain
+    iteration with the dense ``A`` (to the 1e-12 tolerance of both)."""
+    calls, orig = _capture(monkeypatch, "mixed_orders")
+    run_rationing_batch(china31, library, recipe=recipe)
+    d = derive(china31)
+    A = d.A.toarray()
+    (_, fd, xbar, solve), kw = calls[0]
+    D, _ = orig(*calls[0][0], **kw)
+    ref = np.maximum(solve(fd), fd)
+    for _ in range(10_000):
+        new = A @ np.minimum(xbar, ref) + fd
+        done = np.abs(new - ref).max() < 1e-13 * np.abs(ref).max()
+        ref = new
+        if done:
+            break
+    _assert_same(D, ref, "mixed orders", rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- delivery ratios
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_policy_iteration_matches_plain_iteration(china31, library, monkeypatch, recipe):
+    """Delivery ratios of warm-started policy iteration equal plain iterations of the map
+    from ``r = 1`` (the greatest fixed point) in eight rounds across the library; policy
+    iteration needs a few steps per round (no fallback to plain sweeps)."""
+    calls, orig = _capture(monkeypatch, "_delivery_fixed_point")
+    run_rationing_batch(china31, library, recipe=recipe)
+    checked = 0
+    for (args, kw) in calls[::max(1, len(calls) // 5)]:
+        st, r0 = args[0], args[1]
+        maps_args = args[2:9]
+        r, *_, it, resid, _ = orig(*args, **kw)
+        assert it <= 10, it
+        plain = np.ones_like(r0)
+        for _ in range(200_000):
+            new = kr._phi(st, plain, *maps_args)[0]
+            done = np.abs(new - plain).max() < 1e-14
+            plain = new
+            if done:
+                break
+        np.testing.assert_allclose(r, plain, atol=1e-8)
+        checked += 1
+    assert checked >= 4
+
+
+# --------------------------------------------------------------------------- re-sourcing
+
+
+def _substitution_reference(pb, st, plan, rt, alpha_t, s, x):
+    """Re-sourcing over every (product, buyer) pair and every product (the plain formula)."""
+    sub = pb.subst
+    R, P, n = st.n_region, st.n_product, st.n
+    S, K = n // R, plan.shape[1]
+    enabled = (sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0)
+    a, m = pb.a_prod[:, :, None], pb.AM[:, :, None]
+    short = 1.0 - rt[st.col_row]
+    short = np.where(short > 1e-12, short, 0.0)
+    lost = 1.0 - alpha_t[:, None, :]
+    lost = np.where(lost > 1e-12, lost, 0.0)
+    gap_dom, gap_imp = a * plan[None] * short, m * plan[None] * lost
+    if pb.first is not None:
+        gap_dom, gap_imp = gap_dom * pb.first[:, :, None], gap_imp * pb.first[:, :, None]
+    left = 1.0
+    if pb.inventory is not None:
+        cover = (a + m) * plan[None] * (pb.inventory[:, :, None] / pb.window[None, None, :])
+        total = gap_dom + gap_imp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            left = np.where(total > 0, np.maximum(0.0, total - cover) / total, 0.0)
+    by_region = lambda v: v.reshape(P, R, S, K).sum(axis=2)  # noqa: E731
+    dom_total, dom_short = by_region(gap_dom), by_region(gap_dom * left)
+    imp_total = by_region(gap_imp)
+    imp_short = by_region(gap_imp * left) * sub["imports"][:, None, :]
+    dom_need = by_region(a * plan[None])
+    on = enabled[:, None, :]
+    spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
+    T0 = sub["T0int"].transpose(2, 0, 1)
+    exist = T0 > 0
+    n_new = np.maximum((~exist).sum(axis=1), 1)
+    cap = np.where(exist[..., None], sub["headroom"][:, None, None, :] * T0[..., None],
+                   sub["new_links"][:, None, None, :] * dom_need[:, None, :, :]
+                   / n_new[:, None, :, None])
+
+    def allocate(demand, spare, cap):
+        tot_d, tot_s = demand.sum(axis=1), spare.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fd = np.where(tot_d[:, None] > 0, demand / tot_d[:, None], 0.0)
+            fs = np.where(tot_s[:, None] > 0, spare / tot_s[:, None], 0.0)
+        F = np.minimum(tot_d, tot_s)[:, None, None, :] * fs[:, :, None, :] * fd[:, None, :, :]
+        return F if cap is None else np.minimum(F, cap)
+
+    F_dom = allocate(dom_short * on, spare, cap)
+    F_imp = allocate(imp_short * on, np.maximum(spare - F_dom.sum(axis=2), 0.0), None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(dom_total > 0, np.minimum(1.0, F_dom.sum(axis=1) / dom_total), 0.0)
+        theta_imp = np.where(imp_total > 0, np.minimum(1.0, F_imp.sum(axis=1) / imp_total),
+                             0.0)
+    flows = (F_dom.sum(axis=2) + F_imp.sum(axis=2)).transpose(1, 0, 2).reshape(n, K)
+    return theta, theta_imp, flows
+
+
+@pytest.mark.parametrize("options", [{}, {"resourcing_new_links": 0.2,
+                                          "inventory_scale": 0.0}])
+def test_resourcing_matches_full_formula(china31, library, monkeypatch, options):
+    calls, orig = _capture(monkeypatch, "substitution_shares")
+    run_rationing_batch(china31, library, **options)
+    assert calls
+    for args, kw in calls[::7]:
+        got = orig(*args, **kw)
+        ref = _substitution_reference(*args, **kw)
+        for g, r, what in zip(got, ref, ("theta", "theta_imp", "flows")):
+            _assert_same(g, r, what, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- Anderson
+
+
+class _ListAnderson:
+    """The plain Anderson mixing: histories as lists, Gram matrices recomputed each step."""
+
+    def __init__(self, depth):
+        self.depth, self.f_prev, self.dF, self.dG, self.valid = depth, None, [], [], None
+
+    def reset(self, cols):
+        if self.valid is not None:
+            self.valid[cols] = -1
+
+    def step(self, y, gy):
+        K = y.shape[-1]
+        g, f = gy.T.copy(), (gy - y).T
+        if self.f_prev is None:
+            self.valid = np.full(K, -1)
+        else:
+            self.dF.append(f - self.f_prev)
+            self.dG.append(g - self.g_prev)
+            if len(self.dF) > self.depth:
+                self.dF.pop(0)
+                self.dG.pop(0)
+        self.valid = np.minimum(self.valid + 1, len(self.dF))
+        self.f_prev, self.g_prev = f, g
+        if not self.dF or not self.valid.any():
+            return gy
+        m = len(self.dF)
+        live = (np.arange(m)[None, :] >= m - self.valid[:, None]).astype(float)
+        dF = np.stack(self.dF, axis=1) * live[:, :, None]
+        gram = dF @ dF.transpose(0, 2, 1)
+        trace = np.trace(gram, axis1=1, axis2=2)
+        scale = np.where(trace > 1e-24, trace, 1.0)[:, None, None]
+        gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(m), dF @ f[:, :, None])[..., 0]
+        gamma = np.where((trace > 1e-24)[:, None], gamma * live, 0.0)
+        return (g - (gamma[:, None, :] @ np.stack(self.dG, axis=1))[:, 0, :]).T
+
+
+def test_ring_buffer_anderson_matches_list_anderson():
+    rng = np.random.default_rng(3)
+    N, K = 40, 3
+    M = rng.uniform(-1, 1, (K, N, N)) * 0.08
+    b = rng.uniform(size=(N, K))
+
+    def G(y):
+        return np.einsum("kij,jk->ik", M, y) + b + 0.01 * np.sin(y)
+
+    ring, plain = kr.Anderson(depth=4), _ListAnderson(depth=4)
+    y1 = y2 = np.zeros((N, K))
+    for it in range(25):
+        if it in (7, 12):
+            cols = np.array([True, False, it == 12])
+            ring.reset(cols)
+            plain.reset(cols)
+        y1 = ring.step(y1, G(y1), upper=None, lower=None)
+        y2 = plain.step(y2, G(y2))
+        np.testing.assert_allclose(y1, y2, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_stacked_shock_equals_list_of_shocks(china31):
+    from stresstest.ensemble import random_shocks
+
+    shocks = random_shocks(china31, 5, seed=4)
+    a = run_rationing_batch(china31, shocks)
+    b = run_rationing_batch(china31, [shocks.isel(scenario=k) for k in range(5)])
+    for var in ("x", "va", "essential", "capacity"):
+        np.testing.assert_allclose(a[var].values, b[var].values, rtol=1e-12)
+
+
+def _pooled_rows_reference(tau, product_of, region_of, n_product, decimals=12):
+    """One pooled row at a time (the plain construction)."""
+    import scipy.sparse as sp
+
+    tau = sp.csr_matrix(tau)
+    n = tau.shape[0]
+    col_row = np.full((n_product, n), -1, dtype=np.int64)
+    rows_i, rows_v, row_p, row_r = [], [], [], []
+    for p in range(n_product):
+        origins = np.flatnonzero(product_of == p)
+        block = tau[origins].toarray()
+        used = np.flatnonzero(block.sum(axis=0) > 0)
+        if not used.size:
+            continue
+        keys = np.concatenate([np.round(block[:, used].T, decimals),
+                               region_of[used, None].astype(float)], axis=1)
+        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        col_row[p, used] = len(row_p) + inverse.reshape(-1)
+        for k in range(uniq.shape[0]):
+            rep = used[first[k]]
+            nz = np.flatnonzero(block[:, rep])
+            rows_i.append(origins[nz])
+            rows_v.append(block[nz, rep])
+            row_p.append(p)
+            row_r.append(region_of[rep])
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows_i])])
+    G = sp.csr_matrix((np.concatenate(rows_v), np.concatenate(rows_i), indptr),
+                      shape=(len(row_p), n))
+    return G, np.array(row_p), np.array(row_r), col_row
+
+
+@pytest.mark.parametrize("which", ["china31", "random"])
+def test_pooled_rows_equal_row_by_row_construction(china31, which):
+    from stresstest.testing import random_economy
+
+    eco = china31 if which == "china31" else random_economy(5, 7, seed=2, density=0.4)
+    d = derive(eco)
+    got = kr.pooled_rows(d.tau0, d.product_of, d.region_of, d.n_sector)
+    ref = _pooled_rows_reference(d.tau0, d.product_of, d.region_of, d.n_sector)
+    assert (got[0] != ref[0]).nnz == 0
+    for g, r in zip(got[1:], ref[1:]):
+        np.testing.assert_array_equal(g, r)
+
+
+def test_productivity_bound_from_column_sums(china31):
+    """``validate_economy`` takes the spectral-radius bound from the column sums of ``Z``: the
+    same number :func:`spectral_radius_bound` computes from ``A``."""
+    from stresstest.economy import spectral_radius_bound
+
+    d = derive(china31)
+    x = d.x
+    zcol = china31["Z"].sum(["origin", "product"]).transpose("region", "sector").values
+    bound = float(np.max(np.divide(zcol.reshape(-1), x, out=np.zeros_like(x), where=x > 0)))
+    assert bound == pytest.approx(spectral_radius_bound(china31), rel=1e-12)
