@@ -189,6 +189,19 @@ def draw_numbers(res: xr.Dataset, res_none: xr.Dataset, cost: float) -> dict:
     return out
 
 
+def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
+    """Years of a static Result's loss rate that stand for the whole event: ``W / 365 · F``
+    (window days ``W``, :func:`stresstest.metrics.event_factor_of`), as
+    :func:`stresstest.metrics.event_loss` applies it."""
+    from .result import severity_path
+
+    lo, hi = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
+    hi = max(hi, lo + 1)
+    sev = severity_path(economy, shock)
+    factor = 1.0 if sev is None else metrics.event_factor_of(sev, lo, hi)
+    return (hi - lo) / metrics.DAYS_PER_YEAR * factor
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -218,14 +231,70 @@ def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> di
     return out
 
 
-def _chunk_job(eco, scenario, inputs, values, horizon, plans, mode, options):
+def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) -> list[dict]:
+    """:func:`draw_numbers` of every scenario of a batch Result (``scenario`` dim) against the
+    no-plan batch of the same draws, vectorised; ``scales``: each draw's
+    :func:`event_scale`. Same definitions as :func:`stresstest.metrics.headline` (a test
+    compares them draw by draw)."""
+    share = {v: metrics.surviving_share(res, v).values for v in ("x", "va")}
+    rate = {r: metrics.loss(x, "va").values for r, x in (("plan", res), ("none", res_none))}
+    total, direct = metrics.loss(res, "x").values, metrics.direct_shock(res)["total"].values
+    scale_x = float(res["x_baseline"].sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amp = np.where(direct > 1e-12 * scale_x, total / direct, np.nan)
+    csr = metrics.critical_supply(res)["national"].transpose("product", "scenario")
+    event = rate["plan"] * scales
+    benefit = rate["none"] * scales - event
+    out = []
+    for k in range(event.size):
+        d = {"output_share": float(share["x"][k]), "va_share": float(share["va"][k]),
+             "amplification": float(amp[k]), "va_loss_event": float(event[k]),
+             "benefit": float(benefit[k]),
+             "breakeven_p": metrics.breakeven_probability(benefit[k], cost)}
+        d.update({f"csr:{p}": float(v) for p, v in zip(csr["product"].values,
+                                                       csr.values[:, k])})
+        out.append(d)
+    return out
+
+
+def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
+    """:func:`_run_draws` for mode rationing: the draws that share their binding structure
+    (materiality) run as one batch per plan, each with its own recipe parameters
+    (``run_rationing_batch(variants=...)``)."""
+    from .modes.rationing import VARIANT_PARAMETERS, run_rationing_batch
+    from .relocate import relocated
+
+    groups: dict = {}
+    for k, prm in enumerate(params):
+        key = tuple(sorted((n, v) for n, v in prm.items() if n not in VARIANT_PARAMETERS))
+        groups.setdefault(key, []).append(k)
+    scales = np.array([event_scale(eco, sh) for sh in shocks])
+    out = {name: [None] * len(shocks) for name in plans}
+    for key, idx in groups.items():
+        batch = [shocks[k] for k in idx]
+        variants = [{n: v for n, v in params[k].items() if n in VARIANT_PARAMETERS}
+                    for k in idx]
+        opts = {**options, **dict(key)}
+        none = run_rationing_batch(eco, batch, None, variants=variants, **opts)
+        for name, plan in plans.items():
+            res = none if plan is None else run_rationing_batch(
+                relocated(eco, plan), batch, plan, variants=variants, **opts)
+            for k, d in zip(idx, batch_numbers(res, none, scales[idx],
+                                               metrics.plan_cost(plan))):
+                out[name][k] = d
+    return out
+
+
+def _chunk_job(eco, scenario, inputs, values, horizon, plans, mode, options, batched=True):
     shocks, params = _compiled_draws(eco, scenario, inputs, values, horizon)
+    if batched and mode == "rationing":
+        return _run_draws_batched(eco, shocks, params, plans, options)
     return _run_draws(eco, shocks, params, plans, mode, options)
 
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
-                mode: str = "rationing", horizon=None, scheduler=None, chunk_size: int = 16,
-                **options) -> xr.Dataset:
+                mode: str = "rationing", horizon=None, scheduler=None, chunk_size: int = 64,
+                batched: bool = True, **options) -> xr.Dataset:
     """Sampled band of the central estimate of ``scenario`` under ``plans`` (names, files or
     compiled plans; ``None`` is no plan, always run as the reference).
 
@@ -234,8 +303,11 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     output paths for fan charts); ``options``: options of the mode and fixed recipe
     parameters; ``scheduler``: run chunks of ``chunk_size`` draws on dask.distributed (an
     address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`), in process when
-    ``None``. Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr``
-    over ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.
+    ``None``. ``batched`` (mode rationing): the draws of a chunk run as batches with
+    per-draw recipe parameters (:func:`batch_numbers`); ``False`` runs every draw on its own
+    (the reference path). Returns a Dataset over ``plan`` and ``sample`` of
+    :func:`draw_numbers` (``csr`` over ``product``, ``path`` over ``time``) and the drawn
+    inputs ``draw(sample, input)``.
     """
     from .api import _mode_function, resolve_economy, resolve_plan
     from .ensemble import _client
@@ -268,14 +340,14 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     values = draw(inputs, samples, seed)
     chunks = [values[lo:lo + chunk_size] for lo in range(0, samples, chunk_size)]
     if scheduler is None:
-        parts = [_chunk_job(eco, sc, inputs, v, horizon, compiled, mode, options)
+        parts = [_chunk_job(eco, sc, inputs, v, horizon, compiled, mode, options, batched)
                  for v in chunks]
     else:
         client, own = _client(scheduler)
         try:
             eco_f = client.scatter(eco, broadcast=True)
             futures = [client.submit(_chunk_job, eco_f, sc, inputs, v, horizon, compiled,
-                                     mode, options, pure=False) for v in chunks]
+                                     mode, options, batched, pure=False) for v in chunks]
             parts = client.gather(futures)
         finally:
             if own:

@@ -52,14 +52,23 @@ def _assert_same(a, b, what, rtol=1e-7):
 
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_mixed_rounds_match_plain_rounds(china31, library, recipe):
-    """Anderson mixing of the order rounds reaches the plain iteration's equilibrium."""
+    """Anderson mixing of the order rounds reaches the plain iteration's equilibrium wherever
+    the plain iteration has one. On the calibrated china31 the plain rounds of the strict
+    cascade cycle on sichuan-earthquake (residual 0.05 after 3,000 rounds: the buyers' best
+    response jumps between binding inputs) while the mixed rounds settle in 36; that is the
+    only scenario allowed to miss."""
     mixed = run_rationing_batch(china31, library, recipe=recipe)
     plain = run_rationing_batch(china31, library, recipe=recipe, anderson_depth=0,
                                 max_outer=3000)
-    assert bool(plain["converged"].all()) and bool(mixed["converged"].all())
+    assert bool(mixed["converged"].all())
+    names = [str(s) for s in plain["scenario"].values]
+    missed = [n for n, ok in zip(names, plain["converged"].values) if not ok]
+    assert missed in ([], ["sichuan-earthquake"] if recipe == "strict" else []), missed
+    ok = plain["converged"].values
     for var in ("x", "va", "essential"):
-        _assert_same(mixed[var].values, plain[var].values, f"{recipe}: {var}")
-    assert mixed["rounds"].values.sum() < plain["rounds"].values.sum()
+        _assert_same(mixed[var].values[..., ok], plain[var].values[..., ok],
+                     f"{recipe}: {var}")
+    assert mixed["rounds"].values[ok].sum() < plain["rounds"].values[ok].sum()
 
 
 def test_batch_matches_single_runs_on_library(china31, library):
@@ -100,16 +109,21 @@ def test_orders_through_pooled_rows_equal_dense_orders(china31):
     _assert_same(maps.Gt @ (maps.Ha @ v), A @ v, "A v", rtol=1e-12)
 
 
-def test_order_bases_broadcast_equal_gathered(china31):
+def test_order_bases_broadcast_equal_gathered():
     """Buyers sharing a pooled row per (product, region): the broadcast order bases equal the
-    ones gathered row by row."""
+    ones gathered row by row. The shortcut needs buyers in a region that share their sourcing
+    shares (a gravity table with one trade matrix for all products); the calibrated china31
+    (issue 15: home shares per product) has none, so a random economy carries the test."""
     from dataclasses import replace
 
-    d = derive(china31)
-    rec = resolve_recipe(china31, {})
-    st = structure(china31, rec)
+    from stresstest.testing import random_economy
+
+    eco = random_economy(5, 6, seed=3)
+    d = derive(eco)
+    rec = resolve_recipe(eco, {})
+    st = structure(eco, rec)
     maps = kr.order_maps(st, d.a_prod, d.AM, rec.crit | rec.half)
-    assert maps.pr_row is not None  # china31's buyers in a region share sourcing shares
+    assert maps.pr_row is not None
     rng = np.random.default_rng(1)
     K = 4
     plan = rng.uniform(1.0, 2.0, (d.n, K))

@@ -187,13 +187,23 @@ def _route_function(d, rho_eff, fdr, exports):
     return route
 
 
-def _batch_inputs(economy, statics, plan, recipe: Recipe):
+#: Recipe parameters that may differ between the scenarios of one batch
+#: (``run_rationing_batch(variants=...)``): they change each scenario's capacity ceiling,
+#: re-sourcing arrays and inventory cover, not the binding-input structure.
+VARIANT_PARAMETERS = ("inventory_scale", "spare_scale", "spare_ramp_days",
+                      "resourcing_headroom", "resourcing_new_links", "resourcing_imports",
+                      "resourcing_friction", "resourcing_ramp_days")
+
+
+def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
     """Stack the average days of K shocks: xbar (n, K) (with the recipe's spare capacity),
     alpha (P, K), rho (R, R, P, K) or None, delta (R, P, U, K) or None, stock rate (R + 1, P),
     window (K) days, substitution arrays (P, K) or None, kappa (n, K) the scenarios' remaining
     capacity, exports (n, K) foreign demand for exports. ``statics``: a list of
     :class:`StaticInputs`, or one with a trailing scenario axis (a shock with a ``scenario``
-    dim: every scenario on one window)."""
+    dim: every scenario on one window). ``recipes``: one recipe per scenario of a list (its
+    spare capacity, re-sourcing and inventory scale; ``recipe``'s inventory at scale 1 is the
+    kernel's, each scenario's cover scaled through its window: ``n s / T = n / (T / s)``)."""
     R, P = economy.sizes["region"], economy.sizes["sector"]
     U = economy.sizes["use"]
     if not isinstance(statics, list):  # one StaticInputs over K scenarios
@@ -210,9 +220,10 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
                                           for k, v in sub.items()}
         return (xbar, si.alpha_M, rho, si.delta, si.stock_rate, window, subst, si.kappa,
                 si.exports)
+    recipes = recipes or [recipe] * len(statics)
     window = np.array([s.window for s in statics], dtype=float)
-    xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, recipe.spare_average(s.window),
-                                         s.standby) for s in statics], axis=1)
+    xbar = np.stack([capacity_with_spare(s.derived.x, s.kappa, r.spare_average(s.window),
+                                         s.standby) for s, r in zip(statics, recipes)], axis=1)
     alpha = np.stack([s.alpha_M for s in statics], axis=1)
     rho = None
     if any(s.rho is not None for s in statics):
@@ -227,7 +238,7 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
     if any(s.delta is not None for s in statics):
         delta = np.stack([s.delta if s.delta is not None else np.ones((R, P, U))
                           for s in statics], axis=3)
-    subs = [recipe.substitution(w, plan) for w in window]
+    subs = [r.substitution(w, plan) for w, r in zip(window, recipes)]
     subst = None
     if any(sub is not None for sub in subs):
         zero = {k: np.zeros(P) for k in ("headroom", "new_links", "imports", "friction")}
@@ -235,6 +246,10 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe):
         subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
     kappa = np.stack([s.kappa for s in statics], axis=1)
     exports = np.stack([s.exports for s in statics], axis=1)
+    scale = np.array([r.params["inventory_scale"] for r in recipes], float) / (
+        recipe.params["inventory_scale"] or 1.0)
+    with np.errstate(divide="ignore"):
+        window = np.where(scale > 0, window / np.where(scale > 0, scale, 1.0), np.inf)
     return xbar, alpha, rho, delta, statics[0].stock_rate, window, subst, kappa, exports
 
 
@@ -506,16 +521,42 @@ _BATCH_KEYS = ("x", "s", "D", "plan", "Dhat", "alpha_t", "alpha_reg", "xbar", "f
                "c", "converged", "rounds", "kappa", "alpha_shock", "epsilon")
 
 
-def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None,
-                        **options) -> xr.Dataset:
+def _variant_recipes(economy, shocks, options, variants):
+    """``(structural recipe, [recipe per scenario])`` for per-scenario recipe ``variants``
+    (dicts of :data:`VARIANT_PARAMETERS`): the structural recipe carries the inventory at
+    scale 1 (each scenario's scale goes through its window)."""
+    if not isinstance(variants, (list, tuple)) or len(variants) != len(shocks):
+        raise InputError(f"rationing: variants must be a list of one dict per shock "
+                         f"({len(shocks)}), got {type(variants).__name__}")
+    for k, v in enumerate(variants):
+        bad = sorted(set(v) - set(VARIANT_PARAMETERS)) if isinstance(v, dict) else [repr(v)]
+        if bad:
+            raise InputError(f"rationing: variants[{k}]: {', '.join(bad)} cannot vary within "
+                             f"a batch (allowed: {', '.join(VARIANT_PARAMETERS)})")
+    _, params = split_options(options)
+    found = scenario_parameters(shocks[0])
+    recipes = [resolve_recipe(economy, {**found, **params, **v}, where=f"rationing variants[{k}]")
+               for k, v in enumerate(variants)]
+    structural = resolve_recipe(economy, {**found, **params, "inventory_scale": 1.0},
+                                where="rationing")
+    return structural, recipes
+
+
+def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
+                        variants=None, **options) -> xr.Dataset:
     """Many scenarios with one plan: a Result with a ``scenario`` dim.
 
     ``shocks``: a list of compiled shocks, or one compiled shock with a ``scenario`` dim. Each
     is reduced to its window's average day; scenarios are solved ``batch_size`` at a time as
     right-hand-side blocks of the economy's single factorisation of ``I - A``.
+    ``variants``: with a list of shocks, one dict per shock of recipe parameters that differ
+    between them (:data:`VARIANT_PARAMETERS`, over ``options``): the same answers as
+    separate runs with those parameters (a test checks it).
     """
     opt = check_options(options)
     stacked = isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims
+    if variants is not None and stacked:
+        raise InputError("rationing: variants need a list of shocks, not one stacked shock")
     if stacked:  # one compiled shock over scenarios (one window): reduced in one pass
         names = (shocks["scenario"].values if "scenario" in shocks.coords
                  else np.arange(shocks.sizes["scenario"]))
@@ -535,12 +576,18 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
         for k, sh in enumerate(shocks):
             _check_shock(economy, sh, where=f"shock {k}")
         recipe = recipe_of(economy, shocks, options)
+        recipes = None
+        if variants is not None:
+            recipe, recipes = _variant_recipes(economy, shocks, options, variants)
         first = shocks[0]
         statics = [static_inputs(economy, sh, plan) for sh in shocks]
-        batches = [statics[lo:lo + opt["batch_size"]]
-                   for lo in range(0, len(statics), opt["batch_size"])]
-    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe), opt)
-            for part in batches]
+        size = opt["batch_size"]
+        batches = [(statics[lo:lo + size], None if recipes is None else recipes[lo:lo + size])
+                   for lo in range(0, len(statics), size)]
+    if stacked:
+        batches = [(part, None) for part in batches]
+    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec), opt)
+            for part, rec in batches]
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
