@@ -94,10 +94,17 @@ def evaluate(economy=None) -> list[dict]:
     return rows
 
 
-def library(economy=None, modes=("leontief", "dynamic")) -> list[dict]:
+#: Draws of the sampled band in the library table.
+SAMPLES = 100
+
+
+def library(economy=None, modes=("leontief", "dynamic"), samples: int = SAMPLES) -> list[dict]:
     """Every shipped scenario (no plan): output and value added surviving as central [low –
-    high], the amplification of each estimate, and the other modes' national output
+    high], the amplification of each estimate, the sampled 5-50-95% of output
+    (``samples`` draws, seed 0; 0 for none) and the other modes' national output
     (``dynamic``: averaged over the scenario's window)."""
+    from stresstest.sampling import run_samples
+
     import stresstest as st
     from stresstest.band import run_band, select_estimate
     from stresstest.scenario import compile_scenario, list_scenarios, load_scenario
@@ -113,6 +120,10 @@ def library(economy=None, modes=("leontief", "dynamic")) -> list[dict]:
             row[f"x_{e}"] = float(r["x"].sum() / r["x_baseline"].sum())
             row[f"va_{e}"] = float(r["va"].sum() / r["va_baseline"].sum())
             row[f"ampl_{e}"] = st.metrics.amplification(r)
+        if samples:
+            drawn = run_samples(eco, item["name"], samples=samples, seed=0)
+            q = np.quantile(drawn["output_share"].sel(plan="none").values, [0.05, 0.5, 0.95])
+            row.update(x_q5=q[0], x_q50=q[1], x_q95=q[2], samples=samples)
         d = st.metrics.direct_shock(select_estimate(band))
         row["direct"] = d["total"] / float(band["x_baseline"].sum())
         row["direct_capacity"] = d["capacity"] / float(band["x_baseline"].sum())
@@ -135,17 +146,21 @@ def library(economy=None, modes=("leontief", "dynamic")) -> list[dict]:
 
 def library_markdown(rows, modes=("leontief", "dynamic")) -> str:
     """The per-scenario table of :func:`library`."""
+    n = rows[0].get("samples", 0) if rows else 0
     lines = ["| scenario | direct shock (capacity) | output surviving central [low – high] | "
+             f"output sampled 5% – 50% – 95% ({n} draws) | "
              "VA surviving central [low – high] | amplification central [low – high] | "
              + " | ".join(f"{m} output" for m in modes) + " |",
-             "|---|---:|---:|---:|---:|" + "---:|" * len(modes)]
+             "|---|---:|---:|---:|---:|---:|" + "---:|" * len(modes)]
     for r in rows:
         share = lambda k: f"{100 * r[k]:.1f}%"  # noqa: E731
         amp = lambda k: "—" if not np.isfinite(r[k]) else f"{r[k]:.2f}"  # noqa: E731
         lines.append(
             f"| {r['scenario']} | {100 * r['direct']:.2f}% ({100 * r['direct_capacity']:.2f}%) | "
             f"{share('x_central')} [{share('x_low')} – {share('x_high')}] | "
-            f"{share('va_central')} [{share('va_low')} – {share('va_high')}] | "
+            + (f"{share('x_q5')} – {share('x_q50')} – {share('x_q95')} | " if "x_q5" in r
+               else "— | ")
+            + f"{share('va_central')} [{share('va_low')} – {share('va_high')}] | "
             f"{amp('ampl_central')} [{amp('ampl_low')} – {amp('ampl_high')}] | "
             + " | ".join("—" if not np.isfinite(r.get(f"x_{m}", np.nan))
                          else share(f"x_{m}") for m in modes) + " |")

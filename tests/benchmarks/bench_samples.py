@@ -1,0 +1,59 @@
+"""Benchmark of sampled bands (issue 13: "200-sample band for a 5-plan report <= 30 s"):
+``run_samples`` on china31 for a shipped scenario with every shipped plan (and no plan), the
+batched path and, on fewer draws, the plain path (every draw its own run); time per draw and
+per run, and where the time goes (compiling the draws, the batched solves).
+
+    python tests/benchmarks/bench_samples.py [--samples 200] [--plain 20] [--scenario S]
+        [--scheduler local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from stresstest.economy import load_economy
+from stresstest.plan import list_plans
+from stresstest.sampling import run_samples, sample_table
+from stresstest.scenario import compile_scenario, load_scenario
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--plain", type=int, default=20)
+    ap.add_argument("--scenario", default="coastal-blockade")
+    ap.add_argument("--scheduler", default=None)
+    args = ap.parse_args(argv)
+    eco = load_economy("china31")
+    plans = [p["name"] for p in list_plans() if p["name"] != "none"]
+    runs = len(plans) + 1
+    sc = load_scenario(args.scenario)
+    t = time.perf_counter()
+    for _ in range(10):
+        compile_scenario(sc, eco)
+    compile_s = (time.perf_counter() - t) / 10
+    rows = []
+    t = time.perf_counter()
+    s = run_samples(eco, sc, plans, samples=args.samples, seed=0, scheduler=args.scheduler)
+    dt = time.perf_counter() - t
+    rows.append(("batched" + (f" ({args.scheduler})" if args.scheduler else ""), args.samples,
+                 dt))
+    if args.plain:
+        t = time.perf_counter()
+        run_samples(eco, sc, plans, samples=args.plain, seed=0, batched=False)
+        rows.append(("plain", args.plain, time.perf_counter() - t))
+    print(f"{args.scenario}: {runs} runs per draw (no plan + {len(plans)} shipped plans); "
+          f"compiling one draw {1000 * compile_s:.0f} ms")
+    print("| path | draws | time | per draw | per run | 200 draws at this rate |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, n, dt in rows:
+        print(f"| {name} | {n} | {dt:.1f} s | {dt / n:.2f} s | {1000 * dt / n / runs:.0f} ms | "
+              f"{200 * dt / n:.0f} s |")
+    df = sample_table(s)
+    print("\n" + df[["output_share_q5", "output_share_q50", "output_share_q95",
+                     "p_first"]].to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
