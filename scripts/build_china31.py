@@ -152,6 +152,10 @@ FITTED = {"gamma": 3.51, "home_share": 0.914, "internal_factor": 0.522}
 #: Plausible range of gamma (result of ``--fit``): where the objective is 1 above its minimum,
 #: the home share and internal factor held at :data:`FITTED` (about one standard deviation).
 GAMMA_RANGE = (2.72, 4.91)
+#: Plausible range of the home share, by the same rule (gamma and factor held): the objective
+#: is 1 above its minimum at 0.818; upwards it rises by only 0.64 up to the bound 0.99, which is
+#: therefore the upper end.
+HOME_SHARE_RANGE = (0.818, 0.99)
 PRIOR = {"gamma": (1.0, np.log(3.0)), "home_share": (0.9, 0.1), "internal_factor": (2 / 3, 0.25)}
 BOUNDS = {"gamma": (0.2, 6.0), "home_share": (0.0, 0.99), "internal_factor": (0.1, 1.5)}
 
@@ -517,22 +521,31 @@ def fit(ds, targets: dict, start=(1.0, 0.9, 2.0 / 3.0), verbose: bool = False):
     return best, float(res.fun), int(res.nfev)
 
 
-def gamma_range(ds, targets: dict, params: dict, rise: float = 1.0) -> tuple:
-    """The gamma interval where :func:`objective` is at most ``rise`` above its value at
-    ``params`` (the other two parameters held), by bisection on each side (root finding to
-    0.005)."""
+def profile_range(ds, targets: dict, params: dict, name: str = "gamma",
+                  rise: float = 1.0) -> tuple:
+    """The interval of parameter ``name`` where :func:`objective` is at most ``rise`` above its
+    value at ``params`` (the other two parameters held), by root finding on each side (to
+    0.005 of gamma, 0.0005 of the home share or factor); a side where the objective stays
+    within ``rise`` up to the bound of :data:`BOUNDS` ends at the bound."""
     from scipy.optimize import brentq
 
-    h, f = params["home_share"], params["internal_factor"]
+    names = ("gamma", "home_share", "internal_factor")
 
-    def J(g):
-        eco = reweight_trade(ds, g, h, f, validate=False)
-        return objective(eco.attrs, targets, g, h, f)
+    def J(v):
+        p = {**params, name: v}
+        eco = reweight_trade(ds, *(p[k] for k in names), validate=False)
+        return objective(eco.attrs, targets, *(p[k] for k in names))
 
-    j0 = J(params["gamma"])
-    lo, hi = BOUNDS["gamma"]
-    return (brentq(lambda g: J(g) - j0 - rise, lo, params["gamma"], xtol=5e-3),
-            brentq(lambda g: J(g) - j0 - rise, params["gamma"], hi, xtol=5e-3))
+    j0, v0 = J(params[name]), params[name]
+    xtol = 5e-3 if name == "gamma" else 5e-4
+    ends = []
+    for bound in BOUNDS[name]:
+        if J(bound) - j0 < rise:
+            ends.append(bound)
+        else:
+            a, b = sorted((bound, v0))
+            ends.append(brentq(lambda v: J(v) - j0 - rise, a, b, xtol=xtol))
+    return tuple(ends)
 
 
 def fit_attrs(attrs: dict, targets: dict) -> dict:
@@ -558,6 +571,12 @@ def fit_attrs(attrs: dict, targets: dict) -> dict:
     out["calibration_gamma_range"] = (
         f"{GAMMA_RANGE[0]:g} to {GAMMA_RANGE[1]:g} (objective within +1 of its minimum at the "
         f"fitted home share and factor); reweight_trade redoes the trade for any gamma")
+    out["calibration_home_share_range"] = (
+        f"{HOME_SHARE_RANGE[0]:g} to {HOME_SHARE_RANGE[1]:g} (objective within +1 of its "
+        f"minimum at the fitted gamma and factor; the upper end is the bound)")
+    # numeric twins read by the sampled band (stresstest.sampling.trade_inputs)
+    out["calibration_range_gamma"] = [float(v) for v in GAMMA_RANGE]
+    out["calibration_range_home_share"] = [float(v) for v in HOME_SHARE_RANGE]
     out["objective_value"] = float(objective(
         attrs, targets, attrs["gamma"], attrs["nontradable_home_share"],
         attrs["internal_distance_factor"]))
@@ -595,9 +614,10 @@ def main(argv=None) -> int:
                   + f"; building with {params}")
         ds = build(src, *params)
         if args.fit:
-            lo, hi = gamma_range(ds, targets, dict(zip(("gamma", "home_share",
-                                                         "internal_factor"), params)))
-            print(f"  gamma range (objective +1): {lo:.3g} to {hi:.3g}")
+            fitted = dict(zip(("gamma", "home_share", "internal_factor"), params))
+            for name in ("gamma", "home_share"):
+                lo, hi = profile_range(ds, targets, fitted, name)
+                print(f"  {name} range (objective +1): {lo:.3g} to {hi:.3g}")
         save_economy(ds, args.output)
     except StresstestError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -7,7 +7,12 @@ The uncertain inputs of a run are
   midpoint), and
 * the **recipe** (:data:`UNCERTAIN_PARAMETERS`): input stocks, usable idle capacity and its
   ramp-up, re-sourcing of lost imports, its friction and ramp-up, and the rating variant
-  (``materiality``: below which share of output a rated input never binds).
+  (``materiality``: below which share of output a rated input never binds), and
+* the **trade calibration** of an economy built by the gravity model
+  (:func:`trade_inputs`): the distance elasticity ``gamma`` and the home share of
+  non-tradables, over the ranges the build's fit stores (``calibration_range_*`` attrs;
+  china31: see ``docs/china31.md``), each at the midpoints of three equal strata of its
+  range so that the draws share a few re-derived tables (:func:`trade_economies`).
 
 :func:`draw` makes a seeded Latin hypercube design over them (``scipy.stats.qmc``: every
 input's range is cut into ``n`` equal strata, each hit once); each draw is a full central
@@ -17,9 +22,9 @@ the per-draw headline numbers (:func:`draw_numbers`, computed by
 and the probability that each plan ranks first (lowest break-even probability ``p*``).
 
 A parameter a run sets (an option or the scenario's ``[parameters]``) is fixed, not drawn.
-What is not drawn: the economy itself (the table, the trade calibration: see
-``docs/china31.md`` for its gamma sensitivity), the input ratings themselves beyond the
-materiality variant, and the plans' costs.
+What is not drawn: the rest of the economy (the national table, the provincial totals, the
+internal distance factor), the input ratings themselves beyond the materiality variant, and
+the plans' costs.
 """
 
 from __future__ import annotations
@@ -99,16 +104,53 @@ UNCERTAIN_PARAMETERS = {
         choices=(0.0025, 0.005, 0.01)),
 }
 
+#: Trade calibration parameters drawn when the economy stores their range
+#: (``attrs["calibration_range_<name>"]``): ``{name: (keyword of reweight_trade, unit,
+#: meaning)}``.
+TRADE_PARAMETERS = {
+    "gamma": ("gamma", "exponent",
+              "distance elasticity of interprovincial trade (gravity model); range where the "
+              "calibration objective is within +1 of its minimum"),
+    "home_share": ("home_share", "share",
+                   "share of non-tradables served in-province; range where the calibration "
+                   "objective is within +1 of its minimum (upper end: the bound 0.99)"),
+}
+#: Strata per trade parameter: each is drawn at the midpoints of this many equal strata.
+TRADE_LEVELS = 3
+
 #: Quantiles of the sampled band (5-50-95%).
 QUANTILES = (0.05, 0.5, 0.95)
 #: Largest number of draws (each is a full run of every plan).
 MAX_SAMPLES = 100_000
 
 
-def uncertain_inputs(scenario, options: dict | None = None) -> list[Uncertain]:
+def trade_inputs(economy: xr.Dataset | None) -> list[Uncertain]:
+    """The trade calibration inputs of ``economy`` (:data:`TRADE_PARAMETERS` whose range the
+    economy stores as ``attrs["calibration_range_<name>"] = [low, high]``), uniform on the
+    range discretised to the midpoints of :data:`TRADE_LEVELS` equal strata. Empty for an
+    economy without stored ranges, and for one re-derived by
+    :func:`stresstest.regionalize.reweight_trade` (it drops the calibration attrs: its
+    parameters were chosen, not fitted)."""
+    out = []
+    attrs = {} if economy is None else economy.attrs
+    for name, (_, unit, meaning) in TRADE_PARAMETERS.items():
+        rng = attrs.get(f"calibration_range_{name}")
+        if rng is None:
+            continue
+        lo, hi = (float(v) for v in np.asarray(rng, float).ravel()[:2])
+        step = (hi - lo) / TRADE_LEVELS
+        levels = tuple(round(lo + step * (k + 0.5), 6) for k in range(TRADE_LEVELS))
+        out.append(Uncertain(f"trade_{name}", lo, hi, unit, meaning, choices=levels,
+                             field="economy"))
+    return out
+
+
+def uncertain_inputs(scenario, options: dict | None = None,
+                     economy: xr.Dataset | None = None) -> list[Uncertain]:
     """The inputs a sampled band draws for ``scenario`` (a parsed
-    :class:`~stresstest.scenario.Scenario`): its event ranges, then the
-    :data:`UNCERTAIN_PARAMETERS` not fixed by ``options`` or the scenario's ``[parameters]``."""
+    :class:`~stresstest.scenario.Scenario`): its event ranges, the
+    :data:`UNCERTAIN_PARAMETERS` not fixed by ``options`` or the scenario's ``[parameters]``,
+    then the trade calibration of ``economy`` (:func:`trade_inputs`)."""
     out = []
     numbers = scenario.event_numbers or tuple(range(len(scenario.events)))
     for k, name, lo, hi in scenario.uncertain():
@@ -122,6 +164,7 @@ def uncertain_inputs(scenario, options: dict | None = None) -> list[Uncertain]:
         raise InputError("sampled bands draw the central recipe; do not set recipe="
                          f"{options['recipe']!r}")
     out.extend(u for name, u in UNCERTAIN_PARAMETERS.items() if name not in fixed)
+    out.extend(trade_inputs(economy))
     return out
 
 
@@ -157,14 +200,33 @@ def draw(inputs: list[Uncertain], n: int, seed: int = 0) -> np.ndarray:
 
 
 def split_draw(inputs: list[Uncertain], row) -> tuple[dict, dict]:
-    """One draw as ``({(event position, field): value}, {recipe parameter: value})``."""
+    """One draw as ``({(event position, field): value}, {recipe parameter: value})``; the
+    trade calibration is in :func:`trade_key`."""
     events, params = {}, {}
     for inp, v in zip(inputs, row):
         if inp.event is not None:
             events[(inp.event, inp.field)] = float(v)
-        else:
+        elif inp.field != "economy":
             params[inp.name] = float(v)
     return events, params
+
+
+def trade_key(inputs: list[Uncertain], row) -> tuple:
+    """The trade calibration of one draw: ``((keyword of reweight_trade, value), ...)``,
+    empty when none is drawn."""
+    return tuple((TRADE_PARAMETERS[inp.name[len("trade_"):]][0], float(v))
+                 for inp, v in zip(inputs, row) if inp.field == "economy")
+
+
+def trade_economies(economy: xr.Dataset, inputs: list[Uncertain], values) -> dict:
+    """``{trade_key: economy}`` for every trade calibration in ``values``: ``economy`` with its
+    interprovincial trade re-derived by :func:`stresstest.regionalize.reweight_trade` (the
+    other gravity parameters at the economy's own); ``{(): economy}`` when none is drawn."""
+    from .regionalize import reweight_trade
+
+    keys = sorted({trade_key(inputs, row) for row in values})
+    return {key: economy if not key else reweight_trade(economy, **dict(key), summary=False)
+            for key in keys}
 
 
 # --------------------------------------------------------------------------- metrics
@@ -285,11 +347,24 @@ def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     return out
 
 
-def _chunk_job(eco, scenario, inputs, values, horizon, plans, mode, options, batched=True):
-    shocks, params = _compiled_draws(eco, scenario, inputs, values, horizon)
-    if batched and mode == "rationing":
-        return _run_draws_batched(eco, shocks, params, plans, options)
-    return _run_draws(eco, shocks, params, plans, mode, options)
+def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batched=True):
+    """``{plan: [draw_numbers per row of values]}``, the rows grouped by the economy (trade
+    calibration) they draw; ``bundles``: ``{trade_key: (economy, {plan: compiled plan})}``."""
+    groups: dict = {}
+    for k, row in enumerate(values):
+        groups.setdefault(trade_key(inputs, row), []).append(k)
+    out = {name: [None] * len(values) for name in next(iter(bundles.values()))[1]}
+    for key, idx in groups.items():
+        eco, plans = bundles[key]
+        shocks, params = _compiled_draws(eco, scenario, inputs, values[idx], horizon)
+        if batched and mode == "rationing":
+            part = _run_draws_batched(eco, shocks, params, plans, options)
+        else:
+            part = _run_draws(eco, shocks, params, plans, mode, options)
+        for name in out:
+            for k, d in zip(idx, part[name]):
+                out[name][k] = d
+    return out
 
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
@@ -325,28 +400,35 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
         raise InputError("run_samples needs a scenario file or name (its ranges), not a "
                          "compiled shock")
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    inputs = uncertain_inputs(sc, options)
+    inputs = uncertain_inputs(sc, options, eco)
     _mode_function(mode, {**options, **{i.name: i.central for i in inputs
-                                        if i.event is None}})
+                                        if i.event is None and i.field != "economy"}})
     if plans is None or isinstance(plans, (str, xr.Dataset)):
         plans = [plans]
-    compiled = {}
+    compiled, given = {}, {}
     for p in [None, *plans]:
-        c = resolve_plan(None if isinstance(p, str) and p == "none" else p, eco)
+        p = None if isinstance(p, str) and p == "none" else p
+        c = resolve_plan(p, eco)
         name = "none" if c is None else str(c.attrs.get("plan", f"plan{len(compiled)}"))
         if name in compiled and c is not None:
             raise InputError(f"run_samples: plan {name!r} is given twice")
-        compiled[name] = c
+        compiled[name], given[name] = c, p
     values = draw(inputs, samples, seed)
+    # a drawn trade calibration changes baseline flows (corridor capacities, stock bases):
+    # plans given by name or file are compiled again on each re-derived economy
+    bundles = {key: (e, compiled if e is eco else
+                     {n: c if c is None or isinstance(given[n], xr.Dataset)
+                      else resolve_plan(given[n], e) for n, c in compiled.items()})
+               for key, e in trade_economies(eco, inputs, values).items()}
     chunks = [values[lo:lo + chunk_size] for lo in range(0, samples, chunk_size)]
     if scheduler is None:
-        parts = [_chunk_job(eco, sc, inputs, v, horizon, compiled, mode, options, batched)
+        parts = [_chunk_job(bundles, sc, inputs, v, horizon, mode, options, batched)
                  for v in chunks]
     else:
         client, own = _client(scheduler)
         try:
-            eco_f = client.scatter(eco, broadcast=True)
-            futures = [client.submit(_chunk_job, eco_f, sc, inputs, v, horizon, compiled,
+            [bundles_f] = client.scatter([bundles], broadcast=True)  # one future
+            futures = [client.submit(_chunk_job, bundles_f, sc, inputs, v, horizon,
                                      mode, options, batched, pure=False) for v in chunks]
             parts = client.gather(futures)
         finally:

@@ -143,6 +143,8 @@ def test_rebuild_reproduces_committed_file(china31, tmp_path):
     for key, val in ds.attrs.items():
         if isinstance(val, float):
             assert china31.attrs[key] == pytest.approx(val, rel=1e-12), key
+        elif isinstance(val, list):
+            np.testing.assert_array_equal(china31.attrs[key], val, err_msg=key)
         else:
             assert str(china31.attrs[key]) == str(val), key
 
@@ -322,3 +324,26 @@ def test_gamma_range_is_where_the_objective_rises_by_one(china31):
         eco = reweight_trade(china31, g, h, f, validate=False)
         assert mod.objective(eco.attrs, targets, g, h, f) - j0 == pytest.approx(1.0, abs=0.05)
     assert "calibration_gamma_range" in china31.attrs
+
+
+def test_home_share_range_is_where_the_objective_rises_by_one(china31):
+    """Low end: the objective is 1 above its minimum; high end: the parameter's bound, where it
+    is still less than 1 above. The numeric ranges the sampled band draws are stored."""
+    from stresstest.regionalize import reweight_trade
+
+    mod = _script()
+    source = shared_file("china2017", "provincial_macro_accounts_1997_2017_long.csv").parent
+    targets = mod.calibration_targets(mod.read_sources(source))
+    g, f = mod.FITTED["gamma"], mod.FITTED["internal_factor"]
+    j0 = china31.attrs["objective_value"]
+    lo, hi = mod.HOME_SHARE_RANGE
+
+    def rise(h):
+        eco = reweight_trade(china31, g, h, f, validate=False)
+        return mod.objective(eco.attrs, targets, g, h, f) - j0
+
+    assert rise(lo) == pytest.approx(1.0, abs=0.05)
+    assert hi == mod.BOUNDS["home_share"][1] and 0 < rise(hi) < 1.0
+    np.testing.assert_array_equal(china31.attrs["calibration_range_gamma"], mod.GAMMA_RANGE)
+    np.testing.assert_array_equal(china31.attrs["calibration_range_home_share"],
+                                  mod.HOME_SHARE_RANGE)

@@ -270,3 +270,48 @@ def test_batched_draws_equal_plain_draws_on_the_shipped_library(china31):
     scale = float(np.abs(plain["va_loss_event"]).max())
     np.testing.assert_allclose(batched["benefit"].values, plain["benefit"].values, rtol=1e-6,
                                atol=1e-8 * scale)
+
+
+def test_trade_calibration_is_drawn_only_where_the_economy_stores_its_range(china31):
+    from stresstest.regionalize import reweight_trade
+    from stresstest.sampling import TRADE_LEVELS, trade_inputs
+
+    inputs = {i.name: i for i in trade_inputs(china31)}
+    assert set(inputs) == {"trade_gamma", "trade_home_share"}
+    g = inputs["trade_gamma"]
+    assert (g.low, g.high) == tuple(china31.attrs["calibration_range_gamma"])
+    assert len(g.choices) == TRADE_LEVELS and g.low < min(g.choices) < max(g.choices) < g.high
+    # strata midpoints: equal spacing, symmetric inside the range
+    assert np.allclose(np.diff(g.choices), (g.high - g.low) / TRADE_LEVELS)
+    assert trade_inputs(random_economy(3, 4, seed=1)) == []
+    assert trade_inputs(reweight_trade(china31, gamma=3.0, summary=False)) == []
+
+
+def test_trade_draws_are_plain_runs_on_the_reweighted_economy(china31):
+    """A draw with a trade calibration equals st.run on reweight_trade(china31, gamma, home
+    share) with the drawn shock and recipe parameters, the plan compiled on that economy."""
+    from stresstest.plan import compile_plan, load_plan
+    from stresstest.regionalize import reweight_trade
+    from stresstest.sampling import trade_key
+    from stresstest.scenario import load_scenario
+
+    sc = load_scenario("sichuan-earthquake")
+    s = run_samples(china31, sc, ["western-energy-reserve"], samples=3, seed=2, chunk_size=3)
+    inputs = uncertain_inputs(sc, None, china31)
+    assert list(s["input"].values) == [i.name for i in inputs]
+    for k in range(3):
+        row = s["draw"].values[k]
+        key = trade_key(inputs, row)
+        assert [name for name, _ in key] == ["gamma", "home_share"]
+        eco = reweight_trade(china31, **dict(key))
+        ev, prm = split_draw(inputs, row)
+        assert not any(name.startswith("trade_") for name in prm)
+        shock = compile_scenario(sc.with_values(ev), eco)
+        plan = compile_plan(load_plan("western-energy-reserve"), eco)
+        none = st.run(eco, shock, None, **prm)
+        res = st.run(eco, shock, plan, **prm)
+        h = metrics.headline(res, none, cost=metrics.plan_cost(plan))
+        got = s.sel(plan="western-energy-reserve", sample=k)
+        assert float(got["output_share"]) == pytest.approx(h["output_share"], rel=1e-8)
+        assert float(got["va_loss_event"]) == pytest.approx(h["va_loss_event"], rel=1e-8)
+        assert float(got["benefit"]) == pytest.approx(h["benefit"], rel=1e-6)
