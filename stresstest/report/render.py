@@ -65,8 +65,12 @@ def write_report(path, ctx: dict) -> tuple[Path, Path]:
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"report output {str(path)!r} must end in .html")
-    html = render_html(ctx)
-    md = render_markdown(ctx)
+    return write_pair(path, render_html(ctx), render_markdown(ctx))
+
+
+def write_pair(path: Path, html: str, md: str):
+    """Write the rendered ``html`` to ``path`` and ``md`` next to it (``.md``), each atomically;
+    if the second fails the first is removed. Returns both paths."""
     md_path = path.with_suffix(".md")
     write_atomic(path, lambda tmp: _write(tmp, html))
     try:

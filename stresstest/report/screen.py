@@ -68,19 +68,10 @@ def _fmt(v) -> str:
 
 def write_screen_report(path, ctx: dict) -> tuple[Path, Path]:
     """Write the screening report ``path`` (.html) and its Markdown twin, atomically."""
-    from ..economy import write_atomic
-    from .render import _env, _write
+    from .render import _env, write_pair
 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"report output {str(path)!r} must end in .html")
-    html = _env().get_template("screen.html.j2").render(**ctx)
-    md = _env().get_template("screen.md.j2").render(**ctx)
-    md_path = path.with_suffix(".md")
-    write_atomic(path, lambda tmp: _write(tmp, html))
-    try:
-        write_atomic(md_path, lambda tmp: _write(tmp, md))
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path, md_path
+    return write_pair(path, _env().get_template("screen.html.j2").render(**ctx),
+                      _env().get_template("screen.md.j2").render(**ctx))
