@@ -140,8 +140,9 @@ def trade_inputs(economy: xr.Dataset | None) -> list[Uncertain]:
         lo, hi = (float(v) for v in np.asarray(rng, float).ravel()[:2])
         step = (hi - lo) / TRADE_LEVELS
         levels = tuple(round(lo + step * (k + 0.5), 6) for k in range(TRADE_LEVELS))
-        out.append(Uncertain(f"trade_{name}", lo, hi, unit, meaning, choices=levels,
-                             field="economy"))
+        out.append(Uncertain(f"trade_{name}", lo, hi, unit,
+                             f"{meaning}; drawn at {', '.join(f'{v:g}' for v in levels)}",
+                             choices=levels, field="economy"))
     return out
 
 

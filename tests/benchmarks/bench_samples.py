@@ -14,6 +14,8 @@ import time
 
 from stresstest.economy import load_economy
 from stresstest.plan import list_plans
+from stresstest.cli import _markdown_section
+from stresstest.report.samples import sample_section
 from stresstest.sampling import run_samples, sample_table
 from stresstest.scenario import compile_scenario, load_scenario
 
@@ -53,6 +55,7 @@ def main(argv=None):
     df = sample_table(s)
     print("\n" + df[["output_share_q5", "output_share_q50", "output_share_q95",
                      "p_first"]].to_string(float_format=lambda v: f"{v:.3f}"))
+    print("\n".join(_markdown_section(sample_section(s, eco))))
 
 
 if __name__ == "__main__":
