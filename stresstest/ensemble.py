@@ -107,6 +107,8 @@ def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
         shocks, xr.Dataset) else names)
     out.attrs.update(parts[0].attrs)
     out.attrs["iterations"] = int(max(p.attrs["iterations"] for p in parts))
+    if "converged" in out:
+        out.attrs["not_converged"] = int((~out["converged"].values.astype(bool)).sum())
     out.attrs["chunks"] = len(parts)
     out.attrs["scheduler"] = "in-process" if scheduler is None else str(
         getattr(scheduler, "scheduler", scheduler))

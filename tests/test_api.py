@@ -114,3 +114,24 @@ def test_modes_reject_mislabelled_shocks_and_plans(tiny, mode):
     plan = no_plan(tiny).assign_coords(product=[f"P{k}" for k in range(tiny.sizes["sector"])])
     with pytest.raises(InputError, match="product labels do not match"):
         run(tiny, no_shock(tiny, 5), plan)  # even a plan without backups
+
+
+def test_public_names_resolve_to_the_documented_callables():
+    """Every name in ``stresstest.__all__`` resolves, and the README's entry points are the
+    functions (not same-named modules)."""
+    import importlib
+
+    import stresstest as st
+
+    band, sampling, screen, site = (importlib.import_module(f"stresstest.{m}")
+                                    for m in ("band", "sampling", "screen", "site"))
+
+    for name in st.__all__:
+        assert getattr(st, name) is not None, name
+    assert st.screen is screen.screen and callable(st.screen)
+    assert st.site is site.site and callable(st.site)
+    assert st.run_samples is sampling.run_samples
+    assert st.run_band is band.run_band
+    assert st.metrics.__name__ == "stresstest.metrics"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        st.nope  # noqa: B018

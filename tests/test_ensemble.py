@@ -74,3 +74,24 @@ def test_batch_flags_a_scenario_without_equilibrium():
     np.testing.assert_allclose(res["x"].isel(scenario=0).values,
                                run_rationing(eco, good, **strict)["x"].values, rtol=1e-9)
     assert res.attrs["not_converged"] == 1
+
+
+def test_ensemble_counts_non_converged_scenarios_of_every_chunk():
+    """``attrs["not_converged"]`` counts the scenarios of all chunks (it was the first
+    chunk's count): the scenario without equilibrium sits in the second chunk."""
+    from stresstest.compiled import no_shock
+    from stresstest.testing import random_economy
+
+    eco = random_economy(1, 5, seed=18, density=1.0)
+    rng = np.random.default_rng(87)
+    bad = no_shock(eco, 4)
+    kappa = np.where(rng.uniform(size=(1, 5)) < 0.4, rng.uniform(0, 1, (1, 5)), 1.0)
+    bad["kappa"][:] = kappa[:, :, None]
+    alpha = np.where(rng.uniform(size=5) < 0.4, rng.uniform(0, 1, 5), 1.0)
+    bad["alpha_M"][:] = alpha[:, None]
+    bad["alpha_route"][:] = alpha[:, None, None]
+    good = no_shock(eco, 4)
+    good["kappa"][0, 1] = 0.8
+    res = run_ensemble(eco, [good, good, bad], chunk_size=2, recipe="strict")
+    assert res["converged"].values.tolist() == [True, True, False]
+    assert res.attrs["not_converged"] == 1

@@ -792,7 +792,8 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
 
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
-                    max_outer=500, orders_tol=1e-9, anderson_depth=5, warm_start=True):
+                    max_outer=500, orders_tol=1e-9, anderson_depth=5, warm_start=True,
+                    flag_not_converged=False):
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
@@ -813,8 +814,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     orders at the round's plan, ``θ`` absolute, re-sourced orders relative to the plan); it
     leaves the batch in the round its step falls below ``orders_tol`` (its outputs are those
     of that round); after ``max_outer`` rounds the rest are returned with ``converged`` False
-    (a batch of one raises :class:`NotConverged`). ``warm_start``: each round's
-    delivery-ratio solve starts from the previous round's policy (:func:`_delivery_fixed_point`);
+    (a batch of one raises :class:`NotConverged` unless ``flag_not_converged``).
+    ``warm_start``: each round's delivery-ratio solve starts from the previous round's policy
+    (:func:`_delivery_fixed_point`);
     the answer is the same as from a cold start (tested on the shipped library), only faster.
     """
     st = pb.st
@@ -961,7 +963,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         col_step = np.where(broken, np.inf, col_step)
         done = (col_step < orders_tol) | broken
         if outer >= max_outer and not done.all():
-            if K == 1:
+            if K == 1 and not flag_not_converged:
                 raise NotConverged("orders", outer, float(col_step.max()))
             done[:] = True  # a batch reports its non-converged scenarios in ``converged``
         if not done.any():

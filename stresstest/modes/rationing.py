@@ -257,8 +257,10 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
 
 
 def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, exports,
-           opt):
-    """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K)."""
+           opt, flag_not_converged=False):
+    """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K). A scenario
+    without equilibrium raises :class:`ConvergenceError` when it runs alone, unless
+    ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size)."""
     d = derive(economy)
     st = structure(economy, recipe)
     R, P, n = d.n_region, d.n_sector, d.n
@@ -297,7 +299,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  else None)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
-              warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"])
+              warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
+              flag_not_converged=flag_not_converged)
 
     def run():
         try:
@@ -586,7 +589,8 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
                    for lo in range(0, len(statics), size)]
     if stacked:
         batches = [(part, None) for part in batches]
-    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec), opt)
+    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec), opt,
+                   flag_not_converged=True)
             for part, rec in batches]
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))

@@ -13,17 +13,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import time
 
 import numpy as np
 
-from stresstest import site as S
 from stresstest.api import resolve_plan
 from stresstest.economy import load_economy
 from stresstest.metrics import plan_cost
 from stresstest.plan import list_plans
 from stresstest.scenario import builtin_scenarios
+
+S = importlib.import_module("stresstest.site")  # the module (st.site is the function)
 
 RUNTIME_SCENARIOS = ("coastal-blockade", "energy-import-cutoff", "sichuan-earthquake")
 
