@@ -247,6 +247,7 @@ def draw_numbers(res: xr.Dataset, res_none: xr.Dataset, cost: float) -> dict:
     h = metrics.headline(res, res_none, cost=cost)
     out = {k: float(h.get(k, np.nan)) for k in DRAW_KEYS}
     out.update({k: float(v) for k, v in h.items() if k.startswith("csr:")})
+    out["converged"] = True
     if "time" in res["x"].dims:
         out["path"] = np.asarray(metrics.surviving_share(res, "x").values, float)
     return out
@@ -283,14 +284,24 @@ def _compiled_draws(eco, scenario, inputs, values, horizon):
 def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> dict:
     """``{plan: [draw_numbers per draw]}``: every draw a plain run of each plan."""
     from .api import run
+    from .errors import ConvergenceError
 
     out = {name: [] for name in plans}
+    failed = {**{k: np.nan for k in DRAW_KEYS}, "converged": False}
     for shock, prm in zip(shocks, params):
         opts = {**options, **prm}
-        none = run(eco, shock, None, mode=mode, **opts)
+        try:
+            none = run(eco, shock, None, mode=mode, **opts)
+        except ConvergenceError:
+            none = None
         for name, plan in plans.items():
-            res = none if plan is None else run(eco, shock, plan, mode=mode, **opts)
-            out[name].append(draw_numbers(res, none, metrics.plan_cost(plan)))
+            try:
+                if none is None:
+                    raise ConvergenceError("no-plan run of the draw has no equilibrium")
+                res = none if plan is None else run(eco, shock, plan, mode=mode, **opts)
+                out[name].append(draw_numbers(res, none, metrics.plan_cost(plan)))
+            except ConvergenceError:
+                out[name].append(dict(failed))
     return out
 
 
@@ -308,14 +319,21 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
     csr = metrics.critical_supply(res)["national"].transpose("product", "scenario")
     event = rate["plan"] * scales
     benefit = rate["none"] * scales - event
+    ok = np.ones(event.size, bool)
+    for r in (res, res_none):
+        if "converged" in r:
+            ok &= r["converged"].values.astype(bool)
     out = []
     for k in range(event.size):
         d = {"output_share": float(share["x"][k]), "va_share": float(share["va"][k]),
              "amplification": float(amp[k]), "va_loss_event": float(event[k]),
-             "benefit": float(benefit[k]),
-             "breakeven_p": metrics.breakeven_probability(benefit[k], cost)}
+             "benefit": float(benefit[k]), "converged": bool(ok[k]),
+             "breakeven_p": metrics.breakeven_probability(benefit[k], cost) if ok[k]
+             else np.nan}
         d.update({f"csr:{p}": float(v) for p, v in zip(csr["product"].values,
                                                        csr.values[:, k])})
+        if not ok[k]:
+            d.update({key: np.nan for key in d if key != "converged"})
         out.append(d)
     return out
 
@@ -444,19 +462,25 @@ def _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options):
 
     names = list(compiled)
     n = values.shape[0]
-    first = per_plan[names[0]][0]
+    # the layout (products, path length) from a draw that found its equilibrium; the numbers
+    # of a draw without one (converged False) are NaN
+    first = next((d for p in names for d in per_plan[p] if d.get("converged", True)),
+                 per_plan[names[0]][0])
     products = [k[4:] for k in first if k.startswith("csr:")]
     data = {key: (("plan", "sample"), np.array([[d[key] for d in per_plan[p]] for p in names]))
             for key in DRAW_KEYS}
     data["csr"] = (("plan", "sample", "product"), np.array(
-        [[[d[f"csr:{q}"] for q in products] for d in per_plan[p]] for p in names]).reshape(
-        len(names), n, len(products)))
+        [[[d.get(f"csr:{q}", np.nan) for q in products] for d in per_plan[p]]
+         for p in names]).reshape(len(names), n, len(products)))
     coords = {"plan": names, "sample": np.arange(n), "input": [i.name for i in inputs],
               "product": products}
     if "path" in first:
+        blank = np.full(first["path"].size, np.nan)
         data["path"] = (("plan", "sample", "time"), np.array(
-            [[d["path"] for d in per_plan[p]] for p in names]))
+            [[d.get("path", blank) for d in per_plan[p]] for p in names]))
         coords["time"] = np.arange(first["path"].size)
+    data["converged"] = (("plan", "sample"), np.array(
+        [[bool(d.get("converged", True)) for d in per_plan[p]] for p in names]))
     data["plan_annual_cost"] = ("plan", np.array([metrics.plan_cost(compiled[p])
                                                   for p in names]))
     data["draw"] = (("sample", "input"), values.reshape(n, len(inputs)))
@@ -464,6 +488,9 @@ def _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options):
     ds["input_low"] = ("input", np.array([i.low for i in inputs], float))
     ds["input_high"] = ("input", np.array([i.high for i in inputs], float))
     ds["input_meaning"] = ("input", np.array([i.meaning for i in inputs], dtype=str))
+    ds["converged"].attrs["long_name"] = (
+        "the draw's runs (this plan and no plan) found an equilibrium; the numbers of a draw "
+        "without one are NaN and left out of the quantiles")
     ds.attrs.update({
         "scenario": sc.name, "mode": mode, "recipe": "central",
         "design": "Latin hypercube (scipy.stats.qmc), uniform on each range",
@@ -519,6 +546,8 @@ def sample_table(samples: xr.Dataset, quantiles=QUANTILES) -> pd.DataFrame:
         rows[plan] = row
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index.name = "plan"
+    df["not_converged"] = [int((~samples["converged"].sel(plan=p).values).sum())
+                           if "converged" in samples else 0 for p in df.index]
     df.attrs.update({"samples": int(samples.sizes["sample"]), "seed": samples.attrs.get("seed"),
                      "scenario": samples.attrs.get("scenario", "")})
     return df

@@ -315,3 +315,32 @@ def test_trade_draws_are_plain_runs_on_the_reweighted_economy(china31):
         assert float(got["output_share"]) == pytest.approx(h["output_share"], rel=1e-8)
         assert float(got["va_loss_event"]) == pytest.approx(h["va_loss_event"], rel=1e-8)
         assert float(got["benefit"]) == pytest.approx(h["benefit"], rel=1e-6)
+
+
+def test_draws_without_equilibrium_are_flagged_and_left_out():
+    """A draw whose runs miss the equilibrium (here: 5 order rounds at orders_tol 1e-15) is
+    flagged, NaN and left out of the quantiles, on the batched and the plain path alike (the
+    plain path's single runs raise ConvergenceError; it must not abort the band), and the
+    report says how many."""
+    from stresstest.report.samples import sample_section
+
+    eco = random_economy(3, 4, seed=1)
+    sc = parse_scenario(RANGED)
+    kw = dict(samples=8, seed=1, max_outer=5, orders_tol=1e-15)
+    batched = run_samples(eco, sc, [_plan(eco)], **kw)
+    plain = run_samples(eco, sc, [_plan(eco)], batched=False, **kw)
+    ok = batched["converged"].values
+    assert ok.any() and not ok.all()
+    np.testing.assert_array_equal(ok, plain["converged"].values)
+    for s in (batched, plain):
+        assert np.isnan(s["output_share"].values[~ok]).all()
+        assert np.isfinite(s["output_share"].values[ok]).all()
+    np.testing.assert_allclose(batched["output_share"].values[ok],
+                               plain["output_share"].values[ok], rtol=1e-9)
+    table = sample_table(batched)
+    kept = batched["output_share"].sel(plan="none").values
+    assert table.loc["none", "output_share_q50"] == pytest.approx(
+        np.median(kept[np.isfinite(kept)]))
+    assert table.loc["none", "not_converged"] == int((~ok[0]).sum())
+    failed = int((~ok).any(axis=0).sum())
+    assert f"{failed} of 8 draws found no equilibrium" in sample_section(batched, eco)["intro"]

@@ -22,6 +22,9 @@ TEXT = {
         "fan_y": "output", "fan_x": "day",
         "first_note": ("'ranks first': share of draws in which the plan has the lowest p* "
                        "among the plans (draws where no plan saves anything count for none)."),
+        "failed": (" {k} of {n} draws found no equilibrium in at least one run (the order "
+                   "rounds cycle: docs/rationing.md) and are left out of the quantiles of the "
+                   "plans concerned."),
     },
     "zh": {
         "title": "有多确定：抽样区间",
@@ -34,6 +37,7 @@ TEXT = {
         "inputs": "不确定输入", "input": "输入", "range": "范围", "meaning": "含义",
         "fan": "全国产出：各次抽样的中位数与5%–95%区间（占基准的比例）", "fan_y": "产出", "fan_x": "天",
         "first_note": "“排名第一”：该方案在各方案中p*最低的抽样所占比例（没有任何方案挽回损失的抽样不计入）。",
+        "failed": "{n}次抽样中有{k}次至少一次运行未找到均衡（订单迭代循环，见docs/rationing.md），未计入相关方案的分位数。",
     },
 }
 
@@ -80,9 +84,14 @@ def sample_section(samples: xr.Dataset, economy: xr.Dataset, unit=None, lang: st
             (T["none"] if p == "none" else str(p)): tuple(q.sel(plan=p).values)
             for p in map(str, samples["plan"].values)},
             title=T["fan"], ylabel=T["fan_y"], xlabel=T["fan_x"])
+    n = int(samples.sizes["sample"])
+    intro = T["intro"].format(n=n, seed=samples.attrs.get("seed", 0))
+    failed = int((~samples["converged"].values).any(axis=0).sum()) \
+        if "converged" in samples else 0
+    if failed:
+        intro += T["failed"].format(k=failed, n=n)
     return {"title": T["title"], "fan": fan,
-            "intro": T["intro"].format(n=int(samples.sizes["sample"]),
-                                       seed=samples.attrs.get("seed", 0)),
+            "intro": intro,
             "table": _table(headers, rows),
             "inputs_title": T["inputs"],
             "inputs": _table([T["input"], T["range"], T["meaning"]], inputs,
