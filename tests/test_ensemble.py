@@ -45,16 +45,13 @@ def test_dask_distributed_matches_in_process(tiny):
     np.testing.assert_allclose(remote["x"].values, local["x"].values, rtol=1e-12)
 
 
-def test_batch_flags_a_scenario_without_equilibrium():
-    """One scenario whose order rounds find no equilibrium (found by search) is flagged and
-    NaN in a batch, the others are unaffected; alone it raises a clear ConvergenceError."""
-    from stresstest import ConvergenceError
+def _without_equilibrium():
+    """``(economy, good, bad)``: the order rounds of the strict cascade on this economy and
+    shock ``bad`` jump between binding inputs (residual ~0.2 after 500 rounds; found by
+    searching seeds); ``good`` converges."""
     from stresstest.compiled import no_shock
     from stresstest.testing import random_economy
 
-    # the order rounds of the strict cascade on this economy and shock jump between binding
-    # inputs (residual ~0.2 after 500 rounds); found by searching seeds (the scenario used
-    # before the rounds iterated on the order state converges now)
     eco = random_economy(1, 5, seed=18, density=1.0)
     rng = np.random.default_rng(87)
     bad = no_shock(eco, 4)
@@ -65,6 +62,15 @@ def test_batch_flags_a_scenario_without_equilibrium():
     bad["alpha_route"][:] = alpha[:, None, None]
     good = no_shock(eco, 4)
     good["kappa"][0, 1] = 0.8
+    return eco, good, bad
+
+
+def test_batch_flags_a_scenario_without_equilibrium():
+    """One scenario whose order rounds find no equilibrium (found by search) is flagged and
+    NaN in a batch, the others are unaffected; alone it raises a clear ConvergenceError."""
+    from stresstest import ConvergenceError
+
+    eco, good, bad = _without_equilibrium()
     strict = {"recipe": "strict"}  # the scenario was found for the strict cascade
     with pytest.raises(ConvergenceError, match="no equilibrium"):
         run_rationing(eco, bad, **strict)
@@ -79,19 +85,7 @@ def test_batch_flags_a_scenario_without_equilibrium():
 def test_ensemble_counts_non_converged_scenarios_of_every_chunk():
     """``attrs["not_converged"]`` counts the scenarios of all chunks (it was the first
     chunk's count): the scenario without equilibrium sits in the second chunk."""
-    from stresstest.compiled import no_shock
-    from stresstest.testing import random_economy
-
-    eco = random_economy(1, 5, seed=18, density=1.0)
-    rng = np.random.default_rng(87)
-    bad = no_shock(eco, 4)
-    kappa = np.where(rng.uniform(size=(1, 5)) < 0.4, rng.uniform(0, 1, (1, 5)), 1.0)
-    bad["kappa"][:] = kappa[:, :, None]
-    alpha = np.where(rng.uniform(size=5) < 0.4, rng.uniform(0, 1, 5), 1.0)
-    bad["alpha_M"][:] = alpha[:, None]
-    bad["alpha_route"][:] = alpha[:, None, None]
-    good = no_shock(eco, 4)
-    good["kappa"][0, 1] = 0.8
+    eco, good, bad = _without_equilibrium()
     res = run_ensemble(eco, [good, good, bad], chunk_size=2, recipe="strict")
     assert res["converged"].values.tolist() == [True, True, False]
     assert res.attrs["not_converged"] == 1

@@ -122,6 +122,16 @@ annual_cost_share = 0.1
     return compile_plan(parse_plan(text), eco)
 
 
+def _plain_headline(eco, sc, inputs, row, plan):
+    """``(metrics.headline, recipe parameters)`` of one draw run the plain way: the scenario
+    with the drawn values compiled on ``eco``, ``st.run`` without and with ``plan``."""
+    ev, prm = split_draw(inputs, row)
+    shock = compile_scenario(sc.with_values(ev), eco)
+    none = st.run(eco, shock, None, **prm)
+    res = st.run(eco, shock, plan, **prm)
+    return metrics.headline(res, none, cost=metrics.plan_cost(plan)), prm
+
+
 def test_each_draw_is_a_plain_run_with_the_drawn_inputs():
     """The per-draw numbers equal metrics.headline of st.run with the drawn scenario and
     parameters (the sampled path is no shortcut)."""
@@ -132,11 +142,7 @@ def test_each_draw_is_a_plain_run_with_the_drawn_inputs():
     inputs = uncertain_inputs(sc)
     assert list(s["input"].values) == [i.name for i in inputs]
     for k in (0, 3):
-        ev, prm = split_draw(inputs, s["draw"].values[k])
-        shock = compile_scenario(sc.with_values(ev), eco)
-        none = st.run(eco, shock, None, **prm)
-        res = st.run(eco, shock, plan, **prm)
-        h = metrics.headline(res, none, cost=metrics.plan_cost(plan))
+        h, _ = _plain_headline(eco, sc, inputs, s["draw"].values[k], plan)
         got = s.sel(plan="standby", sample=k)
         assert float(got["output_share"]) == pytest.approx(h["output_share"], rel=1e-12)
         assert float(got["va_share"]) == pytest.approx(h["va_share"], rel=1e-12)
@@ -304,13 +310,9 @@ def test_trade_draws_are_plain_runs_on_the_reweighted_economy(china31):
         key = trade_key(inputs, row)
         assert [name for name, _ in key] == ["gamma", "home_share"]
         eco = reweight_trade(china31, **dict(key))
-        ev, prm = split_draw(inputs, row)
-        assert not any(name.startswith("trade_") for name in prm)
-        shock = compile_scenario(sc.with_values(ev), eco)
         plan = compile_plan(load_plan("western-energy-reserve"), eco)
-        none = st.run(eco, shock, None, **prm)
-        res = st.run(eco, shock, plan, **prm)
-        h = metrics.headline(res, none, cost=metrics.plan_cost(plan))
+        h, prm = _plain_headline(eco, sc, inputs, row, plan)
+        assert not any(name.startswith("trade_") for name in prm)
         got = s.sel(plan="western-energy-reserve", sample=k)
         assert float(got["output_share"]) == pytest.approx(h["output_share"], rel=1e-8)
         assert float(got["va_loss_event"]) == pytest.approx(h["va_loss_event"], rel=1e-8)
