@@ -955,15 +955,20 @@ _probability_option = click.option(
          "(repeatable) [default: 1%, 2%, 5%].")
 _samples_option = click.option(
     "--samples", type=click.IntRange(0, None), default=0, show_default=True, metavar="N",
-    help="Also draw N samples of the uncertain inputs (scenario ranges, recipe parameters) "
-         "for the 5-50-95% band and each plan's chance of ranking first (modes rationing "
-         "and dynamic; dynamic adds a fan chart to the report).")
+    help="Also draw N samples of the uncertain inputs (scenario ranges, recipe parameters, "
+         "the trade calibration of china31) for the 5-50-95% band and each plan's chance of "
+         "ranking first (modes rationing and dynamic; dynamic adds a fan chart to the report).")
 _seed_option = click.option("--seed", type=click.IntRange(0, None), default=0,
                             show_default=True, help="Seed of the sampled design.")
 _scheduler_option = click.option(
     "--scheduler", default=None, metavar="ADDRESS",
     help="Run the samples on dask.distributed: a scheduler address or 'local' (a "
          "LocalCluster) [default: in this process].")
+
+
+def _sampling_options(fn):
+    """``--samples``, ``--seed`` and ``--scheduler`` (run, compare, report)."""
+    return _samples_option(_seed_option(_scheduler_option(fn)))
 
 
 def _check_samples(mode, samples, scheduler) -> None:
@@ -1031,9 +1036,7 @@ _band_option = click.option(
               help="Write tidy CSVs (one per variable, with units) to this folder.")
 @_unit_option
 @_band_option
-@_samples_option
-@_seed_option
-@_scheduler_option
+@_sampling_options
 @_strict_option
 def run(scenario, economy, plan, mode, horizon, options, output, fmt, csv_dir, unit, band,
         samples, seed, scheduler):
@@ -1202,9 +1205,7 @@ def _plan_list(plan):
 @_unit_option
 @_probability_option
 @_band_option
-@_samples_option
-@_seed_option
-@_scheduler_option
+@_sampling_options
 @_strict_option
 def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, probabilities,
             band, samples, seed, scheduler):
@@ -1386,9 +1387,7 @@ def make_report(eco, scenario: str, plan_names, *, mode="rationing", horizon=Non
 @_unit_option
 @_probability_option
 @_band_option
-@_samples_option
-@_seed_option
-@_scheduler_option
+@_sampling_options
 @_strict_option
 def report(scenario, plan, mode, economy, horizon, options, output, lang, unit, probabilities,
            band, samples, seed, scheduler):
