@@ -473,7 +473,8 @@ def economy_info(eco) -> list[tuple[str, str]]:
         text += "; no international trade in the table (exports and imports are zero)"
     out.append(("interregional trade", text))
     for k, v in eco.attrs.items():
-        if k in ("title", "description", "units"):
+        # calibration_range_*: numeric twins of the calibration_*_range texts
+        if k in ("title", "description", "units") or k.startswith("calibration_range_"):
             continue
         out.append((k, _attr_text(k, v)))
     return out
