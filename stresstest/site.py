@@ -1,7 +1,8 @@
 r"""Backup siting: what should each host region hold, and how much, for a given budget?
 
 Candidates are units of backup (:class:`Candidate`): standby capacity of a sector in a region
-(1% of the sector's national output), a national stockpile of a product (10 days of its
+(1% of the sector's national output; for a sector bound to land or deposits only where the
+region already has it, :data:`RESOURCE_SECTORS`), a national stockpile of a product (10 days of its
 baseline imports or essential use) and extra corridor capacity between region groups (5% of
 the baseline flow), each with the annual cost the plan format gives it (``docs/scenarios.md``,
 plan cost assumptions) and a maximum number of units. The objective of a portfolio, over a
@@ -44,7 +45,12 @@ DEFAULTS = {
     "standby_ramp": 30, "standby_max_units": 5,
     "stock_days": 10, "stock_cost_share": 0.03, "stock_max_units": 6,
     "corridor_extra": 0.05, "corridor_cost_share": 0.02, "corridor_max_units": 4,
+    "resource_min_lq": 1.0,
 }
+#: Sectors bound to land or deposits (NBS 42 labels; those the economy has): standby capacity
+#: of one is offered only in regions whose location quotient of it is at least
+#: ``resource_min_lq`` (a backup mine or farm needs the deposit or the land).
+RESOURCE_SECTORS = ("agriculture", "coal", "oil_gas", "metal_ores", "nonmetal_ores")
 
 
 @dataclass(frozen=True)
@@ -112,12 +118,14 @@ def _compile(economy, name, units, notes=None):
 
 def default_candidates(economy, sectors=None, products=None, regions=None,
                        groups=(("west", "coastal"), ("central", "coastal")),
-                       **sizes) -> list[Candidate]:
+                       resource_sectors=None, **sizes) -> list[Candidate]:
     """Default candidates: standby of ``sectors`` (default: the critical sectors that are
     tradable) in ``regions`` (default: the inland regions), national stockpiles of ``products``
     (default: critical storable products; basis imports where the product is imported, else
     essential use) and corridors between the region ``groups``; unit sizes and cost rates from
-    :data:`DEFAULTS` (override with keyword arguments)."""
+    :data:`DEFAULTS` (override with keyword arguments). Standby of a ``resource_sectors``
+    sector (default: :data:`RESOURCE_SECTORS` the economy has) only where its location
+    quotient ``LQ[r, s] = (x[r, s] / x[r]) / (x[s] / x)`` is at least ``resource_min_lq``."""
     p = {**DEFAULTS, **sizes}
     unknown = sorted(set(sizes) - set(DEFAULTS))
     if unknown:
@@ -135,9 +143,19 @@ def default_candidates(economy, sectors=None, products=None, regions=None,
     if products is None:
         products = [s for s, c, st in zip(labels, crit, storable) if c and st]
     imports = (economy["M"].sum(["region", "sector"]) + economy["MY"].sum(["region", "use"]))
+    if resource_sectors is None:
+        resource_sectors = [s for s in RESOURCE_SECTORS if s in labels]
+    unknown = sorted(set(resource_sectors) - set(labels))
+    if unknown:
+        raise InputError(f"site: resource_sectors names unknown sector(s) {', '.join(unknown)}")
+    x = economy["x"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lq = ((x / x.sum("sector")) / (x.sum("region") / x.sum())).fillna(0.0)
     out = []
     for s in sectors:
         for r in regions:
+            if s in resource_sectors and float(lq.sel(region=r, sector=s)) < p["resource_min_lq"]:
+                continue
             out.append(Candidate(
                 "standby", f"standby {s} in {r}",
                 tuple(sorted({"region": r, "sector": s, "capacity_share": p["standby_share"],

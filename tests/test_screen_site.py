@@ -210,3 +210,27 @@ def test_new_industry_bad_input():
     with pytest.raises(PlanError, match="one sector in one host region"):
         compile_plan(parse_plan(NEW_LINE.replace('region = "R1"', 'region = ["R1", "R0"]'),
                                 "<p>"), eco)
+
+
+def test_standby_of_a_resource_sector_only_where_the_region_has_it(china31):
+    """No backup mine or farm without the deposit or the land: standby of coal, oil and gas,
+    ores and agriculture is offered only where the region's location quotient is >= 1 (china31
+    has no oil and gas output in Jiangxi, which the optimiser used to pick)."""
+    from stresstest.errors import InputError
+    from stresstest.site import RESOURCE_SECTORS, default_candidates
+
+    x = china31["x"]
+    lq = (x / x.sum("sector")) / (x.sum("region") / x.sum())
+    cands = default_candidates(china31)
+    standby = [dict(c.element) for c in cands if c.kind == "standby"]
+    assert "standby oil_gas in Jiangxi" not in {c.label for c in cands}
+    for e in standby:
+        if e["sector"] in RESOURCE_SECTORS:
+            assert float(lq.sel(region=e["region"], sector=e["sector"])) >= 1.0, e
+    # manufacturing backups are offered in every inland region
+    inland = int((~china31["coastal"].values.astype(bool)).sum())
+    assert sum(e["sector"] == "electronics" for e in standby) == inland
+    every = default_candidates(china31, resource_sectors=[])
+    assert sum(c.kind == "standby" for c in every) > len(standby)
+    with pytest.raises(InputError, match="unknown sector"):
+        default_candidates(china31, resource_sectors=["unobtainium"])
