@@ -1253,15 +1253,14 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
         shares = ("output_share", "va_share", "worst_csr", "worst_region", "worst_product",
                   "output_share_horizon", "output_trough", "output_trough_day",
                   "recovery_day", "va_share_horizon", "va_trough")
-        sheets = {}
-        if sampled is not None:
-            sheets["sampled band"] = sampled.reset_index()
         sheets = {"economics": econ[["plan", "rank"] + [
                       c for c in econ.columns if base(c) in money
                       or base(c).startswith("bc_at_")]],
                   "outcomes": econ[["plan"] + [c for c in econ.columns if base(c) in shares
                                                or base(c).startswith("csr:")]],
-                  "all numbers": econ, **sheets}
+                  "all numbers": econ}
+        if sampled is not None:
+            sheets["sampled band"] = sampled.reset_index()
         click.echo(f"wrote {tables.write_xlsx(output, sheets, tables.notes_rows(df, extra))}")
         return
     text = _format_compare(df, eco, fmt, extra)

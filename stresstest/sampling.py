@@ -76,45 +76,46 @@ class Uncertain:
 
 #: Recipe parameters drawn by default: ranges centred on the recipe's defaults
 #: (:data:`stresstest.recipe.PARAMETERS`), with the reason for each width.
-UNCERTAIN_PARAMETERS = {
-    "inventory_scale": Uncertain(
+UNCERTAIN_PARAMETERS = {u.name: u for u in (
+    Uncertain(
         "inventory_scale", 0.5, 1.5, "factor",
         "input stocks: Pichler et al. (2022) inventory ratios are industry medians of UK data; "
         "Chinese firms' stocks and their dispersion are not measured here (+-50%)"),
-    "spare_scale": Uncertain(
+    Uncertain(
         "spare_scale", 0.5, 1.5, "factor",
         "share of the idle capacity implied by NBS utilisation 2017 that can really be run "
         "(+-50%)"),
-    "spare_ramp_days": Uncertain(
+    Uncertain(
         "spare_ramp_days", 10.0, 50.0, "days",
         "days for idle capacity to come on line (assumption: 30, from 10 to 50)"),
-    "resourcing_imports": Uncertain(
+    Uncertain(
         "resourcing_imports", 0.10, 0.40, "share of lost imports",
         "share of lost imports domestic product may replace (assumption: 0.25, from 0.1 to "
         "0.4)"),
-    "resourcing_friction": Uncertain(
+    Uncertain(
         "resourcing_friction", 0.0, 0.10, "share of flow value",
         "extra cost of substituted flows (assumption: 5%, from 0 to 10%)"),
-    "resourcing_ramp_days": Uncertain(
+    Uncertain(
         "resourcing_ramp_days", 10.0, 50.0, "days",
         "days for re-sourcing to reach its extent (assumption: 30, from 10 to 50)"),
-    "materiality": Uncertain(
+    Uncertain(
         "materiality", 0.0025, 0.01, "share of output",
         "rating variant: a rated input binds from 0.25%, 0.5% (central) or 1% of output",
         choices=(0.0025, 0.005, 0.01)),
-}
+)}
 
 #: Trade calibration parameters drawn when the economy stores their range
-#: (``attrs["calibration_range_<name>"]``): ``{name: (keyword of reweight_trade, unit,
-#: meaning)}``.
+#: (``attrs["calibration_range_<name>"]``): ``{keyword of reweight_trade: (unit, meaning)}``.
 TRADE_PARAMETERS = {
-    "gamma": ("gamma", "exponent",
+    "gamma": ("exponent",
               "distance elasticity of interprovincial trade (gravity model); range where the "
               "calibration objective is within +1 of its minimum"),
-    "home_share": ("home_share", "share",
+    "home_share": ("share",
                    "share of non-tradables served in-province; range where the calibration "
                    "objective is within +1 of its minimum (upper end: the bound 0.99)"),
 }
+#: Prefix of the trade calibration inputs' names (``trade_gamma``).
+_TRADE = "trade_"
 #: Strata per trade parameter: each is drawn at the midpoints of this many equal strata.
 TRADE_LEVELS = 3
 
@@ -133,14 +134,18 @@ def trade_inputs(economy: xr.Dataset | None) -> list[Uncertain]:
     parameters were chosen, not fitted)."""
     out = []
     attrs = {} if economy is None else economy.attrs
-    for name, (_, unit, meaning) in TRADE_PARAMETERS.items():
-        rng = attrs.get(f"calibration_range_{name}")
-        if rng is None:
+    for name, (unit, meaning) in TRADE_PARAMETERS.items():
+        key = f"calibration_range_{name}"
+        if key not in attrs:
             continue
-        lo, hi = (float(v) for v in np.asarray(rng, float).ravel()[:2])
+        rng = np.asarray(attrs[key], float).ravel()
+        if rng.shape != (2,) or not np.isfinite(rng).all() or rng[0] > rng[1]:
+            raise InputError(f"economy attrs {key}={attrs[key]!r} must be a range [low, high] "
+                             "of two finite numbers")
+        lo, hi = float(rng[0]), float(rng[1])
         step = (hi - lo) / TRADE_LEVELS
         levels = tuple(round(lo + step * (k + 0.5), 6) for k in range(TRADE_LEVELS))
-        out.append(Uncertain(f"trade_{name}", lo, hi, unit,
+        out.append(Uncertain(f"{_TRADE}{name}", lo, hi, unit,
                              f"{meaning}; drawn at {', '.join(f'{v:g}' for v in levels)}",
                              choices=levels, field="economy"))
     return out
@@ -215,7 +220,7 @@ def split_draw(inputs: list[Uncertain], row) -> tuple[dict, dict]:
 def trade_key(inputs: list[Uncertain], row) -> tuple:
     """The trade calibration of one draw: ``((keyword of reweight_trade, value), ...)``,
     empty when none is drawn."""
-    return tuple((TRADE_PARAMETERS[inp.name[len("trade_"):]][0], float(v))
+    return tuple((inp.name.removeprefix(_TRADE), float(v))
                  for inp, v in zip(inputs, row) if inp.field == "economy")
 
 
@@ -286,23 +291,26 @@ def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> di
     from .api import run
     from .errors import ConvergenceError
 
+    def attempt(plan, opts, shock):
+        try:
+            return run(eco, shock, plan, mode=mode, **opts)
+        except ConvergenceError:
+            return None
+
     out = {name: [] for name in plans}
-    failed = {**{k: np.nan for k in DRAW_KEYS}, "converged": False}
     for shock, prm in zip(shocks, params):
         opts = {**options, **prm}
-        try:
-            none = run(eco, shock, None, mode=mode, **opts)
-        except ConvergenceError:
-            none = None
+        none = attempt(None, opts, shock)
         for name, plan in plans.items():
-            try:
-                if none is None:
-                    raise ConvergenceError("no-plan run of the draw has no equilibrium")
-                res = none if plan is None else run(eco, shock, plan, mode=mode, **opts)
-                out[name].append(draw_numbers(res, none, metrics.plan_cost(plan)))
-            except ConvergenceError:
-                out[name].append(dict(failed))
+            res = none if plan is None or none is None else attempt(plan, opts, shock)
+            out[name].append(_failed_numbers() if res is None
+                             else draw_numbers(res, none, metrics.plan_cost(plan)))
     return out
+
+
+def _failed_numbers() -> dict:
+    """The numbers of a draw whose runs found no equilibrium: NaN, ``converged`` False."""
+    return {**{k: np.nan for k in DRAW_KEYS}, "converged": False}
 
 
 def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) -> list[dict]:
@@ -325,15 +333,15 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
             ok &= r["converged"].values.astype(bool)
     out = []
     for k in range(event.size):
+        if not ok[k]:
+            out.append(_failed_numbers())
+            continue
         d = {"output_share": float(share["x"][k]), "va_share": float(share["va"][k]),
              "amplification": float(amp[k]), "va_loss_event": float(event[k]),
-             "benefit": float(benefit[k]), "converged": bool(ok[k]),
-             "breakeven_p": metrics.breakeven_probability(benefit[k], cost) if ok[k]
-             else np.nan}
+             "benefit": float(benefit[k]), "converged": True,
+             "breakeven_p": metrics.breakeven_probability(benefit[k], cost)}
         d.update({f"csr:{p}": float(v) for p, v in zip(csr["product"].values,
                                                        csr.values[:, k])})
-        if not ok[k]:
-            d.update({key: np.nan for key in d if key != "converged"})
         out.append(d)
     return out
 

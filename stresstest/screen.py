@@ -110,6 +110,16 @@ def _haversine_km(lon1, lat1, lon2, lat2):
     return 6371.0 * 2 * np.arcsin(np.sqrt(np.minimum(1.0, a)))
 
 
+def location_quotient(x: np.ndarray, idx) -> np.ndarray:
+    """``LQ_r(G) = (Σ_{s∈G} x[r, s] / Σ_s x[r, s]) / (Σ_{r,s∈G} x / Σ x)`` per region of the
+    sector group ``idx`` (column indices of ``x``, output by region and sector (R, S)); a
+    region without output has share 0 (NaN when the group has no output anywhere)."""
+    xr_tot = x.sum(axis=1)
+    share = x[:, idx].sum(axis=1) / np.where(xr_tot > 0, xr_tot, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return share / (x[:, idx].sum() / x.sum())
+
+
 def structural_indicators(economy: xr.Dataset, groups: dict | None = None) -> dict:
     """The indicators of criteria (a)-(d) (numpy arrays over regions, see
     :data:`INDICATORS`)."""
@@ -121,13 +131,8 @@ def structural_indicators(economy: xr.Dataset, groups: dict | None = None) -> di
     x = d.x.reshape(R, S)
     xr_tot = x.sum(axis=1)
     X = x.sum()
-
-    def lq(idx):
-        share = x[:, idx].sum(axis=1) / np.where(xr_tot > 0, xr_tot, 1.0)
-        return share / (x[:, idx].sum() / X)
-
-    out = {"lq_agriculture": lq(g["agriculture"]), "lq_energy": lq(g["energy"]),
-           "lq_minerals": lq(g["minerals"]), "lq_water": lq(g["water"])}
+    out = {f"lq_{group}": location_quotient(x, g[group])
+           for group in ("agriculture", "energy", "minerals", "water")}
     Z = economy["Z"].transpose("origin", "product", "region", "sector").values
     Y = economy["Y"].transpose("origin", "product", "region", "use").values
     M = economy["M"].transpose("product", "region", "sector").values
@@ -166,7 +171,7 @@ def structural_indicators(economy: xr.Dataset, groups: dict | None = None) -> di
         ent = -np.where(shares > 0, shares * np.log(shares), 0.0).sum(axis=1)
     out["diversity"] = np.exp(ent) / S
     crit = economy["critical"].values.astype(bool)
-    out["lq_critical"] = lq(list(np.flatnonzero(crit)))
+    out["lq_critical"] = location_quotient(x, list(np.flatnonzero(crit)))
     # input needs of the critical sectors, nationally, by supplying product
     crit_ind = np.tile(crit, R)
     need = (d.a_prod[:, crit_ind] * d.x[crit_ind][None, :]).sum(axis=1)  # (P,)

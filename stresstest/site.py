@@ -148,13 +148,16 @@ def default_candidates(economy, sectors=None, products=None, regions=None,
     unknown = sorted(set(resource_sectors) - set(labels))
     if unknown:
         raise InputError(f"site: resource_sectors names unknown sector(s) {', '.join(unknown)}")
-    x = economy["x"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lq = ((x / x.sum("sector")) / (x.sum("region") / x.sum())).fillna(0.0)
+    from .screen import location_quotient
+
+    x = economy["x"].transpose("region", "sector").values
+    region_labels = [str(r) for r in economy["region"].values]
+    lq = {s: dict(zip(region_labels, location_quotient(x, [labels.index(s)])))
+          for s in resource_sectors}
     out = []
     for s in sectors:
         for r in regions:
-            if s in resource_sectors and float(lq.sel(region=r, sector=s)) < p["resource_min_lq"]:
+            if s in lq and not lq[s][r] >= p["resource_min_lq"]:
                 continue
             out.append(Candidate(
                 "standby", f"standby {s} in {r}",

@@ -346,3 +346,13 @@ def test_draws_without_equilibrium_are_flagged_and_left_out():
     assert table.loc["none", "not_converged"] == int((~ok[0]).sum())
     failed = int((~ok).any(axis=0).sum())
     assert f"{failed} of 8 draws found no equilibrium" in sample_section(batched, eco)["intro"]
+
+
+@pytest.mark.parametrize("bad", [[2.0], [1.0, 2.0, 3.0], [3.0, 2.0], [1.0, float("nan")]])
+def test_malformed_trade_range_is_refused_not_truncated(bad):
+    from stresstest.sampling import trade_inputs
+
+    eco = random_economy(3, 4, seed=1)
+    eco.attrs["calibration_range_gamma"] = bad
+    with pytest.raises(InputError, match="calibration_range_gamma"):
+        trade_inputs(eco)

@@ -120,7 +120,7 @@ def structure(economy: xr.Dataset, recipe: Recipe):
     return cache[key]
 
 
-def recipe_of(economy: xr.Dataset, shocks, options: dict) -> Recipe:
+def recipe_of(economy: xr.Dataset, shocks, options: dict, where: str = "rationing") -> Recipe:
     """The recipe of a run: defaults, then the scenario's ``[parameters]``, then ``options``
     (recipe keys only). Scenarios of one batch must agree on their parameters."""
     _, params = split_options(options)
@@ -128,7 +128,7 @@ def recipe_of(economy: xr.Dataset, shocks, options: dict) -> Recipe:
     if any(f != found[0] for f in found[1:]):
         raise InputError("rationing: the scenarios of one batch set different recipe "
                          "[parameters]; run them separately")
-    return resolve_recipe(economy, {**found[0], **params}, where="rationing")
+    return resolve_recipe(economy, {**found[0], **params}, where=where)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -536,12 +536,9 @@ def _variant_recipes(economy, shocks, options, variants):
         if bad:
             raise InputError(f"rationing: variants[{k}]: {', '.join(bad)} cannot vary within "
                              f"a batch (allowed: {', '.join(VARIANT_PARAMETERS)})")
-    _, params = split_options(options)
-    found = scenario_parameters(shocks[0])
-    recipes = [resolve_recipe(economy, {**found, **params, **v}, where=f"rationing variants[{k}]")
+    structural = recipe_of(economy, shocks, {**options, "inventory_scale": 1.0})
+    recipes = [recipe_of(economy, shocks[:1], {**options, **v}, f"rationing variants[{k}]")
                for k, v in enumerate(variants)]
-    structural = resolve_recipe(economy, {**found, **params, "inventory_scale": 1.0},
-                                where="rationing")
     return structural, recipes
 
 
@@ -569,8 +566,8 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
         _check_shock(economy, shocks, where="shocks")
         recipe = recipe_of(economy, [shocks], options)
         first = shocks.isel(scenario=0)
-        batches = [static_inputs(economy, shocks.isel(scenario=slice(lo, lo + opt["batch_size"])),
-                                 plan) for lo in range(0, K, opt["batch_size"])]
+        batches = [(static_inputs(economy, shocks.isel(scenario=slice(lo, lo + opt["batch_size"])),
+                                  plan), None) for lo in range(0, K, opt["batch_size"])]
     else:
         shocks = list(shocks)
         names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
@@ -578,17 +575,16 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
             raise InputError("rationing: run_rationing_batch needs at least one shock")
         for k, sh in enumerate(shocks):
             _check_shock(economy, sh, where=f"shock {k}")
-        recipe = recipe_of(economy, shocks, options)
         recipes = None
-        if variants is not None:
+        if variants is None:
+            recipe = recipe_of(economy, shocks, options)
+        else:
             recipe, recipes = _variant_recipes(economy, shocks, options, variants)
         first = shocks[0]
         statics = [static_inputs(economy, sh, plan) for sh in shocks]
         size = opt["batch_size"]
         batches = [(statics[lo:lo + size], None if recipes is None else recipes[lo:lo + size])
                    for lo in range(0, len(statics), size)]
-    if stacked:
-        batches = [(part, None) for part in batches]
     outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec), opt,
                    flag_not_converged=True)
             for part, rec in batches]

@@ -738,12 +738,10 @@ def chokepoints_from_values(values: xr.DataArray, economy: xr.Dataset, *, title:
 
 
 from .render import render_html, render_markdown, write_report  # noqa: E402
+from .samples import sample_section  # noqa: E402
 
 __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_markdown",
            "write_report", "money_scale", "fmt_pct", "fmt_band", "fmt_alternatives",
            "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline", "surviving",
            "critical_supply",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]
-
-
-from .samples import sample_section  # noqa: E402  (the sampled band's section)
