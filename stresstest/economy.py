@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import tempfile
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +287,8 @@ class Derived:
     sourcing shares ``A[i, j] / a[product(i), j]``; ``x`` (n) gross output; ``fd`` (n) final
     demand for each industry's output incl. exports; ``Ydest`` (n, R, U) domestic final use by
     destination; ``exports`` (n); ``MY`` (P, R, U); ``product_of`` (n) product index of each
-    industry; ``region_of`` (n).
+    industry; ``region_of`` (n). ``own`` (n) is set on the table net of own use
+    (:func:`net_of_own_use`) only.
     """
 
     n_region: int
@@ -306,6 +307,9 @@ class Derived:
     region_of: np.ndarray
     _lu: object = field(default=None, repr=False)
     _luT: object = field(default=None, repr=False)
+    own: np.ndarray | None = field(default=None, repr=False)
+    _gross: object = field(default=None, repr=False)
+    _net: object = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -366,6 +370,10 @@ class Derived:
 
     def _solve(self, rhs, trans: bool) -> np.ndarray:
         rhs = np.asarray(rhs, dtype=np.float64)
+        if self._gross is not None:  # net of own use: (I - Ã)^-1 = diag(1 - δ) (I - A)^-1
+            keep = (1.0 - self.own).reshape((-1,) + (1,) * (rhs.ndim - 1))
+            return (self._gross._solve(keep * rhs, True) if trans
+                    else keep * self._gross._solve(rhs, False))
         if self.method == "neumann":
             return self._neumann(rhs, trans)
         lu = self.lu
@@ -406,6 +414,47 @@ def derive(ds: xr.Dataset) -> Derived:
     return d
 
 
+def _product_requirements(A: sp.spmatrix, product_of, n_product: int):
+    """``(a_prod, tau0)``: requirements per product ``a[p, j] = Σ_(i: product(i) = p) A[i, j]``
+    (P, n) and sourcing shares ``τ[i, j] = A[i, j] / a[product(i), j]`` (n x n, CSC)."""
+    n = A.shape[0]
+    P = sp.csr_matrix((np.ones(n), (product_of, np.arange(n))), shape=(n_product, n))
+    a_prod = np.asarray((P @ A).todense())
+    Acoo = A.tocoo()
+    denom = a_prod[product_of[Acoo.row], Acoo.col]
+    tau_vals = np.divide(Acoo.data, denom, out=np.zeros_like(Acoo.data), where=denom > 0)
+    return a_prod, sp.csc_matrix((tau_vals, (Acoo.row, Acoo.col)), shape=(n, n))
+
+
+def net_of_own_use(d: Derived) -> Derived:
+    r"""The table with every industry's use of its own output netted out (cached on ``d``).
+
+    ``δ_j = A[j, j]`` is industry ``j``'s use of its own output (same province, same sector)
+    per unit of output. Net output ``x̃ = (1 − δ) x`` is what ``j`` delivers to everyone
+    else; per unit of it ``j`` needs ``Ã[i, j] = A[i, j] / (1 − δ_j)`` of every other input
+    (``Ã[j, j] = 0``), likewise ``AM`` and ``v``. Final use and imports are unchanged and
+    ``I − Ã = (I − A) diag(1 − δ)^{-1}``, so ``(I − Ã)^{-1} f = (1 − δ) (I − A)^{-1} f``: the
+    Leontief model is the same (no new factorisation). ``own`` on the result holds ``δ``.
+    Rationing uses this table: a supplier serves its own use first (a power plant's own
+    electricity does not queue behind its customers; see ``docs/rationing.md``).
+    """
+    if d._net is not None:
+        return d._net
+    n = d.n
+    A = sp.csc_matrix(d.A)
+    own = np.asarray(A.diagonal(), dtype=np.float64).copy()
+    own[~np.isfinite(own) | (own < 0) | (own >= 1.0 - 1e-12) | (d.x <= 0)] = 0.0
+    keep = 1.0 - own
+    A_net = sp.csc_matrix((A - sp.diags(own)) @ sp.diags(1.0 / keep))
+    A_net.setdiag(np.where(own > 0, 0.0, A_net.diagonal()))
+    A_net.eliminate_zeros()
+    a_prod, tau0 = _product_requirements(A_net, d.product_of, d.n_sector)
+    net = replace(d, x=d.x * keep, A=A_net, AM=d.AM / keep[None, :], v=d.v / keep,
+                  a_prod=a_prod, tau0=tau0, _lu=None, _luT=None, _net=None, _gross=d, own=own)
+    d._net = net
+    return net
+
+
 def _compute_derived(ds: xr.Dataset) -> Derived:
     R, S = ds.sizes["region"], ds.sizes["sector"]
     n = R * S
@@ -417,13 +466,7 @@ def _compute_derived(ds: xr.Dataset) -> Derived:
     v = ds["V"].sum("component").transpose("region", "sector").values.reshape(n) * inv
     product_of = np.tile(np.arange(S), R)
     region_of = np.repeat(np.arange(R), S)
-    # a_prod[p, j] = sum over rows i with product(i) == p of A[i, j]
-    P = sp.csr_matrix((np.ones(n), (product_of, np.arange(n))), shape=(S, n))
-    a_prod = np.asarray((P @ A).todense())
-    Acoo = A.tocoo()
-    denom = a_prod[product_of[Acoo.row], Acoo.col]
-    tau_vals = np.divide(Acoo.data, denom, out=np.zeros_like(Acoo.data), where=denom > 0)
-    tau0 = sp.csc_matrix((tau_vals, (Acoo.row, Acoo.col)), shape=(n, n))
+    a_prod, tau0 = _product_requirements(A, product_of, S)
     Y = ds["Y"].transpose("origin", "product", "region", "use").values.reshape(n, R, -1)
     exports = ds["exports"].transpose("region", "sector").values.reshape(n)
     fd = Y.sum(axis=(1, 2)) + exports

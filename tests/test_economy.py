@@ -5,7 +5,7 @@ import pytest
 import xarray as xr
 
 from stresstest import EconomyError, InputError, load_economy, save_economy, validate_economy
-from stresstest.economy import derive, make_economy, spectral_radius_bound
+from stresstest.economy import derive, make_economy, net_of_own_use, spectral_radius_bound
 from stresstest.testing import random_economy
 
 from .conftest import shared_file
@@ -49,6 +49,32 @@ def test_sourcing_shares_sum_to_one_per_product(tiny):
     sums = d.pool_by_product(tau)
     used = d.a_prod > 0
     np.testing.assert_allclose(sums[used], 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_table_net_of_own_use_is_the_same_leontief_economy(seed):
+    """Netting each industry's use of its own output out of the table keeps the accounts:
+    ``Ã x̃ + f = x̃`` with ``x̃ = (1 − δ) x``, ``(I − Ã)^-1 f = (1 − δ) (I − A)^-1 f`` (also
+    transposed), the same value added and imports, no own use left, and the same sourcing
+    shares of every other input."""
+    d = derive(random_economy(3, 4, seed=seed, density=1.0))
+    dn = net_of_own_use(d)
+    keep = 1.0 - dn.own
+    assert dn.own.max() > 0 and np.all(dn.A.diagonal() == 0)
+    np.testing.assert_allclose(dn.x, keep * d.x, rtol=1e-15)
+    np.testing.assert_allclose(dn.A @ dn.x + d.fd, dn.x, rtol=1e-12, atol=1e-12 * d.x.max())
+    f = np.random.default_rng(seed).uniform(size=(d.n, 3))
+    np.testing.assert_allclose(dn.solve(f), keep[:, None] * d.solve(f), rtol=1e-12)
+    np.testing.assert_allclose(dn.solve(f), np.linalg.solve(np.eye(d.n) - dn.A.toarray(), f),
+                               rtol=1e-10)
+    np.testing.assert_allclose(dn.solve_transposed(f),
+                               np.linalg.solve((np.eye(d.n) - dn.A.toarray()).T, f), rtol=1e-10)
+    np.testing.assert_allclose(dn.v * dn.x, d.v * d.x, rtol=1e-12)
+    np.testing.assert_allclose(dn.AM @ dn.x, d.AM @ d.x, rtol=1e-12)
+    other = d.product_of[:, None] != d.product_of[None, :]  # (origin, buyer) of another product
+    dense, dense_n = d.tau0.toarray(), dn.tau0.toarray()
+    np.testing.assert_allclose(dense_n[other], dense[other], rtol=1e-12, atol=1e-15)
+    assert net_of_own_use(d) is dn
 
 
 def test_netcdf_round_trip_exact(tmp_path, tiny):

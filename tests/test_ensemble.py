@@ -45,10 +45,16 @@ def test_dask_distributed_matches_in_process(tiny):
     np.testing.assert_allclose(remote["x"].values, local["x"].values, rtol=1e-12)
 
 
+#: order rounds allowed in the tests of scenarios without equilibrium: ``bad`` needs 11 with
+#: the strict recipe, ``good`` 1. (Scenarios that find no equilibrium in 500 rounds became too
+#: rare to pin one: none among 5,400 random shocks of 18 tiny economies once suppliers serve
+#: their own use first.)
+_ROUNDS = {"recipe": "strict", "max_outer": 5}
+
+
 def _without_equilibrium():
-    """``(economy, good, bad)``: the order rounds of the strict cascade on this economy and
-    shock ``bad`` jump between binding inputs (residual ~0.2 after 500 rounds; found by
-    searching seeds); ``good`` converges."""
+    """``(economy, good, bad)``: with :data:`_ROUNDS`, the order rounds of shock ``bad``
+    reach no equilibrium, ``good`` converges."""
     from stresstest.compiled import no_shock
     from stresstest.testing import random_economy
 
@@ -71,7 +77,7 @@ def test_batch_flags_a_scenario_without_equilibrium():
     from stresstest import ConvergenceError
 
     eco, good, bad = _without_equilibrium()
-    strict = {"recipe": "strict"}  # the scenario was found for the strict cascade
+    strict = _ROUNDS
     with pytest.raises(ConvergenceError, match="no equilibrium"):
         run_rationing(eco, bad, **strict)
     res = run_rationing_batch(eco, [good, bad], **strict)
@@ -86,6 +92,18 @@ def test_ensemble_counts_non_converged_scenarios_of_every_chunk():
     """``attrs["not_converged"]`` counts the scenarios of all chunks (it was the first
     chunk's count): the scenario without equilibrium sits in the second chunk."""
     eco, good, bad = _without_equilibrium()
-    res = run_ensemble(eco, [good, good, bad], chunk_size=2, recipe="strict")
+    res = run_ensemble(eco, [good, good, bad], chunk_size=2, **_ROUNDS)
     assert res["converged"].values.tolist() == [True, True, False]
     assert res.attrs["not_converged"] == 1
+
+
+@pytest.mark.parametrize("recipe", ["central", "strict"])
+def test_random_china31_scenarios_find_their_equilibrium(china31, recipe):
+    """Random shocks on the calibrated china31 reach an equilibrium: 30 of 100 (central) did
+    not while a supplier rationed its own use of its own output (a self-using supplier's
+    delivery ratio fell from 1 to ~0.05 once its orders passed capacity by 4%, and the order
+    rounds cycled around that edge)."""
+    res = run_ensemble(china31, random_shocks(china31, 48, seed=0), recipe=recipe)
+    print(f"\n{recipe}: {res.attrs['not_converged']} of 48 without equilibrium, "
+          f"mean {float(res['rounds'].mean()):.1f} rounds")
+    assert res.attrs["not_converged"] == 0

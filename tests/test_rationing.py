@@ -63,6 +63,20 @@ def test_half_capacity_supplier_halves_critical_buyer():
     assert res["binding_product"].values[0, 1] == 0
 
 
+@pytest.mark.parametrize("remaining", [0.96, 0.5])
+def test_supplier_serves_its_own_use_first(remaining):
+    """S0 uses 30 of its 100 of output itself (a power plant's own electricity) and sells 70
+    to S1, for which it is critical. With its capacity cut to ``g`` it makes ``g`` of its
+    output and delivers ``0.7 g`` of 70 needed: both industries run at ``g``. Rationing its own
+    use with its customers' used to collapse both to 0 (its delivery ratio
+    ``g (1 − τ) / (1 − g τ)`` with ``τ = 1`` its own share of its product's pool)."""
+    eco = economy([[30, 70], [0, 0]], [0, 200], 1, 2)
+    res = run_rationing(eco, cut(eco, "R0", "S0", remaining), recipe="strict")
+    np.testing.assert_allclose(ratio(res)[0], [remaining, remaining], rtol=1e-9)
+    assert res["binding"].values[0, 0] == BINDING["capacity"]
+    assert res["binding"].values[0, 1] == BINDING["input"]
+
+
 def test_two_origins_are_substitutes_not_complements():
     # buyer (R0, S1) sources S0 half from R0 and half from R1; R0's S0 fails completely
     Z = np.zeros((4, 4))

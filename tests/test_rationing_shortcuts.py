@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import stresstest.kernels.rationing as kr
-from stresstest.economy import derive
+from stresstest.economy import derive, net_of_own_use
 from stresstest.modes.rationing import run_rationing, run_rationing_batch, structure
 from stresstest.recipe import resolve_recipe
 from stresstest.scenario import compile_scenario, list_scenarios, load_scenario
@@ -82,7 +82,7 @@ def test_batch_matches_single_runs_on_library(china31, library):
 def test_orders_through_pooled_rows_equal_dense_orders(china31):
     """Suppliers' orders ``Gᵀ O_a`` (and ``A v = Gt (Ha v)``) equal the sums over the dense
     ``A``: ``Σ_j A[i, j] y[p(i), j]`` for order bases ``y`` (P, n)."""
-    d = derive(china31)
+    d = net_of_own_use(derive(china31))  # the table the rationing runs on
     rec = resolve_recipe(china31, {})
     st = structure(china31, rec)
     first = rec.crit | rec.half
@@ -112,8 +112,10 @@ def test_orders_through_pooled_rows_equal_dense_orders(china31):
 def test_order_bases_broadcast_equal_gathered():
     """Buyers sharing a pooled row per (product, region): the broadcast order bases equal the
     ones gathered row by row. The shortcut needs buyers in a region that share their sourcing
-    shares (a gravity table with one trade matrix for all products); the calibrated china31
-    (issue 15: home shares per product) has none, so a random economy carries the test."""
+    shares (a gravity table with one trade matrix for all products, and no industry's own
+    use netted out, which gives each industry its own row for its product); the calibrated
+    china31 (issue 15: home shares per product) has none, so the gross table of a random
+    economy carries the test."""
     from dataclasses import replace
 
     from stresstest.testing import random_economy
@@ -121,7 +123,8 @@ def test_order_bases_broadcast_equal_gathered():
     eco = random_economy(5, 6, seed=3)
     d = derive(eco)
     rec = resolve_recipe(eco, {})
-    st = structure(eco, rec)
+    st = kr.build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of, d.n_region,
+                            rec.crit, rec.half)
     maps = kr.order_maps(st, d.a_prod, d.AM, rec.crit | rec.half)
     assert maps.pr_row is not None
     rng = np.random.default_rng(1)
@@ -144,7 +147,7 @@ def test_mixed_orders_match_plain_dense_iteration(china31, library, monkeypatch,
     iteration with the dense ``A`` (to the 1e-12 tolerance of both)."""
     calls, orig = _capture(monkeypatch, "mixed_orders")
     run_rationing_batch(china31, library, recipe=recipe)
-    d = derive(china31)
+    d = net_of_own_use(derive(china31))
     A = d.A.toarray()
     (_, fd, xbar, solve), kw = calls[0]
     D, _ = orig(*calls[0][0], **kw)

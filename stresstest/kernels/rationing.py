@@ -86,7 +86,9 @@ class Structure:
     whose sourcing column for product ``row_p[u]`` equals row ``u``'s (buyers in one region
     with identical shares share a row); ``row_r[u]`` the buyers' region. Binding pairs
     ``(pair_p, pair_j)`` sorted by ``j`` with coefficients ``pair_a`` (domestic) and
-    ``pair_m`` (imported), ``pair_row`` their pooled row, ``pair_half`` half-critical flags;
+    ``pair_m`` (imported), ``pair_o`` the buyer's own output (an industry's input of its own
+    product from itself, served first: always available; 0 for other pairs), ``pair_row``
+    their pooled row, ``pair_half`` half-critical flags;
     ``pair_start`` the reduceat offsets of the industries ``pair_js`` that have pairs;
     ``pair_pr`` the flat ``(product, buyer region)`` index of each pair.
     """
@@ -110,6 +112,7 @@ class Structure:
     col_row: np.ndarray = field(repr=False)
     G_rows_of_nz: np.ndarray = field(repr=False)
     pair_pr: np.ndarray = field(repr=False)
+    pair_o: np.ndarray | None = field(default=None, repr=False)
     cache: dict = field(default_factory=dict, repr=False)
 
 
@@ -156,10 +159,14 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
     return G, np.asarray(row_p, np.int64), np.asarray(row_r, np.int64), col_row
 
 
-def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, half) -> Structure:
+def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, half,
+                    own=None) -> Structure:
     """Pooled rows and binding input pairs of an economy (see :class:`Structure`) for the
     critical and half-critical input masks ``crit``, ``half`` (P, n) of a recipe
-    (:mod:`stresstest.kernels.recipe`)."""
+    (:mod:`stresstest.kernels.recipe`). ``own`` (n): each industry's use of its own output
+    per unit of the table's output when the table is net of it
+    (:func:`stresstest.economy.net_of_own_use`; ``tau0``, ``a_prod`` and ``AM`` then exclude
+    it), counted in the pool of its product as always available."""
     P, n = a_prod.shape
     G, row_p, row_r, col_row = pooled_rows(tau0, product_of, region_of, P)
     # a last, empty row stands for "buys none of p at home": r̃ = 0 there, and a = 0
@@ -167,15 +174,19 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, hal
     G = sp.csr_matrix((G.data, G.indices, np.append(G.indptr, G.indptr[-1])), shape=(U + 1, n))
     row_p, row_r = np.append(row_p, 0), np.append(row_r, 0)
     col_row = np.where(col_row >= 0, col_row, U)
-    pp, jj = np.nonzero(crit | half)
+    # an input the buyer no longer takes (its own output, netted out) cannot bind
+    pp, jj = np.nonzero((crit | half) & (a_prod + AM > 0))
     order = np.lexsort((pp, jj))
     pp, jj = pp[order], jj[order]
     js, start = np.unique(jj, return_index=True)
     rows = col_row[pp, jj]
     rows_of_nz = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
+    pair_o = None
+    if own is not None and np.any(own > 0):
+        pair_o = np.where(pp == np.asarray(product_of)[jj], np.asarray(own)[jj], 0.0)
     return Structure(n, n_region, P, np.asarray(region_of), np.asarray(product_of), G, row_p,
                      row_r, pp, jj, rows, a_prod[pp, jj], AM[pp, jj], half[pp, jj], start, js,
-                     col_row, rows_of_nz, pp * n_region + np.asarray(region_of)[jj])
+                     col_row, rows_of_nz, pp * n_region + np.asarray(region_of)[jj], pair_o)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -234,8 +245,9 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
     """Availability of every binding pair ``k = (p, j)`` as an affine function of its pooled
     row's raw availability: ``eff_k = min(1, α_k + β_k r̃_raw[row_k])`` (npairs, K) each.
 
-    ``s_pj = (a (θ + (1 − θ) r̃_raw) + AM α̃ + σ (a + AM)) / (a + AM)`` gives
-    ``β = a (1 − θ) / (a + AM)`` and ``α = (a θ + AM α̃) / (a + AM) + σ``; a half-critical
+    ``s_pj = (o + a (θ + (1 − θ) r̃_raw) + AM α̃ + σ (a + AM)) / (o + a + AM)`` gives
+    ``β = a (1 − θ) / (o + a + AM)`` and ``α = (o + a θ + AM α̃) / (o + a + AM) + σ`` (``o``
+    the buyer's own output, :class:`Structure`'s ``pair_o``); a half-critical
     pair binds as ``(1 + s) / 2``: ``α ← (1 + α) / 2``, ``β ← β / 2`` (``θ`` is the filled
     share of the buyer region's domestic shortfall, ``α̃`` its import availability).
     ``inventory`` (npairs, K): the buyer's input stock, as the share of the window's need it
@@ -245,13 +257,17 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
     c = st.cache.get("pair_weights")
     if c is None:
         a, m = st.pair_a, st.pair_m
+        o = 0.0 if st.pair_o is None else st.pair_o
         half = st.pair_half
         c = st.cache["pair_weights"] = {
-            "wa": (a / (a + m))[:, None], "wm": (m / (a + m))[:, None],
+            "wa": (a / (a + m + o))[:, None], "wm": (m / (a + m + o))[:, None],
+            "wo": None if st.pair_o is None else (o / (a + m + o))[:, None],
             "h": np.where(half, 0.5, 1.0)[:, None], "h0": np.where(half, 0.5, 0.0)[:, None],
             "any_half": bool(half.any())}
     alpha = np.take(alpha_reg.reshape(-1, K), st.pair_pr, axis=0)
     alpha *= c["wm"]
+    if c["wo"] is not None:
+        alpha += c["wo"]
     if sigma is not None:
         alpha += np.take(sigma.reshape(-1, K), st.pair_pr, axis=0)
     if theta_dom is not None:

@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from ..compiled import NATIONAL
-from ..economy import derive
+from ..economy import derive, net_of_own_use
 from ..errors import ConvergenceError, InputError
 from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
 from ..kernels.recipe import capacity_with_spare
@@ -110,13 +110,15 @@ def check_options(options: dict) -> dict:
 
 
 def structure(economy: xr.Dataset, recipe: Recipe):
-    """Cached pooled sourcing rows and binding pairs of an economy for a recipe's classes."""
-    d = derive(economy)
+    """Cached pooled sourcing rows and binding pairs of an economy's table net of own use
+    (:func:`stresstest.economy.net_of_own_use`) for a recipe's classes."""
+    d = net_of_own_use(derive(economy))
     cache = _STRUCTURES.setdefault(d, {})
     key = recipe.key
     if key not in cache:
         cache[key] = build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of,
-                                     d.n_region, recipe.crit, recipe.half)
+                                     d.n_region, recipe.crit, recipe.half,
+                                     own=d.own / (1.0 - d.own))
     return cache[key]
 
 
@@ -262,6 +264,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     without equilibrium raises :class:`ConvergenceError` when it runs alone, unless
     ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size)."""
     d = derive(economy)
+    dn = net_of_own_use(d)  # suppliers serve their own use first
+    keep = (1.0 - dn.own)[:, None]
     st = structure(economy, recipe)
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
@@ -282,14 +286,15 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     fd = fdr.sum(axis=1) + exports  # gross final orders
     drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
     imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
-    route = None if rho is None else _route_function(d, rho, fdr, exports)
+    route = None if rho is None else _route_function(dn, rho, fdr, exports)
     if subst is not None:
-        subst = {**subst, "T0int": _baseline_flows(d)[0]}
+        subst = {**subst, "T0int": _baseline_flows(dn)[0]}
     prio = None
     if opt["rule"] == "mixed" and opt["final_rule"] == "essential_first":
         e = economy["essential_share"].values.astype(float)[d.product_of]
         prio = _consumption_dest(economy, d, delta, K) * e[:, None, None]
-    pb = Problem(st=st, A=d.A, AM=d.AM, a_prod=d.a_prod, solve=d.solve, xbar=xbar, fd=fd,
+    pb = Problem(st=st, A=dn.A, AM=dn.AM, a_prod=dn.a_prod, solve=dn.solve, xbar=xbar * keep,
+                 fd=fd,
                  drawdown=drawdown,
                  imports0=imports0,
                  MYd=MYd_r.sum(axis=0), alpha=alpha, route=route, subst=subst,
@@ -347,6 +352,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     out["kappa"], out["alpha_shock"], out["epsilon"] = kappa, alpha, np.divide(
         exports, d.exports[:, None], out=np.ones_like(exports), where=d.exports[:, None] > 0)
     out["cost"] = _substitution_cost(pb, st, out)
+    for key in ("x", "plan", "D", "Dhat"):  # net of own use -> gross output
+        out[key] = out[key] / keep
     return out
 
 
