@@ -3,6 +3,9 @@ r"""Supply-constrained rationing on an MRIO: pure numerics (numpy/scipy in, nump
 The model (after Pichler & Farmer 2022, *Economic Systems Research* 34(3), adapted to
 multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
 ``(region, sector)`` axis; products ``p``; every array may carry a trailing scenario axis ``K``.
+The mode passes the table net of each industry's use of its own output
+(:func:`stresstest.economy.net_of_own_use`): a supplier serves its own use first, and that
+own share ``o`` of its product's pool is always available (:class:`Structure`'s ``pair_o``).
 
 1. **Orders.** Final users order their desired final demand ``f^d``. Industries order input
    ``p`` on an *order basis* ``y[p, j]``: at first their demand-driven plan ``P = min(x̄, D)``
@@ -21,8 +24,8 @@ multi-regional tables with pooled suppliers). Industries ``i, j`` on the stacked
 
    .. math::
       \tilde r_{pj} = \sum_{i \in p} \tau_{ij}\, c_{i, reg(j)}\, r_i, \qquad
-      s_{pj} = \min\!\Big(1, \frac{a_{pj} \tilde r_{pj} + AM_{pj} \tilde\alpha_p
-               + \sigma_{p, reg(j)}}{a_{pj} + AM_{pj}}\Big), \\
+      s_{pj} = \min\!\Big(1, \frac{o_{pj} + a_{pj} \tilde r_{pj} + AM_{pj} \tilde\alpha_p}
+               {o_{pj} + a_{pj} + AM_{pj}} + \sigma_{p, reg(j)}\Big), \\
       s_j = \min\big(1, \min_{p \in crit(j)} s_{pj}, \min_{p \in half(j)} (1 + s_{pj})/2\big),
       \qquad x_j = \min(s_j P_j, \hat D_j), \qquad r_j = x_j / \hat D_j
 
@@ -245,7 +248,7 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
     """Availability of every binding pair ``k = (p, j)`` as an affine function of its pooled
     row's raw availability: ``eff_k = min(1, α_k + β_k r̃_raw[row_k])`` (npairs, K) each.
 
-    ``s_pj = (o + a (θ + (1 − θ) r̃_raw) + AM α̃ + σ (a + AM)) / (o + a + AM)`` gives
+    ``s_pj = (o + a (θ + (1 − θ) r̃_raw) + AM α̃) / (o + a + AM) + σ`` gives
     ``β = a (1 − θ) / (o + a + AM)`` and ``α = (o + a θ + AM α̃) / (o + a + AM) + σ`` (``o``
     the buyer's own output, :class:`Structure`'s ``pair_o``); a half-critical
     pair binds as ``(1 + s) / 2``: ``α ← (1 + α) / 2``, ``β ← β / 2`` (``θ`` is the filled

@@ -507,7 +507,7 @@ def build_report(
     band_notes = ([L["band_note"]] + [meaning[e] for e in ("central", "low", "high")]
                   if band else [])
     amplification_text = (L["amplification"].format(
-        value=fmt_band(h0, "amplification", lambda v: f"{v:.2f}"),
+        value=fmt_band(h0, "amplification", lambda v: f"{0.0 if abs(v) < 5e-3 else v:.2f}"),
         direct=fmt_pct(h0.get("direct_shock", float("nan")) / factor
                        / float(first["x_baseline"].sum())))
         if amp is not None and np.isfinite(amp) else "")

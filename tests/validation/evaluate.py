@@ -122,8 +122,11 @@ def library(economy=None, modes=("leontief", "dynamic"), samples: int = SAMPLES)
             row[f"ampl_{e}"] = st.metrics.amplification(r)
         if samples:
             drawn = run_samples(eco, item["name"], samples=samples, seed=0)
-            q = np.quantile(drawn["output_share"].sel(plan="none").values, [0.05, 0.5, 0.95])
-            row.update(x_q5=q[0], x_q50=q[1], x_q95=q[2], samples=samples)
+            share = drawn["output_share"].sel(plan="none").values
+            ok = drawn["converged"].sel(plan="none").values.astype(bool)
+            q = np.quantile(share[ok], [0.05, 0.5, 0.95]) if ok.any() else [np.nan] * 3
+            row.update(x_q5=q[0], x_q50=q[1], x_q95=q[2], samples=samples,
+                       not_converged=int((~ok).sum()))
         d = st.metrics.direct_shock(select_estimate(band))
         row["direct"] = d["total"] / float(band["x_baseline"].sum())
         row["direct_capacity"] = d["capacity"] / float(band["x_baseline"].sum())
@@ -149,19 +152,23 @@ def library_markdown(rows, modes=("leontief", "dynamic")) -> str:
     n = rows[0].get("samples", 0) if rows else 0
     lines = ["| scenario | direct shock (capacity) | output surviving central [low – high] | "
              f"output sampled 5% – 50% – 95% ({n} draws) | "
-             "VA surviving central [low – high] | amplification central [low – high] | "
+             "VA surviving central [low – high] | amplification central [least – most] | "
              + " | ".join(f"{m} output" for m in modes) + " |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(modes)]
     for r in rows:
         share = lambda k: f"{100 * r[k]:.1f}%"  # noqa: E731
-        amp = lambda k: "—" if not np.isfinite(r[k]) else f"{r[k]:.2f}"  # noqa: E731
+        amp = lambda v: "—" if not np.isfinite(v) else f"{v:.2f}".replace("-0.00", "0.00")  # noqa: E731
+        # the strict cascade (low output) amplifies most: the bounds in ascending order
+        a_lo, a_hi = sorted((r["ampl_low"], r["ampl_high"]),
+                            key=lambda v: np.inf if not np.isfinite(v) else v)
         lines.append(
             f"| {r['scenario']} | {100 * r['direct']:.2f}% ({100 * r['direct_capacity']:.2f}%) | "
             f"{share('x_central')} [{share('x_low')} – {share('x_high')}] | "
-            + (f"{share('x_q5')} – {share('x_q50')} – {share('x_q95')} | " if "x_q5" in r
-               else "— | ")
+            + (f"{share('x_q5')} – {share('x_q50')} – {share('x_q95')}"
+               + (f" ({r['not_converged']} without equilibrium)" if r.get("not_converged")
+                  else "") + " | " if "x_q5" in r else "— | ")
             + f"{share('va_central')} [{share('va_low')} – {share('va_high')}] | "
-            f"{amp('ampl_central')} [{amp('ampl_low')} – {amp('ampl_high')}] | "
+            f"{amp(r['ampl_central'])} [{amp(a_lo)} – {amp(a_hi)}] | "
             + " | ".join("—" if not np.isfinite(r.get(f"x_{m}", np.nan))
                          else share(f"x_{m}") for m in modes) + " |")
     return "\n".join(lines)
