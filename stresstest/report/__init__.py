@@ -281,6 +281,14 @@ def fmt_ratio(v) -> str:
     return f"{float(v):.2f}"
 
 
+def fmt_amplification(v) -> str:
+    """An amplification (total / direct loss) with 2 decimals; a magnitude that rounds to 0
+    shows as ``0.00``, not ``-0.00`` (a bound whose output barely moves)."""
+    if v is None or not np.isfinite(v):
+        return "—"
+    return fmt_ratio(0.0 if abs(float(v)) < 5e-3 else v)
+
+
 # --------------------------------------------------------------------------- numbers
 
 
@@ -507,7 +515,7 @@ def build_report(
     band_notes = ([L["band_note"]] + [meaning[e] for e in ("central", "low", "high")]
                   if band else [])
     amplification_text = (L["amplification"].format(
-        value=fmt_band(h0, "amplification", lambda v: f"{0.0 if abs(v) < 5e-3 else v:.2f}"),
+        value=fmt_band(h0, "amplification", fmt_amplification),
         direct=fmt_pct(h0.get("direct_shock", float("nan")) / factor
                        / float(first["x_baseline"].sum())))
         if amp is not None and np.isfinite(amp) else "")

@@ -103,7 +103,7 @@ def library(economy=None, modes=("leontief", "dynamic"), samples: int = SAMPLES)
     high], the amplification of each estimate, the sampled 5-50-95% of output
     (``samples`` draws, seed 0; 0 for none) and the other modes' national output
     (``dynamic``: averaged over the scenario's window)."""
-    from stresstest.sampling import run_samples
+    from stresstest.sampling import run_samples, sample_table
 
     import stresstest as st
     from stresstest.band import run_band, select_estimate
@@ -121,12 +121,10 @@ def library(economy=None, modes=("leontief", "dynamic"), samples: int = SAMPLES)
             row[f"va_{e}"] = float(r["va"].sum() / r["va_baseline"].sum())
             row[f"ampl_{e}"] = st.metrics.amplification(r)
         if samples:
-            drawn = run_samples(eco, item["name"], samples=samples, seed=0)
-            share = drawn["output_share"].sel(plan="none").values
-            ok = drawn["converged"].sel(plan="none").values.astype(bool)
-            q = np.quantile(share[ok], [0.05, 0.5, 0.95]) if ok.any() else [np.nan] * 3
-            row.update(x_q5=q[0], x_q50=q[1], x_q95=q[2], samples=samples,
-                       not_converged=int((~ok).sum()))
+            q = sample_table(run_samples(eco, item["name"], samples=samples, seed=0)).loc["none"]
+            row.update(x_q5=q["output_share_q5"], x_q50=q["output_share_q50"],
+                       x_q95=q["output_share_q95"], samples=samples,
+                       not_converged=int(q["not_converged"]))
         d = st.metrics.direct_shock(select_estimate(band))
         row["direct"] = d["total"] / float(band["x_baseline"].sum())
         row["direct_capacity"] = d["capacity"] / float(band["x_baseline"].sum())
@@ -155,12 +153,11 @@ def library_markdown(rows, modes=("leontief", "dynamic")) -> str:
              "VA surviving central [low – high] | amplification central [least – most] | "
              + " | ".join(f"{m} output" for m in modes) + " |",
              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(modes)]
+    from stresstest.report import fmt_amplification, fmt_band
+
     for r in rows:
         share = lambda k: f"{100 * r[k]:.1f}%"  # noqa: E731
-        amp = lambda v: "—" if not np.isfinite(v) else f"{v:.2f}".replace("-0.00", "0.00")  # noqa: E731
-        # the strict cascade (low output) amplifies most: the bounds in ascending order
-        a_lo, a_hi = sorted((r["ampl_low"], r["ampl_high"]),
-                            key=lambda v: np.inf if not np.isfinite(v) else v)
+        amp = {"a": r["ampl_central"], "a_low": r["ampl_low"], "a_high": r["ampl_high"]}
         lines.append(
             f"| {r['scenario']} | {100 * r['direct']:.2f}% ({100 * r['direct_capacity']:.2f}%) | "
             f"{share('x_central')} [{share('x_low')} – {share('x_high')}] | "
@@ -168,7 +165,7 @@ def library_markdown(rows, modes=("leontief", "dynamic")) -> str:
                + (f" ({r['not_converged']} without equilibrium)" if r.get("not_converged")
                   else "") + " | " if "x_q5" in r else "— | ")
             + f"{share('va_central')} [{share('va_low')} – {share('va_high')}] | "
-            f"{amp(r['ampl_central'])} [{amp(a_lo)} – {amp(a_hi)}] | "
+            f"{fmt_band(amp, 'a', fmt_amplification)} | "
             + " | ".join("—" if not np.isfinite(r.get(f"x_{m}", np.nan))
                          else share(f"x_{m}") for m in modes) + " |")
     return "\n".join(lines)
