@@ -40,6 +40,7 @@ import scipy.sparse.linalg as spla
 import xarray as xr
 
 from .errors import EconomyError, InputError
+from .kernels.iomath import pooled_rows
 
 ROUTES = ("sea", "land", "air")
 FLOW_VARIABLES = ("Z", "Y", "exports", "M", "MY", "V", "x")
@@ -310,6 +311,7 @@ class Derived:
     own: np.ndarray | None = field(default=None, repr=False)
     _gross: object = field(default=None, repr=False)
     _net: object = field(default=None, repr=False)
+    _pools: tuple | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -391,6 +393,16 @@ class Derived:
         """``(I - A)^-T rhs``, i.e. row vectors times the Leontief inverse."""
         return self._solve(rhs, trans=True)
 
+    @property
+    def pools(self) -> tuple:
+        """``(G, col_row)`` of :func:`stresstest.kernels.iomath.pooled_rows` for ``tau0``
+        (computed once): buyers with identical sourcing shares of a product share a row."""
+        if self._pools is None:
+            G, _, _, col_row = pooled_rows(self.tau0, self.product_of, self.region_of,
+                                           self.n_sector)
+            self._pools = (G, col_row)
+        return self._pools
+
     def pool_by_product(self, values: np.ndarray) -> np.ndarray:
         """Sum an industry vector/matrix (n, ...) over origins into products (P, ...)."""
         R, S = self.n_region, self.n_sector
@@ -450,7 +462,7 @@ def net_of_own_use(d: Derived) -> Derived:
     A_net.eliminate_zeros()
     a_prod, tau0 = _product_requirements(A_net, d.product_of, d.n_sector)
     net = replace(d, x=d.x * keep, A=A_net, AM=d.AM / keep[None, :], v=d.v / keep,
-                  a_prod=a_prod, tau0=tau0, _lu=None, _luT=None, _net=None, _gross=d, own=own)
+                  a_prod=a_prod, tau0=tau0, _lu=None, _luT=None, _net=None, _gross=d, own=own, _pools=None)
     d._net = net
     return net
 

@@ -201,6 +201,58 @@ def test_dense_and_sparse_backends_agree(eco, params):
     assert (a.binding == b.binding).all()
 
 
+def _traces_agree(a, b, rtol=1e-9):
+    for k in ("x", "capacity", "exports", "f", "essential", "stock", "inventory_days",
+              "overprod"):
+        np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=rtol,
+                                   atol=rtol * np.abs(getattr(b, k)).max(), err_msg=k)
+    assert (a.binding == b.binding).mean() > 0.999
+
+
+def test_pooled_rows_path_equals_the_link_array_path_on_random_tables(eco, monkeypatch):
+    """The pooled-row contractions (forced on a table whose buyers do not share rows) give
+    the dense link array's answer: orders on suppliers, pooled delivery ratios and the
+    re-sourcing deviation's parts."""
+    R, S = 3, 4
+    sh = shock_of(eco, 60, kappa=[((0, 0, slice(5, 35)), 0.5)],
+                  alpha_M=[((1, slice(10, 50)), 0.2)], window=(0, 50))
+    plan = no_plan(eco)
+    plan["substitution_headroom"][:] = 0.3
+    plan["substitution_imports"][:] = 0.5
+    for params in ({}, {"recipe": "strict"}):
+        prm_, rec = resolve_parameters(eco, sh, params)
+        table, prm, path, backups, _ = build_inputs(eco, sh, plan, None, prm_, rec)
+        monkeypatch.setattr(kd._DenseLinks, "POOLED_MAX_FILL", np.inf)
+        pooled = kd.simulate(table, prm, path, backups, dense=True)
+        assert kd._DenseLinks(table)._pool is not None
+        monkeypatch.setattr(kd._DenseLinks, "POOLED_MAX_FILL", -1.0)
+        plain = kd.simulate(table, prm, path, backups, dense=True)
+        assert kd._DenseLinks(table)._pool is None
+        _traces_agree(pooled, plain, rtol=1e-10)
+
+
+@pytest.mark.parametrize("scenario,plan", [("coastal-blockade", None),
+                                           ("energy-import-cutoff", "western-energy-reserve"),
+                                           ("chip-import-cutoff", "sichuan-chongqing-electronics"),
+                                           ("combined-worst-case", "three-tasks-balanced")])
+def test_pooled_rows_path_equals_the_link_array_path_on_china31(china31, scenario, plan):
+    """China31's buyers in one region share their sourcing shares: the dynamic mode contracts
+    with one pooled row per (product, region) instead of the (S, R, n) link array. Same days
+    as the link array path, 120 days of shipped scenarios, with and without a plan."""
+    from stresstest.api import resolve_plan
+    from stresstest.scenario import compile_scenario, load_scenario
+
+    sh = compile_scenario(load_scenario(scenario), china31, horizon=120)
+    pl = resolve_plan(plan, china31)
+    prm_, rec = resolve_parameters(china31, sh, {})
+    table, prm, path, backups, _ = build_inputs(china31, sh, pl, None, prm_, rec)
+    assert kd._DenseLinks(table)._pool is not None
+    pooled = kd.simulate(table, prm, path, backups)
+    table.pools = None
+    plain = kd.simulate(table, prm, path, backups)
+    _traces_agree(pooled, plain)
+
+
 # ----------------------------------------------------------------------------- behaviour
 
 

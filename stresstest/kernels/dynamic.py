@@ -41,7 +41,9 @@ class Table:
     ``x0`` (n) output; ``A`` (n, n) CSC technical coefficients; ``a`` (P, n) product
     requirements; ``AM`` (P, n) import coefficients; ``tau0`` (n, n) CSC sourcing shares;
     ``Y`` (n, R, U) domestic final use by destination; ``exports`` (n); ``MY`` (P, R, U)
-    imported final use; ``cons`` (U) bool consumption uses; ``essential_share`` (P).
+    imported final use; ``cons`` (U) bool consumption uses; ``essential_share`` (P);
+    ``pools`` optional ``(G, col_row)`` of :func:`stresstest.kernels.iomath.pooled_rows` for
+    ``tau0`` (buyers with identical sourcing shares share a row of ``G``).
     """
 
     n_region: int
@@ -56,6 +58,7 @@ class Table:
     MY: np.ndarray
     cons: np.ndarray
     essential_share: np.ndarray
+    pools: tuple | None = None
 
     @property
     def n(self) -> int:
@@ -188,10 +191,25 @@ class _DenseLinks:
     pair-major ``(npairs, R)``, so that re-sourcing costs a fraction of a pass over the links.
     """
 
+    #: Pooled rows replace the dense contractions when ``G`` has at most this share of the
+    #: link array's entries.
+    POOLED_MAX_FILL = 0.25
+
     def __init__(self, t: Table):
         R, S, n = t.n_region, t.n_sector, t.n
         self.R, self.S, self.n = R, S, n
         self.tau0 = np.ascontiguousarray(t.tau0.toarray().reshape(R, S, n).transpose(1, 0, 2))
+        self._pool = None
+        if t.pools is not None and t.pools[0].nnz <= self.POOLED_MAX_FILL * self.tau0.size:
+            G, col_row = t.pools
+            U = G.shape[0]
+            where = np.flatnonzero(col_row.ravel() >= 0)
+            # orders of the buyer-products that share a row, summed: (U, P n)
+            Hsum = sp.csr_matrix((np.ones(where.size), (col_row.ravel()[where], where)),
+                                 shape=(U, S * n))
+            # each buyer-product's row, or U (a row of zeros) where it buys none at home
+            row_of = np.where(col_row.ravel() >= 0, col_row.ravel(), U)
+            self._pool = (sp.csr_matrix(G.T), sp.csr_matrix(G), Hsum, row_of)
         self._z0 = None
         self._t = t
         self._cap_key = self._cap = None
@@ -219,10 +237,22 @@ class _DenseLinks:
         self.pair_s, self.pair_k = s, k
         self.t0p = np.ascontiguousarray(self.tau0[s, :, k])  # (npairs, R)
         self.newmask = self.t0p == 0
+        # Δ as a sparse (npairs, n) matrix: pair (s, k) has Δ[pair, o] in the column of
+        # supplier o S + s; its data are Δ's rows (:meth:`_delta_matrix`), so that
+        # ``D r`` gives ``Σ_o Δ[pair, o] r[o S + s]``
+        R, S = self.R, self.S
+        cols = (np.arange(R)[None, :] * S + s[:, None]).ravel()
+        self._D = sp.csr_matrix((np.zeros(cols.size), cols, np.arange(0, cols.size + 1, R)),
+                                shape=(s.size, self.n))
         # (S, npairs) selector: its data are set to the orders on the pairs (rows sorted)
         self._M = sp.csr_matrix((np.ones(s.size), (s, np.arange(s.size))),
                                 shape=(self.S, s.size))
         self._state = {"u": None, "c": None, "full": None, "target": None}
+        self._dmax = 0.0
+
+    def _delta_matrix(self):
+        self._D.data = self.delta.reshape(-1)
+        return self._D
 
     def _pair_demand(self, Os):
         """Extra orders on suppliers (S, k, R) from the deviation:
@@ -238,7 +268,13 @@ class _DenseLinks:
         """Orders on each supplier ``Σ_k tau[i, k] O[p(i), k]`` (k, n) for a list of order
         arrays ``O`` (P, n); ``alias`` ``{j: i}``: ``Os[j]`` equals ``Os[i]`` on the
         re-sourcing pairs (saves recomputing the deviation's part)."""
-        out = np.matmul(self.tau0, np.stack(Os, axis=2))  # (S, R, k)
+        if self._pool is not None:  # Σ_u G[u, i] Σ_(k in row u) O[p(i), k]
+            GT, _, Hsum, _ = self._pool
+            orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
+            out = self._so((GT @ orders).T)  # (S, k, R)
+            out = out.transpose(0, 2, 1)  # (S, R, k)
+        else:
+            out = np.matmul(self.tau0, np.stack(Os, axis=2))  # (S, R, k)
         if self.delta is not None:
             alias = alias or {}
             own = [j for j in range(len(Os)) if j not in alias]
@@ -260,13 +296,19 @@ class _DenseLinks:
                 out[j] = 1.0
         if live:
             so = self._so(rs[live])
-            out[live] = np.matmul(so, self.tau0).transpose(1, 0, 2)
+            if self._pool is not None:  # r̃[p, k] = (G r)[row of (p, k)], 0 where no row
+                _, G, _, row_of = self._pool
+                per_row = np.zeros((len(live), G.shape[0] + 1))
+                per_row[:, :-1] = (G @ rs[live].T).T
+                out[live] = np.take(per_row, row_of, axis=1).reshape(len(live), self.S,
+                                                                      self.n)
+            else:
+                out[live] = np.matmul(so, self.tau0).transpose(1, 0, 2)
             if self.delta is not None:
-                rows = np.ascontiguousarray(so.transpose(1, 0, 2))  # (k, S, R)
-                for m, j in enumerate(live):
+                D = self._delta_matrix()
+                for j in live:
                     if pair_rows is None or j in pair_rows:
-                        out[j, self.pair_s, self.pair_k] += np.einsum(
-                            "pr,pr->p", self.delta, rows[m][self.pair_s])
+                        out[j, self.pair_s, self.pair_k] += D @ rs[j]
         return out
 
     def shifted_cost(self, O, friction):
@@ -329,16 +371,20 @@ class _DenseLinks:
                 st["target"] = ext - lost * (1.0 - frac[:, None])
         if self.delta is None:
             self.delta = np.zeros_like(self.t0p)
+            self._dmax = 0.0
         if getattr(self, "_buf", None) is None:
             self._buf = np.empty_like(self.t0p)
         if st["target"] is None:
+            # a decay by a constant factor: max |Δ| follows exactly (rounding is monotone)
             self.delta *= 1.0 - rate
-            if np.abs(self.delta).max(initial=0.0) < 1e-12:
+            self._dmax *= 1.0 - rate
+            if self._dmax < 1e-12:
                 self.delta = None
         else:
             step = np.subtract(st["target"], self.delta, out=self._buf)
             step *= rate
             self.delta += step
+            self._dmax = float(np.abs(self.delta).max(initial=0.0))
 
 
 class _SparseLinks:

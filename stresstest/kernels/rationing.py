@@ -56,6 +56,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
+from .iomath import pooled_rows
+
 
 # safeguard of the order rounds: a step this many times the previous one restarts the
 # scenario's Anderson history; after this many restarts its rounds are damped, halving the
@@ -117,49 +119,6 @@ class Structure:
     pair_pr: np.ndarray = field(repr=False)
     pair_o: np.ndarray | None = field(default=None, repr=False)
     cache: dict = field(default_factory=dict, repr=False)
-
-
-def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: int = 12):
-    """Group buyer columns with identical sourcing shares per product and buyer region.
-
-    Returns ``(G, row_p, row_r, col_row)`` with ``col_row[p, j]`` the row of buyer ``j`` for
-    product ``p`` (-1 where ``j`` buys none of ``p``). Shares are compared rounded to
-    ``decimals`` (they are ratios computed column by column).
-    """
-    tau = sp.csc_matrix(tau)
-    n = tau.shape[0]
-    col_row = np.full((n_product, n), -1, dtype=np.int64)
-    rows_i, rows_v, row_len, row_p, row_r = [], [], [], [], []
-    tau_csr = sp.csr_matrix(tau)
-    base = 0
-    for p in range(n_product):  # one vectorised pass per product
-        origins = np.flatnonzero(product_of == p)
-        block = tau_csr[origins].toarray()  # (n_origin_of_p, n)
-        used = np.flatnonzero(block.sum(axis=0) > 0)
-        if used.size == 0:
-            continue
-        keys = np.round(block[:, used].T, decimals)
-        keys = np.concatenate([keys, region_of[used, None].astype(float)], axis=1)
-        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        col_row[p, used] = base + inverse.reshape(-1)
-        rep = used[first]  # a representative buyer of each row
-        sub = block[:, rep].T  # (rows, n_origin_of_p)
-        k, o = np.nonzero(sub)
-        rows_i.append(origins[o])
-        rows_v.append(sub[k, o])
-        row_len.append(np.bincount(k, minlength=rep.size))
-        row_p.append(np.full(rep.size, p))
-        row_r.append(region_of[rep])
-        base += rep.size
-    row_p = np.concatenate(row_p) if row_p else np.zeros(0, np.int64)
-    row_r = np.concatenate(row_r) if row_r else np.zeros(0, np.int64)
-    U = len(row_p)
-    indptr = np.concatenate([[0], np.cumsum(np.concatenate(row_len) if row_len else [])]
-                            ).astype(np.int64)
-    indices = np.concatenate(rows_i) if rows_i else np.zeros(0, np.int64)
-    data = np.concatenate(rows_v) if rows_v else np.zeros(0)
-    G = sp.csr_matrix((data, indices, indptr), shape=(U, n))
-    return G, np.asarray(row_p, np.int64), np.asarray(row_r, np.int64), col_row
 
 
 def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, half,
