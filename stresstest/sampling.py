@@ -349,10 +349,15 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
 def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     """:func:`_run_draws` for mode rationing: the draws that share their binding structure
     (materiality) run as one batch per plan, each with its own recipe parameters
-    (``run_rationing_batch(variants=...)``)."""
-    from .modes.rationing import VARIANT_PARAMETERS, run_rationing_batch
+    (``run_rationing_batch(variants=...)``). With option ``warm_orders`` (the default) the
+    order rounds start near their equilibrium: the no-plan batch from the first draw's
+    equilibrium (solved alone first), each plan's batch from the no-plan equilibrium of the
+    same draws when the plan leaves the economy as it is (a test compares the answers with
+    cold starts)."""
+    from .modes.rationing import VARIANT_PARAMETERS, batch_with_states, check_options
     from .relocate import relocated
 
+    warm = check_options(options)["warm_orders"]
     groups: dict = {}
     for k, prm in enumerate(params):
         key = tuple(sorted((n, v) for n, v in prm.items() if n not in VARIANT_PARAMETERS))
@@ -364,10 +369,20 @@ def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
         variants = [{n: v for n, v in params[k].items() if n in VARIANT_PARAMETERS}
                     for k in idx]
         opts = {**options, **dict(key)}
-        none = run_rationing_batch(eco, batch, None, variants=variants, **opts)
+        start = None
+        if warm and len(batch) > 1:
+            _, ref = batch_with_states(eco, batch[:1], None, variants=variants[:1], **opts)
+            start = ref * len(batch)
+        none, states = batch_with_states(eco, batch, None, variants=variants, start=start,
+                                         **opts)
         for name, plan in plans.items():
-            res = none if plan is None else run_rationing_batch(
-                relocated(eco, plan), batch, plan, variants=variants, **opts)
+            if plan is None:
+                res = none
+            else:
+                e = relocated(eco, plan)
+                res = batch_with_states(e, batch, plan, variants=variants,
+                                        start=states if warm and e is eco else None,
+                                        **opts)[0]
             for k, d in zip(idx, batch_numbers(res, none, scales[idx],
                                                metrics.plan_cost(plan))):
                 out[name][k] = d

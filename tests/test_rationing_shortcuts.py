@@ -2,7 +2,8 @@
 
 The engine iterates the order rounds on the order state with Anderson mixing, sends orders to
 suppliers through the pooled rows instead of the dense ``A``, finds the delivery ratios by
-policy iteration warm-started from the last round, computes the mixed orders ``D`` with
+policy iteration warm-started from the last round, starts the order rounds from a related
+run's equilibrium (``warm_orders``), computes the mixed orders ``D`` with
 Anderson mixing, re-sources only on the pairs and products that can carry flows, keeps its
 Anderson histories in ring buffers, and reduces a shock with a ``scenario`` dim in one pass.
 Each test runs the shortcut and a plain formulation on the same inputs (the warm start
@@ -16,6 +17,7 @@ import pytest
 
 import stresstest.kernels.rationing as kr
 from stresstest.economy import derive, net_of_own_use
+from stresstest.errors import InputError
 from stresstest.modes.rationing import run_rationing, run_rationing_batch, structure
 from stresstest.recipe import resolve_recipe
 from stresstest.scenario import compile_scenario, list_scenarios, load_scenario
@@ -69,6 +71,46 @@ def test_mixed_rounds_match_plain_rounds(china31, library, recipe):
         _assert_same(mixed[var].values[..., ok], plain[var].values[..., ok],
                      f"{recipe}: {var}")
     assert mixed["rounds"].values[ok].sum() < plain["rounds"].values[ok].sum()
+
+
+@pytest.mark.parametrize("plan", ["central-grain-reserve", "western-energy-reserve"])
+def test_stockpile_run_started_from_the_run_without_stocks_matches_a_cold_start(
+        china31, library, plan):
+    """With a plan's stockpiles the rounds run twice (without the stocks, then with them);
+    the second run starts from the first one's equilibrium (option ``warm_orders``). Same
+    answer as starting it from full orders, on every shipped scenario, in fewer rounds."""
+    from stresstest.api import resolve_plan
+
+    pl = resolve_plan(plan, china31)
+    assert float(pl["stock_amount"].sum()) > 0
+    warm = run_rationing_batch(china31, library, pl)
+    cold = run_rationing_batch(china31, library, pl, warm_orders=False)
+    assert bool(warm["converged"].all()) and bool(cold["converged"].all())
+    for var in ("x", "va", "essential", "f"):
+        _assert_same(warm[var].values, cold[var].values, f"{plan}: {var}")
+    assert warm["rounds"].values.sum() < cold["rounds"].values.sum()
+
+
+def test_rounds_started_from_a_related_equilibrium_match_a_cold_start(china31, library):
+    """Order rounds started from another run's final state (``batch_with_states(start=)``:
+    the sampled band starts each plan from the no-plan equilibrium of the same draw, and a
+    group's draws from its first draw's) reach the cold start's equilibrium: every shipped
+    scenario started from the no-plan states of the library under a plan, and from the
+    coastal blockade's state."""
+    from stresstest.api import resolve_plan
+    from stresstest.modes.rationing import batch_with_states
+
+    _, states = batch_with_states(china31, library)
+    blockade = [s.attrs["scenario"] for s in library].index("coastal-blockade")
+    for plan, start in (("three-tasks-balanced", states),
+                        (None, [states[blockade]] * len(library))):
+        pl = resolve_plan(plan, china31)
+        warm, _ = batch_with_states(china31, library, pl, start=start)
+        cold = run_rationing_batch(china31, library, pl, warm_orders=False)
+        for var in ("x", "va", "essential"):
+            _assert_same(warm[var].values, cold[var].values, f"{plan}: {var}")
+    with pytest.raises(InputError, match="one state per shock"):
+        batch_with_states(china31, library, start=states[:2])
 
 
 def test_batch_matches_single_runs_on_library(china31, library):

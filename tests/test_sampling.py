@@ -264,12 +264,14 @@ def test_batch_variants_equal_separate_runs(tiny):
 
 def test_batched_draws_equal_plain_draws_on_the_shipped_library(china31):
     """The batched sampled path (draws grouped by materiality, per-draw recipe parameters in
-    one batch per plan) gives the per-draw numbers of the plain path (each draw its own run,
-    numbers from metrics.headline) on a shipped scenario with ranges and a shipped plan."""
+    one batch per plan, order rounds started from the group's first draw and from the
+    no-plan equilibrium) gives the per-draw numbers of the plain path (each draw its own run
+    from full orders, numbers from metrics.headline) on a shipped scenario with ranges and a
+    shipped plan."""
     kw = dict(samples=6, seed=4, chunk_size=6)
     batched = run_samples(china31, "sichuan-earthquake", ["western-energy-reserve"], **kw)
     plain = run_samples(china31, "sichuan-earthquake", ["western-energy-reserve"],
-                        batched=False, **kw)
+                        batched=False, warm_orders=False, **kw)
     for var in ("output_share", "va_share", "va_loss_event", "amplification", "csr"):
         np.testing.assert_allclose(batched[var].values, plain[var].values, rtol=1e-8,
                                    err_msg=var)
@@ -320,15 +322,15 @@ def test_trade_draws_are_plain_runs_on_the_reweighted_economy(china31):
 
 
 def test_draws_without_equilibrium_are_flagged_and_left_out():
-    """A draw whose runs miss the equilibrium (here: 5 order rounds at orders_tol 1e-15) is
-    flagged, NaN and left out of the quantiles, on the batched and the plain path alike (the
-    plain path's single runs raise ConvergenceError; it must not abort the band), and the
-    report says how many."""
+    """A draw whose runs miss the equilibrium (here: 5 order rounds from full orders at
+    orders_tol 1e-15) is flagged, NaN and left out of the quantiles, on the batched and the
+    plain path alike (the plain path's single runs raise ConvergenceError; it must not abort
+    the band), and the report says how many."""
     from stresstest.report.samples import sample_section
 
     eco = random_economy(3, 4, seed=1)
     sc = parse_scenario(RANGED)
-    kw = dict(samples=8, seed=1, max_outer=5, orders_tol=1e-15)
+    kw = dict(samples=8, seed=1, max_outer=5, orders_tol=1e-15, warm_orders=False)
     batched = run_samples(eco, sc, [_plan(eco)], **kw)
     plain = run_samples(eco, sc, [_plan(eco)], batched=False, **kw)
     ok = batched["converged"].values

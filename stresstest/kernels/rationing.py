@@ -771,7 +771,7 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
                     max_outer=500, orders_tol=1e-9, anderson_depth=5, warm_start=True,
-                    flag_not_converged=False):
+                    flag_not_converged=False, start=None):
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
@@ -796,6 +796,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     ``warm_start``: each round's delivery-ratio solve starts from the previous round's policy
     (:func:`_delivery_fixed_point`);
     the answer is the same as from a cold start (tested on the shipped library), only faster.
+    ``start``: one final ``state`` per scenario (returned in ``state``, the round state of the
+    last round) of runs on the same structure, to start the rounds from instead of full
+    orders (:func:`_start_state`).
     """
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
@@ -826,6 +829,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     scale_e = np.maximum(plan0, 1e-9 * plan0.max(axis=0, initial=0.0) + 1e-300)
     n_o, n_t = scale_o.shape[0], (P * R if subst else 0)
     state = np.concatenate([full0 / scale_o, np.zeros((2 * n_t + (n if subst else 0), K))])
+    if start is not None:
+        state = _start_state(start, state, n_o, subst)
     accel = Anderson(depth=anderson_depth)
     prev_step = np.full(K, np.inf)
     relax = np.ones(K)
@@ -951,7 +956,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                       prio, W, alpha_t, alpha_reg, c, y_new, rt_raw, rt, sigma, theta_dom,
                       theta_imp, extra, share)
         out.update(converged=col_step[dn] < orders_tol, step=col_step[dn],
-                   rounds=np.full(dn.size, outer))
+                   rounds=np.full(dn.size, outer), state=state[:, dn])
         for key, val in out.items():
             if val is None:
                 full[key] = None
@@ -973,6 +978,25 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     step = full.pop("step")
     full.update(iterations=total_it, outer=outer, residual=max(resid_max, float(step.max())))
     return full
+
+
+def _start_state(start, cold, n_o, subst):
+    """The round state to start from: ``start``, one final ``state`` of
+    :func:`solve_rationing` per scenario (vectors, from runs on the same structure), where its
+    parts fit ``cold``'s layout — the order state always, ``θ`` and the re-sourced orders
+    when both runs have substitution — and ``cold``'s elsewhere."""
+    if len(start) != cold.shape[1]:
+        raise ValueError(f"{len(start)} start states for {cold.shape[1]} scenarios")
+    out = cold.copy()
+    for k, vec in enumerate(start):
+        vec = np.asarray(vec, dtype=float)
+        if vec.ndim != 1 or vec.size < n_o:
+            raise ValueError(f"start state {k} of shape {vec.shape} does not fit the order "
+                             f"state ({n_o} numbers)")
+        out[:n_o, k] = vec[:n_o]
+        if subst and vec.size == cold.shape[0]:
+            out[n_o:, k] = vec[n_o:]
+    return out
 
 
 def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, first, prio, W,

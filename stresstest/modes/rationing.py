@@ -52,6 +52,8 @@ DEFAULTS = {
     "batch_size": 16,                  # scenarios per block in run_rationing_batch (16: the
                                        # blocks stay in cache; 32-128 were 10-50% slower)
     "warm_start": True,                # delivery ratios start from the last round's policy
+    "warm_orders": True,               # order rounds start from a related run's equilibrium
+                                       # (stockpiles: the run without them; sampled draws)
     "anderson_depth": 5,               # order rounds mixed over this many past rounds
                                        # (0: plain iteration, the reference path)
 }
@@ -93,10 +95,10 @@ def check_options(options: dict) -> dict:
         raise InputError(f"rationing: option tol={opt['tol']!r} must be > 0")
     if not 0 < opt["damping"] <= 1:
         raise InputError(f"rationing: option damping={opt['damping']!r} must lie in (0, 1]")
-    if not isinstance(opt["warm_start"], (bool, np.bool_)):
-        raise InputError(f"rationing: option warm_start={opt['warm_start']!r} must be true or "
-                         "false")
-    opt["warm_start"] = bool(opt["warm_start"])
+    for key in ("warm_start", "warm_orders"):
+        if not isinstance(opt[key], (bool, np.bool_)):
+            raise InputError(f"rationing: option {key}={opt[key]!r} must be true or false")
+        opt[key] = bool(opt[key])
     depth = opt["anderson_depth"]
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
         raise InputError(f"rationing: option anderson_depth={depth!r} must be an integer >= 0")
@@ -259,10 +261,13 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
 
 
 def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, exports,
-           opt, flag_not_converged=False):
+           opt, flag_not_converged=False, start=None):
     """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K). A scenario
     without equilibrium raises :class:`ConvergenceError` when it runs alone, unless
-    ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size)."""
+    ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size).
+    ``start``: order rounds start from this final ``state`` of a run on the same structure
+    (option ``warm_orders``); the run with a plan's stockpiles starts from the run
+    without them."""
     d = derive(economy)
     dn = net_of_own_use(d)  # suppliers serve their own use first
     keep = (1.0 - dn.own)[:, None]
@@ -307,9 +312,9 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
               flag_not_converged=flag_not_converged)
 
-    def run():
+    def run(start):
         try:
-            out = solve_rationing(pb, **kw)
+            out = solve_rationing(pb, **kw, start=start if opt["warm_orders"] else None)
             out["exports_demand"] = exports
             return out
         except NotConverged as exc:
@@ -321,7 +326,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                    if exc.what == "orders" else
                    f"raise max_iter or tol (tol={opt['tol']:g}), or lower damping")) from None
 
-    out = run()
+    out = run(start)
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
     if np.any(stock_rate != 0):
@@ -332,7 +337,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
         with np.errstate(divide="ignore", invalid="ignore"):
             nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
         pb.stock_int = left[:R] + left[R][None] * nat_share
-        out = run()
+        out = run(list(out["state"].T))
         final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt,
                                 stock_to_region=to_ess)
         used_int = out["stock_used"].transpose(1, 0, 2)
@@ -560,6 +565,14 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
     between them (:data:`VARIANT_PARAMETERS`, over ``options``): the same answers as
     separate runs with those parameters (a test checks it).
     """
+    return batch_with_states(economy, shocks, plan, variants=variants, **options)[0]
+
+
+def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
+                      variants=None, start=None, **options) -> tuple[xr.Dataset, list]:
+    """:func:`run_rationing_batch` and the final order-round state of each scenario (a list
+    of vectors); ``start``: one such state per scenario (or None) to start its order rounds
+    from, taken from a run on the same economy and recipe (option ``warm_orders``)."""
     opt = check_options(options)
     stacked = isinstance(shocks, xr.Dataset) and "scenario" in shocks.dims
     if variants is not None and stacked:
@@ -592,9 +605,16 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
         size = opt["batch_size"]
         batches = [(statics[lo:lo + size], None if recipes is None else recipes[lo:lo + size])
                    for lo in range(0, len(statics), size)]
-    outs = [_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec), opt,
-                   flag_not_converged=True)
-            for part, rec in batches]
+    if start is not None and len(start) != _total_scenarios(batches):
+        raise InputError(f"rationing: start needs one state per shock ({_total_scenarios(batches)}), "
+                         f"got {len(start)}")
+    outs, lo = [], 0
+    for part, rec in batches:
+        k = _batch_size(part)
+        outs.append(_solve(economy, recipe, *_batch_inputs(economy, part, plan, recipe, rec),
+                           opt, flag_not_converged=True,
+                           start=None if start is None else list(start[lo:lo + k])))
+        lo += k
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
@@ -612,4 +632,15 @@ def run_rationing_batch(economy: xr.Dataset, shocks, plan: xr.Dataset | None = N
                                  attrs={"long_name": "order rounds of the scenario"})
     res.attrs["scenario"] = "batch"
     res.attrs["not_converged"] = int((~ok).sum())
-    return res
+    states = [col for o in outs for col in o["state"].T]
+    return res, states
+
+
+def _batch_size(part) -> int:
+    """Scenarios in one block of :func:`batch_with_states` (a list of StaticInputs or one
+    with a trailing scenario axis)."""
+    return len(part) if isinstance(part, list) else part.kappa.shape[1]
+
+
+def _total_scenarios(batches) -> int:
+    return sum(_batch_size(part) for part, _ in batches)
