@@ -723,7 +723,7 @@ def _regional_rows(rows, p, r, n_rows, P, R):
     keys, counts = np.unique(group * n_rows + rows, return_counts=True)
     order = np.lexsort((-counts, keys // n_rows))  # by group, the most frequent row first
     g = keys[order] // n_rows
-    first = np.r_[True, g[1:] != g[:-1]]
+    first = np.r_[g[:1] == g[:1], g[1:] != g[:-1]]
     pr_row = np.full(P * R, n_rows - 1, dtype=np.int64)
     pr_row[g[first]] = keys[order][first] % n_rows
     return pr_row.reshape(P, R), pr_row[group] != rows
