@@ -199,9 +199,11 @@ class _DenseLinks:
         R, S, n = t.n_region, t.n_sector, t.n
         self.R, self.S, self.n = R, S, n
         self.tau0 = np.ascontiguousarray(t.tau0.toarray().reshape(R, S, n).transpose(1, 0, 2))
-        self._pool = None
-        if t.pools is not None and t.pools[0].nnz <= self.POOLED_MAX_FILL * self.tau0.size:
+        self._pool = self._col_row = None
+        if t.pools is not None:
             G, col_row = t.pools
+            self._col_row = col_row
+        if t.pools is not None and G.nnz <= self.POOLED_MAX_FILL * self.tau0.size:
             U = G.shape[0]
             where = np.flatnonzero(col_row.ravel() >= 0)
             # orders of the buyer-products that share a row, summed: (U, P n)
@@ -213,8 +215,8 @@ class _DenseLinks:
         self._z0 = None
         self._t = t
         self._cap_key = self._cap = None
-        self.delta = None       # (npairs, R) deviation from tau0, or None while at tau0
-        self.pair_s = self.pair_k = None
+        self.delta = None       # (ngroups, R) deviation from tau0, or None while at tau0
+        self.pair_s = self.pair_k = self.pair_g = None
 
     def _ind(self, so):
         """(S, R, k) -> industry vectors (k, n), region-major."""
@@ -230,23 +232,31 @@ class _DenseLinks:
             self._z0 = np.ascontiguousarray(z.transpose(1, 0, 2))
         return self._z0
 
-    # ---- re-sourcing deviation on pairs
+    # ---- re-sourcing deviation on pairs, stored once per group of pairs with equal shares
     def setup_resourcing(self, mask):
-        """Buyer-products ``mask`` (P, n) that may re-source."""
+        """Buyer-products ``mask`` (P, n) that may re-source. Pairs in one pooled row have the
+        same sourcing shares, hence the same re-sourcing targets and deviation from the
+        start: the deviation is stored once per group (a pooled row; each pair its own group
+        without pooled rows)."""
         s, k = np.nonzero(mask)
-        self.pair_s, self.pair_k = s, k
-        self.t0p = np.ascontiguousarray(self.tau0[s, :, k])  # (npairs, R)
+        if self._col_row is not None:
+            _, rep, g = np.unique(self._col_row[s, k], return_index=True, return_inverse=True)
+        else:
+            rep, g = np.arange(s.size), np.arange(s.size)
+        g = g.reshape(-1)
+        self.pair_s, self.pair_k, self.pair_g = s, k, g
+        self.group_s = s[rep]
+        self.t0p = np.ascontiguousarray(self.tau0[s[rep], :, k[rep]])  # (ngroups, R)
         self.newmask = self.t0p == 0
-        # Δ as a sparse (npairs, n) matrix: pair (s, k) has Δ[pair, o] in the column of
-        # supplier o S + s; its data are Δ's rows (:meth:`_delta_matrix`), so that
-        # ``D r`` gives ``Σ_o Δ[pair, o] r[o S + s]``
-        R, S = self.R, self.S
-        cols = (np.arange(R)[None, :] * S + s[:, None]).ravel()
+        # Δ as a sparse (ngroups, n) matrix: group g of product s has Δ[g, o] in the column
+        # of supplier o S + s; its data are Δ's rows (:meth:`_delta_matrix`), so that
+        # ``D r`` gives ``Σ_o Δ[g, o] r[o S + s]``
+        R, S, m = self.R, self.S, rep.size
+        cols = (np.arange(R)[None, :] * S + self.group_s[:, None]).ravel()
         self._D = sp.csr_matrix((np.zeros(cols.size), cols, np.arange(0, cols.size + 1, R)),
-                                shape=(s.size, self.n))
-        # (S, npairs) selector: its data are set to the orders on the pairs (rows sorted)
-        self._M = sp.csr_matrix((np.ones(s.size), (s, np.arange(s.size))),
-                                shape=(self.S, s.size))
+                                shape=(m, self.n))
+        # (S, ngroups) selector: its data are set to the orders of each group
+        self._M = sp.csr_matrix((np.ones(m), (self.group_s, np.arange(m))), shape=(S, m))
         self._state = {"u": None, "c": None, "full": None, "target": None}
         self._dmax = 0.0
 
@@ -254,13 +264,18 @@ class _DenseLinks:
         self._D.data = self.delta.reshape(-1)
         return self._D
 
+    def _group_orders(self, O):
+        """Orders of each group of pairs (ngroups,)."""
+        return np.bincount(self.pair_g, weights=O[self.pair_s, self.pair_k],
+                           minlength=self.t0p.shape[0])
+
     def _pair_demand(self, Os):
         """Extra orders on suppliers (S, k, R) from the deviation:
-        ``Σ_k Δ[o, (s, k)] O[s, k]`` for each of ``Os`` (a sparse (S, npairs) product)."""
+        ``Σ_k Δ[o, (s, k)] O[s, k]`` for each of ``Os`` (a sparse (S, ngroups) product)."""
         out = np.empty((self.S, len(Os), self.R))
         M = self._M
         for j, O in enumerate(Os):
-            M.data[:] = O[self.pair_s, self.pair_k]
+            M.data[:] = self._group_orders(O)
             out[:, j, :] = M @ self.delta
         return out
 
@@ -308,7 +323,7 @@ class _DenseLinks:
                 D = self._delta_matrix()
                 for j in live:
                     if pair_rows is None or j in pair_rows:
-                        out[j, self.pair_s, self.pair_k] += D @ rs[j]
+                        out[j, self.pair_s, self.pair_k] += (D @ rs[j])[self.pair_g]
         return out
 
     def shifted_cost(self, O, friction):
@@ -317,7 +332,7 @@ class _DenseLinks:
         if self.delta is None:
             return np.zeros(self.n)
         pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
-        w = friction[self.pair_s] * pos * O[self.pair_s, self.pair_k]
+        w = friction[self.pair_s] * pos[self.pair_g] * O[self.pair_s, self.pair_k]
         return np.bincount(self.pair_k, weights=w, minlength=self.n)
 
     def capped_orders(self, O, eff, region_of):
@@ -331,7 +346,8 @@ class _DenseLinks:
             self._cap_key = key
         lo = self.tau0 * O[:, None, :]
         if self.delta is not None:
-            lo[self.pair_s, :, self.pair_k] += self.delta * O[self.pair_s, self.pair_k][:, None]
+            lo[self.pair_s, :, self.pair_k] += (self.delta[self.pair_g]
+                                                * O[self.pair_s, self.pair_k][:, None])
         return np.minimum(lo, self._cap, out=lo)
 
     def link_demand(self, lo, weights):
@@ -358,7 +374,7 @@ class _DenseLinks:
             if full:
                 st["target"] = None
             else:
-                s = self.pair_s
+                s = self.group_s
                 t0 = self.t0p
                 lost = t0 * (1.0 - uS[s])
                 L = lost.sum(axis=1)
