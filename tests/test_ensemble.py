@@ -45,6 +45,24 @@ def test_dask_distributed_matches_in_process(tiny):
     np.testing.assert_allclose(remote["x"].values, local["x"].values, rtol=1e-12)
 
 
+def test_local_cluster_workers_keep_glibc_memory_reuse(monkeypatch):
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which halves the speed
+    of the order rounds (every large temporary mapped afresh); the clusters stresstest
+    starts leave it unset and keep dask's other worker settings."""
+    pytest.importorskip("distributed")
+    import os
+
+    from distributed import Client
+
+    from stresstest.ensemble import local_cluster
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with local_cluster(n_workers=1, dashboard_address=None) as cluster, Client(cluster) as c:
+        env = c.run(lambda: (os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                             os.environ.get("OMP_NUM_THREADS")))
+    assert list(env.values()) == [(None, "1")]
+
+
 #: order rounds allowed in the tests of scenarios without equilibrium: ``bad`` needs 11 with
 #: the strict recipe, ``good`` 1. (Scenarios that find no equilibrium in 500 rounds became too
 #: rare to pin one: none among 5,400 random shocks of 18 tiny economies once suppliers serve
