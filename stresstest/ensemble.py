@@ -114,8 +114,8 @@ def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
     else:
         client, own = _client(scheduler)
         try:
-            eco_f = client.scatter(economy, broadcast=True)
-            plan_f = client.scatter(plan, broadcast=True) if plan is not None else None
+            eco_f = client.scatter(economy, broadcast=True, hash=False)
+            plan_f = client.scatter(plan, broadcast=True, hash=False) if plan is not None else None
             futures = [client.submit(_run_chunk, eco_f, c, plan_f, options, pure=False)
                        for c in chunks]
             parts = client.gather(futures)

@@ -409,8 +409,17 @@ def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batche
     return out
 
 
+#: Draws per chunk in process (a chunk's draws that share a trade calibration and a
+#: materiality variant run as batches).
+SAMPLES_PER_CHUNK = 64
+
+
+def _split(values, size):
+    return [values[lo:lo + size] for lo in range(0, len(values), size)]
+
+
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
-                mode: str = "rationing", horizon=None, scheduler=None, chunk_size: int = 64,
+                mode: str = "rationing", horizon=None, scheduler=None, chunk_size=None,
                 batched: bool = True, **options) -> xr.Dataset:
     """Sampled band of the central estimate of ``scenario`` under ``plans`` (names, files or
     compiled plans; ``None`` is no plan, always run as the reference).
@@ -420,9 +429,10 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     output paths for fan charts); ``options``: options of the mode and fixed recipe
     parameters; ``scheduler``: run chunks of ``chunk_size`` draws on dask.distributed (an
     address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`), in process when
-    ``None``. ``batched`` (mode rationing): the draws of a chunk run as batches with
-    per-draw recipe parameters (:func:`batch_numbers`); ``False`` runs every draw on its own
-    (the reference path). Returns a Dataset over ``plan`` and ``sample`` of
+    ``None``; ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, two chunks per
+    worker on dask (at most :data:`SAMPLES_PER_CHUNK` draws each). ``batched`` (mode
+    rationing): the draws of a chunk run as batches with per-draw recipe parameters
+    (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path). Returns a Dataset over ``plan`` and ``sample`` of
     :func:`draw_numbers` (``csr`` over ``product``, ``path`` over ``time``) and the drawn
     inputs ``draw(sample, input)``.
     """
@@ -434,8 +444,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     if mode not in SAMPLE_MODES:
         raise InputError(f"run_samples: mode {mode!r} cannot be sampled (one of "
                          f"{', '.join(SAMPLE_MODES)})")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
+    if chunk_size is not None and (isinstance(chunk_size, bool)
+                                   or not isinstance(chunk_size, (int, np.integer))
+                                   or chunk_size < 1):
         raise InputError(f"chunk_size must be a whole number >= 1, got {chunk_size!r}")
     eco = resolve_economy(economy)
     if isinstance(scenario, xr.Dataset):
@@ -462,14 +473,18 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                      {n: c if c is None or isinstance(given[n], xr.Dataset)
                       else resolve_plan(given[n], e) for n, c in compiled.items()})
                for key, e in trade_economies(eco, inputs, values).items()}
-    chunks = [values[lo:lo + chunk_size] for lo in range(0, samples, chunk_size)]
     if scheduler is None:
+        chunks = _split(values, chunk_size or SAMPLES_PER_CHUNK)
         parts = [_chunk_job(bundles, sc, inputs, v, horizon, mode, options, batched)
                  for v in chunks]
     else:
         client, own = _client(scheduler)
         try:
-            [bundles_f] = client.scatter([bundles], broadcast=True)  # one future
+            if chunk_size is None:  # two chunks per worker: the workers finish together
+                workers = max(1, len(client.scheduler_info().get("workers", {})))
+                chunk_size = min(SAMPLES_PER_CHUNK, -(-samples // (2 * workers)))
+            chunks = _split(values, chunk_size)
+            [bundles_f] = client.scatter([bundles], broadcast=True, hash=False)  # one future
             futures = [client.submit(_chunk_job, bundles_f, sc, inputs, v, horizon,
                                      mode, options, batched, pure=False) for v in chunks]
             parts = client.gather(futures)

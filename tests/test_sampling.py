@@ -230,12 +230,20 @@ def test_dynamic_draws_carry_output_paths():
 
 
 def test_samples_on_local_dask_cluster_equal_in_process():
+    """The same draws on a local cluster, in chunks of 2 and in the default chunks (two per
+    worker), as in process."""
     pytest.importorskip("distributed")
+    from distributed import Client
+
+    from stresstest.ensemble import local_cluster
+
     eco = random_economy(3, 4, seed=1)
     sc = parse_scenario(RANGED)
     local = run_samples(eco, sc, samples=6, seed=9, chunk_size=2)
-    remote = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, scheduler="local")
-    xr.testing.assert_allclose(remote, local, rtol=1e-12)
+    with local_cluster(n_workers=2, dashboard_address=None) as cluster, Client(cluster) as c:
+        for size in (2, None):
+            remote = run_samples(eco, sc, samples=6, seed=9, chunk_size=size, scheduler=c)
+            xr.testing.assert_allclose(remote, local, rtol=1e-12)
 
 
 def test_batch_variants_equal_separate_runs(tiny):
