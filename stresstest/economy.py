@@ -462,7 +462,8 @@ def net_of_own_use(d: Derived) -> Derived:
     A_net.eliminate_zeros()
     a_prod, tau0 = _product_requirements(A_net, d.product_of, d.n_sector)
     net = replace(d, x=d.x * keep, A=A_net, AM=d.AM / keep[None, :], v=d.v / keep,
-                  a_prod=a_prod, tau0=tau0, _lu=None, _luT=None, _net=None, _gross=d, own=own, _pools=None)
+                  a_prod=a_prod, tau0=tau0, _lu=None, _luT=None, _net=None, _gross=d, own=own,
+                  _pools=None)
     d._net = net
     return net
 
