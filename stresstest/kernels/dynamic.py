@@ -768,7 +768,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         else:
             rMr = _fill(leftM, OMr.sum(axis=1))[0]
             rM = np.minimum(rMf, rMr)
-            arrM_next = OM * rMf[:, None] + OMr * rMr[:, None]
+            arrM_next = OM * rMf[:, None]
+            arrM_next += OMr * rMr[:, None]
         MYdel_c = MYc * rMf[:, None]
         MYdel = MYdel_c + MYo * rMf[:, None]
 
@@ -788,11 +789,14 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
                     first, got[1], got[0])) / np.where(pos, Otot, 1.0), 0.0)
                 ratio_r = None if first is None else np.where(
                     pos, got[2] / np.where(pos, Otot, 1.0), 0.0)
-        arr_next = Of * ratio_f if first is None else Of * ratio_f + Or * ratio_r
+        arr_next = Of * ratio_f
+        if first is not None:
+            arr_next += Or * ratio_r
         arrE_next = E * ratio_f if substituting else arrE
 
         # ---- use and inventories
-        use = np.minimum(share * x[None], avail)
+        use = np.multiply(share, x[None])
+        np.minimum(use, avail, out=use)
         S_next = avail - use
         Sm_next = Sm + arrM
         Sm_next += arrE
@@ -856,7 +860,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         flow_d, flow_m = a * xopt[None], AM * xopt[None]
         G = Sstar - S_next
         Gm = Sm_star - Sm_next
-        dom = np.clip(G - Gm, np.minimum(G, 0.0), np.maximum(G, 0.0))
+        dom = np.subtract(G, Gm)  # clipped to [min(G, 0), max(G, 0)]
+        np.maximum(dom, np.minimum(G, 0.0), out=dom)
+        np.minimum(dom, np.maximum(G, 0.0), out=dom)
         G -= dom  # the imports' part
         dom *= irt
         dom += flow_d
@@ -875,7 +881,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             target_E -= E
             target_E *= res_rate
             E_next = E + target_E
-            E_on = bool(np.any(rMf < 1.0)) or np.abs(E_next).max() > 0.0
+            E_on = bool(np.any(rMf < 1.0)) or bool(E_next.any())
         else:
             E_next = E
         if prm.overprod_rule == "ario":
