@@ -395,12 +395,11 @@ class Derived:
 
     @property
     def pools(self) -> tuple:
-        """``(G, col_row)`` of :func:`stresstest.kernels.iomath.pooled_rows` for ``tau0``
-        (computed once): buyers with identical sourcing shares of a product share a row."""
+        """``(G, row_p, row_r, col_row)`` of :func:`stresstest.kernels.iomath.pooled_rows` for
+        ``tau0`` (computed once): buyers with identical sourcing shares of a product share a
+        row."""
         if self._pools is None:
-            G, _, _, col_row = pooled_rows(self.tau0, self.product_of, self.region_of,
-                                           self.n_sector)
-            self._pools = (G, col_row)
+            self._pools = pooled_rows(self.tau0, self.product_of, self.region_of, self.n_sector)
         return self._pools
 
     def pool_by_product(self, values: np.ndarray) -> np.ndarray:

@@ -122,15 +122,18 @@ class Structure:
 
 
 def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, half,
-                    own=None) -> Structure:
+                    own=None, pools=None) -> Structure:
     """Pooled rows and binding input pairs of an economy (see :class:`Structure`) for the
     critical and half-critical input masks ``crit``, ``half`` (P, n) of a recipe
     (:mod:`stresstest.kernels.recipe`). ``own`` (n): each industry's use of its own output
     per unit of the table's output when the table is net of it
     (:func:`stresstest.economy.net_of_own_use`; ``tau0``, ``a_prod`` and ``AM`` then exclude
-    it), counted in the pool of its product as always available."""
+    it), counted in the pool of its product as always available. ``pools``: the
+    :func:`pooled_rows` of ``tau0`` when already computed (they do not depend on the recipe).
+    """
     P, n = a_prod.shape
-    G, row_p, row_r, col_row = pooled_rows(tau0, product_of, region_of, P)
+    G, row_p, row_r, col_row = (pooled_rows(tau0, product_of, region_of, P) if pools is None
+                                else pools)
     # a last, empty row stands for "buys none of p at home": r̃ = 0 there, and a = 0
     U = G.shape[0]
     G = sp.csr_matrix((G.data, G.indices, np.append(G.indptr, G.indptr[-1])), shape=(U + 1, n))
@@ -786,8 +789,8 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
         avail = np.einsum("prs,prk->prsk", maps.omega.reshape(P, R, n // R), dom - alpha_reg)
         flat, p_odd, r_odd, row_odd, w_odd = maps.odd
         if flat.size:  # the buyer-products in another row
-            avail.reshape(P * n, K)[flat] = w_odd[:, None] * (rt[row_odd]
-                                                              - alpha_reg[p_odd, r_odd])
+            patch = w_odd[:, None] * (rt[row_odd] - alpha_reg[p_odd, r_odd])
+            avail.reshape(P * n, K)[flat] = patch
     else:
         dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
         avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)

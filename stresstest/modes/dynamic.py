@@ -164,7 +164,7 @@ def build_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None
         R, S, d.x / DAYS_PER_YEAR, d.A, d.a_prod, d.AM, d.tau0, d.Ydest / DAYS_PER_YEAR,
         d.exports / DAYS_PER_YEAR, d.MY / DAYS_PER_YEAR,
         economy["consumption"].values.astype(bool),
-        economy["essential_share"].values.astype(float), pools=d.pools)
+        economy["essential_share"].values.astype(float), pools=(d.pools[0], d.pools[3]))
     prm = kernel_params(recipe, params)
     kappa = _extend(stack(shock["kappa"].transpose("region", "sector", "time")).T, horizon)
     alpha_M = _extend(shock["alpha_M"].transpose("time", "product").values, horizon)

@@ -120,7 +120,7 @@ def structure(economy: xr.Dataset, recipe: Recipe):
     if key not in cache:
         cache[key] = build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of,
                                      d.n_region, recipe.crit, recipe.half,
-                                     own=d.own / (1.0 - d.own))
+                                     own=d.own / (1.0 - d.own), pools=d.pools)
     return cache[key]
 
 
@@ -605,8 +605,9 @@ def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = Non
         size = opt["batch_size"]
         batches = [(statics[lo:lo + size], None if recipes is None else recipes[lo:lo + size])
                    for lo in range(0, len(statics), size)]
-    if start is not None and len(start) != _total_scenarios(batches):
-        raise InputError(f"rationing: start needs one state per shock ({_total_scenarios(batches)}), "
+    n_shocks = sum(_batch_size(part) for part, _ in batches)
+    if start is not None and len(start) != n_shocks:
+        raise InputError(f"rationing: start needs one state per shock ({n_shocks}), "
                          f"got {len(start)}")
     outs, lo = [], 0
     for part, rec in batches:
@@ -640,7 +641,3 @@ def _batch_size(part) -> int:
     """Scenarios in one block of :func:`batch_with_states` (a list of StaticInputs or one
     with a trailing scenario axis)."""
     return len(part) if isinstance(part, list) else part.kappa.shape[1]
-
-
-def _total_scenarios(batches) -> int:
-    return sum(_batch_size(part) for part, _ in batches)
