@@ -432,9 +432,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     ``None``; ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, two chunks per
     worker on dask (at most :data:`SAMPLES_PER_CHUNK` draws each). ``batched`` (mode
     rationing): the draws of a chunk run as batches with per-draw recipe parameters
-    (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path). Returns a Dataset over ``plan`` and ``sample`` of
-    :func:`draw_numbers` (``csr`` over ``product``, ``path`` over ``time``) and the drawn
-    inputs ``draw(sample, input)``.
+    (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path).
+    Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr`` over
+    ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.
     """
     from .api import _mode_function, resolve_economy, resolve_plan
     from .ensemble import _client

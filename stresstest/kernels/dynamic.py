@@ -188,7 +188,9 @@ class _DenseLinks:
     Sourcing shares are ``tau = tau0 + Δ``: ``tau0`` is fixed and the re-sourcing deviation
     ``Δ`` lives only on the buyer-products allowed to re-source (:meth:`setup_resourcing`;
     with the recipe's ``critical_first``, the binding inputs: about a fifth of them), stored
-    pair-major ``(npairs, R)``, so that re-sourcing costs a fraction of a pass over the links.
+    once per pooled row of them ``(ngroups, R)``, so that re-sourcing costs a fraction of a
+    pass over the links. Where buyers share pooled sourcing rows (``Table.pools``, at most
+    :attr:`POOLED_MAX_FILL` of the link array), the contractions go through them instead.
     """
 
     #: Pooled rows replace the dense contractions when ``G`` has at most this share of the
@@ -310,7 +312,6 @@ class _DenseLinks:
             if j not in live:
                 out[j] = 1.0
         if live:
-            so = self._so(rs[live])
             if self._pool is not None:  # r̃[p, k] = (G r)[row of (p, k)], 0 where no row
                 _, G, _, row_of = self._pool
                 per_row = np.zeros((len(live), G.shape[0] + 1))
@@ -318,7 +319,7 @@ class _DenseLinks:
                 out[live] = np.take(per_row, row_of, axis=1).reshape(len(live), self.S,
                                                                       self.n)
             else:
-                out[live] = np.matmul(so, self.tau0).transpose(1, 0, 2)
+                out[live] = np.matmul(self._so(rs[live]), self.tau0).transpose(1, 0, 2)
             if self.delta is not None:
                 D = self._delta_matrix()
                 for j in live:
