@@ -213,7 +213,6 @@ def test_pooled_rows_path_equals_the_link_array_path_on_random_tables(eco, monke
     """The pooled-row contractions (forced on a table whose buyers do not share rows) give
     the dense link array's answer: orders on suppliers, pooled delivery ratios and the
     re-sourcing deviation's parts."""
-    R, S = 3, 4
     sh = shock_of(eco, 60, kappa=[((0, 0, slice(5, 35)), 0.5)],
                   alpha_M=[((1, slice(10, 50)), 0.2)], window=(0, 50))
     plan = no_plan(eco)
