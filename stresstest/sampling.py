@@ -346,6 +346,14 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
     return out
 
 
+def _structure_key(params: dict) -> tuple:
+    """The drawn recipe parameters that change the binding structure (materiality): draws that
+    differ in these cannot share a batch; the others (:data:`VARIANT_PARAMETERS`) can."""
+    from .modes.rationing import VARIANT_PARAMETERS
+
+    return tuple(sorted((n, v) for n, v in params.items() if n not in VARIANT_PARAMETERS))
+
+
 def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     """:func:`_run_draws` for mode rationing: the draws that share their binding structure
     (materiality) run as one batch per plan, each with its own recipe parameters
@@ -360,8 +368,7 @@ def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     warm = check_options(options)["warm_orders"]
     groups: dict = {}
     for k, prm in enumerate(params):
-        key = tuple(sorted((n, v) for n, v in prm.items() if n not in VARIANT_PARAMETERS))
-        groups.setdefault(key, []).append(k)
+        groups.setdefault(_structure_key(prm), []).append(k)
     scales = np.array([event_scale(eco, sh) for sh in shocks])
     out = {name: [None] * len(shocks) for name in plans}
     for key, idx in groups.items():
@@ -409,13 +416,21 @@ def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batche
     return out
 
 
-#: Draws per chunk in process (a chunk's draws that share a trade calibration and a
-#: materiality variant run as batches).
+#: Most draws per chunk in process (a chunk holds draws of one trade calibration and one
+#: materiality variant, which run as one batch per plan).
 SAMPLES_PER_CHUNK = 64
 
 
-def _split(values, size):
-    return [values[lo:lo + size] for lo in range(0, len(values), size)]
+def _chunks(inputs, values, size) -> list[np.ndarray]:
+    """Row indices of ``values`` in chunks of at most ``size`` draws, each chunk within one
+    group of draws that can share a batch (the same trade calibration and binding
+    structure), so that chunking never splits a batch more than ``size`` requires."""
+    groups: dict = {}
+    for k, row in enumerate(values):
+        key = (trade_key(inputs, row), _structure_key(split_draw(inputs, row)[1]))
+        groups.setdefault(key, []).append(k)
+    return [np.asarray(idx[lo:lo + size]) for idx in groups.values()
+            for lo in range(0, len(idx), size)]
 
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
@@ -427,10 +442,11 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     ``samples`` draws of :func:`uncertain_inputs` (seeded Latin hypercube, ``seed``), each run
     in ``mode`` (``rationing``, the central estimate, or ``dynamic``: then with national
     output paths for fan charts); ``options``: options of the mode and fixed recipe
-    parameters; ``scheduler``: run chunks of ``chunk_size`` draws on dask.distributed (an
-    address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`), in process when
-    ``None``; ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, two chunks per
-    worker on dask (at most :data:`SAMPLES_PER_CHUNK` draws each). ``batched`` (mode
+    parameters; ``scheduler``: run chunks of at most ``chunk_size`` draws on
+    dask.distributed (an address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`),
+    in process when ``None``; a chunk never mixes draws that cannot share a batch (trade
+    calibration, materiality); ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, at
+    least two chunks per worker on dask. ``batched`` (mode
     rationing): the draws of a chunk run as batches with per-draw recipe parameters
     (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path).
     Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr`` over
@@ -474,24 +490,28 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                       else resolve_plan(given[n], e) for n, c in compiled.items()})
                for key, e in trade_economies(eco, inputs, values).items()}
     if scheduler is None:
-        chunks = _split(values, chunk_size or SAMPLES_PER_CHUNK)
-        parts = [_chunk_job(bundles, sc, inputs, v, horizon, mode, options, batched)
-                 for v in chunks]
+        chunks = _chunks(inputs, values, chunk_size or SAMPLES_PER_CHUNK)
+        parts = [_chunk_job(bundles, sc, inputs, values[idx], horizon, mode, options, batched)
+                 for idx in chunks]
     else:
         client, own = _client(scheduler)
         try:
-            if chunk_size is None:  # two chunks per worker: the workers finish together
+            if chunk_size is None:  # at least two chunks per worker: they finish together
                 workers = max(1, len(client.scheduler_info().get("workers", {})))
                 chunk_size = min(SAMPLES_PER_CHUNK, -(-samples // (2 * workers)))
-            chunks = _split(values, chunk_size)
+            chunks = _chunks(inputs, values, chunk_size)
             [bundles_f] = client.scatter([bundles], broadcast=True, hash=False)  # one future
-            futures = [client.submit(_chunk_job, bundles_f, sc, inputs, v, horizon,
-                                     mode, options, batched, pure=False) for v in chunks]
+            futures = [client.submit(_chunk_job, bundles_f, sc, inputs, values[idx], horizon,
+                                     mode, options, batched, pure=False) for idx in chunks]
             parts = client.gather(futures)
         finally:
             if own:
                 client.close()
-    per_plan = {name: [d for part in parts for d in part[name]] for name in compiled}
+    per_plan = {name: [None] * samples for name in compiled}
+    for idx, part in zip(chunks, parts):
+        for name in compiled:
+            for k, d in zip(idx, part[name]):
+                per_plan[name][k] = d
     return _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options)
 
 

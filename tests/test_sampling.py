@@ -366,3 +366,25 @@ def test_malformed_trade_range_is_refused_not_truncated(bad):
     eco.attrs["calibration_range_gamma"] = bad
     with pytest.raises(InputError, match="calibration_range_gamma"):
         trade_inputs(eco)
+
+
+def test_chunks_hold_whole_batches(china31):
+    """Chunks of a blockade band: every draw once, at most ``size`` per chunk, one trade
+    calibration and one materiality per chunk, and no more chunks than the groups need."""
+    from stresstest.sampling import _chunks, trade_key
+    from stresstest.scenario import load_scenario
+
+    inputs = uncertain_inputs(load_scenario("coastal-blockade"), None, china31)
+    values = draw(inputs, 60, seed=3)
+
+    def key(k):
+        return trade_key(inputs, values[k]), split_draw(inputs, values[k])[1]["materiality"]
+
+    groups = {key(k) for k in range(60)}
+    assert len(groups) > 1
+    for size in (4, 64):
+        chunks = _chunks(inputs, values, size)
+        assert sorted(np.concatenate(chunks).tolist()) == list(range(60))
+        assert all(1 <= c.size <= size and len({key(k) for k in c}) == 1 for c in chunks)
+        sizes = [sum(key(k) == g for k in range(60)) for g in groups]
+        assert len(chunks) == sum(-(-m // size) for m in sizes)
