@@ -285,15 +285,32 @@ def essential_secured(res_plan: xr.Dataset, res_none: xr.Dataset) -> dict:
     return {"days": days, "person_days": person}
 
 
-def breakeven_probability(benefit_per_event: float, cost: float) -> float:
+#: A benefit within this share of the event's value-added loss without the plan is below the
+#: solver's resolution (the order rounds stop at 1e-8 relative change of orders; event
+#: losses move by about 1e-9 of themselves between tolerances 1e-8 and 1e-7): for
+#: :func:`breakeven_probability` the plan then saves nothing. Seen: plans that do nothing in
+#: a scenario had benefits of +-1e-6 bn yuan on 5,000 bn, which read as p* = 2e7 events a year.
+BENEFIT_RESOLUTION = 1e-7
+
+
+def benefit_resolution(event_loss_none: float) -> float:
+    """The smallest benefit that counts (:data:`BENEFIT_RESOLUTION` of the event's loss
+    without the plan, money)."""
+    v = abs(float(event_loss_none))
+    return BENEFIT_RESOLUTION * v if np.isfinite(v) else 0.0
+
+
+def breakeven_probability(benefit_per_event: float, cost: float,
+                          resolution: float = 0.0) -> float:
     """``p* = annual cost / benefit per event``: the annual probability of the event above
     which the plan pays for itself (expected benefit = cost). ``inf`` when the plan saves
-    nothing (benefit <= 0 and a cost), 0 when it costs nothing and saves something, NaN when
-    unknown. A ``p*`` above 1 means more than one event a year would be needed."""
+    nothing (benefit <= ``resolution``, :func:`benefit_resolution`, and a cost), 0 when it
+    costs nothing and saves something, NaN when unknown. A ``p*`` above 1 means more than one
+    event a year would be needed."""
     b, c = float(benefit_per_event), float(cost)
     if not (np.isfinite(b) and np.isfinite(c)):
         return float("nan")
-    if b <= 0:
+    if b <= max(float(resolution), 0.0):
         return float("inf") if c > 0 else float("nan")
     return c / b
 
@@ -575,7 +592,8 @@ def _headline(res, res_none, cost, var, probabilities) -> dict:
         out["essential_days"] = ess["days"]
         out["person_days"] = ess["person_days"]
         out["cost"] = c
-        out["breakeven_p"] = breakeven_probability(b, c)
+        out["breakeven_p"] = breakeven_probability(
+            b, c, benefit_resolution(event_loss(res_none, var)))
         for p in probabilities:
             out[prob_key(p)] = expected_benefit_cost(b, c, p)
         out["harm"] = "; ".join(plan_harm(res, res_none))
@@ -602,7 +620,9 @@ DEFINITIONS = {
                  "charge + O&M of standby capacity, annuity of corridors), in {unit} a year."),
         "breakeven": ("p* = annual cost / benefit per event: the annual probability of the "
                       "event above which the plan pays for itself (shown per year when above "
-                      "1: more than one event a year needed)."),
+                      "1: more than one event a year needed; never when the benefit is not "
+                      "above 1e-7 of the event's loss without the plan, the solver's "
+                      "resolution)."),
         "expected": ("Expected benefit/cost at p = p × benefit / annual cost (no discounting, "
                      "at most one event a year)."),
     },
@@ -615,7 +635,8 @@ DEFINITIONS = {
         "cost": "年成本 = 方案每年的成本（储备的持有成本、备用产能的资本费用与运维、通道的年金），"
                 "单位{unit}/年。",
         "breakeven": "p* = 年成本 / 每次事件的效益：事件年发生概率高于此值时方案的期望效益超过成本"
-                     "（大于1时以“次/年”显示：需每年发生不止一次）。",
+                     "（大于1时以“次/年”显示：需每年发生不止一次；效益不超过无方案时事件损失的"
+                     "1e-7（求解精度）时为“无法回本”）。",
         "expected": "概率 p 下的期望效益/成本 = p × 效益 / 年成本（不贴现，每年至多一次事件）。",
     },
 }

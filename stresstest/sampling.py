@@ -339,7 +339,8 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
         d = {"output_share": float(share["x"][k]), "va_share": float(share["va"][k]),
              "amplification": float(amp[k]), "va_loss_event": float(event[k]),
              "benefit": float(benefit[k]), "converged": True,
-             "breakeven_p": metrics.breakeven_probability(benefit[k], cost)}
+             "breakeven_p": metrics.breakeven_probability(
+                 benefit[k], cost, metrics.benefit_resolution(rate["none"][k] * scales[k]))}
         d.update({f"csr:{p}": float(v) for p, v in zip(csr["product"].values,
                                                        csr.values[:, k])})
         out.append(d)

@@ -103,6 +103,13 @@ def test_breakeven_and_expected_benefit_cost():
     assert metrics.breakeven_probability(-1.0, 10.0) == float("inf")
     assert metrics.breakeven_probability(5.0, 0.0) == 0.0
     assert np.isnan(metrics.breakeven_probability(0.0, 0.0))
+    # a benefit within the solver's resolution saves nothing
+    res = metrics.benefit_resolution(5000.0)
+    assert res == pytest.approx(5000.0 * metrics.BENEFIT_RESOLUTION)
+    assert metrics.breakeven_probability(0.9 * res, 10.0, res) == float("inf")
+    assert metrics.breakeven_probability(1.1 * res, 10.0, res) == pytest.approx(10.0 / (1.1 * res))
+    assert np.isnan(metrics.breakeven_probability(0.9 * res, 0.0, res))
+    assert metrics.benefit_resolution(float("nan")) == 0.0
     # at p = p*, expected benefit equals the cost
     assert metrics.expected_benefit_cost(200.0, 10.0, 0.05) == pytest.approx(1.0)
     assert metrics.expected_benefit_cost(200.0, 10.0, 0.01) == pytest.approx(0.2)

@@ -388,3 +388,21 @@ def test_chunks_hold_whole_batches(china31):
         assert all(1 <= c.size <= size and len({key(k) for k in c}) == 1 for c in chunks)
         sizes = [sum(key(k) == g for k in range(60)) for g in groups]
         assert len(chunks) == sum(-(-m // size) for m in sizes)
+
+
+def test_benefit_at_solver_noise_is_no_benefit(china31):
+    """A plan that does nothing in a scenario (the grain reserve in the Sichuan earthquake)
+    has benefits at solver noise, some of them positive: its p* is "never" in every draw,
+    not tens of millions of events a year, and it ranks first in none; the same floor as the
+    plain headline (metrics.benefit_resolution)."""
+    from stresstest.scenario import load_scenario
+
+    s = run_samples(china31, load_scenario("sichuan-earthquake"), ["central-grain-reserve"],
+                    samples=8, seed=0)
+    b = s["benefit"].sel(plan="central-grain-reserve").values
+    none = s["va_loss_event"].sel(plan="none").values
+    noise = np.abs(b) <= metrics.BENEFIT_RESOLUTION * np.abs(none)
+    assert noise.any() and (b[noise] > 0).any()
+    assert np.all(np.isinf(s["breakeven_p"].sel(plan="central-grain-reserve").values[noise]))
+    assert float(rank_first(s).sel(plan="central-grain-reserve")) == pytest.approx(
+        ((~noise) & (b > 0)).mean())
