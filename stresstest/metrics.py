@@ -719,7 +719,8 @@ def plan_table(results: dict, costs: dict | None = None, *, probabilities=PROBAB
     pstar = df["breakeven_p"] if "breakeven_p" in df else pd.Series(np.nan, index=df.index)
     ben = df["benefit"] if "benefit" in df else pd.Series(np.nan, index=df.index)
     is_none = pd.Series(df.index == "none", index=df.index)
-    key = pd.DataFrame({"none": is_none, "bad": ~(ben > 0),
+    # a benefit within the solver's resolution has p* = inf: no benefit either
+    key = pd.DataFrame({"none": is_none, "bad": ~(ben > 0) | (pstar == np.inf),
                         "p": pstar.fillna(np.inf).replace(-np.inf, np.inf),
                         "b": -ben.fillna(-np.inf)})
     order = key.sort_values(["none", "bad", "p", "b"], kind="stable").index

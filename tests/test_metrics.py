@@ -190,6 +190,13 @@ def test_plan_table_units_rank_and_notes(tiny):
     assert df.attrs["unit"] == "bn yuan" and df.attrs["units"]["benefit"] == "bn yuan"
     assert df.attrs["units"]["cost"] == "bn yuan/yr"
     assert any("p* = annual cost / benefit per event" in n for n in df.attrs["notes"])
+    # a benefit within the solver's resolution: p* never, unranked, like a plan saving nothing
+    noise = _result(tiny, 0.8 + 1e-10, plan=no_plan(tiny, name="noise"))
+    df = metrics.plan_table({"none": none, "noise": noise, "cheap": cheap},
+                            {"noise": 1.0, "cheap": 1.0})
+    assert 0 < df.loc["noise", "benefit"] and df.loc["noise", "breakeven_p"] == np.inf
+    assert list(df.index) == ["cheap", "noise", "none"]
+    assert list(df["rank"].astype("object").fillna(0)) == [1, 0, 0]
     zh = metrics.plan_table({"none": none, "dear": dear}, {"dear": 100.0}, unit="亿元")
     assert zh.loc["dear", "cost"] == pytest.approx(100.0) and zh.attrs["unit"] == "亿元"
     with pytest.raises(InputError, match="currencies are not converted"):
