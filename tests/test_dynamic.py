@@ -664,3 +664,21 @@ def test_working_stock_prevents_lock_in(china31):
                          inventory_days=50)
     daily = (res["x"].sum(["region", "sector"]) / res["x_baseline"].sum()).values
     assert abs(daily[-1] - 1) < 0.005
+
+
+def test_stock_releases_to_industries_are_counted_once_without_substitution(eco):
+    """A stockpile's release to industries short of an input is credited to their order
+    accounts on the day it arrives, once. Without import substitution the credit was carried
+    into every later day (the substitution arrivals were not reset), so a run without
+    substitution differed from one with a negligible substitution share."""
+    sh = shock_of(eco, 60, kappa=[((0, slice(None), slice(0, 20)), 0.5)],
+                  alpha_M=[((slice(None), slice(0, 30)), 0.2)], window=(0, 30))
+    plan = no_plan(eco)
+    plan["stock_amount"].loc[{"holder": NATIONAL}] = 20.0
+    plan["stock_max_release"].loc[{"holder": NATIONAL}] = 2.0
+    kw = dict(recipe="strict", inventory_days=5, record_flows=True)
+    none = run_dynamic(eco, sh, plan, resourcing_imports=0.0, **kw)
+    tiny = run_dynamic(eco, sh, plan, resourcing_imports=1e-13, **kw)
+    assert float(none["arrivals"].sum()) > 0
+    for v in ("x", "S", "arrivals_M"):
+        np.testing.assert_allclose(none[v].values, tiny[v].values, rtol=1e-9, atol=1e-9)

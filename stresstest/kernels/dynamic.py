@@ -793,7 +793,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         arr_next = Of * ratio_f
         if first is not None:
             arr_next += Or * ratio_r
-        arrE_next = E * ratio_f if substituting else arrE
+        # arrivals counted as imported units: substituting orders and, below, stock releases
+        arrE_next = E * ratio_f if substituting else np.zeros((P, n))
 
         # ---- use and inventories
         use = np.multiply(share, x[None])
