@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from . import dynamic_fused as fused
+
 #: Largest table (industries) held as dense ``(S, R, n)`` link arrays.
 DENSE_LIMIT = 4000
 #: Codes of the binding constraint (same as :data:`stresstest.result.BINDING`).
@@ -661,6 +663,12 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         for k in ("S", "arrivals", "arrivals_M", "use"):
             out.flows[k] = np.empty((P, n, T))
 
+    # the fused passes' arrays, C-ordered (one compiled signature)
+    ones, zeros = np.ones((P, n)), np.zeros((P, n))
+    a, AM, share, wm, inv, Sstar, Sm_star = (
+        np.ascontiguousarray(v, dtype=float) for v in (a, AM, share, wm, inv, Sstar, Sm_star))
+    rated_p, rated_j = np.nonzero(crit | half)  # row-major: p ascending within a buyer
+    rated_half = half[rated_p, rated_j]
     for day in range(T):
         # ---- capacity and final demand
         kappa = path.kappa[day]
@@ -716,20 +724,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         d = d_int + fd
 
         # ---- input-feasible output: rated inputs only, domestic and imported units pooled
-        avail = S_ + arr
-        avail += arrM
-        v = avail * inv
-        rc = np.where(crit, v, np.inf)
-        pc = np.argmin(rc, axis=0)
-        xin_c = rc[pc, idx]
-        if any_half:
-            rh = np.where(half, v, np.inf)
-            ph = np.argmin(rh, axis=0)
-            xin_h = 0.5 * rh[ph, idx] + 0.5 * cap
-            xin = np.minimum(xin_c, xin_h)
-            bp = np.where(xin_c <= xin_h, pc, ph)
-        else:
-            xin, bp = xin_c, pc
+        xin, bp = fused.input_feasible(S_, arr, arrM, inv, rated_p, rated_j, rated_half, cap,
+                                       any_half)
         d_all = d if first is None else d + d_rest
         x = np.minimum(np.minimum(cap, xin), np.maximum(d_all, 0.0))
 
@@ -764,46 +760,42 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         capM = np.where(am < 1.0, am * M0tot, np.inf)
         rMf, leftM = _fill(capM, OM.sum(axis=1) + MYtot)
         if first is None:
-            rM = rMf
-            arrM_next = OM * rM[:, None]
+            rM = rMr = rMf
         else:
             rMr = _fill(leftM, OMr.sum(axis=1))[0]
             rM = np.minimum(rMf, rMr)
-            arrM_next = OM * rMf[:, None]
-            arrM_next += OMr * rMr[:, None]
         MYdel_c = MYc * rMf[:, None]
         MYdel = MYdel_c + MYo * rMf[:, None]
 
         # ---- deliveries to industries (arrive tomorrow)
         rows = [r_i] if first is None else [r_i, r_b, r_r]
         if lo is None and all(r.min() >= 1.0 for r in rows):
-            ratio_f = ratio_r = 1.0  # nobody rationed: Σ_i tau[i, k] = 1
+            ratio_f = ratio_r = ones  # nobody rationed: Σ_i tau[i, k] = 1
         elif lo is None:
             got = links.pooled(np.stack(rows), pair_rows=(1, 2))
             ratio_f = got[0] if first is None else np.where(first, got[1], got[0])
-            ratio_r = None if first is None else got[2]
+            ratio_r = ones if first is None else got[2]
         else:  # capped link orders: ratios of each tier's orders delivered
             got = links.link_arrivals(lo, np.stack(rows))
             with np.errstate(divide="ignore", invalid="ignore"):
                 pos = Otot > 0
                 ratio_f = np.where(pos, (got[0] if first is None else np.where(
                     first, got[1], got[0])) / np.where(pos, Otot, 1.0), 0.0)
-                ratio_r = None if first is None else np.where(
+                ratio_r = ones if first is None else np.where(
                     pos, got[2] / np.where(pos, Otot, 1.0), 0.0)
-        arr_next = Of * ratio_f
-        if first is not None:
-            arr_next += Or * ratio_r
-        # arrivals counted as imported units: substituting orders and, below, stock releases
-        arrE_next = E * ratio_f if substituting else np.zeros((P, n))
 
-        # ---- use and inventories
-        use = np.multiply(share, x[None])
-        np.minimum(use, avail, out=use)
-        S_next = avail - use
-        Sm_next = Sm + arrM
-        Sm_next += arrE
-        Sm_next -= wm * use
+        # ---- arrivals tomorrow (arrE: counted as imported units, substituting orders and,
+        # below, stock releases), use and inventories today, orders for tomorrow: one pass
         xopt = np.minimum(d_all, cap)
+        arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next = (
+            np.empty((P, n)) for _ in range(8))
+        Or_next, OMr_next = (zeros, zeros) if first is None else (np.empty((P, n)),
+                                                                  np.empty((P, n)))
+        fused.settle(Of, ratio_f, zeros if first is None else Or, ratio_r, first is not None,
+                     E, substituting, OM, rMf, zeros if first is None else OMr, rMr, S_, arr,
+                     share, x, Sm, arrM, arrE, wm, a, AM, xopt, Sstar, Sm_star, irt, arr_next,
+                     arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
+                     OMr_next)
 
         # ---- final deliveries and stockpiles
         C_des = Yc.reshape(R, S, R).sum(axis=0).T + MYc.T  # (R, P)
@@ -855,28 +847,12 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             stock = np.where(used > 0, stock, refill) if release_any else refill
         essential = np.minimum(base + rel_f, np.maximum(wanted, base))
 
-        # ---- orders for tomorrow, overproduction, re-sourcing
-        # the pool's gap G is restocked from the domestic line up to the domestic account's
-        # own gap (same sign) and from imports for the rest: domestic units refill what
-        # domestic suppliers failed to deliver, not what imports did
-        flow_d, flow_m = a * xopt[None], AM * xopt[None]
-        G = Sstar - S_next
-        Gm = Sm_star - Sm_next
-        dom = np.subtract(G, Gm)  # clipped to [min(G, 0), max(G, 0)]
-        np.maximum(dom, np.minimum(G, 0.0), out=dom)
-        np.minimum(dom, np.maximum(G, 0.0), out=dom)
-        G -= dom  # the imports' part
-        dom *= irt
-        dom += flow_d
-        need_d = np.maximum(dom, 0.0, out=dom)
-        G *= irt
-        G += flow_m
-        need_m = np.maximum(G, 0.0, out=G)
-        if first is None:
-            O_next, OM_next = need_d, need_m
-        else:
-            O_next, OM_next = np.minimum(need_d, flow_d), np.minimum(need_m, flow_m)
-            Or, OMr = need_d - O_next, need_m - OM_next
+        # ---- import substitution, overproduction, re-sourcing (orders: above, by
+        # fused.settle; the pool's gap is restocked from the domestic line up to the domestic
+        # account's own gap and from imports for the rest: domestic units refill what
+        # domestic suppliers failed to deliver, not what imports did)
+        if first is not None:
+            Or, OMr = Or_next, OMr_next
         if substituting and (E_on or np.any(rMf < 1.0)):
             target_E = imf * OM
             target_E *= (1.0 - rMf)[:, None]

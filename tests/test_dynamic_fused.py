@@ -1,0 +1,130 @@
+"""The dynamic mode's fused passes (stresstest.kernels.dynamic_fused) equal the numpy
+expressions they replace, bit for bit: random states with ties, industries without a rated
+input, negative and positive inventory gaps, with and without order tiers, half-critical
+inputs and import substitution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stresstest.kernels import dynamic_fused as fused
+
+
+def _input_feasible_numpy(S, arr, arrM, inv, crit, half, cap, any_half):
+    avail = S + arr
+    avail += arrM
+    v = avail * inv
+    idx = np.arange(S.shape[1])
+    rc = np.where(crit, v, np.inf)
+    pc = np.argmin(rc, axis=0)
+    xin_c = rc[pc, idx]
+    if not any_half:
+        return xin_c, pc
+    rh = np.where(half, v, np.inf)
+    ph = np.argmin(rh, axis=0)
+    xin_h = 0.5 * rh[ph, idx] + 0.5 * cap
+    return np.minimum(xin_c, xin_h), np.where(xin_c <= xin_h, pc, ph)
+
+
+def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, S, arr,
+                  share, x, Sm, arrM, arrE, wm, a, AM, xopt, Sstar, Sm_star, irt):
+    arr_next = Of * ratio_f
+    arrM_next = OM * rMf[:, None]
+    if tiers:
+        arr_next += Or * ratio_r
+        arrM_next += OMr * rMr[:, None]
+    arrE_next = E * ratio_f if substituting else np.zeros_like(Of)
+    avail = S + arr
+    avail += arrM
+    use = np.multiply(share, x[None])
+    np.minimum(use, avail, out=use)
+    S_next = avail - use
+    Sm_next = Sm + arrM
+    Sm_next += arrE
+    Sm_next -= wm * use
+    flow_d, flow_m = a * xopt[None], AM * xopt[None]
+    G = Sstar - S_next
+    Gm = Sm_star - Sm_next
+    dom = np.subtract(G, Gm)
+    np.maximum(dom, np.minimum(G, 0.0), out=dom)
+    np.minimum(dom, np.maximum(G, 0.0), out=dom)
+    G -= dom
+    dom *= irt
+    dom += flow_d
+    need_d = np.maximum(dom, 0.0, out=dom)
+    G *= irt
+    G += flow_m
+    need_m = np.maximum(G, 0.0, out=G)
+    if tiers:
+        O_next, OM_next = np.minimum(need_d, flow_d), np.minimum(need_m, flow_m)
+        Or_next, OMr_next = need_d - O_next, need_m - OM_next
+    else:
+        O_next, OM_next = need_d, need_m
+        Or_next = OMr_next = None
+    return (arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
+            OMr_next)
+
+
+def _state(seed, P=7, n=23):
+    rng = np.random.default_rng(seed)
+
+    def u(lo=0.0, hi=1.0):
+        # rounded values make ties (equal availability of two inputs) common
+        return np.round(rng.uniform(lo, hi, (P, n)), 1)
+
+    a, AM = u() * (rng.uniform(size=(P, n)) < 0.8), u() * (rng.uniform(size=(P, n)) < 0.6)
+    share = a + AM
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wa = np.where(share > 0, a / np.where(share > 0, share, 1.0), 0.0)
+    wm = np.where(share > 0, 1.0 - wa, 0.0)
+    crit = (rng.uniform(size=(P, n)) < 0.3) & (share > 0)
+    crit[:, 0] = False  # an industry without a rated input
+    half = (rng.uniform(size=(P, n)) < 0.3) & (share > 0) & ~crit
+    half[:, 0] = False
+    Sstar = 5.0 * share
+    return dict(rng=rng, a=a, AM=AM, share=share, wm=wm, crit=crit, half=half, Sstar=Sstar,
+                Sm_star=wm * Sstar, inv=np.where(crit | half, 1.0 / np.maximum(share, 1e-9), 0.0),
+                S=u(0, 8), arr=u(), arrM=u(), cap=rng.uniform(0.5, 1.5, n), u=u, n=n, P=P)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("any_half", [True, False])
+def test_input_feasible_equals_numpy(seed, any_half):
+    s = _state(seed)
+    crit, half = s["crit"], s["half"] if any_half else np.zeros_like(s["crit"])
+    rp, rj = np.nonzero(crit | half)
+    # whole numbers and unit coefficients: two inputs of a buyer often tie for the minimum
+    S, arr, arrM = (np.floor(4 * v) for v in (s["u"](), s["u"](), s["u"]()))
+    inv = (crit | half).astype(float)
+    got = fused.input_feasible(S, arr, arrM, inv, rp, rj, half[rp, rj], s["cap"], any_half)
+    want = _input_feasible_numpy(S, arr, arrM, inv, crit, half, s["cap"], any_half)
+    v = np.where(crit, S + arr + arrM, np.inf)
+    assert ((v == v.min(axis=0)) & crit).sum(axis=0).max() > 1  # a tie was met
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert np.isinf(got[0][0]) and got[1][0] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tiers,substituting", [(True, True), (False, False), (True, False)])
+def test_settle_equals_numpy(seed, tiers, substituting):
+    s = _state(seed)
+    u, P, n = s["u"], s["P"], s["n"]
+    rng = s["rng"]
+    zeros = np.zeros((P, n))
+    args = [u(), u(), u() if tiers else zeros, u() if tiers else np.ones((P, n)), tiers,
+            u() if substituting else zeros, substituting, u(), rng.uniform(0, 1, P),
+            u() if tiers else zeros, rng.uniform(0, 1, P), s["S"], s["arr"], s["share"],
+            rng.uniform(0, 2, n), u(-2, 3), s["arrM"], u(), s["wm"], s["a"], s["AM"],
+            rng.uniform(0, 2, n), s["Sstar"], s["Sm_star"], 0.1]
+    outs = [np.full((P, n), np.nan) for _ in range(10)]
+    fused.settle(*args, *outs)
+    want = _settle_numpy(*args)
+    for k, (g, w) in enumerate(zip(outs, want)):
+        if w is None:
+            assert np.isnan(g).all(), k  # not written without tiers
+        else:
+            np.testing.assert_array_equal(g, w, err_msg=str(k))
+    G = s["Sstar"] - want[4]
+    assert (G < 0).any() and (G > 0).any()  # both signs of the inventory gap were met
