@@ -178,7 +178,8 @@ def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe, floor):
 
 
 @pytest.mark.parametrize("params", [{}, {"recipe": "strict", "inventory_days": 30},
-                                    {"final_rule": "mixed", "resourcing_imports": 0.5}])
+                                    {"final_rule": "mixed", "resourcing_imports": 0.5},
+                                    {"critical_first": False}])
 def test_dense_and_sparse_backends_agree(eco, params):
     R, S, U = 3, 4, eco.sizes["use"]
     rho = np.ones((R, R, S, 60))

@@ -772,7 +772,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         if lo is None and all(r.min() >= 1.0 for r in rows):
             ratio_f = ratio_r = ones  # nobody rationed: Σ_i tau[i, k] = 1
         elif lo is None:
-            got = links.pooled(np.stack(rows), pair_rows=(1, 2))
+            # the rows read on the re-sourcing pairs (which lie in ``first`` when it is given)
+            got = links.pooled(np.stack(rows), pair_rows=(0,) if first is None else (1, 2))
             ratio_f = got[0] if first is None else np.where(first, got[1], got[0])
             ratio_r = ones if first is None else got[2]
         else:  # capped link orders: ratios of each tier's orders delivered
