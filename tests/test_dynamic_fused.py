@@ -27,8 +27,15 @@ def _input_feasible_numpy(S, arr, arrM, inv, crit, half, cap, any_half):
     return np.minimum(xin_c, xin_h), np.where(xin_c <= xin_h, pc, ph)
 
 
-def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, S, arr,
-                  share, x, Sm, arrM, arrE, wm, a, AM, xopt, Sstar, Sm_star, irt):
+def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf,
+                  res_rate, OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt,
+                  inv, rated, row_of):
+    """The numpy expressions of ``simulate``'s day that the fused pass replaced."""
+    share = a + AM
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wa = np.where(share > 0, a / np.where(share > 0, share, 1.0), 0.0)
+    wm = np.where(share > 0, 1.0 - wa, 0.0)
+    Sm_star = wm * Sstar
     arr_next = Of * ratio_f
     arrM_next = OM * rMf[:, None]
     if tiers:
@@ -62,8 +69,33 @@ def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr
     else:
         O_next, OM_next = need_d, need_m
         Or_next = OMr_next = None
-    return (arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
-            OMr_next)
+    E_next = None
+    if update_E:
+        target_E = imf * OM
+        target_E *= (1.0 - rMf)[:, None]
+        target_E -= E
+        target_E *= res_rate
+        E_next = E + target_E
+    Of_next = O_next + (E if E_next is None else E_next)
+    Off_next = Of_next * first if tiers else None
+    crit, half = rated == 1, rated == 2
+    minima = _rated_minima_numpy(S_next, arr_next, arrM_next, inv, crit, half)
+    rows = row_of.max() + 1
+    sums = [np.bincount(row_of.ravel(), weights=v.ravel(), minlength=rows)
+            for v in ((Of_next, Off_next, Or_next) if tiers else (Of_next,))]
+    return ((arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
+             OMr_next, E_next, Of_next, Off_next), minima, sums,
+            (E_next is not None and bool(E_next.any()), tiers and bool(Or_next.any())))
+
+
+def _rated_minima_numpy(S, arr, arrM, inv, crit, half):
+    avail = S + arr
+    avail += arrM
+    v = avail * inv
+    idx = np.arange(S.shape[1])
+    rc, rh = np.where(crit, v, np.inf), np.where(half, v, np.inf)
+    pc, ph = np.argmin(rc, axis=0), np.argmin(rh, axis=0)
+    return rc[pc, idx], pc, rh[ph, idx], ph
 
 
 def _state(seed, P=7, n=23):
@@ -107,24 +139,36 @@ def test_input_feasible_equals_numpy(seed, any_half):
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("tiers,substituting", [(True, True), (False, False), (True, False)])
-def test_settle_equals_numpy(seed, tiers, substituting):
+@pytest.mark.parametrize("tiers,substituting,update_E", [(True, True, True), (False, False, False),
+                                                         (True, True, False),
+                                                         (False, True, True)])
+def test_settle_equals_numpy(seed, tiers, substituting, update_E):
     s = _state(seed)
     u, P, n = s["u"], s["P"], s["n"]
     rng = s["rng"]
     zeros = np.zeros((P, n))
-    args = [u(), u(), u() if tiers else zeros, u() if tiers else np.ones((P, n)), tiers,
-            u() if substituting else zeros, substituting, u(), rng.uniform(0, 1, P),
-            u() if tiers else zeros, rng.uniform(0, 1, P), s["S"], s["arr"], s["share"],
-            rng.uniform(0, 2, n), u(-2, 3), s["arrM"], u(), s["wm"], s["a"], s["AM"],
-            rng.uniform(0, 2, n), s["Sstar"], s["Sm_star"], 0.1]
-    outs = [np.full((P, n), np.nan) for _ in range(10)]
-    fused.settle(*args, *outs)
-    want = _settle_numpy(*args)
+    first = rng.uniform(size=(P, n)) < 0.4
+    rated = s["crit"].astype(np.int8) + 2 * s["half"].astype(np.int8)
+    row_of = rng.integers(0, 9, (P, n))
+    args = [u(), u(), u() if tiers else zeros, u() if tiers else np.ones((P, n)), tiers, first,
+            u() if substituting else zeros, substituting, update_E, u(), 0.2, u(),
+            rng.uniform(0, 1, P), u() if tiers else zeros, rng.uniform(0, 1, P), s["S"],
+            s["arr"], rng.uniform(0, 2, n), u(-2, 3), s["arrM"], u(), s["a"], s["AM"],
+            rng.uniform(0, 2, n), s["Sstar"], 0.1, s["inv"], rated]
+    outs = [np.full((P, n), np.nan) for _ in range(13)]
+    minima = (np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64))
+    sums = np.full((9, 3), np.nan)
+    flags = fused.settle(*args, *outs, *minima, row_of, sums)
+    want, want_minima, want_sums, want_flags = _settle_numpy(*args, row_of)
     for k, (g, w) in enumerate(zip(outs, want)):
         if w is None:
-            assert np.isnan(g).all(), k  # not written without tiers
+            assert np.isnan(g).all(), k  # not written
         else:
             np.testing.assert_array_equal(g, w, err_msg=str(k))
+    for g, w in zip(minima, want_minima):
+        np.testing.assert_array_equal(g, w)
+    for k, w in enumerate(want_sums):
+        np.testing.assert_array_equal(sums[:, k], w)
+    assert flags == want_flags
     G = s["Sstar"] - want[4]
     assert (G < 0).any() and (G > 0).any()  # both signs of the inventory gap were met

@@ -283,13 +283,22 @@ class _DenseLinks:
             out[:, j, :] = M @ self.delta
         return out
 
-    def demand(self, Os, alias=None):
+    def order_rows(self):
+        """The pooled row of each buyer-product (P, n), ``U`` where it buys none at home, or
+        None without pooled contractions (for :func:`.dynamic_fused.settle`)."""
+        return None if self._pool is None else self._pool[3].reshape(self.S, self.n)
+
+    def demand(self, Os, alias=None, row_orders=None):
         """Orders on each supplier ``Σ_k tau[i, k] O[p(i), k]`` (k, n) for a list of order
         arrays ``O`` (P, n); ``alias`` ``{j: i}``: ``Os[j]`` equals ``Os[i]`` on the
-        re-sourcing pairs (saves recomputing the deviation's part)."""
+        re-sourcing pairs (saves recomputing the deviation's part); ``row_orders`` (U + 1,
+        k): the ``Os`` already summed per pooled row (:meth:`order_rows`)."""
         if self._pool is not None:  # Σ_u G[u, i] Σ_(k in row u) O[p(i), k]
             GT, _, Hsum, _ = self._pool
-            orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
+            if row_orders is not None:
+                orders = row_orders[:GT.shape[1], :len(Os)]
+            else:
+                orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
             out = self._so((GT @ orders).T)  # (S, k, R)
             out = out.transpose(0, 2, 1)  # (S, R, k)
         else:
@@ -430,7 +439,10 @@ class _SparseLinks:
             self._z0 = np.asarray(A[self.row, self.col]).ravel() * self._t.x0[self.col]
         return self._z0
 
-    def demand(self, Os, alias=None):
+    def order_rows(self):
+        return None
+
+    def demand(self, Os, alias=None, row_orders=None):
         return np.stack([np.bincount(self.row, weights=self.tau * O.ravel()[self.key],
                                      minlength=self.n) for O in Os])
 
@@ -665,10 +677,17 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
     # the fused passes' arrays, C-ordered (one compiled signature)
     ones, zeros = np.ones((P, n)), np.zeros((P, n))
-    a, AM, share, wm, inv, Sstar, Sm_star = (
-        np.ascontiguousarray(v, dtype=float) for v in (a, AM, share, wm, inv, Sstar, Sm_star))
+    a, AM, inv, Sstar = (np.ascontiguousarray(v, dtype=float) for v in (a, AM, inv, Sstar))
     rated_p, rated_j = np.nonzero(crit | half)  # row-major: p ascending within a buyer
     rated_half = half[rated_p, rated_j]
+    rated = crit.astype(np.int8) + 2 * half.astype(np.int8)
+    minima = Of = Off = row_orders = None
+    rows_of = links.order_rows()
+    n_rows = 0 if rows_of is None else int(rows_of.max()) + 1
+    no_rows = np.zeros((0, 0), dtype=np.int64)
+    r_any = False
+    no_first = np.zeros((P, n), dtype=bool)
+    imf = np.ascontiguousarray(imf, dtype=float)
     for day in range(T):
         # ---- capacity and final demand
         kappa = path.kappa[day]
@@ -700,12 +719,15 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
         # ---- intermediate demand: current needs (with ``first``: of which the binding
         # buyers'), then restocking
-        Of = O + E
-        restock = first is not None and bool(Or.any())
+        if Of is None:  # else left by yesterday's fused.settle
+            Of = O + E
+            Off = None if first is None else Of * first
+            row_orders = None
+        restock = first is not None and r_any
         if first is None:
             Os, alias = [Of], None
         else:
-            Os, alias = [Of, Of * first] + ([Or] if restock else []), {1: 0}
+            Os, alias = [Of, Off] + ([Or] if restock else []), {1: 0}
         if eff is not None:
             Otot = Of if first is None else Of + Or
             lo = links.capped_orders(Otot, eff, region_of)
@@ -717,15 +739,16 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             dd = links.link_demand(lo, wts)
         else:
             lo = None
-            dd = links.demand(Os, alias)
+            dd = links.demand(Os, alias, row_orders)
         d_int = dd[0]
         d1 = None if first is None else dd[1]
         d_rest = None if first is None else (dd[2] if len(dd) > 2 else np.zeros(n))
         d = d_int + fd
 
         # ---- input-feasible output: rated inputs only, domestic and imported units pooled
-        xin, bp = fused.input_feasible(S_, arr, arrM, inv, rated_p, rated_j, rated_half, cap,
-                                       any_half)
+        if minima is None:  # else left by yesterday's fused.settle
+            minima = fused.rated_minima(S_, arr, arrM, inv, rated_p, rated_j, rated_half)
+        xin, bp = fused.feasible_output(*minima, cap, any_half)
         d_all = d if first is None else d + d_rest
         x = np.minimum(np.minimum(cap, xin), np.maximum(d_all, 0.0))
 
@@ -792,11 +815,24 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             np.empty((P, n)) for _ in range(8))
         Or_next, OMr_next = (zeros, zeros) if first is None else (np.empty((P, n)),
                                                                   np.empty((P, n)))
-        fused.settle(Of, ratio_f, zeros if first is None else Or, ratio_r, first is not None,
-                     E, substituting, OM, rMf, zeros if first is None else OMr, rMr, S_, arr,
-                     share, x, Sm, arrM, arrE, wm, a, AM, xopt, Sstar, Sm_star, irt, arr_next,
-                     arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
-                     OMr_next)
+        minima = (np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64))
+        # import substitution: orders replacing lost imports move toward imf OM (1 - r^M)
+        update_E = substituting and (E_on or bool(np.any(rMf < 1.0)))
+        E_next = np.empty((P, n)) if update_E else E
+        Of_next = np.empty((P, n))
+        Off_next = None if first is None else np.empty((P, n))
+        row_orders_next = np.empty((n_rows, 3))
+        e_any, r_any = fused.settle(
+            Of, ratio_f, zeros if first is None else Or, ratio_r, first is not None,
+            no_first if first is None else first, E, substituting, update_E, imf, res_rate,
+            OM, rMf, zeros if first is None else OMr, rMr, S_, arr, x, Sm, arrM, arrE, a, AM,
+            xopt, Sstar, irt, inv, rated, arr_next, arrM_next, arrE_next, use, S_next, Sm_next,
+            O_next, OM_next, Or_next, OMr_next, E_next, Of_next,
+            zeros if first is None else Off_next, *minima,
+            no_rows if rows_of is None else rows_of, row_orders_next)
+        row_orders = None if rows_of is None else row_orders_next
+        if update_E:
+            E_on = bool(np.any(rMf < 1.0)) or e_any
 
         # ---- final deliveries and stockpiles
         C_des = Yc.reshape(R, S, R).sum(axis=0).T + MYc.T  # (R, P)
@@ -840,6 +876,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
                 tot_ = dd_ + dm_
                 to_m = np.divide(dm_, tot_, out=np.full((P, n), wm), where=tot_ > 0)
                 arr_next = arr_next + rel
+                minima = None  # tomorrow's availability changed
                 arrE_next = arrE_next + rel * to_m
             used = used + np.vstack([q_reg, natq[None]])
             stock = np.maximum(stock - used, 0.0)
@@ -848,21 +885,12 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             stock = np.where(used > 0, stock, refill) if release_any else refill
         essential = np.minimum(base + rel_f, np.maximum(wanted, base))
 
-        # ---- import substitution, overproduction, re-sourcing (orders: above, by
+        # ---- overproduction, re-sourcing (orders and import substitution: above, by
         # fused.settle; the pool's gap is restocked from the domestic line up to the domestic
         # account's own gap and from imports for the rest: domestic units refill what
         # domestic suppliers failed to deliver, not what imports did)
         if first is not None:
             Or, OMr = Or_next, OMr_next
-        if substituting and (E_on or np.any(rMf < 1.0)):
-            target_E = imf * OM
-            target_E *= (1.0 - rMf)[:, None]
-            target_E -= E
-            target_E *= res_rate
-            E_next = E + target_E
-            E_on = bool(np.any(rMf < 1.0)) or bool(E_next.any())
-        else:
-            E_next = E
         if prm.overprod_rule == "ario":
             scarcity = np.where(d_all > 0, (d_all - x) / np.where(d_all > 0, d_all, 1.0), 0.0)
             up = np.where(scarcity > 0, alpha + (amax - alpha) * scarcity * orate,
@@ -909,5 +937,5 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             out.flows["use"][:, :, day] = use
 
         S_, Sm, arr, arrM, arrE = S_next, Sm_next, arr_next, arrM_next, arrE_next
-        O, OM, E = O_next, OM_next, E_next
+        O, OM, E, Of, Off = O_next, OM_next, E_next, Of_next, Off_next
     return out

@@ -2,8 +2,9 @@
 
 The day's state lives in (product, industry) arrays of ``P n`` numbers; written with numpy,
 each of its ~150 element-wise operations is one pass over memory. These kernels do the
-inventory part of a day in one pass over the (product, industry) arrays and one over the
-rated inputs, compiled by numba (cached on disk after the first
+inventory part of a day in one pass over the (product, industry) arrays, which also leaves
+tomorrow's input-feasible output ready (a pass over the rated inputs when a stock release
+changes the arrivals), compiled by numba (cached on disk after the first
 call). They compute exactly what the numpy expressions in their docstrings compute, in the
 same order of operations (bit-identical; tested against those expressions).
 """
@@ -15,19 +16,12 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap,
-                   any_half):  # pragma: no cover
-    """Input-feasible output of every industry from its pooled inventories, over its rated
-    inputs only: the pairs ``(rated_p[k], rated_j[k])`` in row-major order, half-critical
-    where ``rated_half[k]``.
-
-    With ``v = (S + arr + arrM) inv``: over the critical inputs ``x^c_j = min_p v[p, j]`` at
-    the first minimising ``p``; with ``any_half`` the half-critical inputs give
-    ``x^h_j = ½ min_p v[p, j] + ½ cap_j``. Returns ``(x^in, binding product)``:
-    ``min(x^c, x^h)`` and its input (``x^c``'s where ``x^c <= x^h``); ``x^in = inf``,
-    product 0 for an industry with no rated input.
-    """
-    n = cap.shape[0]
+def rated_minima(S, arr, arrM, inv, rated_p, rated_j, rated_half):  # pragma: no cover
+    """``v = (S + arr + arrM) inv`` minimised over each buyer's critical and over its
+    half-critical inputs (the pairs ``(rated_p[k], rated_j[k])`` in row-major order,
+    half-critical where ``rated_half[k]``): ``(min_c, argmin_c, min_h, argmin_h)`` per buyer,
+    the first minimising input; ``inf`` and 0 where a buyer has none."""
+    n = S.shape[1]
     best_c = np.full(n, np.inf)
     arg_c = np.zeros(n, np.int64)
     best_h = np.full(n, np.inf)
@@ -43,6 +37,15 @@ def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap,
         elif v < best_c[j]:
             best_c[j] = v
             arg_c[j] = p
+    return best_c, arg_c, best_h, arg_h
+
+
+@njit(cache=True, nogil=True)
+def feasible_output(best_c, arg_c, best_h, arg_h, cap, any_half):  # pragma: no cover
+    """Input-feasible output from :func:`rated_minima`: ``x^c = min_c`` and, with
+    ``any_half``, ``x^h = ½ min_h + ½ cap``. Returns ``(min(x^c, x^h), binding product)``,
+    the critical input's where ``x^c <= x^h``; ``inf``, product 0 without a rated input."""
+    n = cap.shape[0]
     xin = np.empty(n)
     bp = np.empty(n, np.int64)
     for j in range(n):
@@ -56,28 +59,58 @@ def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap,
     return xin, bp
 
 
+def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap, any_half):
+    """Input-feasible output of every industry from its pooled inventories ``S + arr +
+    arrM`` over its rated inputs: :func:`feasible_output` of :func:`rated_minima`."""
+    return feasible_output(*rated_minima(S, arr, arrM, inv, rated_p, rated_j, rated_half),
+                           cap, any_half)
+
+
 @njit(cache=True, nogil=True)
-def settle(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, S, arr, share,
-           x, Sm, arrM, arrE, wm, a, AM, xopt, Sstar, Sm_star, irt, arr_next, arrM_next,
-           arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
-           OMr_next):  # pragma: no cover
+def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf, res_rate,
+           OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt, inv, rated,
+           arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
+           OMr_next, E_next, Of_next, Off_next, best_c, arg_c, best_h, arg_h, row_of,
+           row_orders):  # pragma: no cover
     """Tomorrow's arrivals, today's use and inventories, and tomorrow's orders, in one pass
     over the (product, industry) arrays; writes the ``*_next`` arrays and ``use``.
 
     Arrivals: ``arr' = Of r_f (+ Or r_r)``, ``arrM' = OM r^M_f (+ OMr r^M_r)`` (``r^M`` per
-    product), ``arrE' = E r_f`` when ``substituting`` (else 0). Use and inventories:
-    ``use = min(share x, avail)`` with ``avail = S + arr + arrM``, ``S' = avail − use``, ``Sm' = Sm + arrM + arrE − wm use``.
-    Orders: the pool's gap ``G = S* − S'`` is restocked from the domestic line up to the
-    domestic account's own gap, clipped to the sign of ``G``,
-    ``dom = clip(G − (Sm* − Sm'), min(G, 0), max(G, 0))``, and from imports for the rest;
+    product), ``arrE' = E r_f`` when ``substituting`` (else 0). Use and inventories, with
+    ``share = a + AM`` and the imported share ``wm = 1 − a / share`` (0 where nothing is
+    used): ``use = min(share x, avail)`` with ``avail = S + arr + arrM``,
+    ``S' = avail − use``, ``Sm' = Sm + arrM + arrE − wm use``. Orders: the pool's gap
+    ``G = S* − S'`` is restocked from the domestic line up to the domestic account's own gap
+    ``(S* − wm S*) − (S' − Sm')``, clipped to the sign of ``G``, and from imports for the
+    rest: ``dom = clip(G − (wm S* − Sm'), min(G, 0), max(G, 0))``,
     ``need_d = max(dom irt + a xopt, 0)``, ``need_m = max((G − dom) irt + AM xopt, 0)``. With
     ``tiers`` the current-needs orders are ``min(need, flow)`` and the rest restocking orders
-    (``Or'``, ``OMr'``); without, the whole need is a current-needs order.
+    (``Or'``, ``OMr'``); without, the whole need is a current-needs order. With
+    ``update_E`` the orders replacing lost imports move toward ``imf OM (1 − r^M_f)`` at
+    ``res_rate``: ``E' = E + res_rate (imf OM (1 − r^M_f) − E)`` (else ``E_next`` is not
+    written: the caller keeps ``E``). Tomorrow's current-needs orders ``Of' = O' + E'`` and,
+    with tiers, those of the buyers for which the input binds ``Of' first``; tomorrow's
+    :func:`rated_minima` of ``S' + arr' + arrM'`` (``rated`` (P, n): 1 a critical input,
+    2 a half-critical one, 0 neither) go to ``best_c … arg_h``. With ``row_of`` (P, n) the
+    pooled sourcing row of each buyer-product (``row_orders.shape[0] - 1``: none), the
+    orders ``Of'``, ``Of' first`` and ``Or'`` summed per row, in the order of the buyers'
+    flat index, go to ``row_orders`` (rows, 3) (a (0, 0) ``row_of``: not summed). Returns
+    whether any ``E'`` and any ``Or'`` is nonzero.
     """
     P, n = Of.shape
+    best_c[:] = np.inf
+    arg_c[:] = 0
+    best_h[:] = np.inf
+    arg_h[:] = 0
+    e_any = False
+    r_any = False
+    pooled = row_of.shape[0] > 0
+    if pooled:
+        row_orders[:] = 0.0
     for p in range(P):
         rf_m = rMf[p]
         rr_m = rMr[p]
+        lost_m = 1.0 - rf_m
         for j in range(n):
             rf = ratio_f[p, j]
             v = Of[p, j] * rf
@@ -88,7 +121,10 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, 
             arr_next[p, j] = v
             arrM_next[p, j] = m
             arrE_next[p, j] = E[p, j] * rf if substituting else 0.0
-            u = share[p, j] * x[j]
+            ap, mp = a[p, j], AM[p, j]
+            share = ap + mp
+            wm = 1.0 - ap / share if share > 0.0 else 0.0
+            u = share * x[j]
             av = S[p, j] + arr[p, j]
             av = av + arrM[p, j]
             if av < u:
@@ -98,12 +134,24 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, 
             S_next[p, j] = s
             sm = Sm[p, j] + arrM[p, j]
             sm = sm + arrE[p, j]
-            sm = sm - wm[p, j] * u
+            sm = sm - wm * u
             Sm_next[p, j] = sm
-            fd = a[p, j] * xopt[j]
-            fm = AM[p, j] * xopt[j]
-            g = Sstar[p, j] - s
-            dom = g - (Sm_star[p, j] - sm)
+            cls = rated[p, j]
+            if cls:
+                w = s + v
+                w = (w + m) * inv[p, j]
+                if cls == 2:
+                    if w < best_h[j]:
+                        best_h[j] = w
+                        arg_h[j] = p
+                elif w < best_c[j]:
+                    best_c[j] = w
+                    arg_c[j] = p
+            fd = ap * xopt[j]
+            fm = mp * xopt[j]
+            st = Sstar[p, j]
+            g = st - s
+            dom = g - (wm * st - sm)
             lo = g if g < 0.0 else 0.0
             hi = g if g > 0.0 else 0.0
             if dom < lo:
@@ -114,13 +162,40 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, E, substituting, OM, rMf, OMr, rMr, 
             need_m = nd if nd > 0.0 else 0.0
             nd = dom * irt + fd
             need_d = nd if nd > 0.0 else 0.0
+            e = E[p, j]
+            if update_E:
+                t = imf[p, j] * OM[p, j]
+                t = t * lost_m
+                t = t - e
+                t = t * res_rate
+                e = e + t
+                E_next[p, j] = e
+                if e != 0.0:
+                    e_any = True
             if tiers:
                 od = need_d if need_d < fd else fd
                 om = need_m if need_m < fm else fm
                 O_next[p, j] = od
                 OM_next[p, j] = om
-                Or_next[p, j] = need_d - od
+                rd = need_d - od
+                Or_next[p, j] = rd
                 OMr_next[p, j] = need_m - om
+                if rd != 0.0:
+                    r_any = True
+                of = od + e
+                Of_next[p, j] = of
+                off = of * 1.0 if first[p, j] else of * 0.0
+                Off_next[p, j] = off
+                if pooled:
+                    row = row_of[p, j]
+                    row_orders[row, 0] += of
+                    row_orders[row, 1] += off
+                    row_orders[row, 2] += rd
             else:
                 O_next[p, j] = need_d
                 OM_next[p, j] = need_m
+                of = need_d + e
+                Of_next[p, j] = of
+                if pooled:
+                    row_orders[row_of[p, j], 0] += of
+    return e_any, r_any
