@@ -172,3 +172,21 @@ def test_settle_equals_numpy(seed, tiers, substituting, update_E):
     assert flags == want_flags
     G = s["Sstar"] - want[4]
     assert (G < 0).any() and (G > 0).any()  # both signs of the inventory gap were met
+
+
+@pytest.mark.parametrize("tiers", [True, False])
+def test_pooled_ratios_equal_numpy(tiers):
+    rng = np.random.default_rng(3)
+    P, n, U = 5, 17, 8
+    per_row = rng.uniform(size=(3 if tiers else 1, U + 1))
+    row_of = rng.integers(0, U + 1, (P, n))
+    first = rng.uniform(size=(P, n)) < 0.5
+    got = np.take(per_row, row_of.ravel(), axis=1).reshape(-1, P, n)
+    ratio_f, ratio_r = np.full((P, n), np.nan), np.full((P, n), np.nan)
+    fused.pooled_ratios(per_row, row_of, first, tiers, ratio_f, ratio_r)
+    if tiers:
+        np.testing.assert_array_equal(ratio_f, np.where(first, got[1], got[0]))
+        np.testing.assert_array_equal(ratio_r, got[2])
+    else:
+        np.testing.assert_array_equal(ratio_f, got[0])
+        assert np.isnan(ratio_r).all()

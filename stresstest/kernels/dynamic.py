@@ -220,6 +220,7 @@ class _DenseLinks:
         self._t = t
         self._cap_key = self._cap = None
         self.delta = None       # (ngroups, R) deviation from tau0, or None while at tau0
+        self._no_first = np.zeros((S, n), dtype=bool)
         self.pair_s = self.pair_k = self.pair_g = None
 
     def _ind(self, so):
@@ -338,6 +339,33 @@ class _DenseLinks:
                         out[j, self.pair_s, self.pair_k] += (D @ rs[j])[self.pair_g]
         return out
 
+    def delivery_ratios(self, rows, first, ones):
+        """Delivery ratios of buyers' current-needs and restocking orders (P, n) each from
+        the suppliers' ratios ``rows`` (``[r_i]``, or ``[r_i, r_b, r_r]`` with ``first``:
+        binding buyers' current needs at ``r_b``); ``ones`` without tiers."""
+        if self._pool is None:
+            return _tier_ratios(self.pooled(np.stack(rows), pair_rows=_pair_rows(first)),
+                                first, ones)
+        rs = np.stack(rows)
+        _, G, _, row_of = self._pool
+        live = [j for j in range(len(rows)) if rs[j].min() < 1.0]
+        per_row = np.ones((len(rows), G.shape[0] + 1))  # a row of ones gives ones
+        if live:
+            per_row[live, -1] = 0.0  # buys none at home
+            per_row[live, :-1] = (G @ rs[live].T).T
+        ratio_f = np.empty((self.S, self.n))
+        ratio_r = ones if first is None else np.empty((self.S, self.n))
+        fused.pooled_ratios(per_row, row_of.reshape(self.S, self.n),
+                            self._no_first if first is None else first, first is not None,
+                            ratio_f, ratio_r)
+        if self.delta is not None:
+            D = self._delta_matrix()
+            for j in _pair_rows(first):
+                if j in live:  # the re-sourcing pairs lie in ``first`` when it is given
+                    out = ratio_f if j < 2 else ratio_r
+                    out[self.pair_s, self.pair_k] += (D @ rs[j])[self.pair_g]
+        return ratio_f, ratio_r
+
     def shifted_cost(self, O, friction):
         """Per buyer (n): ``Σ_p friction_p Σ_i max(0, Δ[i, k]) O[p, k]``, the friction on the
         orders re-sourcing moved to other suppliers."""
@@ -451,6 +479,9 @@ class _SparseLinks:
                                      minlength=self.P * self.n).reshape(self.P, self.n)
                          for r in rs])
 
+    def delivery_ratios(self, rows, first, ones):
+        return _tier_ratios(self.pooled(np.stack(rows)), first, ones)
+
     def capped_orders(self, O, eff, region_of):
         key = eff.tobytes()
         if self._cap_key != key:
@@ -502,6 +533,19 @@ class _SparseLinks:
 
 
 # --------------------------------------------------------------------------- simulation
+
+
+def _pair_rows(first):
+    """The rows of the delivery ratios read on the re-sourcing pairs (which lie in
+    ``first`` when it is given): the binding buyers' and the restocking tier, else all."""
+    return (0,) if first is None else (1, 2)
+
+
+def _tier_ratios(got, first, ones):
+    """``(ratio_f, ratio_r)`` from the pooled ratios ``got`` (k, P, n) of the tiers."""
+    if first is None:
+        return got[0], ones
+    return np.where(first, got[1], got[0]), got[2]
 
 
 def links_moved(links) -> bool:
@@ -795,10 +839,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         if lo is None and all(r.min() >= 1.0 for r in rows):
             ratio_f = ratio_r = ones  # nobody rationed: Σ_i tau[i, k] = 1
         elif lo is None:
-            # the rows read on the re-sourcing pairs (which lie in ``first`` when it is given)
-            got = links.pooled(np.stack(rows), pair_rows=(0,) if first is None else (1, 2))
-            ratio_f = got[0] if first is None else np.where(first, got[1], got[0])
-            ratio_r = ones if first is None else got[2]
+            ratio_f, ratio_r = links.delivery_ratios(rows, first, ones)
         else:  # capped link orders: ratios of each tier's orders delivered
             got = links.link_arrivals(lo, np.stack(rows))
             with np.errstate(divide="ignore", invalid="ignore"):

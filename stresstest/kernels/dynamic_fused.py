@@ -67,6 +67,23 @@ def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap, any_hal
 
 
 @njit(cache=True, nogil=True)
+def pooled_ratios(per_row, row_of, first, tiers, ratio_f, ratio_r):  # pragma: no cover
+    """Delivery ratios of every buyer-product from its pooled row's availability
+    ``per_row[t, row_of[p, j]]`` of each tier ``t``: with ``tiers`` ``ratio_f`` is the
+    binding buyers' tier (1) where ``first``, else the others' (0), and ``ratio_r`` the
+    restocking tier (2); without, ``ratio_f`` is tier 0 (``ratio_r`` not written)."""
+    P, n = row_of.shape
+    for p in range(P):
+        for j in range(n):
+            row = row_of[p, j]
+            if tiers:
+                ratio_f[p, j] = per_row[1, row] if first[p, j] else per_row[0, row]
+                ratio_r[p, j] = per_row[2, row]
+            else:
+                ratio_f[p, j] = per_row[0, row]
+
+
+@njit(cache=True, nogil=True)
 def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf, res_rate,
            OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt, inv, rated,
            arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
