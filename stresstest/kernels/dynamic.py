@@ -250,6 +250,7 @@ class _DenseLinks:
             rep, g = np.arange(s.size), np.arange(s.size)
         g = g.reshape(-1)
         self.pair_s, self.pair_k, self.pair_g = s, k, g
+        self.pair_flat = s * self.n + k  # flat (P n) index: np.take instead of fancy pairs
         self.group_s = s[rep]
         self.t0p = np.ascontiguousarray(self.tau0[s[rep], :, k[rep]])  # (ngroups, R)
         self.newmask = self.t0p == 0
@@ -271,7 +272,7 @@ class _DenseLinks:
 
     def _group_orders(self, O):
         """Orders of each group of pairs (ngroups,)."""
-        return np.bincount(self.pair_g, weights=O[self.pair_s, self.pair_k],
+        return np.bincount(self.pair_g, weights=np.take(O, self.pair_flat),
                            minlength=self.t0p.shape[0])
 
     def _pair_demand(self, Os):
@@ -314,9 +315,10 @@ class _DenseLinks:
         return self._ind(out)
 
     def pooled(self, rs, pair_rows=None):
-        """``r̃[p, k] = Σ_{i∈p} tau[i, k] r_i`` (k, P, n) for ratios ``rs`` (k, n); a row of
-        ones gives ones (``Σ_i tau[i, k] = 1``). ``pair_rows``: the rows whose values on the
-        re-sourcing pairs are used (default all)."""
+        """``r̃[p, k] = Σ_{i∈p} tau[i, k] r_i`` (k, P, n) for ratios ``rs`` (k, n) through the
+        link array (pooled rows: :meth:`delivery_ratios`); a row of ones gives ones
+        (``Σ_i tau[i, k] = 1``). ``pair_rows``: the rows whose values on the re-sourcing pairs
+        are used (default all)."""
         k = rs.shape[0]
         out = np.empty((k, self.S, self.n))
         live = [j for j in range(k) if rs[j].min() < 1.0]
@@ -324,19 +326,12 @@ class _DenseLinks:
             if j not in live:
                 out[j] = 1.0
         if live:
-            if self._pool is not None:  # r̃[p, k] = (G r)[row of (p, k)], 0 where no row
-                _, G, _, row_of = self._pool
-                per_row = np.zeros((len(live), G.shape[0] + 1))
-                per_row[:, :-1] = (G @ rs[live].T).T
-                out[live] = np.take(per_row, row_of, axis=1).reshape(len(live), self.S,
-                                                                      self.n)
-            else:
-                out[live] = np.matmul(self._so(rs[live]), self.tau0).transpose(1, 0, 2)
+            out[live] = np.matmul(self._so(rs[live]), self.tau0).transpose(1, 0, 2)
             if self.delta is not None:
                 D = self._delta_matrix()
                 for j in live:
                     if pair_rows is None or j in pair_rows:
-                        out[j, self.pair_s, self.pair_k] += (D @ rs[j])[self.pair_g]
+                        out[j].reshape(-1)[self.pair_flat] += np.take(D @ rs[j], self.pair_g)
         return out
 
     def delivery_ratios(self, rows, first, ones):
@@ -363,7 +358,7 @@ class _DenseLinks:
             for j in _pair_rows(first):
                 if j in live:  # the re-sourcing pairs lie in ``first`` when it is given
                     out = ratio_f if j < 2 else ratio_r
-                    out[self.pair_s, self.pair_k] += (D @ rs[j])[self.pair_g]
+                    out.reshape(-1)[self.pair_flat] += np.take(D @ rs[j], self.pair_g)
         return ratio_f, ratio_r
 
     def shifted_cost(self, O, friction):
@@ -372,7 +367,7 @@ class _DenseLinks:
         if self.delta is None:
             return np.zeros(self.n)
         pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
-        w = friction[self.pair_s] * pos[self.pair_g] * O[self.pair_s, self.pair_k]
+        w = friction[self.pair_s] * pos[self.pair_g] * np.take(O, self.pair_flat)
         return np.bincount(self.pair_k, weights=w, minlength=self.n)
 
     def capped_orders(self, O, eff, region_of):
