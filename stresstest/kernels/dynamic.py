@@ -685,6 +685,14 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
     Yc0, Yo0, Yn0, MYc0, MYo0 = split_final(t.Y, t.MY)
 
+    def final_totals(Yc, Yo, Yn, MYc, MYo):
+        """Final use by industry: consumption, other positive, negative (n each); imported
+        final use by product (P); consumption desired by (region, product)."""
+        return (Yc.sum(axis=1), Yo.sum(axis=1), Yn.sum(axis=1),
+                MYc.sum(axis=1) + MYo.sum(axis=1), Yc.reshape(R, S, R).sum(axis=0).T + MYc.T)
+
+    totals0 = final_totals(Yc0, Yo0, Yn0, MYc0, MYo0)  # the days without a demand or route cut
+
     # state: the pooled inventory S, with its imported units' order account Sm (what the
     # import line has to restock; the domestic account is S - Sm; Sm goes negative when
     # domestic units stood in for missing imports)
@@ -752,9 +760,11 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             ey = eff[region_of, :, product_of]  # (n, R_to)
             Yc = np.where(ey < 1.0, np.minimum(Yc, ey * Yc0), Yc)
             Yo = np.where(ey < 1.0, np.minimum(Yo, ey * Yo0), Yo)
-        Yfc = Yc.sum(axis=1)
+        Yfc, Yo_tot, Yn_tot, MYtot, C_des = (
+            totals0 if Yc is Yc0 and Yo is Yo0 and Yn is Yn0 and MYc is MYc0 and MYo is MYo0
+            else final_totals(Yc, Yo, Yn, MYc, MYo))
         exports = t.exports if path.epsilon is None else t.exports * path.epsilon[day]
-        fd = Yfc + Yo.sum(axis=1) + Yn.sum(axis=1) + exports
+        fd = Yfc + Yo_tot + Yn_tot + exports
 
         # ---- intermediate demand: current needs (with ``first``: of which the binding
         # buyers'), then restocking
@@ -807,7 +817,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         # inventory drawdowns (negative final use) are supply from users' stocks: they add
         # to output in the rationing and are delivered in full, as in the baseline
         ess = e_ind * Yfc
-        W = -Yn.sum(axis=1)
+        W = -Yn_tot
         fd_pos = fd + W
         r_b, r_i, r_fc, r_fo, left = _ratios(prm.final_rule, x + W, d + W, d_int, d1, fd_pos,
                                              ess, e_ind)
@@ -817,7 +827,6 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         exp_del = exports * r_fo
 
         # ---- imports: one pool per product; current needs (with final use) first
-        MYtot = MYc.sum(axis=1) + MYo.sum(axis=1)
         am = path.alpha_M[day]
         capM = np.where(am < 1.0, am * M0tot, np.inf)
         rMf, leftM = _fill(capM, OM.sum(axis=1) + MYtot)
@@ -871,7 +880,6 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             E_on = bool(np.any(rMf < 1.0)) or e_any
 
         # ---- final deliveries and stockpiles
-        C_des = Yc.reshape(R, S, R).sum(axis=0).T + MYc.T  # (R, P)
         C_del = Ydel_c.reshape(R, S, R).sum(axis=0).T + MYdel_c.T
         wanted = e_prod[None, :] * C_des
         if essential_rule == "proportional":
