@@ -190,3 +190,17 @@ def test_pooled_ratios_equal_numpy(tiers):
     else:
         np.testing.assert_array_equal(ratio_f, got[0])
         assert np.isnan(ratio_r).all()
+
+
+def test_final_deliveries_equal_numpy():
+    rng = np.random.default_rng(5)
+    R, S = 4, 6
+    n = R * S
+    Yc, Yo, Yn = rng.uniform(size=(n, R)), rng.uniform(size=(n, R)), -rng.uniform(size=(n, R))
+    r_fc, r_fo = rng.uniform(size=n), rng.uniform(size=n)
+    delivered, consumed = np.full((R, S), np.nan), np.full((R, S), np.nan)
+    fused.final_deliveries(Yc, Yo, Yn, r_fc, r_fo, R, delivered, consumed)
+    Ydel_c = Yc * r_fc[:, None]
+    Ydel = Ydel_c + Yo * r_fo[:, None] + Yn
+    np.testing.assert_array_equal(delivered, Ydel.reshape(R, S, R).sum(axis=0).T)
+    np.testing.assert_array_equal(consumed, Ydel_c.reshape(R, S, R).sum(axis=0).T)

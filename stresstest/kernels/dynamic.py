@@ -822,8 +822,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         r_b, r_i, r_fc, r_fo, left = _ratios(prm.final_rule, x + W, d + W, d_int, d1, fd_pos,
                                              ess, e_ind)
         r_r = None if first is None else _fill(left, d_rest)[0]
-        Ydel_c = Yc * r_fc[:, None]
-        Ydel = Ydel_c + Yo * r_fo[:, None] + Yn
+        f_dom, c_dom = np.empty((R, P)), np.empty((R, P))  # delivered final use, consumption
+        fused.final_deliveries(Yc, Yo, Yn, r_fc, r_fo, R, f_dom, c_dom)
         exp_del = exports * r_fo
 
         # ---- imports: one pool per product; current needs (with final use) first
@@ -880,7 +880,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             E_on = bool(np.any(rMf < 1.0)) or e_any
 
         # ---- final deliveries and stockpiles
-        C_del = Ydel_c.reshape(R, S, R).sum(axis=0).T + MYdel_c.T
+        C_del = c_dom + MYdel_c.T
         wanted = e_prod[None, :] * C_des
         if essential_rule == "proportional":
             base = e_prod[None, :] * C_del
@@ -962,7 +962,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         out.x[:, day] = x
         out.capacity[:, day] = cap
         out.exports[:, day] = exp_del
-        out.f[:, :, 0, day] = Ydel.reshape(R, S, R).sum(axis=0).T
+        out.f[:, :, 0, day] = f_dom
         out.f[:, :, 1, day] = MYdel.T
         out.f[:, :, 2, day] = rel_f
         out.essential[:, :, day] = essential

@@ -67,6 +67,28 @@ def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap, any_hal
 
 
 @njit(cache=True, nogil=True)
+def final_deliveries(Yc, Yo, Yn, r_fc, r_fo, n_region, delivered, consumed):  # pragma: no cover
+    """Domestic final use delivered, by destination region and product (R, P): consumption
+    ``Yc r_fc`` plus other final use ``Yo r_fo`` plus draw-downs ``Yn`` (industry ``i = o S +
+    p`` by destination, (n, R) each), summed over the origin regions ``o`` in order, into
+    ``delivered``; the consumption alone into ``consumed``."""
+    n, R = Yc.shape
+    S = n // n_region
+    delivered[:] = 0.0
+    consumed[:] = 0.0
+    for o in range(n_region):
+        for p in range(S):
+            i = o * S + p
+            fc, fo = r_fc[i], r_fo[i]
+            for r in range(R):
+                yc = Yc[i, r] * fc
+                y = yc + Yo[i, r] * fo
+                y = y + Yn[i, r]
+                delivered[r, p] += y
+                consumed[r, p] += yc
+
+
+@njit(cache=True, nogil=True)
 def pooled_ratios(per_row, row_of, first, tiers, ratio_f, ratio_r):  # pragma: no cover
     """Delivery ratios of every buyer-product from its pooled row's availability
     ``per_row[t, row_of[p, j]]`` of each tier ``t``: with ``tiers`` ``ratio_f`` is the
