@@ -710,17 +710,21 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     stock0 = np.array(b.stock, dtype=float, copy=True)
     rM = np.ones(P)
 
+    # day-major buffers seen through time-last views: a day's record is one contiguous write
     out = Trace(
-        x=np.empty((n, T)), capacity=np.empty((n, T)), exports=np.empty((n, T)),
-        f=np.zeros((R, P, 3, T)), essential=np.empty((R, P, T)),
-        binding=np.zeros((n, T), dtype=np.int8), binding_product=np.full((n, T), -1, np.int16),
-        stock=np.empty((H, P, T)), inventory_days=np.empty((R, P, T)), overprod=np.empty((n, T)),
+        x=np.empty((T, n)).T, capacity=np.empty((T, n)).T, exports=np.empty((T, n)).T,
+        f=np.zeros((T, 3, R, P)).transpose(2, 3, 1, 0),
+        essential=np.empty((T, R, P)).transpose(1, 2, 0),
+        binding=np.zeros((T, n), dtype=np.int8).T,
+        binding_product=np.full((T, n), -1, np.int16).T,
+        stock=np.empty((T, H, P)).transpose(1, 2, 0),
+        inventory_days=np.empty((T, R, P)).transpose(1, 2, 0), overprod=np.empty((T, n)).T,
         standby=None if path.standby is None else np.asarray(path.standby).T.copy(),
-        cost=None if fric is None or not (resourcing or substituting) else np.zeros((n, T)),
+        cost=None if fric is None or not (resourcing or substituting) else np.zeros((T, n)).T,
     )
     if record_flows:
         for k in ("S", "arrivals", "arrivals_M", "use"):
-            out.flows[k] = np.empty((P, n, T))
+            out.flows[k] = np.empty((T, P, n)).transpose(1, 2, 0)
 
     # the fused passes' arrays, C-ordered (one compiled signature)
     ones, zeros = np.ones((P, n)), np.zeros((P, n))
