@@ -176,7 +176,7 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
             sm = sm - wm * u
             Sm_next[p, j] = sm
             cls = rated[p, j]
-            if cls:
+            if cls:  # rated_minima's update, written out: a helper call cost 20% of the day
                 w = s + v
                 w = (w + m) * inv[p, j]
                 if cls == 2:
