@@ -225,6 +225,8 @@ def make_result(
     kappa: np.ndarray | None = None,
     imports_remaining: np.ndarray | None = None,
     exports_remaining: np.ndarray | None = None,
+    va_deduction: np.ndarray | None = None,
+    more_coords: dict | None = None,
 ) -> xr.Dataset:
     """Assemble a Result from numpy arrays on the stacked industry axis.
 
@@ -235,6 +237,8 @@ def make_result(
     ``imports_remaining`` (P[, T]): the scenario's remaining capacity and foreign supply (the
     direct shock, before any plan), kept for :func:`stresstest.metrics.direct_shock`;
     ``exports_remaining`` (n[, T]) the remaining foreign demand for exports (default 1).
+    ``va_deduction`` (n[, T]): costs subtracted from value added (friction on substituted
+    inputs); ``more_coords``: further coordinates (e.g. ``holder``).
     """
     d = derived if derived is not None else derive(economy)
     R, S = d.n_region, d.n_sector
@@ -260,7 +264,8 @@ def make_result(
         binding_product = np.full(np.shape(binding), -1)
     data = {
         "x": ind(x_arr),
-        "va": ind(x_arr * v),
+        "va": ind(x_arr * v if va_deduction is None else
+                  x_arr * v - np.asarray(va_deduction, dtype=float).reshape((R, S) + tshape)),
         "capacity": ind(capacity),
         "f": (("region", "product", "source") + tdims,
               np.asarray(f, dtype=float).reshape((R, S, len(SOURCES)) + tshape)),
@@ -304,6 +309,7 @@ def make_result(
         if sev is not None:
             data["severity"] = ("day", sev)
             coords["day"] = np.arange(sev.size)
+    coords.update(more_coords or {})
     res = xr.Dataset(data, coords=coords)
     res["binding"].attrs.update({"flag_values": list(BINDING.values()),
                                  "flag_meanings": " ".join(BINDING)})
@@ -311,19 +317,20 @@ def make_result(
         "flag_values": list(range(-1, S)),
         "flag_meanings": " ".join(["none"] + [str(p) for p in economy["sector"].values])})
     units = economy.attrs.get("units", "")
+    var = res.variables  # attrs set on the variables (no DataArray built per name)
     for name, text in LONG_NAMES.items():
-        if name in res:
-            res[name].attrs["long_name"] = text
+        if name in var:
+            var[name].attrs["long_name"] = text
     for name in MONEY:
-        if name in res:
-            res[name].attrs["units"] = f"{units} per year"
+        if name in var:
+            var[name].attrs["units"] = f"{units} per year"
     for name in SHARES:
-        if name in res:
-            res[name].attrs["units"] = "1"
+        if name in var:
+            var[name].attrs["units"] = "1"
     for name in ("binding", "binding_product"):
-        res[name].attrs.pop("units", None)
+        var[name].attrs.pop("units", None)
     if time is not None:
-        res["time"].attrs["units"] = "days since scenario start"
+        var["time"].attrs["units"] = "days since scenario start"
     res.attrs.update({
         "scenario": str(shock.attrs.get("scenario", "")),
         "plan": str((plan.attrs.get("plan", "none") if plan is not None else "none")),

@@ -499,15 +499,14 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
                      "substitution_rounds": int(out["outer"]),
                      "residual": float(out["residual"]), "converged": 1,
                      "solver_status": "converged"},
-        extra=extra, derived=d)
-    res = res.assign_coords(holder=[str(r) for r in economy["region"].values] + [NATIONAL])
+        extra=extra, derived=d,
+        # friction on substituted inputs comes off value added
+        va_deduction=sq(out["cost"]) if np.any(out["cost"] != 0) else None,
+        more_coords={"holder": [str(r) for r in economy["region"].values] + [NATIONAL]})
     res.attrs.update(recipe_attrs(recipe))
-    if np.any(out["cost"] != 0):  # friction on substituted inputs (same dims as va)
-        res["va"] = res["va"].copy(data=res["va"].values - res["substitution_cost"].transpose(
-            *res["va"].dims).values)
     units = economy.attrs.get("units", "")
     for name in ("stock_release", "substitution_cost", "demand"):
-        res[name].attrs["units"] = f"{units} per year"
+        res.variables[name].attrs["units"] = f"{units} per year"
     if not single:
         res = res.rename({"time": "scenario"}).assign_coords(scenario=scenario_names)
     return res
