@@ -160,6 +160,19 @@ def _baseline_flows(d):
     return cache["T0"]
 
 
+def _final_use_split(d):
+    """Final use by origin and destination split into orders (positive entries) and inventory
+    drawdowns (negative entries: supply from users' stocks, never rationed), (n, R, U) each,
+    and summed over uses (n, R); imported final use by (region, product); baseline imports
+    (P). Cached per economy."""
+    cache = _STRUCTURES.setdefault(d, {})
+    if "final_use" not in cache:
+        Ypos, Yneg = np.maximum(d.Ydest, 0.0), np.minimum(d.Ydest, 0.0)
+        cache["final_use"] = (Ypos, Yneg, Ypos.sum(axis=2), Yneg.sum(axis=2), d.MY.sum(axis=2).T,
+                              d.AM @ d.x + d.MY.sum(axis=(1, 2)))
+    return cache["final_use"]
+
+
 def _region_indicator(d):
     import scipy.sparse as sp
 
@@ -275,14 +288,12 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     R, P, n = d.n_region, d.n_sector, d.n
     K = xbar.shape[1]
     U = d.Ydest.shape[2]
-    # final use by origin and destination, split into orders (positive entries) and inventory
-    # drawdowns (negative entries: supply from users' stocks, never rationed)
-    Ypos, Yneg = np.maximum(d.Ydest, 0.0), np.minimum(d.Ydest, 0.0)
+    Ypos, Yneg, Ypos_r, Yneg_r, MY_r, imports0 = _final_use_split(d)
     if delta is None:
         # the same for every scenario: read-only views, not K copies
-        fdr = np.broadcast_to(Ypos.sum(axis=2)[:, :, None], (n, R, K))  # (n, R, K)
-        fdr_neg = np.broadcast_to(Yneg.sum(axis=2)[:, :, None], (n, R, K))
-        MYd_r = np.repeat(d.MY.sum(axis=2).T[:, :, None], K, axis=2)  # (R, P, K)
+        fdr = np.broadcast_to(Ypos_r[:, :, None], (n, R, K))  # (n, R, K)
+        fdr_neg = np.broadcast_to(Yneg_r[:, :, None], (n, R, K))
+        MYd_r = np.repeat(MY_r[:, :, None], K, axis=2)  # (R, P, K)
     else:
         fdr = np.einsum("oprU,rpUk->oprk", Ypos.reshape(R, P, R, U), delta).reshape(n, R, K)
         fdr_neg = np.einsum("oprU,rpUk->oprk", Yneg.reshape(R, P, R, U), delta).reshape(
@@ -290,7 +301,6 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
         MYd_r = np.einsum("prU,rpUk->rpk", d.MY, delta)
     fd = fdr.sum(axis=1) + exports  # gross final orders
     drawdown = -fdr_neg.sum(axis=1) if np.any(fdr_neg < 0) else None
-    imports0 = d.AM @ d.x + d.MY.sum(axis=(1, 2))
     route = None if rho is None else _route_function(dn, rho, fdr, exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(dn)[0]}
