@@ -293,10 +293,9 @@ def run_dynamic(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None 
                      "backend": "dense" if table.n <= kd.DENSE_LIMIT else "sparse"},
         extra=extra, kappa=path.kappa.T, imports_remaining=path.alpha_M.T,
         exports_remaining=None if path.epsilon is None else path.epsilon.T,
+        va_deduction=tr.cost * y if tr.cost is not None and np.any(tr.cost != 0) else None,
     )
     res.attrs.update(recipe_attrs(rec))
-    if "substitution_cost" in res and bool(np.any(res["substitution_cost"].values != 0)):
-        res["va"] = res["va"] - res["substitution_cost"]
     if plan is not None and not plan_is_empty(plan):
         res.attrs["plan"] = str(plan.attrs.get("plan", ""))
     elif plan is not None:
