@@ -220,7 +220,6 @@ class _DenseLinks:
         self._t = t
         self._cap_key = self._cap = None
         self.delta = None       # (ngroups, R) deviation from tau0, or None while at tau0
-        self._no_first = np.zeros((S, n), dtype=bool)
         self.pair_s = self.pair_k = self.pair_g = None
 
     def _ind(self, so):
@@ -351,7 +350,7 @@ class _DenseLinks:
         ratio_f = np.empty((self.S, self.n))
         ratio_r = ones if first is None else np.empty((self.S, self.n))
         fused.pooled_ratios(per_row, row_of.reshape(self.S, self.n),
-                            self._no_first if first is None else first, first is not None,
+                            _NO_MASK if first is None else first, first is not None,
                             ratio_f, ratio_r)
         if self.delta is not None:
             D = self._delta_matrix()
@@ -528,6 +527,10 @@ class _SparseLinks:
 
 
 # --------------------------------------------------------------------------- simulation
+
+
+#: Stands for ``first`` in the fused passes when there are no order tiers (never read then).
+_NO_MASK = np.zeros((0, 0), dtype=bool)
 
 
 def _pair_rows(first):
@@ -732,12 +735,14 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     rated_p, rated_j = np.nonzero(crit | half)  # row-major: p ascending within a buyer
     rated_half = half[rated_p, rated_j]
     rated = crit.astype(np.int8) + 2 * half.astype(np.int8)
-    minima = Of = Off = row_orders = None
+    minima = row_orders = None
+    # current-needs orders (and the binding buyers' part): fused.settle leaves tomorrow's
+    Of = O + E
+    Off = None if first is None else Of * first
     rows_of = links.order_rows()
     n_rows = 0 if rows_of is None else int(rows_of.max()) + 1
     no_rows = np.zeros((0, 0), dtype=np.int64)
     r_any = False
-    no_first = np.zeros((P, n), dtype=bool)
     imf = np.ascontiguousarray(imf, dtype=float)
     for day in range(T):
         # ---- capacity and final demand
@@ -772,10 +777,6 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
         # ---- intermediate demand: current needs (with ``first``: of which the binding
         # buyers'), then restocking
-        if Of is None:  # else left by yesterday's fused.settle
-            Of = O + E
-            Off = None if first is None else Of * first
-            row_orders = None
         restock = first is not None and r_any
         if first is None:
             Os, alias = [Of], None
@@ -873,7 +874,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         row_orders_next = np.empty((n_rows, 3))
         e_any, r_any = fused.settle(
             Of, ratio_f, zeros if first is None else Or, ratio_r, first is not None,
-            no_first if first is None else first, E, substituting, update_E, imf, res_rate,
+            _NO_MASK if first is None else first, E, substituting, update_E, imf, res_rate,
             OM, rMf, zeros if first is None else OMr, rMr, S_, arr, x, Sm, arrM, arrE, a, AM,
             xopt, Sstar, irt, inv, rated, arr_next, arrM_next, arrE_next, use, S_next, Sm_next,
             O_next, OM_next, Or_next, OMr_next, E_next, Of_next,
