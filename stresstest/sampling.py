@@ -397,6 +397,13 @@ def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     return out
 
 
+def _place(out: dict, idx, part: dict):
+    """Put each plan's per-draw numbers of ``part`` at the rows ``idx`` of ``out``."""
+    for name in out:
+        for k, d in zip(idx, part[name]):
+            out[name][k] = d
+
+
 def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batched=True):
     """``{plan: [draw_numbers per row of values]}``, the rows grouped by the economy (trade
     calibration) they draw; ``bundles``: ``{trade_key: (economy, {plan: compiled plan})}``."""
@@ -411,9 +418,7 @@ def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batche
             part = _run_draws_batched(eco, shocks, params, plans, options)
         else:
             part = _run_draws(eco, shocks, params, plans, mode, options)
-        for name in out:
-            for k, d in zip(idx, part[name]):
-                out[name][k] = d
+        _place(out, idx, part)
     return out
 
 
@@ -510,9 +515,7 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                 client.close()
     per_plan = {name: [None] * samples for name in compiled}
     for idx, part in zip(chunks, parts):
-        for name in compiled:
-            for k, d in zip(idx, part[name]):
-                per_plan[name][k] = d
+        _place(per_plan, idx, part)
     return _assemble(eco, sc, inputs, values, per_plan, compiled, seed, mode, options)
 
 
