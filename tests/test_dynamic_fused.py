@@ -129,7 +129,8 @@ def test_input_feasible_equals_numpy(seed, any_half):
     # whole numbers and unit coefficients: two inputs of a buyer often tie for the minimum
     S, arr, arrM = (np.floor(4 * v) for v in (s["u"](), s["u"](), s["u"]()))
     inv = (crit | half).astype(float)
-    got = fused.input_feasible(S, arr, arrM, inv, rp, rj, half[rp, rj], s["cap"], any_half)
+    got = fused.feasible_output(*fused.rated_minima(S, arr, arrM, inv, rp, rj, half[rp, rj]),
+                                s["cap"], any_half)
     want = _input_feasible_numpy(S, arr, arrM, inv, crit, half, s["cap"], any_half)
     v = np.where(crit, S + arr + arrM, np.inf)
     assert ((v == v.min(axis=0)) & crit).sum(axis=0).max() > 1  # a tie was met

@@ -59,13 +59,6 @@ def feasible_output(best_c, arg_c, best_h, arg_h, cap, any_half):  # pragma: no 
     return xin, bp
 
 
-def input_feasible(S, arr, arrM, inv, rated_p, rated_j, rated_half, cap, any_half):
-    """Input-feasible output of every industry from its pooled inventories ``S + arr +
-    arrM`` over its rated inputs: :func:`feasible_output` of :func:`rated_minima`."""
-    return feasible_output(*rated_minima(S, arr, arrM, inv, rated_p, rated_j, rated_half),
-                           cap, any_half)
-
-
 @njit(cache=True, nogil=True)
 def final_deliveries(Yc, Yo, Yn, r_fc, r_fo, n_region, delivered, consumed):  # pragma: no cover
     """Domestic final use delivered, by destination region and product (R, P): consumption
