@@ -577,9 +577,11 @@ def save_economy(ds: xr.Dataset, path, compress: bool = True) -> Path:
     enc = {}
     if compress:
         out = _pack_flows(out)
+        # a variable over an empty dimension (an economy without final uses, say) has no
+        # chunk to compress: HDF5 rejects zero-length chunks
         enc = {v: {"zlib": True, "complevel": 6, "shuffle": True,
                    **({"chunksizes": out[v].shape} if out[v].ndim else {})}
-               for v in out.data_vars}
+               for v in out.data_vars if out[v].size}
     write_atomic(path, lambda tmp: out.to_netcdf(tmp, engine=_netcdf_engine(), encoding=enc))
     return path
 

@@ -355,6 +355,19 @@ def test_long_csv_roundtrip(tiny, tmp_path):
     xr.testing.assert_identical(read_csv(write_csv(eco, tmp_path / "f.csv")), eco)
 
 
+def test_economy_without_uses_or_components_saves_and_loads(tmp_path):
+    """A long CSV with region and sector labels only reads as an economy with empty ``use``
+    and ``component`` dims; saving it wrote zero-length HDF5 chunks and failed with an
+    unexpected error (found by the CLI fuzz test)."""
+    src = tmp_path / "labels.csv"
+    src.write_text("variable,origin,product,region,sector,use,component,route,value\n"
+                   "coord:coastal,,,R0,,,,,true\ncoord:coastal,,,R1,,,,,false\n"
+                   "coord:tradable,,,,S0,,,,true\n")
+    eco = read_csv(src)
+    assert eco.sizes["use"] == 0 and eco.sizes["component"] == 0
+    xr.testing.assert_identical(load_economy(save_economy(eco, tmp_path / "e.nc")), eco)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(0, 10_000),
        st.floats(0.3, 1.0), st.floats(1e-6, 1e9))
