@@ -57,6 +57,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .iomath import pooled_rows
+from . import rationing_fused as fused
 
 
 # safeguard of the order rounds: a step this many times the previous one restarts the
@@ -711,6 +712,7 @@ class OrderMaps:
     Ha: sp.csr_matrix
     pr_row: np.ndarray | None = None
     odd: tuple | None = None
+    columns: tuple = ()
 
 
 #: Largest share of buyer-products outside their (product, region)'s usual pooled row for
@@ -773,7 +775,8 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
                     sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]),
                     pr_row if regional else None,
                     (cols_a[odd], pa[odd], st.region_of[ja[odd]], rows_a[odd],
-                     omega[pa[odd], ja[odd]]) if regional else None)
+                     omega[pa[odd], ja[odd]]) if regional else None,
+                    fused.order_state_columns(H, n, R, st.region_of, st.col_row, omega))
     st.cache[key] = out
     return out
 
@@ -939,9 +942,11 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         # they never replace orders, so the buyer orders its need grossed up for rationing
         rt = rt_raw if theta_dom is None else (
             rt_raw + (1.0 - rt_raw) * theta_dom[st.row_p, st.row_r])
-        y_new = _order_bases(st, maps, plan, x, rt, np.asarray(alpha_reg))
-        new = [maps.H @ y_new.reshape(P * n, Kl)]
-        full_o = maps.Hn @ plan  # the order state of full orders at this round's plan
+        # the order state of the best-response orders and of full orders at this plan
+        new_o, full_o = fused.order_state(
+            *maps.columns, np.ascontiguousarray(rt), np.ascontiguousarray(alpha_reg).reshape(
+                P * R, Kl), np.ascontiguousarray(x), plan, maps.H.shape[0])
+        new = [new_o]
         with np.errstate(divide="ignore", invalid="ignore"):
             col_step = np.where(full_o > 0, np.abs(new[0] - orders) / np.where(
                 full_o > 0, full_o, 1.0), 0.0).max(axis=0, initial=0.0)
@@ -985,7 +990,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             continue
         dn = np.flatnonzero(done)
         out = _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, first,
-                      prio, W, alpha_t, alpha_reg, c, y_new, rt_raw, rt, sigma, theta_dom,
+                      prio, W, alpha_t, alpha_reg, c, maps, rt_raw, rt, sigma, theta_dom,
                       theta_imp, extra, share)
         out.update(converged=col_step[dn] < orders_tol, step=col_step[dn],
                    rounds=np.full(dn.size, outer), state=state[:, dn])
@@ -1032,7 +1037,7 @@ def _start_state(start, cold, n_o, subst):
 
 
 def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, first, prio, W,
-            alpha_t, alpha_reg, c, y, rt_raw, rt, sigma, theta_dom, theta_imp, extra, share):
+            alpha_t, alpha_reg, c, maps, rt_raw, rt, sigma, theta_dom, theta_imp, extra, share):
     """Outputs of the scenarios ``dn`` of a round (see :func:`solve_rationing`)."""
     P, R, n = st.n_product, st.n_region, st.n
     S = n // R
@@ -1054,7 +1059,8 @@ def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, fi
                 1.0, left / np.where(rest > 0, rest, 1.0)), 1.0)
     else:
         r_final = r
-    y, rt, alpha_reg, sigma = sub(y), sub(rt), sub(alpha_reg), sub(sigma)
+    rt, alpha_reg, sigma = sub(rt), sub(alpha_reg), sub(sigma)
+    y = _order_bases(st, maps, plan, x, rt, alpha_reg)  # the answer's order bases (P, n, Kd)
     stock_used = None
     if sigma is not None:
         # a shortfall of deliveries is filled by the buyer's inventory, then by the stock
