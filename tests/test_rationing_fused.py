@@ -1,8 +1,9 @@
-"""The rationing mode's fused order-state pass (stresstest.kernels.rationing_fused) equals the
-numpy expressions it replaces — the order bases of ``_order_bases`` contracted with the
-sparse order-state map — bit for bit: random and china31 structures, with and without a
-first tier, one scenario and a batch, with inputs that are not available at all (``x / 0``
-and ``0 / 0`` order the plan)."""
+"""The rationing mode's fused passes (stresstest.kernels.rationing_fused) equal the numpy
+expressions they replace, bit for bit: the order state (the order bases of ``_order_bases``
+contracted with the sparse order-state map), the binding pairs' coefficients and the input
+ratio. Random and china31 structures, with and without a first tier, own use, stocks,
+re-sourcing and inventories, one scenario and a batch, with inputs that are not available
+at all (``x / 0`` and ``0 / 0`` order the plan) and NaN."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from stresstest.economy import derive, net_of_own_use
 from stresstest.kernels import rationing_fused as fused
-from stresstest.kernels.rationing import _order_bases, order_maps
+from stresstest.kernels.rationing import _order_bases, input_ratio, order_maps, pair_coefficients
 from stresstest.modes.rationing import structure
 from stresstest.recipe import resolve_recipe
 from stresstest.testing import random_economy
@@ -89,3 +90,93 @@ def test_order_state_columns_visit_columns_in_order():
     for c in range(buyer.size):
         assert np.all(np.diff(rows[ptr[c]:ptr[c + 1]]) > 0)
     assert ptr[-1] == maps.H.nnz
+
+
+def _pair_coefficients_numpy(st, alpha_reg, sigma, theta_dom, inventory):
+    """The numpy expressions the fused pass replaced."""
+    K = alpha_reg.shape[-1]
+    a, m = st.pair_a, st.pair_m
+    o = 0.0 if st.pair_o is None else st.pair_o
+    wa, wm = (a / (a + m + o))[:, None], (m / (a + m + o))[:, None]
+    h = np.where(st.pair_half, 0.5, 1.0)[:, None]
+    h0 = np.where(st.pair_half, 0.5, 0.0)[:, None]
+    alpha = np.take(alpha_reg.reshape(-1, K), st.pair_pr, axis=0)
+    alpha *= wm
+    if st.pair_o is not None:
+        alpha += (o / (a + m + o))[:, None]
+    if sigma is not None:
+        alpha += np.take(sigma.reshape(-1, K), st.pair_pr, axis=0)
+    if theta_dom is not None:
+        th = np.take(theta_dom.reshape(-1, K), st.pair_pr, axis=0)
+        beta = wa * (1.0 - th)
+        th *= wa
+        alpha += th
+    else:
+        beta = np.repeat(wa, K, axis=1)
+    if inventory is not None:
+        alpha += inventory
+    if st.pair_half.any():
+        alpha *= h
+        alpha += h0
+        beta *= h
+    return alpha, beta
+
+
+def _input_ratio_numpy(st, rt_raw, alpha, beta):
+    eff = np.take(rt_raw, st.pair_row, axis=0)
+    eff *= beta
+    eff += alpha
+    np.minimum(eff, 1.0, out=eff)
+    s = np.ones((st.n, rt_raw.shape[1]))
+    if st.pair_js.size:
+        s[st.pair_js] = np.minimum.reduceat(eff, st.pair_start, axis=0)
+    return s, eff
+
+
+def _economies():
+    yield random_economy(4, 5, seed=0, density=0.7)
+    yield random_economy(3, 6, seed=4, density=0.5, home_bias=0.5)
+
+
+@pytest.mark.parametrize("K", [1, 5])
+@pytest.mark.parametrize("terms", [(False, False, False), (True, True, True),
+                                   (True, False, True), (False, True, False)])
+def test_pair_coefficients_and_input_ratio_equal_numpy(K, terms):
+    with_sigma, with_theta, with_inv = terms
+    for seed, eco in enumerate(_economies()):
+        st, _ = _maps(eco, False)
+        rng = np.random.default_rng(seed)
+        P, R, U, npairs = st.n_product, st.n_region, st.G.shape[0], st.pair_p.size
+        # a broadcast view, as the rounds pass it without re-sourcing
+        alpha_reg = np.broadcast_to(rng.uniform(0, 1, (P, 1, K)), (P, R, K))
+        sigma = rng.uniform(0, 0.3, (P, R, K)) if with_sigma else None
+        theta = rng.uniform(0, 1, (P, R, K)) * (rng.uniform(size=(P, R, K)) > 0.3) \
+            if with_theta else None
+        inv = rng.uniform(0, 0.5, (npairs, K)) if with_inv else None
+        want = _pair_coefficients_numpy(st, alpha_reg, sigma, theta, inv)
+        got = pair_coefficients(st, alpha_reg, sigma, theta, inv)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        rt_raw = rng.uniform(0, 1, (U, K)) * (rng.uniform(size=(U, K)) > 0.2)
+        # a NaN availability read by an industry's second pair makes its ratio NaN, as in numpy
+        second = st.pair_start[np.diff(np.append(st.pair_start, npairs)) > 1][0] + 1
+        rt_raw[st.pair_row[second], 0] = np.nan
+        want = _input_ratio_numpy(st, rt_raw, *got)
+        s, eff = input_ratio(st, rt_raw, *got)
+        assert np.array_equal(eff, want[1], equal_nan=True)
+        assert np.array_equal(s, want[0], equal_nan=True)
+
+
+def test_pair_coefficients_and_input_ratio_equal_numpy_china31(china31):
+    """china31's pairs have own use (``pair_o``) and half-critical inputs."""
+    st, _ = _maps(china31, False)
+    assert st.pair_o is not None and st.pair_half.any()
+    rng = np.random.default_rng(7)
+    K, P, R, U = 4, st.n_product, st.n_region, st.G.shape[0]
+    args = (rng.uniform(0, 1, (P, R, K)), rng.uniform(0, 0.2, (P, R, K)),
+            rng.uniform(0, 1, (P, R, K)), rng.uniform(0, 0.5, (st.pair_p.size, K)))
+    want = _pair_coefficients_numpy(st, *args)
+    got = pair_coefficients(st, *args)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    rt_raw = rng.uniform(0, 1, (U, K))
+    assert all(np.array_equal(a, b) for a, b in zip(input_ratio(st, rt_raw, *got),
+                                                      _input_ratio_numpy(st, rt_raw, *got)))

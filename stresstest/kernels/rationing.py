@@ -226,43 +226,25 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
         o = 0.0 if st.pair_o is None else st.pair_o
         half = st.pair_half
         c = st.cache["pair_weights"] = {
-            "wa": (a / (a + m + o))[:, None], "wm": (m / (a + m + o))[:, None],
-            "wo": None if st.pair_o is None else (o / (a + m + o))[:, None],
-            "h": np.where(half, 0.5, 1.0)[:, None], "h0": np.where(half, 0.5, 0.0)[:, None],
+            "wa": a / (a + m + o), "wm": m / (a + m + o),
+            "wo": None if st.pair_o is None else o / (a + m + o),
+            "h": np.where(half, 0.5, 1.0), "h0": np.where(half, 0.5, 0.0),
             "any_half": bool(half.any())}
-    alpha = np.take(alpha_reg.reshape(-1, K), st.pair_pr, axis=0)
-    alpha *= c["wm"]
-    if c["wo"] is not None:
-        alpha += c["wo"]
-    if sigma is not None:
-        alpha += np.take(sigma.reshape(-1, K), st.pair_pr, axis=0)
-    if theta_dom is not None:
-        th = np.take(theta_dom.reshape(-1, K), st.pair_pr, axis=0)
-        beta = c["wa"] * (1.0 - th)
-        th *= c["wa"]
-        alpha += th
-    else:
-        beta = np.repeat(c["wa"], K, axis=1)
-    if inventory is not None:
-        alpha += inventory
-    if c["any_half"]:
-        alpha *= c["h"]
-        alpha += c["h0"]
-        beta *= c["h"]
-    return alpha, beta
+    none1, none2 = np.empty(0), np.empty((0, K))
+
+    def flat(v):
+        return none2 if v is None else np.ascontiguousarray(v).reshape(-1, K)
+
+    return fused.pair_coefficients(
+        flat(alpha_reg), st.pair_pr, c["wm"], c["wa"], none1 if c["wo"] is None else c["wo"],
+        flat(sigma), flat(theta_dom), flat(inventory), c["h"], c["h0"], c["any_half"])
 
 
 def input_ratio(st: Structure, rt_raw, alpha, beta):
     """Bottleneck ``s`` (n, K) and the availability ``eff`` of every binding pair, from the
     raw pooled availability ``rt_raw`` (U, K) and :func:`pair_coefficients`."""
-    eff = np.take(rt_raw, st.pair_row, axis=0)
-    eff *= beta
-    eff += alpha
-    np.minimum(eff, 1.0, out=eff)
-    s = np.ones((st.n, rt_raw.shape[1]))
-    if st.pair_js.size:
-        s[st.pair_js] = np.minimum.reduceat(eff, st.pair_start, axis=0)
-    return s, eff
+    return fused.input_ratio(np.ascontiguousarray(rt_raw), st.pair_row, alpha, beta,
+                             st.pair_start, st.pair_js, st.n)
 
 
 def binding_pair(st: Structure, eff, s):

@@ -71,3 +71,69 @@ def order_state_columns(H, n, n_region, region_of, col_row, omega):
     return (ptr, Hc.indices.astype(np.int64), Hc.data, j.astype(np.int64),
             (p * n_region + np.asarray(region_of)[j]).astype(np.int64),
             np.asarray(col_row)[p, j].astype(np.int64), np.asarray(omega)[p, j])
+
+
+@njit(cache=True, nogil=True)
+def input_ratio(rt_raw, pair_row, alpha, beta, pair_start, pair_js, n):  # pragma: no cover
+    """:func:`.rationing.input_ratio` in one pass over the binding pairs:
+
+        eff = min(α + β r̃_raw[pair_row], 1)          (npairs, K)
+        s_j = min over j's pairs of eff, 1 without pairs   (n, K)
+
+    (``pair_start``: the first pair of each industry ``pair_js`` that has pairs)."""
+    npairs, K = alpha.shape
+    eff = np.empty((npairs, K))
+    s = np.ones((n, K))
+    m = pair_js.shape[0]
+    for i in range(m):
+        lo = pair_start[i]
+        hi = pair_start[i + 1] if i + 1 < m else npairs
+        j = pair_js[i]
+        for e in range(lo, hi):
+            r = pair_row[e]
+            for k in range(K):
+                v = rt_raw[r, k] * beta[e, k] + alpha[e, k]
+                if v > 1.0:  # np.minimum(v, 1): NaN stays NaN
+                    v = 1.0
+                eff[e, k] = v
+                if e == lo or v < s[j, k] or v != v:  # NaN propagates, as in np.minimum
+                    s[j, k] = v
+    return s, eff
+
+
+@njit(cache=True, nogil=True)
+def pair_coefficients(alpha_reg, pair_pr, wm, wa, wo, sigma, theta_dom, inventory, h, h0,
+                      any_half):  # pragma: no cover
+    """``(α, β)`` of :func:`.rationing.pair_coefficients` in one pass over the pairs, in its
+    order of operations: ``α = α̃[pr] wm (+ wo) (+ σ[pr]) (+ wa θ[pr]) (+ inventory)``,
+    ``β = wa (1 − θ[pr])``, then for half-critical pairs ``α ← α h + h0``, ``β ← β h``.
+    ``alpha_reg``, ``sigma``, ``theta_dom``: (P R, K); ``wm, wa, wo, h, h0`` (npairs,); the
+    optional terms are empty arrays when absent."""
+    npairs = pair_pr.shape[0]
+    K = alpha_reg.shape[1]
+    alpha = np.empty((npairs, K))
+    beta = np.empty((npairs, K))
+    has_wo, has_sigma = wo.shape[0] > 0, sigma.shape[0] > 0
+    has_theta, has_inv = theta_dom.shape[0] > 0, inventory.shape[0] > 0
+    for e in range(npairs):
+        g = pair_pr[e]
+        for k in range(K):
+            a = alpha_reg[g, k] * wm[e]
+            if has_wo:
+                a += wo[e]
+            if has_sigma:
+                a += sigma[g, k]
+            if has_theta:
+                th = theta_dom[g, k]
+                b = wa[e] * (1.0 - th)
+                a += th * wa[e]
+            else:
+                b = wa[e]
+            if has_inv:
+                a += inventory[e, k]
+            if any_half:
+                a = a * h[e] + h0[e]
+                b = b * h[e]
+            alpha[e, k] = a
+            beta[e, k] = b
+    return alpha, beta
