@@ -582,13 +582,15 @@ class Anderson:
     ``depth = 0`` is plain iteration. Convergence is judged on the plain step ``‖G(y) − y‖``;
     the caller restarts a column's history when its step grows (safeguarded Anderson).
 
-    The last ``depth`` differences live in ring buffers (K, depth, N) with their Gram matrix
-    (K, depth, depth), updated by one row per step: a step costs ``3 depth N`` products per
-    column."""
+    The last ``depth`` differences live in ring buffers (depth, N, K) with their Gram matrix
+    (K, depth, depth), updated by one row per step: a step is two fused passes over the
+    state (:func:`.rationing_fused.anderson_update`, :func:`.rationing_fused.anderson_mix`),
+    whose sums run over the state in a fixed order, so a column's iterates do not depend on
+    the batch or on the BLAS library's threads."""
 
     def __init__(self, depth=5):
         self.depth = depth
-        self.f_prev = self.g_prev = None  # (K, N)
+        self.f_prev = self.g_prev = None  # (N, K)
         self.dF = self.dG = self.gram = None
         self.age = None  # per column: how many of the latest differences belong to it
         self.pos = 0  # slot of the next difference
@@ -602,17 +604,9 @@ class Anderson:
     def keep(self, mask):
         """Drop the histories of scenarios where ``mask`` is False."""
         if self.f_prev is not None:
-            for name in ("f_prev", "g_prev", "dF", "dG", "gram", "age"):
-                setattr(self, name, getattr(self, name)[mask])
-
-    def add(self, k):
-        """Append ``k`` columns with empty histories."""
-        if self.f_prev is None or not k:
-            return
-        for name in ("f_prev", "g_prev", "dF", "dG", "gram"):
-            arr = getattr(self, name)
-            setattr(self, name, np.concatenate([arr, np.zeros((k,) + arr.shape[1:])]))
-        self.age = np.concatenate([self.age, np.full(k, -1)])
+            for name in ("f_prev", "g_prev", "dF", "dG"):
+                setattr(self, name, np.ascontiguousarray(getattr(self, name)[..., mask]))
+            self.gram, self.age = self.gram[mask], self.age[mask]
 
     def step(self, y, gy, upper=None, lower=0.0):
         """The next iterate from ``y`` and its image ``gy`` (…, K), clipped to
@@ -621,30 +615,30 @@ class Anderson:
             return gy
         K = y.shape[-1]
         d = self.depth
-        g = np.ascontiguousarray(gy.reshape(-1, K).T)  # (K, N): one history per scenario
-        f = g - y.reshape(-1, K).T
-        if self.f_prev is None:
-            N = g.shape[1]
-            self.dF, self.dG = np.zeros((K, d, N)), np.zeros((K, d, N))
+        g = np.ascontiguousarray(gy).reshape(-1, K)
+        N = g.shape[0]
+        has_prev = self.f_prev is not None
+        if not has_prev:
+            self.f_prev, self.g_prev = np.empty((N, K)), np.empty((N, K))
+            self.dF, self.dG = np.zeros((d, N, K)), np.zeros((d, N, K))
             self.gram = np.zeros((K, d, d))
             self.age = np.full(K, -1)
-        else:
-            p = self.pos
-            np.subtract(f, self.f_prev, out=self.dF[:, p])
-            np.subtract(g, self.g_prev, out=self.dG[:, p])
-            dots = np.matmul(self.dF, self.dF[:, p, :, None])[..., 0]  # (K, d)
+        p = self.pos
+        dots, rhs = fused.anderson_update(np.ascontiguousarray(y).reshape(-1, K), g,
+                                          self.f_prev, self.g_prev, self.dF, self.dG, p,
+                                          has_prev)
+        if has_prev:
             self.gram[:, p, :] = dots
             self.gram[:, :, p] = dots
             self.pos = (p + 1) % d
             self.filled = min(self.filled + 1, d)
         self.age = np.minimum(self.age + 1, self.filled)
-        self.f_prev, self.g_prev = f, g
-        if not self.filled or not (self.age > 0).any():
-            return gy
+        if not self.filled or not (self.age > 0).any():  # nothing to mix: G(y), clipped
+            return gy if lower is None and upper is None else np.clip(gy, lower, upper)
         rank = (self.pos - 1 - np.arange(d)) % d  # 0: the newest slot
         live = ((rank[None, :] < self.age[:, None]) & (rank[None, :] < self.filled)).astype(float)
         gram = self.gram * live[:, :, None] * live[:, None, :]
-        rhs = np.matmul(self.dF, f[:, :, None])[..., 0] * live
+        rhs = rhs * live
         trace = np.trace(gram, axis1=1, axis2=2)
         usable = trace > 1e-24  # a column whose iterates no longer move mixes nothing
         scale = np.where(usable, trace, 1.0)[:, None, None]
@@ -653,11 +647,14 @@ class Anderson:
         gamma = gamma * live
         gamma = np.where(usable[:, None] & np.isfinite(gamma).all(axis=1, keepdims=True),
                          gamma, 0.0)
-        out = g - np.matmul(gamma[:, None, :], self.dG)[:, 0, :]  # finite: gamma is
-        out = out.T.reshape(gy.shape)
-        if lower is None and upper is None:
-            return out
-        return np.clip(out, lower, upper)
+        out = fused.anderson_mix(
+            g, self.dG, np.ascontiguousarray(gamma), -np.inf if lower is None else float(lower),
+            _NO_BOUND if upper is None else np.ascontiguousarray(upper).reshape(-1, K))
+        return out.reshape(gy.shape)
+
+
+#: An absent upper bound of :func:`.rationing_fused.anderson_mix`.
+_NO_BOUND = np.empty((0, 0))
 
 
 @dataclass(eq=False)

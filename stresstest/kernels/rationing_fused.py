@@ -137,3 +137,54 @@ def pair_coefficients(alpha_reg, pair_pr, wm, wa, wo, sigma, theta_dom, inventor
             alpha[e, k] = a
             beta[e, k] = b
     return alpha, beta
+
+
+@njit(cache=True, nogil=True)
+def anderson_update(y, gy, f_prev, g_prev, dF, dG, p, has_prev):  # pragma: no cover
+    """One pass of :class:`.rationing.Anderson`'s step over the state (N, K): the residual
+    ``f = G(y) − y``; with ``has_prev`` the newest differences ``dF[p] = f − f_prev``,
+    ``dG[p] = G(y) − g_prev`` (ring buffers (depth, N, K)); ``f_prev, g_prev`` become
+    ``f, G(y)`` in place. Returns ``dots[k, q] = dF[q]·dF[p]`` (the Gram row) and
+    ``rhs[k, q] = dF[q]·f`` per scenario ``k`` (K, depth), each summed over the state in
+    order, whatever the batch."""
+    N, K = gy.shape
+    d = dF.shape[0]
+    dots = np.zeros((K, d))
+    rhs = np.zeros((K, d))
+    for i in range(N):
+        for k in range(K):
+            g = gy[i, k]
+            f = g - y[i, k]
+            if has_prev:
+                dp = f - f_prev[i, k]
+                dF[p, i, k] = dp
+                dG[p, i, k] = g - g_prev[i, k]
+                for q in range(d):
+                    v = dF[q, i, k]
+                    dots[k, q] += v * dp
+                    rhs[k, q] += v * f
+            f_prev[i, k] = f
+            g_prev[i, k] = g
+    return dots, rhs
+
+
+@njit(cache=True, nogil=True)
+def anderson_mix(gy, dG, gamma, lower, upper):  # pragma: no cover
+    """``G(y) − Σ_q γ[k, q] dG[q]`` (N, K), clipped to ``[lower, upper]`` as ``np.clip``
+    does (``lower``: a scalar, −inf for none; ``upper`` (N, K), or (0, 0) for none)."""
+    N, K = gy.shape
+    d = dG.shape[0]
+    has_upper = upper.shape[0] > 0
+    out = np.empty((N, K))
+    for i in range(N):
+        for k in range(K):
+            acc = 0.0
+            for q in range(d):
+                acc += gamma[k, q] * dG[q, i, k]
+            v = gy[i, k] - acc
+            if v < lower:
+                v = lower
+            if has_upper and v > upper[i, k]:
+                v = upper[i, k]
+            out[i, k] = v
+    return out
