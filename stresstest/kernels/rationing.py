@@ -582,7 +582,8 @@ class Anderson:
     ``depth = 0`` is plain iteration. Convergence is judged on the plain step ``‖G(y) − y‖``;
     the caller restarts a column's history when its step grows (safeguarded Anderson).
 
-    The last ``depth`` differences live in ring buffers (depth, N, K) with their Gram matrix
+    The last ``depth`` differences live in ring buffers (depth, N, K) (a scenario that leaves
+    the batch leaves its column behind) with their Gram matrix
     (K, depth, depth), updated by one row per step: a step is two fused passes over the
     state (:func:`.rationing_fused.anderson_update`, :func:`.rationing_fused.anderson_mix`),
     whose sums run over the state in a fixed order, so a column's iterates do not depend on
@@ -590,7 +591,8 @@ class Anderson:
 
     def __init__(self, depth=5):
         self.depth = depth
-        self.f_prev = self.g_prev = None  # (N, K)
+        self.f_prev = self.g_prev = None  # (N, K0): K0 the batch at the first step
+        self.cols = None
         self.dF = self.dG = self.gram = None
         self.age = None  # per column: how many of the latest differences belong to it
         self.pos = 0  # slot of the next difference
@@ -602,11 +604,10 @@ class Anderson:
             self.age[cols] = -1  # the next difference still spans the restart
 
     def keep(self, mask):
-        """Drop the histories of scenarios where ``mask`` is False."""
+        """Drop the histories of scenarios where ``mask`` is False (their buffer columns
+        stay allocated, unread: no copies)."""
         if self.f_prev is not None:
-            for name in ("f_prev", "g_prev", "dF", "dG"):
-                setattr(self, name, np.ascontiguousarray(getattr(self, name)[..., mask]))
-            self.gram, self.age = self.gram[mask], self.age[mask]
+            self.cols, self.gram, self.age = self.cols[mask], self.gram[mask], self.age[mask]
 
     def step(self, y, gy, upper=None, lower=0.0):
         """The next iterate from ``y`` and its image ``gy`` (…, K), clipped to
@@ -623,10 +624,11 @@ class Anderson:
             self.dF, self.dG = np.zeros((d, N, K)), np.zeros((d, N, K))
             self.gram = np.zeros((K, d, d))
             self.age = np.full(K, -1)
+            self.cols = np.arange(K)  # each scenario's column of the buffers
         p = self.pos
         dots, rhs = fused.anderson_update(np.ascontiguousarray(y).reshape(-1, K), g,
                                           self.f_prev, self.g_prev, self.dF, self.dG, p,
-                                          has_prev)
+                                          has_prev, self.cols)
         if has_prev:
             self.gram[:, p, :] = dots
             self.gram[:, :, p] = dots
@@ -649,7 +651,8 @@ class Anderson:
                          gamma, 0.0)
         out = fused.anderson_mix(
             g, self.dG, np.ascontiguousarray(gamma), -np.inf if lower is None else float(lower),
-            _NO_BOUND if upper is None else np.ascontiguousarray(upper).reshape(-1, K))
+            _NO_BOUND if upper is None else np.ascontiguousarray(upper).reshape(-1, K),
+            self.cols)
         return out.reshape(gy.shape)
 
 

@@ -140,47 +140,50 @@ def pair_coefficients(alpha_reg, pair_pr, wm, wa, wo, sigma, theta_dom, inventor
 
 
 @njit(cache=True, nogil=True)
-def anderson_update(y, gy, f_prev, g_prev, dF, dG, p, has_prev):  # pragma: no cover
+def anderson_update(y, gy, f_prev, g_prev, dF, dG, p, has_prev, cols):  # pragma: no cover
     """One pass of :class:`.rationing.Anderson`'s step over the state (N, K): the residual
     ``f = G(y) − y``; with ``has_prev`` the newest differences ``dF[p] = f − f_prev``,
-    ``dG[p] = G(y) − g_prev`` (ring buffers (depth, N, K)); ``f_prev, g_prev`` become
-    ``f, G(y)`` in place. Returns ``dots[k, q] = dF[q]·dF[p]`` (the Gram row) and
-    ``rhs[k, q] = dF[q]·f`` per scenario ``k`` (K, depth), each summed over the state in
-    order, whatever the batch."""
+    ``dG[p] = G(y) − g_prev`` (ring buffers (depth, N, K0) of which scenario ``k`` owns
+    column ``cols[k]``); ``f_prev, g_prev`` (N, K0) become ``f, G(y)`` in place. Returns
+    ``dots[k, q] = dF[q]·dF[p]`` (the Gram row) and ``rhs[k, q] = dF[q]·f`` per scenario
+    (K, depth), each summed over the state in order, whatever the batch."""
     N, K = gy.shape
     d = dF.shape[0]
     dots = np.zeros((K, d))
     rhs = np.zeros((K, d))
     for i in range(N):
         for k in range(K):
+            c = cols[k]
             g = gy[i, k]
             f = g - y[i, k]
             if has_prev:
-                dp = f - f_prev[i, k]
-                dF[p, i, k] = dp
-                dG[p, i, k] = g - g_prev[i, k]
+                dp = f - f_prev[i, c]
+                dF[p, i, c] = dp
+                dG[p, i, c] = g - g_prev[i, c]
                 for q in range(d):
-                    v = dF[q, i, k]
+                    v = dF[q, i, c]
                     dots[k, q] += v * dp
                     rhs[k, q] += v * f
-            f_prev[i, k] = f
-            g_prev[i, k] = g
+            f_prev[i, c] = f
+            g_prev[i, c] = g
     return dots, rhs
 
 
 @njit(cache=True, nogil=True)
-def anderson_mix(gy, dG, gamma, lower, upper):  # pragma: no cover
-    """``G(y) − Σ_q γ[k, q] dG[q]`` (N, K), clipped to ``[lower, upper]`` as ``np.clip``
-    does (``lower``: a scalar, −inf for none; ``upper`` (N, K), or (0, 0) for none)."""
+def anderson_mix(gy, dG, gamma, lower, upper, cols):  # pragma: no cover
+    """``G(y) − Σ_q γ[k, q] dG[q, :, cols[k]]`` (N, K), clipped to ``[lower, upper]`` as
+    ``np.clip`` does (``lower``: a scalar, −inf for none; ``upper`` (N, K), or (0, 0) for
+    none)."""
     N, K = gy.shape
     d = dG.shape[0]
     has_upper = upper.shape[0] > 0
     out = np.empty((N, K))
     for i in range(N):
         for k in range(K):
+            c = cols[k]
             acc = 0.0
             for q in range(d):
-                acc += gamma[k, q] * dG[q, i, k]
+                acc += gamma[k, q] * dG[q, i, c]
             v = gy[i, k] - acc
             if v < lower:
                 v = lower
