@@ -218,3 +218,62 @@ def test_anderson_columns_do_not_depend_on_the_batch():
     batch = run([0, 1, 2, 3])
     for k in range(K):
         assert np.array_equal(run([k])[k], batch[k])
+
+
+def _resourcing_gaps_numpy(rt, alpha_t, plan, pl, jl, row, pr, a, m, cover, window, n_pr):
+    """The numpy expressions of ``substitution_shares`` that the fused pass replaced."""
+    import scipy.sparse as sp
+
+    E = sp.csr_matrix((np.ones(pl.size), (pr, np.arange(pl.size))), shape=(n_pr, pl.size))
+    a, m = a[:, None], m[:, None]
+    short_rows = 1.0 - rt
+    short_rows[short_rows <= 1e-12] = 0.0
+    lost = 1.0 - alpha_t
+    lost[lost <= 1e-12] = 0.0
+    pj = np.take(plan, jl, axis=0)
+    gap_dom = np.take(short_rows, row, axis=0)
+    gap_dom *= a
+    gap_dom *= pj
+    gap_imp = np.take(lost, pl, axis=0)
+    gap_imp *= m
+    gap_imp *= pj
+    dom_total, imp_total = E @ gap_dom, E @ gap_imp
+    if cover is None:
+        return dom_total, imp_total, dom_total, imp_total
+    left = (a + m) * cover[:, None] / window[None, :]
+    left *= pj
+    with np.errstate(divide="ignore", invalid="ignore"):
+        left /= gap_dom + gap_imp
+    np.subtract(1.0, left, out=left)
+    np.fmax(left, 0.0, out=left)
+    gap_dom *= left
+    gap_imp *= left
+    return dom_total, imp_total, E @ gap_dom, E @ gap_imp
+
+
+@pytest.mark.parametrize("K", [1, 4])
+@pytest.mark.parametrize("with_cover", [False, True])
+def test_resourcing_gaps_equal_numpy(K, with_cover):
+    """Random pairs with repeated (product, region) bins, availabilities at and within 1e-12
+    of 1 (no shortfall), zero plans (0 / 0) and stocks that cover all, part or none."""
+    rng = np.random.default_rng(K + 10 * with_cover)
+    P, R, n, U, npairs = 4, 3, 12, 9, 40
+    pl = np.sort(rng.integers(0, P, npairs))
+    jl = rng.integers(0, n, npairs)
+    row = rng.integers(0, U, npairs)
+    pr = pl * R + jl % R
+    a, m = rng.uniform(0, 0.3, npairs), rng.uniform(0, 0.1, npairs) * (rng.uniform(size=npairs) > 0.3)
+    rt = rng.uniform(0, 1, (U, K))
+    rt[0] = 1.0
+    rt[1] = 1.0 - 1e-13
+    alpha_t = rng.uniform(0, 1, (P, K))
+    alpha_t[0] = 1.0
+    plan = rng.uniform(0, 2, (n, K)) * (rng.uniform(size=(n, K)) > 0.2)
+    cover = rng.uniform(0, 30, npairs) * (rng.uniform(size=npairs) > 0.3) if with_cover else None
+    window = rng.uniform(5, 60, K)
+    want = _resourcing_gaps_numpy(rt, alpha_t, plan, pl, jl, row, pr, a, m, cover,
+                                  window, P * R)
+    got = fused.resourcing_gaps(rt, alpha_t, plan, pl, jl, row, pr, a, m,
+                                np.empty(0) if cover is None else cover, window, P * R)
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)

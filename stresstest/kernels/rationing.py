@@ -658,6 +658,8 @@ class Anderson:
 
 #: An absent upper bound of :func:`.rationing_fused.anderson_mix`.
 _NO_BOUND = np.empty((0, 0))
+#: No inventory cover in :func:`.rationing_fused.resourcing_gaps`.
+_NO_COVER = np.empty(0)
 
 
 @dataclass(eq=False)
@@ -1102,35 +1104,12 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     pl, jl = sm["p"], sm["j"]
     enabled = ((sub["headroom"] > 0) | (sub["new_links"] > 0) | (sub["imports"] > 0))  # (P, K)
     # only the pairs that can be re-sourced (every used input, or the binding ones when only
-    # inputs that bind are worth re-sourcing): (pairs, K)
-    short_rows = 1.0 - rt  # (U, K): shortfall of each pooled row, noise below 1e-12 ignored
-    short_rows[short_rows <= 1e-12] = 0.0
-    lost = 1.0 - alpha_t
-    lost[lost <= 1e-12] = 0.0
-    pj = np.take(plan, jl, axis=0)
-    gap_dom = np.take(short_rows, sm["row"], axis=0)
-    gap_dom *= sm["a"]
-    gap_dom *= pj
-    gap_imp = np.take(lost, pl, axis=0)
-    gap_imp *= sm["m"]
-    gap_imp *= pj
-    E = sm["E"]
-    dom_total = E @ gap_dom
-    imp_total = E @ gap_imp
-    if pb.inventory is not None:
-        # what the buyers' stocks cover over the window, taken from both shortfalls in
-        # proportion: left = max(0, 1 - cover / total) (0 where there is no shortfall)
-        left = (sm["a"] + sm["m"]) * pb.inventory[pl, jl][:, None] / pb.window[None, :]
-        left *= pj
-        with np.errstate(divide="ignore", invalid="ignore"):
-            left /= gap_dom + gap_imp
-        np.subtract(1.0, left, out=left)
-        np.fmax(left, 0.0, out=left)  # fmax: 0/0 (no shortfall) gives 0
-        gap_dom *= left
-        gap_imp *= left
-        dom_short, imp_short = E @ gap_dom, E @ gap_imp
-    else:
-        dom_short, imp_short = dom_total, imp_total
+    # inputs that bind are worth re-sourcing), summed per (product, buyer region)
+    dom_total, imp_total, dom_short, imp_short = fused.resourcing_gaps(
+        np.ascontiguousarray(rt), np.ascontiguousarray(alpha_t), plan, pl, jl, sm["row"],
+        sm["pr"], sm["a"], sm["m"],
+        _NO_COVER if pb.inventory is None else pb.inventory[pl, jl],
+        _NO_COVER if pb.window is None else np.asarray(pb.window, dtype=float), P * R)
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
         dom_total, dom_short, imp_total, imp_short))
     imp_short = imp_short * sub["imports"][:, None, :]
@@ -1161,8 +1140,8 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
 
 def _substitution_maps(st: Structure, pb: Problem) -> dict:
     """Index arrays of :func:`substitution_shares` (cached on ``st`` per first tier): the
-    pairs ``(p, j)`` that may be re-sourced with their pooled row and coefficients, ``E``
-    (P R, pairs) summing pairs into (product, buyer region), ``Na`` (P R, n) the domestic
+    pairs ``(p, j)`` that may be re-sourced with their pooled row, coefficients and flat
+    (product, buyer region) index ``pr``, ``Na`` (P R, n) the domestic
     need ``Σ_(j∈r) a[p, j] v_j`` of a per-buyer vector, ``T0`` (P, R_o, R_d) baseline
     intermediate flows."""
     key = ("substitution", None if pb.first is None else pb.first.tobytes())
@@ -1174,11 +1153,10 @@ def _substitution_maps(st: Structure, pb: Problem) -> dict:
         used &= pb.first
     pl, jl = np.nonzero(used)
     pr = pl * R + st.region_of[jl]
-    E = sp.csr_matrix((np.ones(pl.size), (pr, np.arange(pl.size))), shape=(P * R, pl.size))
     pa, ja = np.nonzero(pb.a_prod > 0)
     Na = sp.csr_matrix((pb.a_prod[pa, ja], (pa * R + st.region_of[ja], ja)), shape=(P * R, n))
-    out = {"p": pl, "j": jl, "row": st.col_row[pl, jl], "a": pb.a_prod[pl, jl][:, None],
-           "m": pb.AM[pl, jl][:, None], "E": E, "Na": Na,
+    out = {"p": pl, "j": jl, "row": st.col_row[pl, jl], "a": pb.a_prod[pl, jl],
+           "m": pb.AM[pl, jl], "pr": pr, "Na": Na,
            "T0": np.ascontiguousarray(pb.subst["T0int"].transpose(2, 0, 1))}
     st.cache[key] = out
     return out

@@ -191,3 +191,48 @@ def anderson_mix(gy, dG, gamma, lower, upper, cols):  # pragma: no cover
                 v = upper[i, k]
             out[i, k] = v
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def resourcing_gaps(rt, alpha_t, plan, pair_p, pair_j, pair_row, pair_pr, a, m, cover,
+                    window, n_pr):  # pragma: no cover
+    """The shortfalls of :func:`.rationing.substitution_shares`, summed per (product, buyer
+    region) ``pair_pr`` in pair order (as the sparse product with its summing matrix does):
+
+        gap_dom = ((1 − r̃[row]) a) P_j,   gap_imp = ((1 − α̃_p) m) P_j
+        (shortfalls ≤ 1e-12 count as 0), totals before and after the stocks' cover
+        left = fmax(1 − (((a + m) cover) / window) P_j / (gap_dom + gap_imp), 0)
+
+    (``cover``: the buyer's inventory days of the input, empty for none). Returns
+    ``(dom_total, imp_total, dom_short, imp_short)`` (P R, K)."""
+    K = plan.shape[1]
+    dom_total = np.zeros((n_pr, K))
+    imp_total = np.zeros((n_pr, K))
+    has_cover = cover.shape[0] > 0
+    if has_cover:
+        dom_short = np.zeros((n_pr, K))
+        imp_short = np.zeros((n_pr, K))
+    else:
+        dom_short, imp_short = dom_total, imp_total
+    for e in range(pair_p.shape[0]):
+        j, g, r, p = pair_j[e], pair_pr[e], pair_row[e], pair_p[e]
+        for k in range(K):
+            pj = plan[j, k]
+            sd = 1.0 - rt[r, k]
+            if sd <= 1e-12:
+                sd = 0.0
+            si = 1.0 - alpha_t[p, k]
+            if si <= 1e-12:
+                si = 0.0
+            gd = sd * a[e] * pj
+            gi = si * m[e] * pj
+            dom_total[g, k] += gd
+            imp_total[g, k] += gi
+            if has_cover:
+                left = (a[e] + m[e]) * cover[e] / window[k] * pj
+                left = 1.0 - left / (gd + gi)
+                if not left > 0.0:  # fmax(left, 0): no shortfall (0 / 0) leaves nothing
+                    left = 0.0
+                dom_short[g, k] += gd * left
+                imp_short[g, k] += gi * left
+    return dom_total, imp_total, dom_short, imp_short
