@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -382,7 +383,8 @@ class Derived:
         if isinstance(lu, tuple):
             import scipy.linalg as sla
 
-            return sla.lu_solve(lu, rhs, trans=1 if trans else 0, check_finite=False)
+            with _LAPACK_SOLVE:
+                return sla.lu_solve(lu, rhs, trans=1 if trans else 0, check_finite=False)
         return lu.solve(rhs, trans="T" if trans else "N")
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:
@@ -409,6 +411,11 @@ class Derived:
 
 
 _CACHE_BY_ID: dict = {}
+
+#: One dense LU solve at a time: two threads in OpenBLAS' triangular solves at once get
+#: answers that differ in the last bits from run to run (measured: 1e-16 relative, in whole
+#: batches of an ensemble run on two threads); serialised, they equal a lone thread's.
+_LAPACK_SOLVE = threading.Lock()
 
 
 def derive(ds: xr.Dataset) -> Derived:

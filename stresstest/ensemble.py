@@ -2,17 +2,75 @@
 
 Scenarios are solved in chunks; each chunk is one call of the batched ``rationing`` kernel
 (right-hand-side blocks of the economy's single factorisation of ``I − A``). With
-``scheduler=None`` the chunks run in this process; with a dask.distributed scheduler address
-(``"tcp://host:8786"``), ``"local"`` (a :class:`distributed.LocalCluster` on this machine) or a
-``distributed.Client``, the economy is scattered once to the workers and the chunks run there.
+``scheduler=None`` the chunks run in this process, on ``threads`` threads
+(:func:`run_in_process`: the solver's kernels release the GIL); with a dask.distributed
+scheduler address (``"tcp://host:8786"``), ``"local"`` (a :class:`distributed.LocalCluster`
+on this machine) or a ``distributed.Client``, the economy is scattered once to the workers
+and the chunks run there.
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 import xarray as xr
 
 from .errors import InputError
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(threads, where: str = "threads") -> int:
+    """``threads`` as a whole number >= 1; None: :func:`available_cores`."""
+    if threads is None:
+        return available_cores()
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InputError(f"{where} must be a whole number >= 1, got {threads!r}")
+    return int(threads)
+
+
+def run_in_process(fn, jobs, threads=None) -> list:
+    """``[fn(*job) for job in jobs]``, on ``threads`` threads of this process (None: every
+    available core; the solver's compiled kernels and most numpy and scipy calls release the
+    GIL).
+
+    The answers are the same for any ``threads`` and from run to run (a test checks it; the
+    dense LU solves, whose last bits vary when two threads are in OpenBLAS at once, run one
+    at a time: :data:`stresstest.economy._LAPACK_SOLVE`). The first job runs alone first: it
+    fills the per-economy caches (derived table, factorisation, pooled rows) the others
+    read. After Ctrl-C (:mod:`stresstest.interrupt`) jobs that have not started raise
+    ``KeyboardInterrupt``; on an error, jobs not yet started are dropped."""
+    from .interrupt import cancelled
+
+    def job(args):
+        if cancelled():
+            raise KeyboardInterrupt
+        return fn(*args)
+
+    threads = check_threads(threads)
+    jobs = list(jobs)
+    if threads == 1 or len(jobs) <= 1:
+        return [job(j) for j in jobs]
+    out = [job(jobs[0])]
+    pool = ThreadPoolExecutor(min(threads, len(jobs) - 1))
+    try:
+        futures = [pool.submit(job, j) for j in jobs[1:]]
+        pending = futures
+        while pending:  # short waits, so that Ctrl-C reaches this thread
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in done):
+                break
+        return out + [f.result() for f in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def random_shocks(economy: xr.Dataset, n: int, seed: int = 0, capacity_prob: float = 0.1,
@@ -98,19 +156,22 @@ def local_cluster(**kwargs):
 
 
 def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
-                 scheduler=None, chunk_size: int = 64, **options) -> xr.Dataset:
+                 scheduler=None, chunk_size: int = 64, threads=None, **options) -> xr.Dataset:
     """Run the ``rationing`` mode on many scenarios; a Result with a ``scenario`` dim.
 
     ``shocks``: a compiled shock with a ``scenario`` dim (e.g. :func:`random_shocks`) or a list
-    of compiled shocks; ``plan``: a compiled plan or None; ``options``: rationing options.
+    of compiled shocks; ``plan``: a compiled plan or None; ``options``: rationing options;
+    ``threads``: threads in process (``scheduler=None``; None: every available core).
     """
     if chunk_size < 1:
         raise InputError(f"run_ensemble: chunk_size must be >= 1, got {chunk_size}")
+    threads = check_threads(threads, "run_ensemble: threads")
     chunks = _chunks(shocks, chunk_size)
     if not chunks:
         raise InputError("run_ensemble: no scenarios")
     if scheduler is None:
-        parts = [_run_chunk(economy, c, plan, options) for c in chunks]
+        parts = run_in_process(_run_chunk, [(economy, c, plan, options) for c in chunks],
+                               threads)
     else:
         client, own = _client(scheduler)
         try:
@@ -132,6 +193,6 @@ def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
     if "converged" in out:
         out.attrs["not_converged"] = int((~out["converged"].values.astype(bool)).sum())
     out.attrs["chunks"] = len(parts)
-    out.attrs["scheduler"] = "in-process" if scheduler is None else str(
+    out.attrs["scheduler"] = f"in-process ({threads} threads)" if scheduler is None else str(
         getattr(scheduler, "scheduler", scheduler))
     return out

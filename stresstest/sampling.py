@@ -441,7 +441,7 @@ def _chunks(inputs, values, size) -> list[np.ndarray]:
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
                 mode: str = "rationing", horizon=None, scheduler=None, chunk_size=None,
-                batched: bool = True, **options) -> xr.Dataset:
+                batched: bool = True, threads=None, **options) -> xr.Dataset:
     """Sampled band of the central estimate of ``scenario`` under ``plans`` (names, files or
     compiled plans; ``None`` is no plan, always run as the reference).
 
@@ -450,7 +450,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     output paths for fan charts); ``options``: options of the mode and fixed recipe
     parameters; ``scheduler``: run chunks of at most ``chunk_size`` draws on
     dask.distributed (an address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`),
-    in process when ``None``; a chunk never mixes draws that cannot share a batch (trade
+    in process when ``None``, on ``threads`` threads (None: every available core; the
+    answers do not depend on it, :func:`stresstest.ensemble.run_in_process`); a chunk never
+    mixes draws that cannot share a batch (trade
     calibration, materiality); ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, at
     least two chunks per worker on dask. ``batched`` (mode
     rationing): the draws of a chunk run as batches with per-draw recipe parameters
@@ -459,10 +461,11 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.
     """
     from .api import _mode_function, resolve_economy, resolve_plan
-    from .ensemble import _client
+    from .ensemble import _client, check_threads, run_in_process
     from .scenario import Scenario, load_scenario
 
     samples, seed = check_samples(samples, seed)
+    threads = check_threads(threads, "run_samples: threads")
     if mode not in SAMPLE_MODES:
         raise InputError(f"run_samples: mode {mode!r} cannot be sampled (one of "
                          f"{', '.join(SAMPLE_MODES)})")
@@ -497,8 +500,8 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                for key, e in trade_economies(eco, inputs, values).items()}
     if scheduler is None:
         chunks = _chunks(inputs, values, chunk_size or SAMPLES_PER_CHUNK)
-        parts = [_chunk_job(bundles, sc, inputs, values[idx], horizon, mode, options, batched)
-                 for idx in chunks]
+        parts = run_in_process(_chunk_job, [(bundles, sc, inputs, values[idx], horizon, mode,
+                                             options, batched) for idx in chunks], threads)
     else:
         client, own = _client(scheduler)
         try:

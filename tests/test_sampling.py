@@ -406,3 +406,13 @@ def test_benefit_at_solver_noise_is_no_benefit(china31):
     assert np.all(np.isinf(s["breakeven_p"].sel(plan="central-grain-reserve").values[noise]))
     assert float(rank_first(s).sel(plan="central-grain-reserve")) == pytest.approx(
         ((~noise) & (b > 0)).mean())
+
+
+def test_samples_on_threads_equal_one_thread():
+    eco = random_economy(3, 4, seed=1)
+    sc = parse_scenario(RANGED)
+    one = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, threads=1)
+    two = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, threads=2)
+    xr.testing.assert_identical(two, one)
+    with pytest.raises(InputError, match="threads"):
+        run_samples(eco, sc, samples=2, threads=0)
