@@ -277,3 +277,48 @@ def test_resourcing_gaps_equal_numpy(K, with_cover):
                                 np.empty(0) if cover is None else cover, window, P * R)
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
+
+
+def _route_numpy(io, io_first, fdr, cap, exports, cols):
+    """The numpy expressions of the route function that the fused pass replaced."""
+    fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
+    orders = io + fd_cols
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
+                     1.0)
+    first = None if io_first is None else (c * io_first).sum(axis=1)
+    return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
+
+
+@pytest.mark.parametrize("with_first", [False, True])
+def test_route_caps_equal_numpy(with_first):
+    """Caps equal numpy's bit for bit; the sums over destinations run in order (numpy may sum
+    a short axis pairwise), so they agree to rounding, and a scenario's sums do not depend on
+    the other columns of its batch (a subset of columns equals its own run, bit for bit)."""
+    rng = np.random.default_rng(2)
+    n, R, K0 = 9, 5, 6
+    io = rng.uniform(0, 2, (n, R, K0)) * (rng.uniform(size=(n, R, K0)) > 0.3)
+    io_first = io * rng.uniform(0, 1, (n, R, K0)) if with_first else None
+    fdr = np.broadcast_to(rng.uniform(0, 1, (n, R, 1)) * (rng.uniform(size=(n, R, 1)) > 0.3),
+                          (n, R, K0))  # a read-only view, as the mode passes it
+    cap = rng.uniform(0, 2, (n, R, K0))
+    cap[rng.uniform(size=(n, R, K0)) > 0.7] = np.inf  # no cap on a link
+    exports = rng.uniform(0, 1, (n, K0))
+    none = np.empty((0, 0, 0))
+
+    def fused_route(cols):
+        out = fused.route_caps(io[..., cols], none if io_first is None else io_first[..., cols],
+                               fdr, cap, exports, cols)
+        return out if io_first is not None else (*out[:3], None)
+
+    every = np.arange(K0)
+    got, want = fused_route(every), _route_numpy(io, io_first, fdr, cap, exports, every)
+    assert np.array_equal(got[0], want[0])
+    for g, w in zip(got[1:], want[1:]):
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=1e-14, atol=0)
+    sub = np.array([4, 1])
+    part = fused_route(sub)
+    for g, p in zip(got, part):
+        if p is not None:
+            assert np.array_equal(g[..., sub], p)

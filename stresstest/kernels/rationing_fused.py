@@ -236,3 +236,44 @@ def resourcing_gaps(rt, alpha_t, plan, pair_p, pair_j, pair_row, pair_pr, a, m, 
                 dom_short[g, k] += gd * left
                 imp_short[g, k] += gi * left
     return dom_total, imp_total, dom_short, imp_short
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def route_caps(io, io_first, fd, cap, exports, cols):  # pragma: no cover
+    """Route caps of the order rounds in one pass over (supplier, destination region): with
+    ``orders = io + fd`` (intermediate orders by destination ``io`` (n, R, K), final orders
+    ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap`` and
+    ``exports`` (n, K0)),
+
+        c = min(1, cap / orders) where orders > 0, else 1          (n, R, K)
+        D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first
+
+    each summed over destinations in order (``io_first`` (0, 0, 0) for none: ``D̂_first``
+    is then empty)."""
+    n, R, K = io.shape
+    has_first = io_first.shape[0] > 0
+    c = np.empty((n, R, K))
+    d_int = np.zeros((n, K))
+    d_fin = np.zeros((n, K))
+    first = np.zeros((n, K)) if has_first else np.zeros((0, K))
+    for i in range(n):
+        for r in range(R):
+            for k in range(K):
+                q = cols[k]
+                f = fd[i, r, q]
+                x = io[i, r, k]
+                o = x + f
+                if o > 0:
+                    v = cap[i, r, q] / o
+                    if v > 1.0:  # np.minimum(1, v): NaN stays NaN
+                        v = 1.0
+                else:
+                    v = 1.0
+                c[i, r, k] = v
+                d_int[i, k] += v * x
+                d_fin[i, k] += v * f
+                if has_first:
+                    first[i, k] += v * io_first[i, r, k]
+        for k in range(K):
+            d_fin[i, k] += exports[i, cols[k]]
+    return c, d_int, d_fin, first

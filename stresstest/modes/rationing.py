@@ -31,6 +31,7 @@ from ..compiled import NATIONAL
 from ..economy import derive, net_of_own_use
 from ..errors import ConvergenceError, InputError
 from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
+from ..kernels.rationing_fused import route_caps
 from ..kernels.recipe import capacity_with_spare
 from ..recipe import PARAMETERS as RECIPE_PARAMETERS
 from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
@@ -192,16 +193,19 @@ def _route_function(d, rho_eff, fdr, exports):
         cap = np.where(np.isposinf(rho_io), np.inf, rho_io * T0[:, :, None])
     cap[np.arange(n), o_of, :] = np.inf
 
-    def route(io, io_first=None, cols=slice(None)):
-        fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
-        orders = io + fd_cols
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
-                         1.0)
-        first = None if io_first is None else (c * io_first).sum(axis=1)
-        return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
+    everyone = np.arange(cap.shape[2])
+
+    def route(io, io_first=None, cols=None):
+        c, d_int, d_fin, first = route_caps(
+            io, _NO_ORDERS if io_first is None else io_first, fdr, cap, exports,
+            everyone if cols is None else np.asarray(cols))
+        return c, d_int, d_fin, None if io_first is None else first
 
     return route
+
+
+#: No first-tier orders for :func:`stresstest.kernels.rationing_fused.route_caps`.
+_NO_ORDERS = np.empty((0, 0, 0))
 
 
 #: Recipe parameters that may differ between the scenarios of one batch

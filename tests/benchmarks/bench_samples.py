@@ -4,7 +4,7 @@ batched path and, on fewer draws, the plain path (every draw its own run); time 
 per run, and where the time goes (compiling the draws, the batched solves).
 
     python tests/benchmarks/bench_samples.py [--samples 200] [--plain 20] [--scenario S]
-        [--scheduler local]
+        [--scheduler local] [--threads N]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import time
 
 from stresstest.economy import load_economy
+from stresstest.ensemble import check_threads
 from stresstest.plan import list_plans
 from stresstest.cli import _markdown_section
 from stresstest.report.samples import sample_section
@@ -26,6 +27,8 @@ def main(argv=None):
     ap.add_argument("--plain", type=int, default=20)
     ap.add_argument("--scenario", default="coastal-blockade")
     ap.add_argument("--scheduler", default=None)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads in process (default: every available core)")
     args = ap.parse_args(argv)
     eco = load_economy("china31")
     plans = [p["name"] for p in list_plans() if p["name"] != "none"]
@@ -37,10 +40,12 @@ def main(argv=None):
     compile_s = (time.perf_counter() - t) / 10
     rows = []
     t = time.perf_counter()
-    s = run_samples(eco, sc, plans, samples=args.samples, seed=0, scheduler=args.scheduler)
+    s = run_samples(eco, sc, plans, samples=args.samples, seed=0, scheduler=args.scheduler,
+                    threads=args.threads)
     dt = time.perf_counter() - t
-    rows.append(("batched" + (f" ({args.scheduler})" if args.scheduler else ""), args.samples,
-                 dt))
+    where = (args.scheduler if args.scheduler else
+             f"in process, {check_threads(args.threads)} threads")
+    rows.append((f"batched ({where})", args.samples, dt))
     if args.plain:
         t = time.perf_counter()
         run_samples(eco, sc, plans, samples=args.plain, seed=0, batched=False)

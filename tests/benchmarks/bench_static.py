@@ -186,18 +186,18 @@ def bench_band():
                           + ", ".join(f"{v:.4f}" for v in share))
 
 
-def _ensemble(scheduler):
+def _ensemble(scheduler, threads=None):
     from stresstest.ensemble import random_shocks, run_ensemble
 
     if "eco" not in STATE:
         STATE["eco"], STATE["eco_name"] = default_economy()
     t0 = time.perf_counter()
     shocks = random_shocks(STATE["eco"], ENSEMBLE_SIZE, seed=0)
-    res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler)
+    res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler, threads=threads)
     elapsed = time.perf_counter() - t0
     rounds = res["rounds"].values[res["converged"].values]
-    STATE[f"note_ens_{scheduler}"] = (
-        f"{ENSEMBLE_SIZE} scenarios, scheduler={scheduler}: {res.attrs['not_converged']} not "
+    STATE[f"note_ens_{scheduler}_{threads}"] = (
+        f"{ENSEMBLE_SIZE} scenarios, {res.attrs['scheduler']}: {res.attrs['not_converged']} not "
         f"converged, order rounds median {np.median(rounds):.0f}, mean {rounds.mean():.1f}, "
         f"max {rounds.max()}; {elapsed / res['rounds'].values.sum() * 1e3:.2f} ms per "
         f"scenario-round, {elapsed / ENSEMBLE_SIZE * 1e3:.1f} ms per scenario")
@@ -209,6 +209,12 @@ ENSEMBLE_SIZE = 1000
 @case("central estimate: 1,000 random scenarios, in process", target="<= 15 s", runs=1)
 def bench_rationing_ensemble():
     _ensemble(None)
+
+
+@case("central estimate: 1,000 random scenarios, in process, one thread", target="<= 15 s",
+      runs=1)
+def bench_rationing_ensemble_one_thread():
+    _ensemble(None, threads=1)
 
 
 @case("central estimate: 1,000 random scenarios, dask LocalCluster (2 workers)",
