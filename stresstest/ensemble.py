@@ -37,16 +37,17 @@ def check_threads(threads, where: str = "threads") -> int:
     return int(threads)
 
 
-def run_in_process(fn, jobs, threads=None) -> list:
+def run_in_process(fn, jobs, threads=None, warm=None) -> list:
     """``[fn(*job) for job in jobs]``, on ``threads`` threads of this process (None: every
     available core; the solver's compiled kernels and most numpy and scipy calls release the
     GIL).
 
     The answers are the same for any ``threads`` and from run to run (a test checks it; the
     dense LU solves, whose last bits vary when two threads are in OpenBLAS at once, run one
-    at a time: :data:`stresstest.economy._LAPACK_SOLVE`). The first job runs alone first: it
-    fills the per-economy caches (derived table, factorisation, pooled rows) the others
-    read. After Ctrl-C (:mod:`stresstest.interrupt`) jobs that have not started raise
+    at a time: :data:`stresstest.economy._LAPACK_SOLVE`). Before the threads start, ``warm``
+    (arguments of a small job whose result is discarded, e.g. one scenario) or else the first
+    job runs alone: it fills the per-economy caches (derived table, factorisation, pooled
+    rows, compiled kernels) the others read. After Ctrl-C (:mod:`stresstest.interrupt`) jobs that have not started raise
     ``KeyboardInterrupt``; on an error, jobs not yet started are dropped."""
     from .interrupt import cancelled
 
@@ -59,10 +60,14 @@ def run_in_process(fn, jobs, threads=None) -> list:
     jobs = list(jobs)
     if threads == 1 or len(jobs) <= 1:
         return [job(j) for j in jobs]
-    out = [job(jobs[0])]
-    pool = ThreadPoolExecutor(min(threads, len(jobs) - 1))
+    if warm is not None:
+        job(warm)
+        out, rest = [], jobs
+    else:
+        out, rest = [job(jobs[0])], jobs[1:]
+    pool = ThreadPoolExecutor(min(threads, len(rest)))
     try:
-        futures = [pool.submit(job, j) for j in jobs[1:]]
+        futures = [pool.submit(job, j) for j in rest]
         pending = futures
         while pending:  # short waits, so that Ctrl-C reaches this thread
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
@@ -112,6 +117,13 @@ def _chunks(shocks, size):
         return [shocks.isel(scenario=slice(lo, lo + size)) for lo in range(0, n, size)]
     shocks = list(shocks)
     return [shocks[lo:lo + size] for lo in range(0, len(shocks), size)]
+
+
+def _first(chunk):
+    """The first scenario of a chunk, as a chunk."""
+    if isinstance(chunk, xr.Dataset):
+        return chunk.isel(scenario=slice(0, 1))
+    return chunk[:1]
 
 
 def _run_chunk(economy, chunk, plan, options):
@@ -171,7 +183,7 @@ def run_ensemble(economy: xr.Dataset, shocks, plan: xr.Dataset | None = None, *,
         raise InputError("run_ensemble: no scenarios")
     if scheduler is None:
         parts = run_in_process(_run_chunk, [(economy, c, plan, options) for c in chunks],
-                               threads)
+                               threads, warm=(economy, _first(chunks[0]), plan, options))
     else:
         client, own = _client(scheduler)
         try:

@@ -500,8 +500,10 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                for key, e in trade_economies(eco, inputs, values).items()}
     if scheduler is None:
         chunks = _chunks(inputs, values, chunk_size or SAMPLES_PER_CHUNK)
-        parts = run_in_process(_chunk_job, [(bundles, sc, inputs, values[idx], horizon, mode,
-                                             options, batched) for idx in chunks], threads)
+        jobs = [(bundles, sc, inputs, values[idx], horizon, mode, options, batched)
+                for idx in chunks]
+        parts = run_in_process(_chunk_job, jobs, threads,
+                               warm=(*jobs[0][:3], values[chunks[0][:1]], *jobs[0][4:]))
     else:
         client, own = _client(scheduler)
         try:
