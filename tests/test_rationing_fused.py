@@ -322,3 +322,33 @@ def test_route_caps_equal_numpy(with_first):
     for g, p in zip(got, part):
         if p is not None:
             assert np.array_equal(g[..., sub], p)
+
+
+def _binding_pair_numpy(st, eff, s):
+    n, K = st.n, eff.shape[1]
+    out = np.full((n, K), -1, dtype=np.int64)
+    lim = np.take(s, st.pair_j, axis=0)
+    lim *= 1 + 1e-12
+    idx = np.where(eff <= lim, np.arange(eff.shape[0])[:, None], eff.shape[0])
+    first = np.minimum.reduceat(idx, st.pair_start, axis=0)
+    out[st.pair_js] = np.where(first < eff.shape[0], first, -1)
+    return out
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_binding_pair_equals_numpy(K):
+    """Ties within 1e-12 go to the first pair; a NaN bottleneck binds nothing."""
+    from stresstest.kernels.rationing import binding_pair
+
+    for seed, eco in enumerate(_economies()):
+        st, _ = _maps(eco, False)
+        rng = np.random.default_rng(seed)
+        U = st.G.shape[0]
+        alpha, beta = pair_coefficients(st, rng.uniform(0, 1, (st.n_product, st.n_region, K)),
+                                        None, None)
+        rt_raw = rng.uniform(0, 1, (U, K))
+        rt_raw[rng.uniform(size=(U, K)) > 0.6] = 1.0  # many pairs at 1: ties
+        s, eff = input_ratio(st, rt_raw, alpha, beta)
+        s[0, 0] = np.nan
+        eff[1] *= 1 + 1e-13  # within the tolerance of its industry's bottleneck
+        assert np.array_equal(binding_pair(st, eff, s), _binding_pair_numpy(st, eff, s))

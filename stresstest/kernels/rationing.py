@@ -248,17 +248,10 @@ def input_ratio(st: Structure, rt_raw, alpha, beta):
 
 
 def binding_pair(st: Structure, eff, s):
-    """Index into the pair arrays of each industry's binding input (n, K); -1 if none."""
-    n, K = st.n, eff.shape[1]
-    out = np.full((n, K), -1, dtype=np.int64)
-    if not st.pair_js.size:
-        return out
-    lim = np.take(s, st.pair_j, axis=0)
-    lim *= 1 + 1e-12
-    idx = np.where(eff <= lim, np.arange(eff.shape[0])[:, None], eff.shape[0])
-    first = np.minimum.reduceat(idx, st.pair_start, axis=0)
-    out[st.pair_js] = np.where(first < eff.shape[0], first, -1)
-    return out
+    """Index into the pair arrays of each industry's binding input (n, K): its first pair
+    within 1e-12 (relative) of the bottleneck ``s``; -1 if none."""
+    return fused.binding_pair(np.ascontiguousarray(eff), np.ascontiguousarray(s), st.pair_j,
+                              st.pair_start, st.pair_js, st.n)
 
 
 # --------------------------------------------------------------------------- fixed point
@@ -962,7 +955,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                          np.minimum(1.0, relax * 1.25))
         prev_step = col_step
         mixed = accel.step(state, new, upper=upper)
-        state = np.where(relax >= 1.0, mixed, state + relax * (new - state))
+        state = mixed if (relax >= 1.0).all() else np.where(
+            relax >= 1.0, mixed, state + relax * (new - state))
         outer += 1
         col_step = np.where(broken, np.inf, col_step)
         done = (col_step < orders_tol) | broken

@@ -277,3 +277,25 @@ def route_caps(io, io_first, fd, cap, exports, cols):  # pragma: no cover
         for k in range(K):
             d_fin[i, k] += exports[i, cols[k]]
     return c, d_int, d_fin, first
+
+
+@njit(cache=True, nogil=True)
+def binding_pair(eff, s, pair_j, pair_start, pair_js, n):  # pragma: no cover
+    """:func:`.rationing.binding_pair` in one pass over the pairs: the first pair of each
+    industry whose availability is within 1e-12 (relative) of its bottleneck,
+    ``eff <= s (1 + 1e-12)``, (n, K) indices into the pairs; -1 for industries without
+    pairs (or where no pair qualifies, when ``s`` is NaN)."""
+    npairs, K = eff.shape
+    out = np.full((n, K), -1, np.int64)
+    m = pair_js.shape[0]
+    for i in range(m):
+        lo = pair_start[i]
+        hi = pair_start[i + 1] if i + 1 < m else npairs
+        j = pair_js[i]
+        for k in range(K):
+            lim = s[j, k] * (1 + 1e-12)
+            for e in range(lo, hi):
+                if eff[e, k] <= lim:
+                    out[j, k] = e
+                    break
+    return out
