@@ -824,14 +824,17 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     share = pb.a_prod + pb.AM
     U1, nf = maps.n_a, maps.n_f
     subst = pb.subst is not None
-    inv_pair_all = None
+    inv_pair = None  # the buyers' stock cover of each pair (npairs, K), live columns
     if pb.inventory is not None:
-        inv_pair_all = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
+        inv_pair = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
-    q = pb
     # essential final orders served with industries: fixed without route caps
+    with_prio = pb.prio_dest is not None and rule == "mixed"
     prio_fixed = (None if pb.prio_dest is None or pb.route is not None
                   else pb.prio_dest.sum(axis=1))
+    if prio_fixed is not None:  # the batch's rounds need only the sums (no copies per round)
+        pb = replace(pb, prio_dest=None)
+    q = pb
     D = D_all
     plan0 = np.minimum(q.xbar, D)
     # the round state, normalised: orders by their value at full orders (y = plan0), theta,
@@ -885,7 +888,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         Dhat = np.maximum(Dhat_int + Dhat_fin - (0.0 if W is None else W), 0.0)
         plan = np.minimum(q.xbar, Dhat)
         prio = None
-        if q.prio_dest is not None and rule == "mixed":
+        if with_prio:
             prio = (prio_fixed[:, live] if c is None else (c * q.prio_dest).sum(axis=1))
         gross = Dhat_int + Dhat_fin  # orders before drawdowns
         denom = (first if prio is None else first + prio) if rule == "mixed" else gross
@@ -898,7 +901,6 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = np.broadcast_to(alpha_t[:, None, :], (P, R, Kl))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        inv_pair = None if inv_pair_all is None else inv_pair_all[:, live]
         args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
                                                          inv_pair), W)
         try:
@@ -986,6 +988,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         q = _take_columns(pb, live)
         D = D_all[:, live]
         state, scale_o, scale_e = state[:, keep], scale_o[:, keep], scale_e[:, keep]
+        if inv_pair is not None:
+            inv_pair = inv_pair[:, keep]
         if policy_prev is not None:
             policy_prev = policy_prev[:, keep]
         prev_step, relax, growths = prev_step[keep], relax[keep], growths[keep]
