@@ -452,10 +452,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     dask.distributed (an address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`),
     in process when ``None``, on ``threads`` threads (None: every available core; the
     answers do not depend on it, :func:`stresstest.ensemble.run_in_process`); a chunk never
-    mixes draws that cannot share a batch (trade
-    calibration, materiality); ``chunk_size`` None: :data:`SAMPLES_PER_CHUNK` in process, at
-    least two chunks per worker on dask. ``batched`` (mode
-    rationing): the draws of a chunk run as batches with per-draw recipe parameters
+    mixes draws that cannot share a batch (trade calibration, materiality); ``chunk_size``
+    None: :data:`SAMPLES_PER_CHUNK` in process, at least two chunks per worker on dask.
+    ``batched`` (mode rationing): the draws of a chunk run as batches with per-draw recipe parameters
     (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path).
     Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr`` over
     ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.

@@ -167,3 +167,19 @@ def test_run_in_process_keeps_order_and_stops_on_errors():
 
     with pytest.raises(ValueError, match="job 3"):
         run_in_process(fail, [(k,) for k in range(6)], threads=2)
+
+
+def test_run_in_process_stops_after_ctrl_c():
+    """After Ctrl-C (stresstest.interrupt.CANCEL) no job starts, on one thread or several."""
+    from stresstest import interrupt
+    from stresstest.ensemble import run_in_process
+
+    started = []
+    interrupt.CANCEL.set()
+    try:
+        for threads in (1, 2):
+            with pytest.raises(KeyboardInterrupt):
+                run_in_process(started.append, [(k,) for k in range(4)], threads=threads)
+    finally:
+        interrupt.CANCEL.clear()
+    assert started == []

@@ -352,3 +352,20 @@ def test_binding_pair_equals_numpy(K):
         s[0, 0] = np.nan
         eff[1] *= 1 + 1e-13  # within the tolerance of its industry's bottleneck
         assert np.array_equal(binding_pair(st, eff, s), _binding_pair_numpy(st, eff, s))
+
+
+def test_order_step_equals_numpy():
+    rng = np.random.default_rng(8)
+    rows, K = 50, 3
+    full = rng.uniform(0, 2, (rows, K)) * (rng.uniform(size=(rows, K)) > 0.3)
+    new = full * rng.uniform(0, 1, (rows, K))
+    orders = full * rng.uniform(0, 1, (rows, K))
+    scale = rng.uniform(0.5, 2, (rows, K))
+    new[3, 2], full[3, 2] = np.nan, 1.0  # a NaN step propagates, as np.max does
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = np.where(full > 0, np.abs(new - orders) / np.where(full > 0, full, 1.0),
+                        0.0).max(axis=0, initial=0.0)
+    step, new_s, full_s = fused.order_step(new, full, orders, scale)
+    assert np.array_equal(step, want, equal_nan=True) and np.isnan(step[2])
+    assert np.array_equal(new_s, new / scale, equal_nan=True)
+    assert np.array_equal(full_s, full / scale)

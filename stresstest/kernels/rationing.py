@@ -925,12 +925,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         new_o, full_o = fused.order_state(
             *maps.columns, np.ascontiguousarray(rt), np.ascontiguousarray(alpha_reg).reshape(
                 P * R, Kl), np.ascontiguousarray(x), plan, maps.H.shape[0])
-        new = [new_o]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            col_step = np.where(full_o > 0, np.abs(new[0] - orders) / np.where(
-                full_o > 0, full_o, 1.0), 0.0).max(axis=0, initial=0.0)
-        upper = [full_o / scale_o]
-        new[0] = new[0] / scale_o
+        col_step, new_o, full_o = fused.order_step(new_o, full_o, orders, scale_o)
+        new, upper = [new_o], [full_o]  # normalised by the state's scale
         if subst:
             th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x)
             scale = np.maximum(plan, 1e-12 * plan.max(axis=0, initial=0.0))

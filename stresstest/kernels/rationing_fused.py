@@ -299,3 +299,25 @@ def binding_pair(eff, s, pair_j, pair_start, pair_js, n):  # pragma: no cover
                     out[j, k] = e
                     break
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def order_step(new, full, orders, scale):  # pragma: no cover
+    """The step of the order state and its normalised images, in one pass over (rows, K):
+    ``step_k = max_u |new − orders| / full`` over rows with ``full > 0`` (0 if none; NaN
+    propagates, as in ``np.max``), ``new / scale`` and ``full / scale``."""
+    rows, K = new.shape
+    step = np.zeros(K)
+    new_s = np.empty((rows, K))
+    full_s = np.empty((rows, K))
+    for u in range(rows):
+        for k in range(K):
+            f = full[u, k]
+            v = new[u, k]
+            if f > 0:
+                d = abs(v - orders[u, k]) / f
+                if d > step[k] or d != d:
+                    step[k] = d
+            new_s[u, k] = v / scale[u, k]
+            full_s[u, k] = f / scale[u, k]
+    return step, new_s, full_s

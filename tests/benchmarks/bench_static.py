@@ -191,6 +191,8 @@ def _ensemble(scheduler, threads=None):
 
     if "eco" not in STATE:
         STATE["eco"], STATE["eco_name"] = default_economy()
+    if "ens_warm" not in STATE:  # structures, factorisation, compiled kernels (as _one does)
+        STATE["ens_warm"] = run_ensemble(STATE["eco"], random_shocks(STATE["eco"], 2, seed=1))
     t0 = time.perf_counter()
     shocks = random_shocks(STATE["eco"], ENSEMBLE_SIZE, seed=0)
     res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler, threads=threads)
