@@ -279,6 +279,8 @@ class Problem:
     first tier); ``drawdown`` (n, K) inventory drawdowns (negative final use, as a positive
     amount; ``fd`` is then the gross positive final orders): supply from users' stocks that
     offsets orders and is rationed with output, so that a null shock reproduces the baseline.
+    ``need``: return the inputs each region orders at the answer (``need`` (P, R, K); None
+    otherwise, which spares forming the answer's order bases).
     """
 
     st: Structure
@@ -299,6 +301,7 @@ class Problem:
     window: np.ndarray | None = None
     first: np.ndarray | None = None
     drawdown: np.ndarray | None = None
+    need: bool = True
 
 
 def _phi(st, r, plan, Dhat, denom, c, alpha, beta, W=None):
@@ -1038,7 +1041,8 @@ def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, fi
     else:
         r_final = r
     rt, alpha_reg, sigma = sub(rt), sub(alpha_reg), sub(sigma)
-    y = _order_bases(st, maps, plan, x, rt, alpha_reg)  # the answer's order bases (P, n, Kd)
+    y = (None if sigma is None and not q.need else  # the answer's order bases (P, n, Kd)
+         _order_bases(st, maps, plan, x, rt, alpha_reg))
     stock_used = None
     if sigma is not None:
         # a shortfall of deliveries is filled by the buyer's inventory, then by the stock
@@ -1051,7 +1055,7 @@ def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, fi
             gap = np.maximum(0.0, gap - inv_full * share[:, :, None] * y)
         stock_used = np.minimum(gap, sigma[:, st.region_of, :] * share[:, :, None] * y)
         stock_used = stock_used.reshape(P, R, S, Kd).sum(axis=2)
-    need = (share[:, :, None] * y).reshape(P, R, S, Kd).sum(axis=2)
+    need = (share[:, :, None] * y).reshape(P, R, S, Kd).sum(axis=2) if q.need else None
     return {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
             "s": s, "D": D, "plan": plan, "Dhat": Dhat, "alpha_t": sub(alpha_t),
             "alpha_reg": alpha_reg, "c": sub(c), "need": need, "rt_raw": sub(rt_raw),

@@ -320,7 +320,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  prio_dest=prio,
                  inventory=recipe.inventory if np.any(recipe.inventory > 0) else None,
                  window=window, first=(recipe.crit | recipe.half) if recipe.critical_first
-                 else None)
+                 else None, need=bool(np.any(stock_rate != 0)))
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
