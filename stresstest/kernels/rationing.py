@@ -464,7 +464,12 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
     g, const, w = _policy_coefficients(plan, Dhat, denom, W)
 
     def sub(cols):
+        if cols.size == K:  # every scenario (cols is a sorted subset of them): no copies
+            return args
         return tuple(None if v is None else v[..., cols] for v in args)
+
+    def take(v, cols):
+        return v if v is None or cols.size == K else v[..., cols]
 
     r = np.ones((n, K))
     pre = None
@@ -507,7 +512,8 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
         if not todo.size:
             break
         s_, eff_ = ph[2][:, moving], ph[3][:, moving]
-        policy = _minimising_policy(st, g[:, todo], const[:, todo], w[:, todo], eff_, s_)
+        policy = _minimising_policy(st, take(g, todo), take(const, todo), take(w, todo), eff_,
+                                    s_)
         if last is not None:
             cycled = (policy == last).all(axis=0)
             fallback[todo[cycled]] = True
@@ -515,9 +521,9 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
             if not todo.size:
                 break
         last = policy
-        sol = _policy_system_solve(st, policy, g[:, todo], const[:, todo], alpha[:, todo],
-                                   beta[:, todo], None if c is None else c[..., todo],
-                                   w[:, todo])
+        sol = _policy_system_solve(st, policy, take(g, todo), take(const, todo),
+                                   take(alpha, todo), take(beta, todo), take(c, todo),
+                                   take(w, todo))
         if sol is None:
             fallback[todo] = True
             todo = todo[:0]
