@@ -262,7 +262,8 @@ def test_resourcing_gaps_equal_numpy(K, with_cover):
     jl = rng.integers(0, n, npairs)
     row = rng.integers(0, U, npairs)
     pr = pl * R + jl % R
-    a, m = rng.uniform(0, 0.3, npairs), rng.uniform(0, 0.1, npairs) * (rng.uniform(size=npairs) > 0.3)
+    a = rng.uniform(0, 0.3, npairs)
+    m = rng.uniform(0, 0.1, npairs) * (rng.uniform(size=npairs) > 0.3)
     rt = rng.uniform(0, 1, (U, K))
     rt[0] = 1.0
     rt[1] = 1.0 - 1e-13
@@ -274,7 +275,7 @@ def test_resourcing_gaps_equal_numpy(K, with_cover):
     want = _resourcing_gaps_numpy(rt, alpha_t, plan, pl, jl, row, pr, a, m, cover,
                                   window, P * R)
     got = fused.resourcing_gaps(rt, alpha_t, plan, pl, jl, row, pr, a, m,
-                                np.empty(0) if cover is None else cover, window, P * R)
+                                fused.NONE_1D if cover is None else cover, window, P * R)
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
 
@@ -304,7 +305,7 @@ def test_route_caps_equal_numpy(with_first):
     cap = rng.uniform(0, 2, (n, R, K0))
     cap[rng.uniform(size=(n, R, K0)) > 0.7] = np.inf  # no cap on a link
     exports = rng.uniform(0, 1, (n, K0))
-    none = np.empty((0, 0, 0))
+    none = fused.NONE_3D
 
     def fused_route(cols):
         out = fused.route_caps(io[..., cols], none if io_first is None else io_first[..., cols],

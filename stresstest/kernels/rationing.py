@@ -230,13 +230,12 @@ def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None
             "wo": None if st.pair_o is None else o / (a + m + o),
             "h": np.where(half, 0.5, 1.0), "h0": np.where(half, 0.5, 0.0),
             "any_half": bool(half.any())}
-    none1, none2 = np.empty(0), np.empty((0, K))
-
     def flat(v):
-        return none2 if v is None else np.ascontiguousarray(v).reshape(-1, K)
+        return fused.NONE_2D if v is None else np.ascontiguousarray(v).reshape(-1, K)
 
     return fused.pair_coefficients(
-        flat(alpha_reg), st.pair_pr, c["wm"], c["wa"], none1 if c["wo"] is None else c["wo"],
+        flat(alpha_reg), st.pair_pr, c["wm"], c["wa"],
+        fused.NONE_1D if c["wo"] is None else c["wo"],
         flat(sigma), flat(theta_dom), flat(inventory), c["h"], c["h0"], c["any_half"])
 
 
@@ -653,15 +652,9 @@ class Anderson:
                          gamma, 0.0)
         out = fused.anderson_mix(
             g, self.dG, np.ascontiguousarray(gamma), -np.inf if lower is None else float(lower),
-            _NO_BOUND if upper is None else np.ascontiguousarray(upper).reshape(-1, K),
+            fused.NONE_2D if upper is None else np.ascontiguousarray(upper).reshape(-1, K),
             self.cols)
         return out.reshape(gy.shape)
-
-
-#: An absent upper bound of :func:`.rationing_fused.anderson_mix`.
-_NO_BOUND = np.empty((0, 0))
-#: No inventory cover in :func:`.rationing_fused.resourcing_gaps`.
-_NO_COVER = np.empty(0)
 
 
 @dataclass(eq=False)
@@ -1112,8 +1105,8 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     dom_total, imp_total, dom_short, imp_short = fused.resourcing_gaps(
         np.ascontiguousarray(rt), np.ascontiguousarray(alpha_t), plan, pl, jl, sm["row"],
         sm["pr"], sm["a"], sm["m"],
-        _NO_COVER if pb.inventory is None else pb.inventory[pl, jl],
-        _NO_COVER if pb.window is None else np.asarray(pb.window, dtype=float), P * R)
+        fused.NONE_1D if pb.inventory is None else pb.inventory[pl, jl],
+        fused.NONE_1D if pb.window is None else np.asarray(pb.window, dtype=float), P * R)
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
         dom_total, dom_short, imp_total, imp_short))
     imp_short = imp_short * sub["imports"][:, None, :]

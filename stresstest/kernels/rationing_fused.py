@@ -13,6 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+#: An absent optional array argument of these kernels (they test its first length), by rank.
+NONE_1D, NONE_2D, NONE_3D = np.empty(0), np.empty((0, 0)), np.empty((0, 0, 0))
+
 
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf, 0 / 0 nan, as in numpy
 def order_state(ptr, rows, vals, buyer, pr, row, omega, rt, alpha_reg, x, plan,

@@ -31,7 +31,7 @@ from ..compiled import NATIONAL
 from ..economy import derive, net_of_own_use
 from ..errors import ConvergenceError, InputError
 from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
-from ..kernels.rationing_fused import route_caps
+from ..kernels.rationing_fused import NONE_3D, route_caps
 from ..kernels.recipe import capacity_with_spare
 from ..recipe import PARAMETERS as RECIPE_PARAMETERS
 from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
@@ -197,15 +197,11 @@ def _route_function(d, rho_eff, fdr, exports):
 
     def route(io, io_first=None, cols=None):
         c, d_int, d_fin, first = route_caps(
-            io, _NO_ORDERS if io_first is None else io_first, fdr, cap, exports,
+            io, NONE_3D if io_first is None else io_first, fdr, cap, exports,
             everyone if cols is None else np.asarray(cols))
         return c, d_int, d_fin, None if io_first is None else first
 
     return route
-
-
-#: No first-tier orders for :func:`stresstest.kernels.rationing_fused.route_caps`.
-_NO_ORDERS = np.empty((0, 0, 0))
 
 
 #: Recipe parameters that may differ between the scenarios of one batch
