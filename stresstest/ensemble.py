@@ -47,8 +47,9 @@ def run_in_process(fn, jobs, threads=None, warm=None) -> list:
     at a time: :data:`stresstest.economy._LAPACK_SOLVE`). Before the threads start, ``warm``
     (arguments of a small job whose result is discarded, e.g. one scenario) or else the first
     job runs alone: it fills the per-economy caches (derived table, factorisation, pooled
-    rows, compiled kernels) the others read. After Ctrl-C (:mod:`stresstest.interrupt`) jobs that have not started raise
-    ``KeyboardInterrupt``; on an error, jobs not yet started are dropped."""
+    rows, compiled kernels) the others read. After Ctrl-C (:mod:`stresstest.interrupt`) jobs
+    that have not started raise ``KeyboardInterrupt``; on an error, jobs not yet started are
+    dropped."""
     from .interrupt import cancelled
 
     def job(args):

@@ -454,8 +454,8 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     answers do not depend on it, :func:`stresstest.ensemble.run_in_process`); a chunk never
     mixes draws that cannot share a batch (trade calibration, materiality); ``chunk_size``
     None: :data:`SAMPLES_PER_CHUNK` in process, at least two chunks per worker on dask.
-    ``batched`` (mode rationing): the draws of a chunk run as batches with per-draw recipe parameters
-    (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path).
+    ``batched`` (mode rationing): the draws of a chunk run as batches with per-draw recipe
+    parameters (:func:`batch_numbers`); ``False`` runs every draw on its own (the reference path).
     Returns a Dataset over ``plan`` and ``sample`` of :func:`draw_numbers` (``csr`` over
     ``product``, ``path`` over ``time``) and the drawn inputs ``draw(sample, input)``.
     """
@@ -499,10 +499,11 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
                for key, e in trade_economies(eco, inputs, values).items()}
     if scheduler is None:
         chunks = _chunks(inputs, values, chunk_size or SAMPLES_PER_CHUNK)
-        jobs = [(bundles, sc, inputs, values[idx], horizon, mode, options, batched)
-                for idx in chunks]
-        parts = run_in_process(_chunk_job, jobs, threads,
-                               warm=(*jobs[0][:3], values[chunks[0][:1]], *jobs[0][4:]))
+        def job(idx):
+            return (bundles, sc, inputs, values[idx], horizon, mode, options, batched)
+
+        parts = run_in_process(_chunk_job, [job(idx) for idx in chunks], threads,
+                               warm=job(chunks[0][:1]))  # one draw fills the caches
     else:
         client, own = _client(scheduler)
         try:

@@ -462,13 +462,11 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
     n, K = plan.shape
     g, const, w = _policy_coefficients(plan, Dhat, denom, W)
 
-    def sub(cols):
-        if cols.size == K:  # every scenario (cols is a sorted subset of them): no copies
-            return args
-        return tuple(None if v is None else v[..., cols] for v in args)
-
-    def take(v, cols):
+    def take(v, cols):  # every scenario (cols is a sorted subset of them): no copy
         return v if v is None or cols.size == K else v[..., cols]
+
+    def sub(cols):
+        return tuple(take(v, cols) for v in args)
 
     r = np.ones((n, K))
     pre = None
