@@ -370,3 +370,115 @@ def test_order_step_equals_numpy():
     assert np.array_equal(step, want, equal_nan=True) and np.isnan(step[2])
     assert np.array_equal(new_s, new / scale, equal_nan=True)
     assert np.array_equal(full_s, full / scale)
+
+
+def _policy_system_solve_numpy(st, policy, g, const, alpha, beta, c, w):
+    """The numpy assembly that :func:`fused.policy_system` replaced, solved as before."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    n, K = policy.shape
+    U1 = st.G.shape[0]
+    qs, js = np.nonzero(policy.T >= 0)
+    ks = policy[js, qs]
+    b = const.copy()
+    b[js, qs] = g[js, qs] * alpha[ks, qs] + w[js, qs]
+    d = np.zeros((n, K))
+    d[js, qs] = g[js, qs] * beta[ks, qs]
+    keys = qs * U1 + st.pair_row[ks]
+    uniq, wid_js = np.unique(keys, return_inverse=True)
+    W = uniq.size
+    wq, wu = uniq // U1, uniq % U1
+    lengths = np.diff(st.G.indptr)[wu]
+    owner = np.repeat(np.arange(wu.size), lengths)
+    offsets = np.cumsum(lengths) - lengths
+    pos = np.repeat(st.G.indptr[wu] - offsets, lengths) + np.arange(lengths.sum())
+    cols, vals = st.G.indices[pos], st.G.data[pos]
+    q_e = wq[owner]
+    if c is not None:
+        vals = vals * c[cols, st.row_r[wu][owner], q_e]
+    h = np.bincount(owner, weights=vals * b[cols, q_e], minlength=W)
+    wid = np.full((n, K), -1, dtype=np.int64)
+    wid[js, qs] = wid_js
+    target = wid[cols, q_e]
+    dep = target >= 0
+    own, tgt = owner[dep], target[dep]
+    mv = vals[dep] * d[cols[dep], q_e[dep]]
+    on_diag = tgt == own
+    diag = 1.0 - np.bincount(own[on_diag], weights=mv[on_diag], minlength=W)
+    own, tgt, mv = own[~on_diag], tgt[~on_diag], mv[~on_diag]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(own, minlength=W) + 1)])
+    data = np.empty(indptr[-1])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    off = np.ones(indptr[-1], dtype=bool)
+    off[indptr[:-1]] = False
+    data[indptr[:-1]], indices[indptr[:-1]] = diag, np.arange(W)
+    data[off], indices[off] = -mv, tgt
+    # copies: the solve sorts each row's entries in place (csr_matrix shares the data)
+    system = (data.copy(), indices.copy(), indptr.copy(), h.copy())
+    try:
+        z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h) if W else h
+    except Exception:  # noqa: BLE001
+        return system, None
+    z = np.atleast_1d(np.asarray(z, dtype=float))
+    if not np.all(np.isfinite(z)):
+        return system, None
+    r = b
+    r[js, qs] = b[js, qs] + d[js, qs] * z[wid_js]
+    return system, r
+
+
+def _policy_inputs(st, K, seed, routes):
+    """A random policy (each industry: the constant piece or one of its binding pairs) and
+    the coefficients of its system."""
+    rng = np.random.default_rng(seed)
+    n, npairs = st.n, st.pair_p.size
+    policy = np.full((n, K), -1, dtype=np.int64)
+    stops = np.append(st.pair_start[1:], npairs)
+    for j, lo, hi in zip(st.pair_js, st.pair_start, stops):
+        pick = rng.integers(lo - 1, hi, K)  # lo - 1: the constant piece
+        policy[j] = np.where(pick >= lo, pick, -1)
+    g = rng.uniform(0.0, 1.5, (n, K)) * (rng.uniform(size=(n, K)) > 0.1)
+    const = rng.uniform(0.0, 1.0, (n, K))
+    w = rng.uniform(0.0, 0.2, (n, K))
+    alpha = rng.uniform(0.0, 0.5, (npairs, K))
+    beta = rng.uniform(0.0, 0.5, (npairs, K))
+    c = rng.uniform(0.0, 1.0, (n, st.n_region, K)) if routes else None
+    return policy, g, const, alpha, beta, c, w
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("routes", [False, True])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_policy_system_equals_numpy(K, routes, seed):
+    from stresstest.kernels.rationing import _policy_system_solve
+
+    for eco in _economies():
+        st, _ = _maps(eco, True)
+        args = _policy_inputs(st, K, seed, routes)
+        (data, indices, indptr, h), want = _policy_system_solve_numpy(st, *args)
+        policy, g, const, alpha, beta, c, w = args
+        got_sys = fused.policy_system(policy, g, const, w, alpha, beta,
+                                      fused.NONE_3D if c is None else c, st.G.indptr,
+                                      st.G.indices, st.G.data, st.pair_row, st.row_r,
+                                      st.G.shape[0])
+        for a, b in zip(got_sys[:4], (data, indices, indptr, h)):
+            assert np.array_equal(a, b)
+        got = _policy_system_solve(st, *args)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert np.array_equal(got, want)
+
+
+def test_policy_system_equals_numpy_china31(china31):
+    from stresstest.kernels.rationing import _policy_system_solve
+
+    st, _ = _maps(china31, True)
+    for K, routes in ((1, True), (4, False)):
+        args = _policy_inputs(st, K, 7, routes)
+        (data, indices, indptr, h), want = _policy_system_solve_numpy(st, *args)
+        assert h.size > 50 * K
+        got = _policy_system_solve(st, *args)
+        assert (got is None) == (want is None)
+        if want is not None:
+            assert np.array_equal(got, want)

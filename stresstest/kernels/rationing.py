@@ -317,17 +317,7 @@ def _phi(st, r, plan, Dhat, denom, c, alpha, beta, W=None):
     return new, rt_raw, s, eff, x
 
 
-def _gather_rows(M: sp.csr_matrix, rows):
-    """Entries of CSR rows ``rows`` (with repetition): ``(owner, indices, data)`` with
-    ``owner`` the position in ``rows`` each entry comes from."""
-    lengths = np.diff(M.indptr)[rows]
-    owner = np.repeat(np.arange(rows.size), lengths)
-    offsets = np.cumsum(lengths) - lengths
-    pos = np.repeat(M.indptr[rows] - offsets, lengths) + np.arange(lengths.sum())
-    return owner, M.indices[pos], M.data[pos]
-
-
-def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
+def _policy_system_solve(st, policy, g, const, alpha, beta, c, w):
     """Solve one policy's linear system for a batch (columns = scenarios).
 
     With ``k = policy[j]`` the binding pair of industry ``j`` (-1: ``r_j = const_j``),
@@ -340,43 +330,11 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
     """
     import scipy.sparse.linalg as spla
 
-    n, K = policy.shape
-    U1 = st.G.shape[0]
-    qs, js = np.nonzero(policy.T >= 0)
-    ks = policy[js, qs]
-    b = const.copy()
-    b[js, qs] = g[js, qs] * alpha[ks, qs] + (0.0 if w is None else w[js, qs])
-    d = np.zeros((n, K))
-    d[js, qs] = g[js, qs] * beta[ks, qs]
-    keys = qs * U1 + st.pair_row[ks]
-    uniq, wid_js = np.unique(keys, return_inverse=True)  # unknowns: (scenario, pooled row)
-    W = uniq.size
-    wq, wu = uniq // U1, uniq % U1
-    owner, cols, vals = _gather_rows(st.G, wu)
-    q_e = wq[owner]
-    if c is not None:
-        vals = vals * c[cols, st.row_r[wu][owner], q_e]
-    h = np.bincount(owner, weights=vals * b[cols, q_e], minlength=W)
-    wid = np.full((n, K), -1, dtype=np.int64)
-    wid[js, qs] = wid_js
-    target = wid[cols, q_e]
-    dep = target >= 0
-    # entries come grouped by row and a row's origins sit in distinct regions, hence
-    # distinct pooled rows: the CSR arrays are built directly, without duplicates
-    # I − M in CSR, built directly: each row holds its diagonal first, then the off-diagonal
-    # entries (a row of M may read its own unknown: folded into the diagonal)
-    own, tgt = owner[dep], target[dep]
-    mv = vals[dep] * d[cols[dep], q_e[dep]]
-    on_diag = tgt == own
-    diag = 1.0 - np.bincount(own[on_diag], weights=mv[on_diag], minlength=W)
-    own, tgt, mv = own[~on_diag], tgt[~on_diag], mv[~on_diag]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(own, minlength=W) + 1)])
-    data = np.empty(indptr[-1])
-    indices = np.empty(indptr[-1], dtype=np.int64)
-    off = np.ones(indptr[-1], dtype=bool)
-    off[indptr[:-1]] = False
-    data[indptr[:-1]], indices[indptr[:-1]] = diag, np.arange(W)
-    data[off], indices[off] = -mv, tgt
+    G = st.G
+    data, indices, indptr, h, b, d, wid = fused.policy_system(
+        policy, g, const, w, alpha, beta, fused.NONE_3D if c is None else c, G.indptr,
+        G.indices, G.data, st.pair_row, st.row_r, G.shape[0])
+    W = h.size
     try:
         z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h) if W else h
     except Exception:  # noqa: BLE001 - singular policy system
@@ -384,8 +342,9 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w=None):
     z = np.atleast_1d(np.asarray(z, dtype=float))
     if not np.all(np.isfinite(z)):
         return None
+    on = wid >= 0
     r = b
-    r[js, qs] = b[js, qs] + d[js, qs] * z[wid_js]
+    r[on] = b[on] + d[on] * z[wid[on]]
     return r
 
 
