@@ -61,6 +61,7 @@ A plan whose arrays are all zero must give results bit-identical to no plan.
 from __future__ import annotations
 
 import json
+import weakref
 
 import numpy as np
 import xarray as xr
@@ -108,14 +109,82 @@ def export_factor(shock: xr.Dataset):
 
 
 def window_mean(shock: xr.Dataset) -> xr.Dataset:
-    """The average day of the shock window ``[window_start, window_end)``: drops ``time``."""
+    """The average day of the shock window ``[window_start, window_end)``: drops ``time``.
+    ``rho`` is averaged over the links it cuts only (:func:`route_cuts`); elsewhere it is 1."""
     start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
     end = max(end, start + 1)
+    routes = "rho" in shock and shock["rho"].dims == ROUTE_DIMS
+    rest = shock.drop_vars("rho") if routes else shock
     # compiled shocks are finite (checked where they are made and by each mode): no NaN
     # skipping, which copied every time-varying array (0.1 s for a 180-day route cut)
-    out = shock.isel(time=slice(start, end)).mean("time", skipna=False)
+    out = rest.isel(time=slice(start, end)).mean("time", skipna=False)
+    if routes:
+        rho = shock["rho"]
+        flat = rho.values.reshape(-1, rho.shape[-1])
+        mean = np.ones(flat.shape[0])
+        cut = route_cuts(rho.values)
+        mean[cut] = flat[cut, start:end].mean(axis=1)
+        out["rho"] = (ROUTE_DIMS[:-1], mean.reshape(rho.shape[:-1]))
     out.attrs = dict(shock.attrs)
     return out
+
+
+#: Dims of a compiled shock's ``rho``, in the order :func:`compile_scenario` makes them.
+ROUTE_DIMS = ("region_from", "region_to", "product", "time")
+#: Links of read-only route arrays that differ from 1 on some day, by the array owning the
+#: memory: ``{id(owner): {(address, shape, strides): flat link indices}}``.
+_CUTS: dict = {}
+
+
+def _read_only_owner(arr: np.ndarray):
+    """The array owning ``arr``'s memory when ``arr`` and every base up to it are read-only
+    (its values can no longer change), else None."""
+    a = arr
+    while True:
+        if a.flags.writeable:
+            return None
+        if not isinstance(a.base, np.ndarray):
+            return a
+        a = a.base
+
+
+def _layout(arr: np.ndarray) -> tuple:
+    return arr.__array_interface__["data"][0], arr.shape, arr.strides
+
+
+def remember_route_cuts(rho: np.ndarray, cut: np.ndarray) -> None:
+    """Make ``rho`` (region_from, region_to, product, time) read-only and record ``cut``, its
+    :func:`route_cuts` (the maker of the array knows them: no scan)."""
+    rho.flags.writeable = False
+    _record(_read_only_owner(rho), rho, cut)
+
+
+def _record(owner, rho, cut):
+    entry = _CUTS.get(id(owner))
+    if entry is None:
+        entry = _CUTS[id(owner)] = {}
+        weakref.finalize(owner, _CUTS.pop, id(owner), None)  # before its id can be reused
+    entry[_layout(rho)] = cut
+
+
+def route_cuts(rho: np.ndarray) -> np.ndarray:
+    """Flat ``(region_from, region_to, product)`` indices of the links whose remaining share
+    differs from 1 on some day (``rho`` (R, R, P, T) numpy; NaN counts as different), in
+    increasing order. Most route events cut a few per cent of the links: the static modes
+    and the severity path read those rows only. Recorded for read-only arrays (those of
+    :func:`stresstest.scenario.compile_scenario`), found by one scan of the others."""
+    owner = _read_only_owner(rho)
+    if owner is not None:
+        hit = _CUTS.get(id(owner), {}).get(_layout(rho))
+        if hit is not None:
+            return hit
+    flat = rho.reshape(-1, rho.shape[-1])
+    step = 2048  # blocks that stay in cache: no (R, R, P, T) temporary
+    cut = np.concatenate([lo + np.flatnonzero((flat[lo:lo + step] != 1.0).any(axis=1))
+                          for lo in range(0, flat.shape[0], step)] or [np.zeros(0, int)])
+    if owner is not None:
+        _record(owner, rho, cut)
+    return cut
 
 
 def window_days(shock: xr.Dataset) -> np.ndarray:

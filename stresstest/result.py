@@ -52,6 +52,7 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
+from .compiled import ROUTE_DIMS, route_cuts
 from .economy import Derived, derive, stack
 
 SOURCES = ("domestic", "imported", "stock")
@@ -186,16 +187,11 @@ def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = No
         ex0 = d.exports.reshape(R, S, 1)
         sev = sev + (ex0 * np.maximum(0.0, 1.0 - shock["epsilon"].values)).sum(axis=(0, 1))
     if "rho" in shock:
-        rho = shock["rho"].transpose("region_from", "region_to", "product", "time").values
-        rho = rho.reshape(-1, rho.shape[-1])
-        flows = _interregional_flows(economy, d).reshape(-1)
-        # only the links cut on some day (a few per cent of them), in blocks that stay in
-        # cache: no (R, R, P, T) temporary (61 ms per coastal-blockade run before, 7 now)
-        for lo in range(0, rho.shape[0], 2048):
-            block = rho[lo:lo + 2048]
-            cut = block.min(axis=1) < 1.0
-            if cut.any():
-                sev = sev + flows[lo:lo + 2048][cut] @ np.maximum(0.0, 1.0 - block[cut])
+        rho = shock["rho"].transpose(*ROUTE_DIMS).values
+        flat = rho.reshape(-1, rho.shape[-1])
+        cut = route_cuts(rho)  # only the links cut on some day (a few per cent of them)
+        sev = sev + _interregional_flows(economy, d).reshape(-1)[cut] @ np.maximum(
+            0.0, 1.0 - flat[cut])
     if "delta" in shock:
         y = (economy["Y"].sum("origin") + economy["MY"]).transpose(
             "region", "product", "use").values

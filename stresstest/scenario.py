@@ -34,6 +34,7 @@ import numpy as np
 import xarray as xr
 
 from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
+from .compiled import ROUTE_DIMS, remember_route_cuts
 from .economy import ROUTES, builtin_dirs
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -526,6 +527,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     has_exports = any(isinstance(e, ExportEvent) for e in scenario.events)
     export_route = np.ones((R, S, len(ROUTES), T)) if has_exports else None
     rho = np.ones((R, R, S, T)) if has_route else None
+    routed = np.zeros((R, R, S), bool) if has_route else None  # links a route event touches
     delta = np.ones((R, S, U, T)) if has_demand else None
     log = []
 
@@ -586,6 +588,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
             a, b = np.nonzero(mask)
             pi = indices(economy, "sector", ps)
             rho[a[:, None], b[:, None], pi[None, :], :] *= m
+            routed[a[:, None], b[:, None], pi[None, :]] = True
             rec.update(**{"from": fr, "to": to}, products=ps, n_products=len(ps),
                        n_pairs=int(mask.sum()), both_ways=e.both_ways, remaining=e.remaining)
         else:
@@ -615,7 +618,9 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
             "alpha_route": (("product", "route", "time"), alpha_route),
             "alpha_M": (("product", "time"), alpha_M)}
     if rho is not None:
-        data["rho"] = (("region_from", "region_to", "product", "time"), rho)
+        touched = np.flatnonzero(routed)
+        remember_route_cuts(rho, touched[(rho.reshape(-1, T)[touched] != 1.0).any(axis=1)])
+        data["rho"] = (ROUTE_DIMS, rho)
         coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
     if delta is not None:
         data["delta"] = (("region", "product", "use", "time"), delta)

@@ -229,3 +229,55 @@ def test_validate_scenario_file_builtin():
 def test_describe_without_economy():
     text = describe_scenario("guangdong-electronics-failure")
     assert "falls to 20% on days 0-59" in text and "full capacity on day 149" in text
+
+
+def _plain_route_mean(ds):
+    return ds["rho"].isel(time=slice(ds.attrs["window_start"], ds.attrs["window_end"])).mean(
+        "time", skipna=False)
+
+
+def test_route_cuts_recorded_read_only_and_used_exactly(tiny):
+    """A compiled route array is read-only and carries the links it cuts (no scan); the window
+    mean over those links equals the plain mean over every link bit for bit, and the severity
+    path equals the sum over every link."""
+    from stresstest.compiled import route_cuts
+    from stresstest.result import _interregional_flows, severity_path
+    from stresstest.economy import derive
+
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "all"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 1\nduration = 3\n'
+                '[[events]]\nkind = "route"\nfrom = "R1"\nto = "R2"\nremaining = 0.6\n'
+                'both_ways = false\nstart = 2\nduration = 9\n', extra="window = [0, 6]")
+    ds = compile_scenario(parse_scenario(text), tiny)
+    rho = ds["rho"].values
+    assert not rho.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        ds["rho"][0, 1] = 0.0
+    cut = route_cuts(rho)
+    scanned = route_cuts(rho.copy())  # a writeable copy is scanned
+    assert np.array_equal(cut, scanned)
+    flat = rho.reshape(-1, rho.shape[-1])
+    assert np.array_equal(cut, np.flatnonzero((flat != 1.0).any(axis=1)))
+    assert 0 < cut.size < flat.shape[0]
+    assert np.array_equal(window_mean(ds)["rho"].values, _plain_route_mean(ds).values)
+    flows = _interregional_flows(tiny, derive(tiny)).reshape(-1)
+    want = flows @ np.maximum(0.0, 1.0 - flat)
+    plain = severity_path(tiny, ds.drop_vars("rho"))
+    assert np.allclose(severity_path(tiny, ds) - plain, want, rtol=1e-13, atol=0.0)
+
+
+def test_route_cuts_of_a_writeable_array_follow_its_changes(tiny):
+    """A route array made by hand stays writeable and is scanned on every call: changing it
+    in place changes the window mean (nothing is cached for it)."""
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "R1"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 0\nduration = 20\n')
+    ds = compile_scenario(parse_scenario(text), tiny)
+    ds["rho"] = ds["rho"].copy(deep=True)
+    assert ds["rho"].values.flags.writeable
+    before = window_mean(ds)["rho"].values.copy()
+    ds["rho"][1, 2] = 0.5  # a link no event cut
+    after = window_mean(ds)["rho"].values
+    assert np.array_equal(after, _plain_route_mean(ds).values)
+    assert not np.array_equal(before, after)
+    ds["rho"][1, 2] = np.nan
+    assert np.isnan(window_mean(ds)["rho"].values[1, 2]).all()
