@@ -280,7 +280,7 @@ def test_resourcing_gaps_equal_numpy(K, with_cover):
         assert np.array_equal(g, w)
 
 
-def _route_numpy(io, io_first, fdr, cap, exports, cols):
+def _route_numpy(io, io_first, fdr, cap, exports, prio, cols):
     """The numpy expressions of the route function that the fused pass replaced."""
     fd_cols, cap_cols = fdr[..., cols], cap[..., cols]
     orders = io + fd_cols
@@ -288,11 +288,14 @@ def _route_numpy(io, io_first, fdr, cap, exports, cols):
         c = np.where(orders > 0, np.minimum(1.0, cap_cols / np.where(orders > 0, orders, 1.0)),
                      1.0)
     first = None if io_first is None else (c * io_first).sum(axis=1)
-    return c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first
+    prio_c = None if prio is None else (c * prio[..., cols]).sum(axis=1)
+    return (c, (c * io).sum(axis=1), (c * fd_cols).sum(axis=1) + exports[:, cols], first,
+            prio_c)
 
 
 @pytest.mark.parametrize("with_first", [False, True])
-def test_route_caps_equal_numpy(with_first):
+@pytest.mark.parametrize("with_prio", [False, True])
+def test_route_caps_equal_numpy(with_first, with_prio):
     """Caps equal numpy's bit for bit; the sums over destinations run in order (numpy may sum
     a short axis pairwise), so they agree to rounding, and a scenario's sums do not depend on
     the other columns of its batch (a subset of columns equals its own run, bit for bit)."""
@@ -305,15 +308,17 @@ def test_route_caps_equal_numpy(with_first):
     cap = rng.uniform(0, 2, (n, R, K0))
     cap[rng.uniform(size=(n, R, K0)) > 0.7] = np.inf  # no cap on a link
     exports = rng.uniform(0, 1, (n, K0))
+    prio = fdr * rng.uniform(0, 1, (n, 1, 1)) if with_prio else None
     none = fused.NONE_3D
 
     def fused_route(cols):
         out = fused.route_caps(io[..., cols], none if io_first is None else io_first[..., cols],
-                               fdr, cap, exports, cols)
-        return out if io_first is not None else (*out[:3], None)
+                               fdr, cap, exports, none if prio is None else prio, cols)
+        return (*out[:3], out[3] if io_first is not None else None,
+                out[4] if prio is not None else None)
 
     every = np.arange(K0)
-    got, want = fused_route(every), _route_numpy(io, io_first, fdr, cap, exports, every)
+    got, want = fused_route(every), _route_numpy(io, io_first, fdr, cap, exports, prio, every)
     assert np.array_equal(got[0], want[0])
     for g, w in zip(got[1:], want[1:]):
         if w is not None:
@@ -482,3 +487,23 @@ def test_policy_system_equals_numpy_china31(china31):
         assert (got is None) == (want is None)
         if want is not None:
             assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("K", [1, 4])
+def test_pooled_routes_equals_sparse_product(K):
+    """The pooled availability through route factors equals the sparse product over
+    (supplier, destination) columns it replaced, bit for bit."""
+    import scipy.sparse as sp
+
+    for eco in _economies():
+        st, _ = _maps(eco, True)
+        rng = np.random.default_rng(K)
+        n, R = st.n, st.n_region
+        c = rng.uniform(0, 1, (n, R, K)) * (rng.uniform(size=(n, R, K)) > 0.2)
+        r = rng.uniform(0, 1, (n, K))
+        G = st.G.tocoo()
+        GxT = sp.csr_matrix((G.data, (G.row, G.col * R + st.row_r[G.row])),
+                            shape=(st.G.shape[0], n * R))
+        want = GxT @ (c * r[:, None, :]).reshape(-1, K)
+        got = fused.pooled_routes(st.G.indptr, st.G.indices, st.G.data, st.row_r, c, r)
+        assert np.array_equal(got, want)

@@ -194,17 +194,12 @@ def mixed_orders(A, fd, xbar, solve, tol=1e-12, max_iter=10_000, depth=5):
 
 
 def pooled_availability(st: Structure, r, c=None):
-    """``r̃`` per pooled row (U, K): ``Σ_i G[u, i] c[i, row_r[u]] r_i`` — one sparse product
-    with ``G`` spread over destination regions (``(u, i R + row_r[u])``, cached on ``st``)."""
+    """``r̃`` per pooled row (U, K): ``Σ_i G[u, i] c[i, row_r[u]] r_i``, route factors ``c``
+    (n, R, K) read in place (:func:`.rationing_fused.pooled_routes`)."""
     if c is None:
         return st.G @ r
-    GxT = st.cache.get("GxT")
-    if GxT is None:
-        G = st.G.tocoo()
-        GxT = st.cache["GxT"] = sp.csr_matrix(
-            (G.data, (G.row, G.col * st.n_region + st.row_r[G.row])),
-            shape=(st.G.shape[0], st.n * st.n_region))
-    return GxT @ (c * r[:, None, :]).reshape(-1, r.shape[1])
+    G = st.G
+    return fused.pooled_routes(G.indptr, G.indices, G.data, st.row_r, c, r)
 
 
 def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None):
@@ -264,9 +259,11 @@ class Problem:
     ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
     ``fd`` (n, K) final orders incl. exports; ``imports0`` (P,) baseline imports, ``MYd``
     (P, K) desired imported final use, ``alpha`` (P, K); ``route`` optional callable
-    ``(io, io_first, cols) -> (c (n, R, K), capped intermediate orders (n, K), capped final
-    orders (n, K), capped first-tier orders (n, K) or None)`` for the intermediate orders by
-    destination ``io`` (n, R, K) of the batch's scenarios ``cols``;
+    ``(io, io_first, cols, prio) -> (c (n, R, K), capped intermediate orders (n, K), capped
+    final orders (n, K), capped first-tier orders (n, K) or None, capped ``prio`` summed over
+    destinations (n, K) or None)`` for the intermediate orders by destination ``io``
+    (n, R, K) of the batch's scenarios ``cols`` (None: all) and essential final orders
+    ``prio`` (n, R, K0) (None: none; read at ``cols``);
     ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
     substitution arrays (headroom, new_links, friction, imports (P, K), T0int (R, R, P)
     baseline intermediate flows); ``prio_dest`` (n, R, K) essential final orders served with industries;
@@ -789,9 +786,12 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
     # essential final orders served with industries: fixed without route caps
     with_prio = pb.prio_dest is not None and rule == "mixed"
+    # the rounds need only the sums over destinations: fixed without route caps, summed by
+    # the route caps otherwise (no copies per round)
+    prio_dest = pb.prio_dest if with_prio and pb.route is not None else None
     prio_fixed = (None if pb.prio_dest is None or pb.route is not None
                   else pb.prio_dest.sum(axis=1))
-    if prio_fixed is not None:  # the batch's rounds need only the sums (no copies per round)
+    if pb.prio_dest is not None:
         pb = replace(pb, prio_dest=None)
     q = pb
     D = D_all
@@ -833,7 +833,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         if q.route is not None:
             io = (maps.Gx @ Oa).reshape(n, R, Kl)
             io_first = None if not nf else (maps.Gx @ Of).reshape(n, R, Kl)
-            c, Dhat_int, Dhat_fin, ID_first = q.route(io, io_first)
+            c, Dhat_int, Dhat_fin, ID_first, prio_c = q.route(io, io_first, prio=prio_dest)
         else:
             c, Dhat_int, Dhat_fin = None, maps.Gt @ Oa, q.fd
             ID_first = None if not nf else maps.Gt @ Of
@@ -848,7 +848,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         plan = np.minimum(q.xbar, Dhat)
         prio = None
         if with_prio:
-            prio = (prio_fixed[:, live] if c is None else (c * q.prio_dest).sum(axis=1))
+            prio = prio_fixed[:, live] if c is None else prio_c
         gross = Dhat_int + Dhat_fin  # orders before drawdowns
         denom = (first if prio is None else first + prio) if rule == "mixed" else gross
         sigma = None
@@ -1027,7 +1027,7 @@ def _take_columns(pb: Problem, cols) -> Problem:
         return None if arr is None else arr[..., cols]
 
     route = None if pb.route is None else (
-        lambda io, io_first=None: pb.route(io, io_first, cols))
+        lambda io, io_first=None, prio=None: pb.route(io, io_first, cols, prio))
     subst = None if pb.subst is None else {
         k: (v if k == "T0int" else v[..., cols]) for k, v in pb.subst.items()}
     return replace(pb, subst=subst, drawdown=take(pb.drawdown), xbar=take(pb.xbar),

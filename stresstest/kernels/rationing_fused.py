@@ -242,23 +242,26 @@ def resourcing_gaps(rt, alpha_t, plan, pair_p, pair_j, pair_row, pair_pr, a, m, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def route_caps(io, io_first, fd, cap, exports, cols):  # pragma: no cover
+def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
     """Route caps of the order rounds in one pass over (supplier, destination region): with
     ``orders = io + fd`` (intermediate orders by destination ``io`` (n, R, K), final orders
-    ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap`` and
-    ``exports`` (n, K0)),
+    ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap``,
+    ``exports`` (n, K0) and ``prio`` (n, R, K0)),
 
         c = min(1, cap / orders) where orders > 0, else 1          (n, R, K)
-        D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first
+        D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first,
+        prio_c = Σ_r c prio
 
-    each summed over destinations in order (``io_first`` (0, 0, 0) for none: ``D̂_first``
-    is then empty)."""
+    each summed over destinations in order (``io_first`` or ``prio`` (0, 0, 0) for none:
+    ``D̂_first`` or ``prio_c`` is then empty)."""
     n, R, K = io.shape
     has_first = io_first.shape[0] > 0
+    has_prio = prio.shape[0] > 0
     c = np.empty((n, R, K))
     d_int = np.zeros((n, K))
     d_fin = np.zeros((n, K))
     first = np.zeros((n, K)) if has_first else np.zeros((0, K))
+    prio_c = np.zeros((n, K)) if has_prio else np.zeros((0, K))
     for i in range(n):
         for r in range(R):
             for k in range(K):
@@ -277,9 +280,28 @@ def route_caps(io, io_first, fd, cap, exports, cols):  # pragma: no cover
                 d_fin[i, k] += v * f
                 if has_first:
                     first[i, k] += v * io_first[i, r, k]
+                if has_prio:
+                    prio_c[i, k] += v * prio[i, r, q]
         for k in range(K):
             d_fin[i, k] += exports[i, cols[k]]
-    return c, d_int, d_fin, first
+    return c, d_int, d_fin, first, prio_c
+
+
+@njit(cache=True, nogil=True)
+def pooled_routes(G_ptr, G_idx, G_val, row_r, c, r):  # pragma: no cover
+    """The pooled availability through route factors, ``r̃[u] = Σ_i G[u, i] (c[i, reg u]
+    r_i)`` (U, K) (``G`` in CSR; ``c`` (n, R, K), ``r`` (n, K)), each row summed in the order
+    of its entries as scipy's sparse product does."""
+    U = G_ptr.shape[0] - 1
+    K = r.shape[1]
+    out = np.zeros((U, K))
+    for u in range(U):
+        ru = row_r[u]
+        for t in range(G_ptr[u], G_ptr[u + 1]):
+            i, g = G_idx[t], G_val[t]
+            for k in range(K):
+                out[u, k] += g * (c[i, ru, k] * r[i, k])
+    return out
 
 
 @njit(cache=True, nogil=True)

@@ -181,10 +181,11 @@ def _region_indicator(d):
 
 
 def _route_function(d, rho_eff, fdr, exports):
-    """Callable ``(io, io_first, cols) -> (c, D̂_int, D̂_fin, D̂_first)`` for route caps (see
-    the kernel, step 2) on the intermediate orders by destination ``io`` (n, R, K) of
-    scenarios ``cols``; ``D̂_first`` the capped first-tier orders ``io_first`` (None when
-    ``io_first`` is None)."""
+    """Callable ``(io, io_first, cols, prio) -> (c, D̂_int, D̂_fin, D̂_first, prio_c)`` for
+    route caps (see the kernel, step 2) on the intermediate orders by destination ``io``
+    (n, R, K) of scenarios ``cols``; ``D̂_first`` the capped first-tier orders ``io_first``
+    and ``prio_c`` the capped essential final orders ``prio`` (n, R, K0) summed over
+    destinations (each None when its argument is None)."""
     _, T0 = _baseline_flows(d)
     n = d.n
     o_of, p_of = d.region_of, d.product_of
@@ -195,11 +196,12 @@ def _route_function(d, rho_eff, fdr, exports):
 
     everyone = np.arange(cap.shape[2])
 
-    def route(io, io_first=None, cols=None):
-        c, d_int, d_fin, first = route_caps(
+    def route(io, io_first=None, cols=None, prio=None):
+        c, d_int, d_fin, first, prio_c = route_caps(
             io, NONE_3D if io_first is None else io_first, fdr, cap, exports,
-            everyone if cols is None else np.asarray(cols))
-        return c, d_int, d_fin, None if io_first is None else first
+            NONE_3D if prio is None else prio, everyone if cols is None else np.asarray(cols))
+        return (c, d_int, d_fin, None if io_first is None else first,
+                None if prio is None else prio_c)
 
     return route
 
