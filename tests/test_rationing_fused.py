@@ -507,3 +507,56 @@ def test_pooled_routes_equals_sparse_product(K):
         want = GxT @ (c * r[:, None, :]).reshape(-1, K)
         got = fused.pooled_routes(st.G.indptr, st.G.indices, st.G.data, st.row_r, c, r)
         assert np.array_equal(got, want)
+
+
+def _allocate_numpy(demand, spare, T0, sub, need):
+    """The numpy allocation that :func:`fused.allocate` replaced."""
+    P, R, K = demand.shape
+    tot_d = demand.sum(axis=1)
+    tot_s = spare.sum(axis=1)
+    got, sent = np.zeros((P, R, K)), np.zeros((P, R, K))
+    ap, ak = np.nonzero((tot_d > 0) & (tot_s > 0))
+    if not ap.size:
+        return got, sent
+    td, ts = tot_d[ap, ak], tot_s[ap, ak]
+    frac_d = demand[ap, :, ak] / td[:, None]
+    flow_s = spare[ap, :, ak] * (np.minimum(td, ts) / ts)[:, None]
+    cap = sub["headroom"][ap, ak][:, None, None] * T0[ap]
+    nl = sub["new_links"][ap, ak]
+    if np.any(nl > 0):
+        exist = T0[ap] > 0
+        n_new = np.maximum((~T0[ap].astype(bool)).sum(axis=1), 1)
+        cap_new = (nl[:, None] * need[ap, :, ak] / n_new)[:, None, :]
+        cap = np.where(exist, cap, cap_new)
+    F = flow_s[:, :, None] * frac_d[:, None, :]
+    np.minimum(F, cap, out=F)
+    got[ap, :, ak] = F.sum(axis=1)
+    sent[ap, :, ak] = F.sum(axis=2)
+    return got, sent
+
+
+@pytest.mark.parametrize("new_links", [False, True])
+@pytest.mark.parametrize("K", [1, 5])
+def test_allocate_equals_numpy(new_links, K):
+    """What each region gets equals numpy's bit for bit over a batch (both sum over origins in
+    order); for one scenario, and what each origin sends, they agree to rounding (numpy sums
+    a contiguous axis pairwise: the totals over regions for K = 1, the destinations)."""
+    rng = np.random.default_rng(K + 10 * new_links)
+    P, R = 6, 9
+    demand = rng.uniform(0, 2, (P, R, K)) * (rng.uniform(size=(P, R, K)) > 0.3)
+    spare = rng.uniform(0, 2, (P, R, K)) * (rng.uniform(size=(P, R, K)) > 0.3)
+    demand[0], spare[1] = 0.0, 0.0  # products without demand or without spare capacity
+    T0 = rng.uniform(0, 1, (P, R, R)) * (rng.uniform(size=(P, R, R)) > 0.4)
+    sub = {"headroom": rng.uniform(0, 0.5, (P, K)),
+           "new_links": (rng.uniform(0, 0.3, (P, K)) * (rng.uniform(size=(P, K)) > 0.3)
+                         if new_links else np.zeros((P, K)))}
+    need = rng.uniform(0, 3, (P, R, K))
+    n_new = np.maximum((T0 == 0).sum(axis=1), 1).astype(float)
+    got, sent = fused.allocate(demand, spare, T0, sub["headroom"], sub["new_links"],
+                               need if new_links else fused.NONE_3D, n_new)
+    want_got, want_sent = _allocate_numpy(demand, spare, T0, sub, need if new_links else None)
+    if K > 1:
+        assert np.array_equal(got, want_got)
+    np.testing.assert_allclose(got, want_got, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(sent, want_sent, rtol=1e-14, atol=0)
+    assert got[0].sum() == 0 and sent[1].sum() == 0 and got.sum() > 0

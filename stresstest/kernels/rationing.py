@@ -1072,7 +1072,9 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     on = enabled[:, None, :]
     spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
     dem = dom_short * on
-    got_dom, sent_dom = _allocate(dem, spare, sm["T0"], sub, dom_need)
+    got_dom, sent_dom = fused.allocate(dem, spare, sm["T0"], sub["headroom"], sub["new_links"],
+                                       fused.NONE_3D if dom_need is None else dom_need,
+                                       sm["n_new"])
     spare_left = np.maximum(spare - sent_dom, 0.0)
     # lost imports: the same pro-rata rule without link limits, whose flows are the outer
     # product of the shares (its sums are closed-form)
@@ -1112,39 +1114,9 @@ def _substitution_maps(st: Structure, pb: Problem) -> dict:
     out = {"p": pl, "j": jl, "row": st.col_row[pl, jl], "a": pb.a_prod[pl, jl],
            "m": pb.AM[pl, jl], "pr": pr, "Na": Na,
            "T0": np.ascontiguousarray(pb.subst["T0int"].transpose(2, 0, 1))}
+    out["n_new"] = np.maximum((out["T0"] == 0).sum(axis=1), 1).astype(float)  # (P, R_d)
     st.cache[key] = out
     return out
-
-
-def _allocate(demand, spare, T0, sub, need):
-    """Pro-rata flows ``F[p, o, d] = min(cap, V · spare_o/Σspare · demand_d/Σdemand)`` with
-    ``V`` the smaller total and ``cap`` the link limit (``headroom`` times the baseline flow
-    ``T0`` (P, R_o, R_d) on existing links, ``new_links`` times the need ``need`` (P, R_d, K)
-    spread over links absent at baseline); returns what each destination gets and each origin
-    sends (P, R, K). Only products with both demand and spare capacity in a scenario carry
-    flows; the others are skipped."""
-    P, R, K = demand.shape
-    tot_d = demand.sum(axis=1)  # (P, K)
-    tot_s = spare.sum(axis=1)
-    got, sent = np.zeros((P, R, K)), np.zeros((P, R, K))
-    ap, ak = np.nonzero((tot_d > 0) & (tot_s > 0))
-    if not ap.size:
-        return got, sent
-    td, ts = tot_d[ap, ak], tot_s[ap, ak]
-    frac_d = demand[ap, :, ak] / td[:, None]  # (active, R_d)
-    flow_s = spare[ap, :, ak] * (np.minimum(td, ts) / ts)[:, None]  # (active, R_o)
-    cap = sub["headroom"][ap, ak][:, None, None] * T0[ap]  # existing links
-    nl = sub["new_links"][ap, ak]
-    if np.any(nl > 0):
-        exist = T0[ap] > 0
-        n_new = np.maximum((~T0[ap].astype(bool)).sum(axis=1), 1)  # (active, R_d)
-        cap_new = (nl[:, None] * need[ap, :, ak] / n_new)[:, None, :]
-        cap = np.where(exist, cap, cap_new)
-    F = flow_s[:, :, None] * frac_d[:, None, :]
-    np.minimum(F, cap, out=F)
-    got[ap, :, ak] = F.sum(axis=1)
-    sent[ap, :, ak] = F.sum(axis=2)
-    return got, sent
 
 
 def substitution_cost(pb: Problem, st: Structure, res) -> np.ndarray:

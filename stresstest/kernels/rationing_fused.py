@@ -422,3 +422,46 @@ def policy_system(policy, g, const, w, alpha, beta, c, G_ptr, G_idx, G_val, pair
         data[diag_at] = 1.0 - diag
     indptr[W] = pos
     return data[:pos], indices[:pos], indptr, h, b, d, wid
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def allocate(demand, spare, T0, headroom, new_links, need, n_new):  # pragma: no cover
+    """Pro-rata re-sourcing flows of :func:`.rationing.substitution_shares` in one pass per
+    (product, scenario): ``F[o, d] = min(cap[o, d], spare_o min(Σd, Σs) / Σs · demand_d / Σd)`` where
+    both totals are positive, with ``cap = headroom · T0`` on existing links and ``new_links
+    · need_d / n_new_d`` on the others (when some active product of the batch allows new
+    links; ``need`` (P, R, K), ``n_new`` (P, R) the links absent at baseline into each
+    region, at least 1); returns what each destination gets and each origin sends (P, R, K),
+    summed in order. ``demand``, ``spare`` (P, R, K); ``T0`` (P, R_o, R_d); ``headroom``,
+    ``new_links`` (P, K)."""
+    P, R, K = demand.shape
+    got = np.zeros((P, R, K))
+    sent = np.zeros((P, R, K))
+    tot_d = np.zeros((P, K))
+    tot_s = np.zeros((P, K))
+    any_new = False
+    for p in range(P):
+        for k in range(K):
+            for r in range(R):
+                tot_d[p, k] += demand[p, r, k]
+                tot_s[p, k] += spare[p, r, k]
+            if tot_d[p, k] > 0 and tot_s[p, k] > 0 and new_links[p, k] > 0:
+                any_new = True
+    for p in range(P):
+        for k in range(K):
+            td, ts = tot_d[p, k], tot_s[p, k]
+            if not (td > 0 and ts > 0):
+                continue
+            scale = min(td, ts) / ts
+            hr, nl = headroom[p, k], new_links[p, k]
+            for o in range(R):
+                fs = spare[p, o, k] * scale
+                for d in range(R):
+                    f = fs * (demand[p, d, k] / td)
+                    t0 = T0[p, o, d]
+                    cap = nl * need[p, d, k] / n_new[p, d] if any_new and not t0 > 0 else hr * t0
+                    if cap < f or cap != cap:  # np.minimum: NaN propagates
+                        f = cap
+                    got[p, d, k] += f
+                    sent[p, o, k] += f
+    return got, sent
