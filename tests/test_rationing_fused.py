@@ -455,8 +455,13 @@ def _policy_inputs(st, K, seed, routes):
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("routes", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_policy_system_equals_numpy(K, routes, seed):
+def test_policy_system_equals_numpy(K, routes, seed, monkeypatch):
+    """The assembled system equals numpy's bit for bit, and so does its SuperLU solution
+    (every component forced to SuperLU; the component solve is compared below)."""
+    import stresstest.kernels.rationing as kr
     from stresstest.kernels.rationing import _policy_system_solve
+
+    monkeypatch.setattr(kr, "MAX_COMPONENT", 0)
 
     for eco in _economies():
         st, _ = _maps(eco, True)
@@ -475,8 +480,11 @@ def test_policy_system_equals_numpy(K, routes, seed):
             assert np.array_equal(got, want)
 
 
-def test_policy_system_equals_numpy_china31(china31):
+def test_policy_system_equals_numpy_china31(china31, monkeypatch):
+    import stresstest.kernels.rationing as kr
     from stresstest.kernels.rationing import _policy_system_solve
+
+    monkeypatch.setattr(kr, "MAX_COMPONENT", 0)
 
     st, _ = _maps(china31, True)
     for K, routes in ((1, True), (4, False)):
@@ -560,3 +568,64 @@ def test_allocate_equals_numpy(new_links, K):
     np.testing.assert_allclose(got, want_got, rtol=1e-14, atol=0)
     np.testing.assert_allclose(sent, want_sent, rtol=1e-14, atol=0)
     assert got[0].sum() == 0 and sent[1].sum() == 0 and got.sum() > 0
+
+
+def _csr(dense):
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix(dense)
+    return m.data, m.indices.astype(np.int64), m.indptr.astype(np.int64)
+
+
+def test_solve_by_components_hand_solvable():
+    """A triangular chain, a 2-cycle feeding a third unknown, and singular systems."""
+    A = np.array([[2.0, -1.0, 0.0], [0.0, 1.0, -0.5], [0.0, 0.0, 4.0]])
+    z, status = fused.solve_by_components(*_csr(A), np.array([1.0, 1.0, 2.0]), 8)
+    assert status == 0 and np.allclose(z, [1.125, 1.25, 0.5], rtol=1e-15)
+    # z0 - 0.5 z1 = 1, -0.5 z0 + z1 - z2 = 0, z2 = 2 -> z1 = 2 + z0 / 2 -> z0 = 8/3, z1 = 10/3
+    B = np.array([[1.0, -0.5, 0.0], [-0.5, 1.0, -1.0], [0.0, 0.0, 1.0]])
+    z, status = fused.solve_by_components(*_csr(B), np.array([1.0, 0.0, 2.0]), 8)
+    assert status == 0 and np.allclose(z, [8 / 3, 10 / 3, 2.0], rtol=1e-15)
+    z, status = fused.solve_by_components(*_csr(B), np.array([1.0, 0.0, 2.0]), 1)
+    assert status == 2  # the 2-cycle is larger than max_block
+    C = np.array([[1.0, -1.0], [-1.0, 1.0]])  # singular 2-cycle
+    assert fused.solve_by_components(*_csr(C), np.ones(2), 8)[1] == 1
+    D = np.array([[1.0, 0.0], [-1.0, 0.0]])  # an unknown nothing determines
+    assert fused.solve_by_components(*_csr(D), np.ones(2), 8)[1] == 1
+    z, status = fused.solve_by_components(np.zeros(0), np.zeros(0, np.int64),
+                                          np.zeros(1, np.int64), np.zeros(0), 8)
+    assert status == 0 and z.size == 0
+
+
+@pytest.mark.parametrize("K", [1, 3])
+def test_solve_by_components_equals_superlu(china31, K):
+    """Policy systems of china31 (random policies, with and without routes) solved by their
+    strongly connected components agree with SuperLU to rounding, and the mode's solve
+    agrees with its SuperLU fallback (a component larger than MAX_COMPONENT)."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    import stresstest.kernels.rationing as kr
+
+    st, _ = _maps(china31, True)
+    for seed, routes in ((3, False), (4, True), (5, True)):
+        policy, g, const, alpha, beta, c, w = args = _policy_inputs(st, K, seed, routes)
+        data, indices, indptr, h, *_ = fused.policy_system(
+            policy, g, const, w, alpha, beta, fused.NONE_3D if c is None else c,
+            st.G.indptr, st.G.indices, st.G.data, st.pair_row, st.row_r, st.G.shape[0])
+        W = h.size
+        want = spla.spsolve(sp.csr_matrix((data.copy(), indices.copy(), indptr.copy()),
+                                          shape=(W, W)), h)
+        # random policies read more cycles than an equilibrium's: no limit on components here
+        z, status = fused.solve_by_components(data, indices, indptr, h, W)
+        assert status == 0 and W > 50 * K
+        np.testing.assert_allclose(z, want, rtol=1e-12, atol=1e-12 * np.abs(want).max())
+        assert fused.solve_by_components(data, indices, indptr, h, 1)[1] == 2
+        r = kr._policy_system_solve(st, *args)
+        saved = kr.MAX_COMPONENT
+        try:
+            kr.MAX_COMPONENT = 1
+            r_lu = kr._policy_system_solve(st, *args)
+        finally:
+            kr.MAX_COMPONENT = saved
+        np.testing.assert_allclose(r, r_lu, rtol=1e-12, atol=1e-12)

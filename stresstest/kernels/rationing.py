@@ -68,6 +68,9 @@ from . import rationing_fused as fused
 # hundreds of rounds, relaxed), cuts the total rounds by 10-50% and leaves no scenario
 # without an equilibrium in 500 rounds (4 of 512 before).
 _RESTART_GROWTH = 3.0
+#: Largest strongly connected block of a policy system solved densely
+#: (:func:`.rationing_fused.solve_by_components`); a system with a larger one goes to SuperLU.
+MAX_COMPONENT = 128
 _RELAX_AFTER = 8
 _RELAX_MIN = 0.25
 
@@ -322,8 +325,10 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w):
     c[i, reg u] r_i`` the pooled availability of row ``u``. Substituting ``r`` gives a system
     in the pooled rows the policy reads only, ``(I − M) z = h`` with ``M[u, u(i)] = G[u, i]
     c d_i`` and ``h_u = Σ_i G[u, i] c b_i`` — a few hundred unknowns per scenario instead of
-    one per industry — block diagonal over scenarios, factorised once. Returns ``r`` (n, K)
-    or None when the system is singular or the solution not finite.
+    one per industry — block diagonal over scenarios, and nearly triangular: solved by its
+    strongly connected components (:func:`.rationing_fused.solve_by_components`, SuperLU when
+    one has more than :data:`MAX_COMPONENT` unknowns). Returns ``r`` (n, K) or None when the
+    system is singular or the solution not finite.
     """
     import scipy.sparse.linalg as spla
 
@@ -332,11 +337,15 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w):
         policy, g, const, w, alpha, beta, fused.NONE_3D if c is None else c, G.indptr,
         G.indices, G.data, st.pair_row, st.row_r, G.shape[0])
     W = h.size
-    try:
-        z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h) if W else h
-    except Exception:  # noqa: BLE001 - singular policy system
+    z, status = fused.solve_by_components(data, indices, indptr, h, MAX_COMPONENT)
+    if status == 1:  # singular
         return None
-    z = np.atleast_1d(np.asarray(z, dtype=float))
+    if status == 2:  # a large strongly connected block: a general sparse factorisation
+        try:
+            z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h)
+        except Exception:  # noqa: BLE001 - singular policy system
+            return None
+        z = np.atleast_1d(np.asarray(z, dtype=float))
     if not np.all(np.isfinite(z)):
         return None
     on = wid >= 0
