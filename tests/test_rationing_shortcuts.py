@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import stresstest.kernels.rationing as kr
+from stresstest.kernels import rationing_fused as fused
 from stresstest.economy import derive, net_of_own_use
 from stresstest.errors import InputError
 from stresstest.modes.rationing import run_rationing, run_rationing_batch, structure
@@ -91,6 +92,29 @@ def test_stockpile_run_started_from_the_run_without_stocks_matches_a_cold_start(
     assert warm["rounds"].values.sum() < cold["rounds"].values.sum()
 
 
+def test_stockpile_run_reuses_the_orders_of_the_run_without_stocks(china31, library,
+                                                                  monkeypatch):
+    """The run with a plan's stockpiles takes the orders ``D`` of the run without them (the
+    stocks change neither capacities nor final orders): bit for bit the answer of solving for
+    them again, on every shipped scenario."""
+    from stresstest.api import resolve_plan
+
+    pl = resolve_plan("western-energy-reserve", china31)
+    reused = run_rationing_batch(china31, library, pl)
+    calls = []
+    orig = kr.solve_rationing
+
+    def plain(pb, *args, orders=None, **kw):
+        calls.append(orders is not None)
+        return orig(pb, *args, **kw)
+
+    monkeypatch.setattr("stresstest.modes.rationing.solve_rationing", plain)
+    solved = run_rationing_batch(china31, library, pl)
+    assert any(calls) and not all(calls)
+    for var in ("x", "va", "essential", "f", "stock_release"):
+        assert np.array_equal(reused[var].values, solved[var].values), var
+
+
 def test_rounds_started_from_a_related_equilibrium_match_a_cold_start(china31, library):
     """Order rounds started from another run's final state (``batch_with_states(start=)``:
     the sampled band starts each plan from the no-plan equilibrium of the same draw, and a
@@ -142,8 +166,9 @@ def test_orders_through_pooled_rows_equal_dense_orders(china31):
     by_dest = np.stack([np.einsum("ij,ijk->ik", A[:, d.region_of == r],
                                   y[d.product_of][:, d.region_of == r]) for r in range(R)],
                        axis=1)
-    _assert_same((maps.Gx @ state[:maps.n_a]).reshape(n, R, 3), by_dest, "by destination",
-                 rtol=1e-12)
+    io, _ = fused.orders_by_destination(st.G.indptr, st.G.indices, st.G.data, st.row_r, n, R,
+                                        state[:maps.n_a], fused.NONE_2D)
+    _assert_same(io, by_dest, "by destination", rtol=1e-12)
     imports = np.einsum("pj,pjk->pk", d.AM, y)
     _assert_same(state[maps.n_a + maps.n_f:].reshape(P, R, 3).sum(axis=1), imports,
                  "imports", rtol=1e-12)

@@ -631,7 +631,8 @@ class OrderMaps:
     and imported orders per product and buyer region ``O_m[p, r] = Σ_(j∈r) AM[p, j] y[p, j]``.
     Suppliers' intermediate orders are ``Gᵀ O_a`` (``Gt``; ``A[i, j] = G[u, i] a[p, j]``
     for buyer ``j`` in row ``u``, exact to the 1e-12 rounding of the shares that
-    :func:`pooled_rows` groups by), by destination region ``Gx O_a`` (n R, K).
+    :func:`pooled_rows` groups by), by destination region
+    :func:`.rationing_fused.orders_by_destination` (n, R, K).
     ``Hn`` is ``H`` applied to ``y[p, j] = v_j`` (the state of full orders ``v``);
     ``omega = a / (a + AM)`` the domestic share of each input; ``Upr`` (P R, U1) sums
     pooled rows into (product, region); ``Ha`` the rows of ``Hn`` giving ``O_a`` (so that
@@ -646,8 +647,6 @@ class OrderMaps:
     n_a: int
     n_f: int
     Gt: sp.csr_matrix
-    Gx: sp.csr_matrix
-    GxT: sp.csr_matrix
     Upr: sp.csr_matrix
     omega: np.ndarray
     HnT: sp.csr_matrix
@@ -700,9 +699,7 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     shape_rows = U1 + n_f + P * R
     H = sp.csr_matrix((vals, (rows, cols)), shape=(shape_rows, P * n))
     Hn = sp.csr_matrix((vals, (rows, cols % n)), shape=(shape_rows, n))
-    G = st.G.tocoo()
     Gt = sp.csr_matrix(st.G.T)
-    Gx = sp.csr_matrix((G.data, (G.col * R + st.row_r[G.row], G.row)), shape=(n * R, U1))
     Upr = sp.csr_matrix((np.ones(U1 - 1), (st.row_p[:-1] * R + st.row_r[:-1],
                                             np.arange(U1 - 1))), shape=(P * R, U1))
     share = a_prod + AM
@@ -713,7 +710,7 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     # (product, region), broadcast over buyers, and patch the odd buyer-products
     pr_row, odd = _regional_rows(rows_a, pa, st.region_of[ja], U1, P, R)
     regional = odd.sum() <= ODD_MAX_SHARE * max(odd.size, 1)
-    out = OrderMaps(H, Hn, U1, n_f, Gt, Gx, sp.csr_matrix(Gx.T), Upr, omega,
+    out = OrderMaps(H, Hn, U1, n_f, Gt, Upr, omega,
                     sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]),
                     pr_row if regional else None,
                     (cols_a[odd], pa[odd], st.region_of[ja[odd]], rows_a[odd],
@@ -748,7 +745,7 @@ def _order_bases(st, maps, plan, x, rt, alpha_reg):
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,
                     max_outer=500, orders_tol=1e-9, anderson_depth=5, warm_start=True,
-                    flag_not_converged=False, start=None):
+                    flag_not_converged=False, start=None, orders=None):
     """Solve the rationing equilibrium for a batch; returns a dict of (.., K) arrays:
     ``x`` output, ``r`` supplier delivery ratio (to industries), ``r_final`` ratio served to
     final users and exports, ``s`` input bottleneck, ``plan``, ``alpha_t`` import availability,
@@ -775,7 +772,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     the answer is the same as from a cold start (tested on the shipped library), only faster.
     ``start``: one final ``state`` per scenario (returned in ``state``, the round state of the
     last round) of runs on the same structure, to start the rounds from instead of full
-    orders (:func:`_start_state`).
+    orders (:func:`_start_state`). ``orders``: the orders ``D`` (n, K) a run of the same
+    capacities and final orders returned (``D``), instead of solving for them again.
     """
     st = pb.st
     R, n, P = st.n_region, st.n, st.n_product
@@ -784,8 +782,11 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     maps = order_maps(st, pb.a_prod, pb.AM, pb.first)
     # A v = Gᵀ (a v pooled by row): ~n P + nnz(G) products instead of n², the same sums as
     # the orders of the rounds
-    D_all, total_it = mixed_orders(lambda v: maps.Gt @ (maps.Ha @ v), fd_net, pb.xbar,
-                                   pb.solve, tol=min(tol, 1e-12))
+    if orders is None:
+        D_all, total_it = mixed_orders(lambda v: maps.Gt @ (maps.Ha @ v), fd_net, pb.xbar,
+                                       pb.solve, tol=min(tol, 1e-12))
+    else:
+        D_all, total_it = orders, 0
     share = pb.a_prod + pb.AM
     U1, nf = maps.n_a, maps.n_f
     subst = pb.subst is not None
@@ -840,8 +841,10 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                 1.0, q.alpha * q.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
                 1.0)
         if q.route is not None:
-            io = (maps.Gx @ Oa).reshape(n, R, Kl)
-            io_first = None if not nf else (maps.Gx @ Of).reshape(n, R, Kl)
+            io, io_first = fused.orders_by_destination(
+                st.G.indptr, st.G.indices, st.G.data, st.row_r, n, R, Oa,
+                Of if nf else fused.NONE_2D)
+            io_first = io_first if nf else None
             c, Dhat_int, Dhat_fin, ID_first, prio_c = q.route(io, io_first, prio=prio_dest)
         else:
             c, Dhat_int, Dhat_fin = None, maps.Gt @ Oa, q.fd

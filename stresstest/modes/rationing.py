@@ -324,9 +324,10 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
               flag_not_converged=flag_not_converged)
 
-    def run(start):
+    def run(start, orders=None):
         try:
-            out = solve_rationing(pb, **kw, start=start if opt["warm_orders"] else None)
+            out = solve_rationing(pb, **kw, start=start if opt["warm_orders"] else None,
+                                  orders=orders)
             out["exports_demand"] = exports
             return out
         except NotConverged as exc:
@@ -349,7 +350,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
         with np.errstate(divide="ignore", invalid="ignore"):
             nat_share = np.where(tot > 0, need / np.where(tot > 0, tot, 1.0), 0.0)
         pb.stock_int = left[:R] + left[R][None] * nat_share
-        out = run(list(out["state"].T))
+        out = run(list(out["state"].T), orders=out["D"])  # stocks do not change the orders D
         final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt,
                                 stock_to_region=to_ess)
         used_int = out["stock_used"].transpose(1, 0, 2)
