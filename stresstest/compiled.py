@@ -12,7 +12,9 @@ variable        dims                                      meaning
 ``alpha_M``     product, time                             remaining foreign supply, route-weighted
                                                           by ``import_route_share``
 ``rho``         region_from, region_to, product, time     remaining interregional trade (share of
-                                                          baseline), only if a route event exists
+                                                          baseline), only if a route event
+                                                          exists; read-only when compiled
+                                                          (:func:`route_cuts`)
 ``delta``       region, product, use, time                final-demand multiplier, only if a
                                                           demand event exists
 ``epsilon``     region, product, time                     remaining foreign demand for exports
