@@ -134,6 +134,20 @@ def amplification(res: xr.Dataset) -> float:
     return total / direct if direct > 1e-12 * scale else float("nan")
 
 
+#: Regions whose critical supply ratio is within this relative distance of the lowest tie
+#: with it: the worst region is the first of them (a last-bit difference never decides it).
+WORST_TIE = 1e-9
+
+
+def worst_region_index(csr: xr.DataArray) -> xr.DataArray:
+    """Index along ``region`` of the worst (lowest) value of ``csr`` (no NaN), the first in
+    region order among those within :data:`WORST_TIE` (relative) of the lowest: regions served
+    by the same constraint tie, and which of them the solver's rounding puts lowest is noise."""
+    low = csr.min("region")
+    tied = csr <= low + WORST_TIE * abs(low)
+    return tied.argmax("region")
+
+
 def critical_supply(res: xr.Dataset, products=None) -> xr.Dataset:
     """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
     Σ_r baseline``), ``by_region`` (the Result's ``csr``), ``worst`` (lowest regional CSR per
@@ -153,7 +167,7 @@ def critical_supply(res: xr.Dataset, products=None) -> xr.Dataset:
     by_region = res["csr"].sel(product=sel)
     filled = by_region.fillna(np.inf)
     worst = by_region.min("region", skipna=True)
-    idx = filled.argmin("region")
+    idx = worst_region_index(filled)
     worst_region = xr.DataArray(res["region"].values[idx.values], dims=idx.dims,
                                 coords=idx.coords)
     return xr.Dataset({"national": national, "by_region": by_region, "worst": worst,

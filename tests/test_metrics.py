@@ -286,3 +286,19 @@ def test_severity_path_equals_the_dense_formula_on_the_shipped_library(china31):
             ref = ref + np.einsum("rpu,rput->t", y, np.abs(1 - delta))
         np.testing.assert_allclose(severity_path(china31, sh), ref, rtol=1e-12,
                                    atol=1e-12 * ref.max(), err_msg=item["name"])
+
+
+def test_worst_region_ties_go_to_the_first_region():
+    """Regions within a relative 1e-9 of the lowest critical supply ratio tie: the worst is the
+    first of them in region order, whichever the last bits put lowest; a real gap decides."""
+    import xarray as xr
+
+    from stresstest.metrics import worst_region_index
+
+    def worst(values):
+        da = xr.DataArray(np.array(values, dtype=float).T, dims=("product", "region"))
+        return worst_region_index(da).values.tolist()
+
+    assert worst([[0.8, 0.6], [0.437, 0.5], [0.437 - 1e-16, 0.4]]) == [1, 2]
+    assert worst([[0.437 - 1e-16, 0.6], [0.437, 0.5], [0.5, 0.4]]) == [0, 2]
+    assert worst([[0.5, np.inf], [0.437, np.inf], [0.4369, np.inf]]) == [2, 0]

@@ -312,6 +312,8 @@ def surviving(res: xr.Dataset, var: str = "x", by: str | None = None):
 def critical_supply(res: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
     """National CSR per product, worst-region CSR per product and the worst region's index,
     over products with a positive essential baseline (dynamic: the worst day)."""
+    from .. import metrics
+
     eb = res["essential_baseline"]
     keep = eb.sum("region") > 0
     nat = res["essential"].sum("region") / eb.sum("region").where(keep)
@@ -319,7 +321,7 @@ def critical_supply(res: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.Dat
     csr = res["csr"].where(np.isfinite(res["csr"]), np.inf)
     csr = _over_time(csr, "min").sel(product=nat["product"])
     worst = csr.min("region")
-    arg = csr.argmin("region")
+    arg = metrics.worst_region_index(csr)
     return nat, worst.where(np.isfinite(worst)), arg
 
 
