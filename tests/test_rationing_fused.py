@@ -433,6 +433,14 @@ def _policy_system_solve_numpy(st, policy, g, const, alpha, beta, c, w):
     return system, r
 
 
+def _by_destination(args):
+    """``args`` of :func:`_policy_inputs` with the route factors by destination region
+    (R, n, K), as the kernels read them."""
+    policy, g, const, alpha, beta, c, w = args
+    c_rn = None if c is None else np.ascontiguousarray(c.transpose(1, 0, 2))
+    return policy, g, const, alpha, beta, c_rn, w
+
+
 def _policy_inputs(st, K, seed, routes):
     """A random policy (each industry: the constant piece or one of its binding pairs) and
     the coefficients of its system."""
@@ -467,14 +475,14 @@ def test_policy_system_equals_numpy(K, routes, seed, monkeypatch):
         st, _ = _maps(eco, True)
         args = _policy_inputs(st, K, seed, routes)
         (data, indices, indptr, h), want = _policy_system_solve_numpy(st, *args)
-        policy, g, const, alpha, beta, c, w = args
+        policy, g, const, alpha, beta, c, w = _by_destination(args)
         got_sys = fused.policy_system(policy, g, const, w, alpha, beta,
                                       fused.NONE_3D if c is None else c, st.G.indptr,
                                       st.G.indices, st.G.data, st.pair_row, st.row_r,
                                       st.G.shape[0])
         for a, b in zip(got_sys[:4], (data, indices, indptr, h)):
             assert np.array_equal(a, b)
-        got = _policy_system_solve(st, *args)
+        got = _policy_system_solve(st, *_by_destination(args))
         assert (got is None) == (want is None)
         if want is not None:
             assert np.array_equal(got, want)
@@ -491,7 +499,7 @@ def test_policy_system_equals_numpy_china31(china31, monkeypatch):
         args = _policy_inputs(st, K, 7, routes)
         (data, indices, indptr, h), want = _policy_system_solve_numpy(st, *args)
         assert h.size > 50 * K
-        got = _policy_system_solve(st, *args)
+        got = _policy_system_solve(st, *_by_destination(args))
         assert (got is None) == (want is None)
         if want is not None:
             assert np.array_equal(got, want)
@@ -513,7 +521,8 @@ def test_pooled_routes_equals_sparse_product(K):
         GxT = sp.csr_matrix((G.data, (G.row, G.col * R + st.row_r[G.row])),
                             shape=(st.G.shape[0], n * R))
         want = GxT @ (c * r[:, None, :]).reshape(-1, K)
-        got = fused.pooled_routes(st.G.indptr, st.G.indices, st.G.data, st.row_r, c, r)
+        got = fused.pooled_routes(st.G.indptr, st.G.indices, st.G.data, st.row_r,
+                                  np.ascontiguousarray(c.transpose(1, 0, 2)), r)
         assert np.array_equal(got, want)
 
 
@@ -609,7 +618,8 @@ def test_solve_by_components_equals_superlu(china31, K):
 
     st, _ = _maps(china31, True)
     for seed, routes in ((3, False), (4, True), (5, True)):
-        policy, g, const, alpha, beta, c, w = args = _policy_inputs(st, K, seed, routes)
+        args = _by_destination(_policy_inputs(st, K, seed, routes))
+        policy, g, const, alpha, beta, c, w = args
         data, indices, indptr, h, *_ = fused.policy_system(
             policy, g, const, w, alpha, beta, fused.NONE_3D if c is None else c,
             st.G.indptr, st.G.indices, st.G.data, st.pair_row, st.row_r, st.G.shape[0])

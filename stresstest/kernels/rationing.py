@@ -196,13 +196,13 @@ def mixed_orders(A, fd, xbar, solve, tol=1e-12, max_iter=10_000, depth=5):
     raise NotConverged("orders", max_iter, resid)
 
 
-def pooled_availability(st: Structure, r, c=None):
-    """``r̃`` per pooled row (U, K): ``Σ_i G[u, i] c[i, row_r[u]] r_i``, route factors ``c``
-    (n, R, K) read in place (:func:`.rationing_fused.pooled_routes`)."""
-    if c is None:
+def pooled_availability(st: Structure, r, c_rn=None):
+    """``r̃`` per pooled row (U, K): ``Σ_i G[u, i] c[i, row_r[u]] r_i``, with the route
+    factors by destination region ``c_rn`` (R, n, K) (:func:`.rationing_fused.pooled_routes`)."""
+    if c_rn is None:
         return st.G @ r
     G = st.G
-    return fused.pooled_routes(G.indptr, G.indices, G.data, st.row_r, c, r)
+    return fused.pooled_routes(G.indptr, G.indices, G.data, st.row_r, c_rn, r)
 
 
 def pair_coefficients(st: Structure, alpha_reg, sigma, theta_dom, inventory=None):
@@ -303,11 +303,12 @@ class Problem:
     need: bool = True
 
 
-def _phi(st, r, plan, Dhat, denom, c, alpha, beta, W=None):
+def _phi(st, r, plan, Dhat, denom, c_rn, alpha, beta, W=None):
     """One application of the isotone map: returns ``(new r, r̃ raw, s, eff, x)``;
-    ``alpha, beta`` from :func:`pair_coefficients`; ``W`` (n, K) inventory drawdowns (negative
-    final use) that add to the supply rationed among the orders ``denom``."""
-    rt_raw = pooled_availability(st, r, c)
+    ``c_rn`` the route factors by destination region (R, n, K) or None; ``alpha, beta`` from
+    :func:`pair_coefficients`; ``W`` (n, K) inventory drawdowns (negative final use) that add
+    to the supply rationed among the orders ``denom``."""
+    rt_raw = pooled_availability(st, r, c_rn)
     s, eff = input_ratio(st, rt_raw, alpha, beta)
     x = np.minimum(s * plan, Dhat)
     supply = x if W is None else x + W
@@ -317,7 +318,7 @@ def _phi(st, r, plan, Dhat, denom, c, alpha, beta, W=None):
     return new, rt_raw, s, eff, x
 
 
-def _policy_system_solve(st, policy, g, const, alpha, beta, c, w):
+def _policy_system_solve(st, policy, g, const, alpha, beta, c_rn, w):
     """Solve one policy's linear system for a batch (columns = scenarios).
 
     With ``k = policy[j]`` the binding pair of industry ``j`` (-1: ``r_j = const_j``),
@@ -325,16 +326,17 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c, w):
     c[i, reg u] r_i`` the pooled availability of row ``u``. Substituting ``r`` gives a system
     in the pooled rows the policy reads only, ``(I − M) z = h`` with ``M[u, u(i)] = G[u, i]
     c d_i`` and ``h_u = Σ_i G[u, i] c b_i`` — a few hundred unknowns per scenario instead of
-    one per industry — block diagonal over scenarios, and nearly triangular: solved by its
-    strongly connected components (:func:`.rationing_fused.solve_by_components`, SuperLU when
-    one has more than :data:`MAX_COMPONENT` unknowns). Returns ``r`` (n, K) or None when the
-    system is singular or the solution not finite.
+    one per industry (``c_rn``: ``c`` by destination region, (R, n, K)) — block diagonal over
+    scenarios, and nearly triangular: solved by its strongly connected components
+    (:func:`.rationing_fused.solve_by_components`, SuperLU when one has more than
+    :data:`MAX_COMPONENT` unknowns). Returns ``r`` (n, K) or None when the system is singular
+    or the solution not finite.
     """
     import scipy.sparse.linalg as spla
 
     G = st.G
     data, indices, indptr, h, b, d, wid = fused.policy_system(
-        policy, g, const, w, alpha, beta, fused.NONE_3D if c is None else c, G.indptr,
+        policy, g, const, w, alpha, beta, fused.NONE_3D if c_rn is None else c_rn, G.indptr,
         G.indices, G.data, st.pair_row, st.row_r, G.shape[0])
     W = h.size
     z, status = fused.solve_by_components(data, indices, indptr, h, MAX_COMPONENT)
@@ -394,8 +396,8 @@ def _policy_upper_start(st, policy, g, const, w, args, tol):
     round's greatest fixed point, and policy iteration from below can settle on a smaller
     fixed point (an industry bound by its own output settles at 0 — the gas and water supply
     collapse of issue 10)."""
-    alpha, beta, c = args[4], args[5], args[3]
-    sol = _policy_system_solve(st, policy, g, const, alpha, beta, c, w)
+    alpha, beta, c_rn = args[4], args[5], args[3]
+    sol = _policy_system_solve(st, policy, g, const, alpha, beta, c_rn, w)
     if sol is None:
         return None, np.zeros(policy.shape[1], dtype=bool), None
     r1 = np.clip(sol, 0.0, 1.0)
@@ -404,7 +406,7 @@ def _policy_upper_start(st, policy, g, const, w, args, tol):
     return r1, usable, ph
 
 
-def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_iter,
+def _delivery_fixed_point(st, r, plan, Dhat, denom, c_rn, alpha, beta, W, tol, max_iter,
                           warm=None, max_policy=60):
     """Greatest fixed point of the isotone map ``r ↦ min(1, x(r) / denom)`` of a batch by
     policy iteration (no loop over scenarios), then plain iterations (which converge from any
@@ -412,7 +414,8 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
     iterations in all.
 
     The map is ``r_j = min(const_j, g_j (α_k + β_k Σ_i G[row_k, i] c[i, reg j] r_i) + w_j)``
-    over the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`): each
+    over the binding pairs ``k`` of ``j`` (``α, β`` from :func:`pair_coefficients`; ``c_rn`` the
+    route factors ``c`` by destination region, (R, n, K)): each
     policy (the minimising piece per industry and scenario) is a sparse linear system
     (:func:`_policy_system_solve`); iterate until each scenario's policy reproduces itself.
     From a start ``r0 >= r*`` with ``F(r0) <= r0`` every iterate stays at or above the
@@ -423,7 +426,7 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
     warm and cold starts reach the same point). Returns ``(r, r̃ raw, s, eff, x, iterations,
     residual, policy)`` with ``policy`` the minimising piece at the answer (the next round's
     warm start)."""
-    args = (plan, Dhat, denom, c, alpha, beta, W)
+    args = (plan, Dhat, denom, c_rn, alpha, beta, W)
     n, K = plan.shape
     g, const, w = _policy_coefficients(plan, Dhat, denom, W)
 
@@ -484,7 +487,7 @@ def _delivery_fixed_point(st, r, plan, Dhat, denom, c, alpha, beta, W, tol, max_
                 break
         last = policy
         sol = _policy_system_solve(st, policy, take(g, todo), take(const, todo),
-                                   take(alpha, todo), take(beta, todo), take(c, todo),
+                                   take(alpha, todo), take(beta, todo), take(c_rn, todo),
                                    take(w, todo))
         if sol is None:
             fallback[todo] = True
@@ -872,7 +875,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = np.broadcast_to(alpha_t[:, None, :], (P, R, Kl))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        args = (plan, Dhat, denom, c, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
+        # the delivery ratios read each destination's route factors contiguously
+        c_rn = None if c is None else np.ascontiguousarray(c.transpose(1, 0, 2))
+        args = (plan, Dhat, denom, c_rn, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
                                                          inv_pair), W)
         try:
             r, rt_raw, s, eff, x, it, resid, policy = _delivery_fixed_point(

@@ -288,19 +288,35 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def pooled_routes(G_ptr, G_idx, G_val, row_r, c, r):  # pragma: no cover
+def pooled_routes(G_ptr, G_idx, G_val, row_r, c_rn, r):  # pragma: no cover
     """The pooled availability through route factors, ``r̃[u] = Σ_i G[u, i] (c[i, reg u]
-    r_i)`` (U, K) (``G`` in CSR; ``c`` (n, R, K), ``r`` (n, K)), each row summed in the order
-    of its entries as scipy's sparse product does."""
+    r_i)`` (U, K) (``G`` in CSR; ``c_rn`` the route factors by destination region (R, n, K),
+    so that a row reads its region's factors contiguously; ``r`` (n, K)), each row summed in
+    the order of its entries as scipy's sparse product does."""
     U = G_ptr.shape[0] - 1
-    K = r.shape[1]
-    out = np.zeros((U, K))
+    R, n, K = c_rn.shape
+    out = np.empty((U, K))
+    if K == 1:  # c r by region first, then a scalar accumulator per row: 3x faster
+        cr = np.empty((R, n))
+        for reg in range(R):
+            for i in range(n):
+                cr[reg, i] = c_rn[reg, i, 0] * r[i, 0]
+        for u in range(U):
+            ru = row_r[u]
+            a = 0.0
+            for t in range(G_ptr[u], G_ptr[u + 1]):
+                a += G_val[t] * cr[ru, G_idx[t]]
+            out[u, 0] = a
+        return out
+    acc = np.empty(K)
     for u in range(U):
         ru = row_r[u]
+        acc[:] = 0.0
         for t in range(G_ptr[u], G_ptr[u + 1]):
             i, g = G_idx[t], G_val[t]
             for k in range(K):
-                out[u, k] += g * (c[i, ru, k] * r[i, k])
+                acc[k] += g * (c_rn[ru, i, k] * r[i, k])
+        out[u] = acc
     return out
 
 
@@ -349,7 +365,7 @@ def order_step(new, full, orders, scale):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def policy_system(policy, g, const, w, alpha, beta, c, G_ptr, G_idx, G_val, pair_row, row_r,
+def policy_system(policy, g, const, w, alpha, beta, c_rn, G_ptr, G_idx, G_val, pair_row, row_r,
                   n_rows):  # pragma: no cover
     """The linear system of one delivery-ratio policy for a batch, as
     :func:`.rationing._policy_system_solve` describes it: ``(I − M) z = h`` in CSR
@@ -359,8 +375,9 @@ def policy_system(policy, g, const, w, alpha, beta, c, G_ptr, G_idx, G_val, pair
     Unknowns are the (scenario, pooled row) pairs some policy reads, scenario-major with rows
     ascending; each CSR row holds its diagonal ``1 − M[u, u]`` first, then ``−M[u, t]`` in
     the order of ``G``'s entries; ``G`` (CSR ``G_ptr, G_idx, G_val``) with ``n_rows`` rows,
-    ``c`` (n, R, K) route factors or an empty array. The same operations in the same order as
-    the numpy assembly it replaced (bit-identical; tested against it)."""
+    ``c_rn`` the route factors by destination region (R, n, K) or an empty array. The same
+    operations in the same order as the numpy assembly it replaced (bit-identical; tested
+    against it)."""
     n, K = policy.shape
     b = const.copy()
     d = np.zeros((n, K))
@@ -386,7 +403,7 @@ def policy_system(policy, g, const, w, alpha, beta, c, G_ptr, G_idx, G_val, pair
             k = policy[j, q]
             if k >= 0:
                 wid[j, q] = reads[pair_row[k]]
-    has_c = c.shape[0] > 0
+    has_c = c_rn.shape[0] > 0
     size = W
     for e in range(W):
         u = uu[e]
@@ -407,7 +424,7 @@ def policy_system(policy, g, const, w, alpha, beta, c, G_ptr, G_idx, G_val, pair
             i = G_idx[t]
             v = G_val[t]
             if has_c:
-                v = v * c[i, row_r[u], q]
+                v = v * c_rn[row_r[u], i, q]
             h[e] += v * b[i, q]
             tg = wid[i, q]
             if tg < 0:
