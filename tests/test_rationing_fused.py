@@ -639,25 +639,3 @@ def test_solve_by_components_equals_superlu(china31, K):
         finally:
             kr.MAX_COMPONENT = saved
         np.testing.assert_allclose(r, r_lu, rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("K", [1, 3])
-def test_orders_by_destination_equals_sparse_product(K):
-    """Intermediate orders by destination equal the sparse product over (supplier, region)
-    rows they replaced, bit for bit, with and without a first tier."""
-    import scipy.sparse as sp
-
-    for eco in _economies():
-        st, _ = _maps(eco, True)
-        rng = np.random.default_rng(K)
-        n, R, U = st.n, st.n_region, st.G.shape[0]
-        Oa, Of = rng.uniform(0, 2, (U, K)), rng.uniform(0, 1, (U, K))
-        G = st.G.tocoo()
-        Gx = sp.csr_matrix((G.data, (G.col * R + st.row_r[G.row], G.row)), shape=(n * R, U))
-        io, io_first = fused.orders_by_destination(st.G.indptr, st.G.indices, st.G.data,
-                                                   st.row_r, n, R, Oa, Of)
-        assert np.array_equal(io, (Gx @ Oa).reshape(n, R, K))
-        assert np.array_equal(io_first, (Gx @ Of).reshape(n, R, K))
-        _, none = fused.orders_by_destination(st.G.indptr, st.G.indices, st.G.data, st.row_r,
-                                              n, R, Oa, fused.NONE_2D)
-        assert none.shape == (0, R, K)

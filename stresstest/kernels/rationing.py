@@ -634,8 +634,7 @@ class OrderMaps:
     and imported orders per product and buyer region ``O_m[p, r] = Σ_(j∈r) AM[p, j] y[p, j]``.
     Suppliers' intermediate orders are ``Gᵀ O_a`` (``Gt``; ``A[i, j] = G[u, i] a[p, j]``
     for buyer ``j`` in row ``u``, exact to the 1e-12 rounding of the shares that
-    :func:`pooled_rows` groups by), by destination region
-    :func:`.rationing_fused.orders_by_destination` (n, R, K).
+    :func:`pooled_rows` groups by), by destination region ``Gx O_a`` (n R, K).
     ``Hn`` is ``H`` applied to ``y[p, j] = v_j`` (the state of full orders ``v``);
     ``omega = a / (a + AM)`` the domestic share of each input; ``Upr`` (P R, U1) sums
     pooled rows into (product, region); ``Ha`` the rows of ``Hn`` giving ``O_a`` (so that
@@ -650,6 +649,7 @@ class OrderMaps:
     n_a: int
     n_f: int
     Gt: sp.csr_matrix
+    Gx: sp.csr_matrix
     Upr: sp.csr_matrix
     omega: np.ndarray
     HnT: sp.csr_matrix
@@ -703,6 +703,8 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     H = sp.csr_matrix((vals, (rows, cols)), shape=(shape_rows, P * n))
     Hn = sp.csr_matrix((vals, (rows, cols % n)), shape=(shape_rows, n))
     Gt = sp.csr_matrix(st.G.T)
+    G = st.G.tocoo()
+    Gx = sp.csr_matrix((G.data, (G.col * R + st.row_r[G.row], G.row)), shape=(n * R, U1))
     Upr = sp.csr_matrix((np.ones(U1 - 1), (st.row_p[:-1] * R + st.row_r[:-1],
                                             np.arange(U1 - 1))), shape=(P * R, U1))
     share = a_prod + AM
@@ -713,7 +715,7 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     # (product, region), broadcast over buyers, and patch the odd buyer-products
     pr_row, odd = _regional_rows(rows_a, pa, st.region_of[ja], U1, P, R)
     regional = odd.sum() <= ODD_MAX_SHARE * max(odd.size, 1)
-    out = OrderMaps(H, Hn, U1, n_f, Gt, Upr, omega,
+    out = OrderMaps(H, Hn, U1, n_f, Gt, Gx, Upr, omega,
                     sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]),
                     pr_row if regional else None,
                     (cols_a[odd], pa[odd], st.region_of[ja[odd]], rows_a[odd],
@@ -844,10 +846,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                 1.0, q.alpha * q.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
                 1.0)
         if q.route is not None:
-            io, io_first = fused.orders_by_destination(
-                st.G.indptr, st.G.indices, st.G.data, st.row_r, n, R, Oa,
-                Of if nf else fused.NONE_2D)
-            io_first = io_first if nf else None
+            io = (maps.Gx @ Oa).reshape(n, R, Kl)
+            io_first = None if not nf else (maps.Gx @ Of).reshape(n, R, Kl)
             c, Dhat_int, Dhat_fin, ID_first, prio_c = q.route(io, io_first, prio=prio_dest)
         else:
             c, Dhat_int, Dhat_fin = None, maps.Gt @ Oa, q.fd

@@ -595,25 +595,3 @@ def solve_by_components(data, indices, indptr, h, max_block):  # pragma: no cove
                 if low[v] < low[p]:
                     low[p] = low[v]
     return z, 0
-
-
-@njit(cache=True, nogil=True)
-def orders_by_destination(G_ptr, G_idx, G_val, row_r, n, R, Oa, Of):  # pragma: no cover
-    """Suppliers' intermediate orders by destination region, ``io[i, r] = Σ_(u: reg u = r)
-    G[u, i] O_a[u]`` (n, R, K), and the first tier's from ``O_f`` (empty (0, 0) for none:
-    ``(0, 0, K)``), in one pass over ``G`` (CSR); each sum runs over the pooled rows in
-    increasing order, as the sparse product over (supplier, region) rows did."""
-    K = Oa.shape[1]
-    has_first = Of.shape[0] > 0
-    io = np.zeros((n, R, K))
-    io_first = np.zeros((n if has_first else 0, R, K))
-    for u in range(G_ptr.shape[0] - 1):
-        r = row_r[u]
-        for t in range(G_ptr[u], G_ptr[u + 1]):
-            i, g = G_idx[t], G_val[t]
-            for k in range(K):
-                io[i, r, k] += g * Oa[u, k]
-            if has_first:
-                for k in range(K):
-                    io_first[i, r, k] += g * Of[u, k]
-    return io, io_first
