@@ -114,6 +114,34 @@ def test_stockpile_run_reuses_the_orders_of_the_run_without_stocks(china31, libr
         assert np.array_equal(reused[var].values, solved[var].values), var
 
 
+@pytest.mark.parametrize("plan", [None, "western-energy-reserve"])
+def test_component_solve_matches_superlu_on_library(china31, library, monkeypatch, plan):
+    """The policy systems solved by their strongly connected components give the answers of
+    SuperLU on every shipped scenario (with and without a plan): the same rounds, outputs
+    equal to rounding."""
+    from stresstest.api import resolve_plan
+
+    pl = resolve_plan(plan, china31) if plan else None
+    calls = []
+    orig = kr.fused.solve_by_components
+
+    def counted(*args):
+        out = orig(*args)
+        calls.append(out[1])
+        return out
+
+    monkeypatch.setattr(kr.fused, "solve_by_components", counted)
+    by_components = run_rationing_batch(china31, library, pl)
+    assert calls and set(calls) == {0}  # every system solved by components
+    monkeypatch.setattr(kr, "MAX_COMPONENT", 0)  # every system to SuperLU
+    calls.clear()
+    superlu = run_rationing_batch(china31, library, pl)
+    assert calls and set(calls) <= {0, 2} and 2 in calls
+    assert np.array_equal(by_components["rounds"].values, superlu["rounds"].values)
+    for var in ("x", "va", "essential", "f"):
+        _assert_same(by_components[var].values, superlu[var].values, var, rtol=1e-12)
+
+
 def test_rounds_started_from_a_related_equilibrium_match_a_cold_start(china31, library):
     """Order rounds started from another run's final state (``batch_with_states(start=)``:
     the sampled band starts each plan from the no-plan equilibrium of the same draw, and a
