@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stresstest.errors import ConvergenceError, InputError
@@ -43,14 +43,18 @@ def test_ipf_upper_bounds_bind():
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), m=st.integers(1, 6), n=st.integers(1, 7),
        batch=st.integers(1, 3), bounded=st.booleans())
+@example(seed=298, m=6, n=6, batch=1, bounded=True)  # a row 1.2e-11 off, relative to itself
 def test_ipf_hits_both_margins(seed, m, n, batch, bounded):
+    """The row margins hold to ``tol`` = 1e-12 relative to the margins' total, as ipf
+    documents (not relative to each row: a small row may be off by more, relative to
+    itself); the column margins to 1e-10."""
     rng = np.random.default_rng(seed)
     truth = rng.uniform(0.1, 10.0, (batch, m, n))
     rows, cols = truth.sum(-1), truth.sum(-2)
     start = rng.uniform(0.1, 10.0, (batch, m, n))
     upper = truth * rng.uniform(1.0, 2.0, truth.shape) if bounded else None
     X = ipf(start, rows, cols, upper=upper)
-    assert np.allclose(X.sum(-1), rows, rtol=1e-11, atol=0)
+    assert (np.abs(X.sum(-1) - rows) <= 1e-12 * rows.sum(-1, keepdims=True)).all()
     assert np.allclose(X.sum(-2), cols, rtol=1e-10, atol=1e-12 * rows.sum())
     assert (X >= 0).all()
     if bounded:
