@@ -154,10 +154,18 @@ def _layout(arr: np.ndarray) -> tuple:
     return arr.__array_interface__["data"][0], arr.shape, arr.strides
 
 
-def remember_route_cuts(rho: np.ndarray, cut: np.ndarray) -> None:
-    """Make ``rho`` (region_from, region_to, product, time) read-only and record ``cut``, its
-    :func:`route_cuts` (the maker of the array knows them: no scan)."""
+def _cut_rows(rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` (links × days) a route event cuts: differ from 1 on some day."""
+    return (rows != 1.0).any(axis=1)
+
+
+def remember_route_cuts(rho: np.ndarray, touched: np.ndarray) -> None:
+    """Make ``rho`` (region_from, region_to, product, time) read-only and record its
+    :func:`route_cuts`, found among the flat links ``touched`` (those its maker's events
+    touched: the other rows are not scanned)."""
     rho.flags.writeable = False
+    touched = np.asarray(touched)
+    cut = touched[_cut_rows(rho.reshape(-1, rho.shape[-1])[touched])]
     _record(_read_only_owner(rho), rho, cut)
 
 
@@ -182,7 +190,7 @@ def route_cuts(rho: np.ndarray) -> np.ndarray:
             return hit
     flat = rho.reshape(-1, rho.shape[-1])
     step = 2048  # blocks that stay in cache: no (R, R, P, T) temporary
-    cut = np.concatenate([lo + np.flatnonzero((flat[lo:lo + step] != 1.0).any(axis=1))
+    cut = np.concatenate([lo + np.flatnonzero(_cut_rows(flat[lo:lo + step]))
                           for lo in range(0, flat.shape[0], step)] or [np.zeros(0, int)])
     if owner is not None:
         _record(owner, rho, cut)

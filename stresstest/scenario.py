@@ -618,8 +618,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
             "alpha_route": (("product", "route", "time"), alpha_route),
             "alpha_M": (("product", "time"), alpha_M)}
     if rho is not None:
-        touched = np.flatnonzero(routed)
-        remember_route_cuts(rho, touched[(rho.reshape(-1, T)[touched] != 1.0).any(axis=1)])
+        remember_route_cuts(rho, np.flatnonzero(routed))
         data["rho"] = (ROUTE_DIMS, rho)
         coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
     if delta is not None:
