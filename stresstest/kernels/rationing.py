@@ -332,8 +332,6 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c_rn, w):
     :data:`MAX_COMPONENT` unknowns). Returns ``r`` (n, K) or None when the system is singular
     or the solution not finite.
     """
-    import scipy.sparse.linalg as spla
-
     G = st.G
     data, indices, indptr, h, b, d, wid = fused.policy_system(
         policy, g, const, w, alpha, beta, fused.NONE_3D if c_rn is None else c_rn, G.indptr,
@@ -343,6 +341,8 @@ def _policy_system_solve(st, policy, g, const, alpha, beta, c_rn, w):
     if status == 1:  # singular
         return None
     if status == 2:  # a large strongly connected block: a general sparse factorisation
+        import scipy.sparse.linalg as spla
+
         try:
             z = spla.spsolve(sp.csr_matrix((data, indices, indptr), shape=(W, W)), h)
         except Exception:  # noqa: BLE001 - singular policy system
@@ -799,13 +799,15 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     if pb.inventory is not None:
         inv_pair = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
-    # essential final orders served with industries: fixed without route caps
+    # essential final orders served with industries: the rounds need only their sums over
+    # destinations, fixed without route caps and summed by the route caps' pass with them
+    # (no copies per round)
     with_prio = pb.prio_dest is not None and rule == "mixed"
-    # the rounds need only the sums over destinations: fixed without route caps, summed by
-    # the route caps otherwise (no copies per round)
-    prio_dest = pb.prio_dest if with_prio and pb.route is not None else None
-    prio_fixed = (None if pb.prio_dest is None or pb.route is not None
-                  else pb.prio_dest.sum(axis=1))
+    prio_dest = prio_fixed = None
+    if with_prio and pb.route is not None:
+        prio_dest = pb.prio_dest
+    elif with_prio:
+        prio_fixed = pb.prio_dest.sum(axis=1)
     if pb.prio_dest is not None:
         pb = replace(pb, prio_dest=None)
     q = pb
