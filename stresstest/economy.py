@@ -418,18 +418,33 @@ _CACHE_BY_ID: dict = {}
 _LAPACK_SOLVE = threading.Lock()
 
 
+def economy_cache(ds: xr.Dataset) -> dict:
+    """A dict of what has been computed from ``ds`` (its :class:`Derived`, selector tables,
+    ...), kept while the Dataset object lives. Keyed on the object: modify a copy, not the
+    economy in place."""
+    hit = _CACHE_BY_ID.get(id(ds))
+    if hit is not None and hit[0]() is ds:
+        return hit[1]
+    cache: dict = {}
+    _CACHE_BY_ID[id(ds)] = (weakref.ref(ds, lambda _r, i=id(ds): _CACHE_BY_ID.pop(i, None)),
+                            cache)
+    return cache
+
+
+def cached(ds: xr.Dataset, key, make):
+    """``make()``, computed once per Dataset object ``ds`` and ``key`` (:func:`economy_cache`)."""
+    cache = economy_cache(ds)
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 def derive(ds: xr.Dataset) -> Derived:
     """Return the cached :class:`Derived` quantities of ``ds`` (computed on first call).
 
     The cache is keyed on the Dataset object: modify a copy, not the economy in place.
     """
-    cached = _CACHE_BY_ID.get(id(ds))
-    if cached is not None and cached[0]() is ds:
-        return cached[1]
-    d = _compute_derived(ds)
-    ref = weakref.ref(ds, lambda _r, i=id(ds): _CACHE_BY_ID.pop(i, None))
-    _CACHE_BY_ID[id(ds)] = (ref, d)
-    return d
+    return cached(ds, "derived", lambda: _compute_derived(ds))
 
 
 def _product_requirements(A: sp.spmatrix, product_of, n_product: int):

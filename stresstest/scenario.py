@@ -35,7 +35,7 @@ import xarray as xr
 
 from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
 from .compiled import ROUTE_DIMS, remember_route_cuts
-from .economy import ROUTES, builtin_dirs
+from .economy import ROUTES, builtin_dirs, cached
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
 
@@ -517,8 +517,8 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     sectors = [str(s) for s in economy["sector"].values]
     uses = [str(u) for u in economy["use"].values]
     R, S, U = len(regions), len(sectors), len(uses)
-    share = economy["import_route_share"].transpose("sector", "route").sel(
-        route=list(ROUTES)).values.astype(np.float64)
+    share = cached(economy, "import_route_share", lambda: economy["import_route_share"].transpose(
+        "sector", "route").sel(route=list(ROUTES)).values.astype(np.float64))
 
     kappa = np.ones((R, S, T))
     alpha_route = np.ones((S, len(ROUTES), T))

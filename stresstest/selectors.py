@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from ._toml import closest, suggestions
+from .economy import cached
 from .errors import ScenarioError
 
 _STRIP = re.compile(r"[\s\-_]+")
@@ -53,7 +54,20 @@ def _names(economy: xr.Dataset, dim: str, coords) -> tuple[list[str], dict[str, 
     return labels, table
 
 
+def _lookup(labels, table, groups) -> tuple[list[str], dict, dict]:
+    """``(labels, lookup, groups)``: ``lookup`` maps every normalised name and group to
+    positions (a name wins over a group of the same name)."""
+    lookup = dict(table)
+    for g, idx in groups.items():
+        lookup.setdefault(g, idx)
+    return labels, lookup, groups
+
+
 def _region_table(economy):
+    return cached(economy, "selectors:region", lambda: _make_region_table(economy)) + ("region",)
+
+
+def _make_region_table(economy):
     labels, table = _names(economy, "region", ("region_code", "region_name_zh"))
     n = len(labels)
     groups = {"all": list(range(n))}
@@ -66,10 +80,14 @@ def _region_table(economy):
     if zone is not None:
         for z in dict.fromkeys(map(str, zone)):
             groups.setdefault(normalize(z), [i for i in range(n) if str(zone[i]) == z])
-    return labels, table, groups, "region"
+    return _lookup(labels, table, groups)
 
 
 def _sector_table(economy, kind="sector"):
+    return cached(economy, "selectors:sector", lambda: _make_sector_table(economy)) + (kind,)
+
+
+def _make_sector_table(economy):
     labels, table = _names(economy, "sector",
                            ("sector_code", "sector_name", "sector_name_zh"))
     n = len(labels)
@@ -81,10 +99,14 @@ def _sector_table(economy, kind="sector"):
     tradable = _coord(economy, "tradable", "sector")
     if tradable is not None:
         groups["nontradable"] = list(np.flatnonzero(~np.asarray(tradable).astype(bool)))
-    return labels, table, groups, kind
+    return _lookup(labels, table, groups)
 
 
 def _use_table(economy):
+    return cached(economy, "selectors:use", lambda: _make_use_table(economy)) + ("use",)
+
+
+def _make_use_table(economy):
     labels, table = _names(economy, "use", ())
     n = len(labels)
     groups = {"all": list(range(n))}
@@ -92,7 +114,7 @@ def _use_table(economy):
         values = _coord(economy, flag, "use")
         if values is not None:
             groups.setdefault(flag, list(np.flatnonzero(np.asarray(values).astype(bool))))
-    return labels, table, groups, "use"
+    return _lookup(labels, table, groups)
 
 
 def _items(spec, where, error):
@@ -104,11 +126,8 @@ def _items(spec, where, error):
 
 
 def _resolve(spec, info, where, error) -> list[str]:
-    labels, table, groups, kind = info
+    labels, lookup, groups, kind = info
     where = where or "selector"
-    lookup = dict(table)
-    for g, idx in groups.items():
-        lookup.setdefault(g, idx)
 
     def find(token: str):
         return lookup.get(normalize(token))
@@ -180,7 +199,8 @@ def select_uses(economy: xr.Dataset, spec, *, where: str = "", error=ScenarioErr
 
 def indices(economy: xr.Dataset, dim: str, labels) -> np.ndarray:
     """Positions of ``labels`` along ``dim``."""
-    pos = {str(v): i for i, v in enumerate(economy[dim].values)}
+    pos = cached(economy, f"positions:{dim}",
+                 lambda: {str(v): i for i, v in enumerate(economy[dim].values)})
     return np.array([pos[str(label)] for label in labels], dtype=np.intp)
 
 

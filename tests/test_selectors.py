@@ -176,3 +176,21 @@ def test_selection_is_set_algebra(include, exclude):
         return
     got = select_regions(eco, spec)
     assert got == [r for r in REGIONS if r in want]
+
+
+def test_tables_are_cached_per_economy_object(eco):
+    """The selector tables are built once per economy object (``economy_cache``): a second
+    call reuses them, and a copy with other labels has its own."""
+    from stresstest.economy import economy_cache
+
+    select_regions(eco, "coastal")
+    tables = economy_cache(eco)
+    assert "selectors:region" in tables
+    hit = tables["selectors:region"]
+    assert select_regions(eco, ["Tianjin", "-Tianjin", "Sichuan"]) == ["Sichuan"]
+    assert economy_cache(eco)["selectors:region"] is hit
+    renamed = eco.assign_coords(region=[f"P{i}" for i in range(eco.sizes["region"])])
+    assert economy_cache(renamed) is not tables
+    assert select_regions(renamed, "P3") == ["P3"]
+    with pytest.raises(ScenarioError, match="unknown region 'P3'"):
+        select_regions(eco, "P3")
