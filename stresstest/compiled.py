@@ -112,7 +112,11 @@ def export_factor(shock: xr.Dataset):
 
 def window_mean(shock: xr.Dataset) -> xr.Dataset:
     """The average day of the shock window ``[window_start, window_end)``: drops ``time``.
-    ``rho`` is averaged over the links it cuts only (:func:`route_cuts`); elsewhere it is 1."""
+    ``rho`` is averaged over the links it cuts only (:func:`route_cuts`); elsewhere it is 1.
+    A shock without ``time`` (an average day already) is returned as it is: the static modes
+    take either."""
+    if "time" not in shock.dims:
+        return shock
     start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
     end = max(end, start + 1)
     routes = "rho" in shock and shock["rho"].dims == ROUTE_DIMS
@@ -240,6 +244,17 @@ def standby_availability(plan: xr.Dataset, economy: xr.Dataset, days) -> xr.Data
     Element ``e`` supplies ``capacity_e * clip((t - lead_e) / ramp_e, 0, 1)`` (a step at
     ``lead_e`` when ``ramp_e == 0``).
     """
+    R, S = economy.sizes["region"], economy.sizes["sector"]
+    days = np.atleast_1d(np.asarray(days, dtype=float))
+    return xr.DataArray(standby_by_day(plan, economy, days).reshape(R, S, days.size),
+                        dims=("region", "sector", "time"),
+                        coords={"region": economy["region"].values,
+                                "sector": economy["sector"].values, "time": days})
+
+
+def standby_by_day(plan: xr.Dataset, economy: xr.Dataset, days) -> np.ndarray:
+    """:func:`standby_availability` as a numpy array (industry, day), industries stacked
+    region-major."""
     days = np.atleast_1d(np.asarray(days, dtype=float))
     R, S = economy.sizes["region"], economy.sizes["sector"]
     out = np.zeros((R * S, days.size))
@@ -255,9 +270,7 @@ def standby_availability(plan: xr.Dataset, economy: xr.Dataset, days) -> xr.Data
         share = np.where(ramp > 0, np.clip((t - lead) / np.where(ramp > 0, ramp, 1), 0, 1),
                          (t >= lead).astype(float))
         np.add.at(out, ind, plan["standby_capacity"].values[:, None] * share)
-    return xr.DataArray(out.reshape(R, S, days.size), dims=("region", "sector", "time"),
-                        coords={"region": economy["region"].values,
-                                "sector": economy["sector"].values, "time": days})
+    return out
 
 
 #: Label dims of compiled shocks and plans and the economy dim each must match.

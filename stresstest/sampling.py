@@ -274,16 +274,23 @@ def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
 # --------------------------------------------------------------------------- runs
 
 
-def _compiled_draws(eco, scenario, inputs, values, horizon):
+def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
+    """``(shocks, params, scales)``: each draw's compiled shock, recipe parameters and
+    :func:`event_scale`. ``reduced``: each shock as its window's average day
+    (:func:`stresstest.compiled.window_mean`, all a batch reads; the daily profiles, 58 MB
+    for a route cut over 180 days, are dropped as soon as the draw is compiled)."""
+    from .compiled import window_mean
     from .scenario import compile_scenario
 
-    shocks, params = [], []
+    shocks, params, scales = [], [], []
     for row in values:
         ev, prm = split_draw(inputs, row)
-        shocks.append(compile_scenario(scenario.with_values(ev) if ev else scenario, eco,
-                                       horizon=horizon))
+        shock = compile_scenario(scenario.with_values(ev) if ev else scenario, eco,
+                                 horizon=horizon)
+        scales.append(event_scale(eco, shock))
+        shocks.append(window_mean(shock) if reduced else shock)
         params.append(prm)
-    return shocks, params
+    return shocks, params, np.array(scales)
 
 
 def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> dict:
@@ -355,7 +362,7 @@ def _structure_key(params: dict) -> tuple:
     return tuple(sorted((n, v) for n, v in params.items() if n not in VARIANT_PARAMETERS))
 
 
-def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
+def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) -> dict:
     """:func:`_run_draws` for mode rationing: the draws that share their binding structure
     (materiality) run as one batch per plan, each with its own recipe parameters
     (``run_rationing_batch(variants=...)``). With option ``warm_orders`` (the default) the
@@ -370,7 +377,6 @@ def _run_draws_batched(eco, shocks, params, plans: dict, options: dict) -> dict:
     groups: dict = {}
     for k, prm in enumerate(params):
         groups.setdefault(_structure_key(prm), []).append(k)
-    scales = np.array([event_scale(eco, sh) for sh in shocks])
     out = {name: [None] * len(shocks) for name in plans}
     for key, idx in groups.items():
         batch = [shocks[k] for k in idx]
@@ -413,9 +419,11 @@ def _chunk_job(bundles, scenario, inputs, values, horizon, mode, options, batche
     out = {name: [None] * len(values) for name in next(iter(bundles.values()))[1]}
     for key, idx in groups.items():
         eco, plans = bundles[key]
-        shocks, params = _compiled_draws(eco, scenario, inputs, values[idx], horizon)
-        if batched and mode == "rationing":
-            part = _run_draws_batched(eco, shocks, params, plans, options)
+        fast = batched and mode == "rationing"
+        shocks, params, scales = _compiled_draws(eco, scenario, inputs, values[idx], horizon,
+                                                 reduced=fast)
+        if fast:
+            part = _run_draws_batched(eco, shocks, params, scales, plans, options)
         else:
             part = _run_draws(eco, shocks, params, plans, mode, options)
         _place(out, idx, part)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from stresstest.compiled import no_plan, plan_is_empty, standby_availability
+from stresstest.compiled import no_plan, plan_is_empty, standby_availability, standby_by_day
+from stresstest.economy import stack
 from stresstest.errors import PlanError
 from stresstest.plan import (builtin_plans, compile_plan, describe_plan, list_plans, load_plan,
                              parse_plan, stock_basis, validate_plan_file)
@@ -63,8 +64,12 @@ def test_standby_capacity_share_split_by_output(tiny):
     assert np.allclose(cap, 0.05 * national * w / w.sum())
     assert np.allclose(ds["standby_cost"].values, 0.08 * cap)
     assert ds.attrs["annual_cost"] == pytest.approx(0.08 * 0.05 * national)
-    av = standby_availability(ds, tiny, [9, 10, 20, 30, 40]).sel(region="R0", sector="S1")
-    assert np.allclose(av.values, cap[0] * np.array([0, 0, 0.5, 1, 1]))
+    av = standby_availability(ds, tiny, [9, 10, 20, 30, 40])
+    assert np.allclose(av.sel(region="R0", sector="S1").values,
+                       cap[0] * np.array([0, 0, 0.5, 1, 1]))
+    by_day = standby_by_day(ds, tiny, [9, 10, 20, 30, 40])
+    assert np.array_equal(by_day, av.stack(i=("region", "sector")).transpose("i", "time").values)
+    assert np.array_equal(by_day.mean(axis=1), stack(av.mean("time")))
 
 
 def test_standby_absolute_capacity_and_cost(tiny):

@@ -266,6 +266,29 @@ def test_route_cuts_recorded_read_only_and_used_exactly(tiny):
     assert np.allclose(severity_path(tiny, ds) - plain, want, rtol=1e-13, atol=0.0)
 
 
+def test_a_shock_reduced_to_its_window_runs_like_the_shock(tiny):
+    """``window_mean`` of an average day is that day; the static inputs and a batch run from
+    the reduced shock equal those from the daily shock bit for bit (sampled bands keep only
+    the reduced draws)."""
+    from stresstest.modes._static import static_inputs
+    from stresstest.modes.rationing import run_rationing_batch
+
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "all"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 1\nduration = 6\n'
+                '[[events]]\nkind = "capacity"\nregions = "R1"\nsectors = "all"\n'
+                'remaining = 0.5\nstart = 0\nduration = 4\n', extra="window = [0, 6]")
+    ds = compile_scenario(parse_scenario(text), tiny)
+    mean = window_mean(ds)
+    assert "time" not in mean.dims and mean.attrs == ds.attrs
+    assert window_mean(mean) is mean
+    a, b = static_inputs(tiny, ds, None), static_inputs(tiny, mean, None)
+    for name in ("kappa", "capacity", "alpha_M", "rho", "stock_rate"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    full, reduced = run_rationing_batch(tiny, [ds, ds]), run_rationing_batch(tiny, [mean, mean])
+    for v in ("x", "va", "f"):
+        assert np.array_equal(full[v].values, reduced[v].values), v
+
+
 def test_route_cuts_of_a_writeable_array_follow_its_changes(tiny):
     """A route array made by hand stays writeable and is scanned on every call: changing it
     in place changes the window mean (nothing is cached for it)."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
 from ..compiled import (NATIONAL, check_labels, demand_factor, export_factor, no_plan,
-                        route_factor, standby_availability, window_days, window_mean)
-from ..economy import Derived, derive, stack
+                        route_factor, standby_by_day, window_days, window_mean)
+from ..economy import Derived, cached, derive, stack
 
 DAYS_PER_YEAR = 365.0
 
@@ -49,18 +48,9 @@ class StaticInputs:
         return x.reshape(x.shape + (1,) * (self.epsilon.ndim - 1)) * self.epsilon
 
 
-_NO_PLAN: dict = {}
-
-
 def _no_plan(economy: xr.Dataset) -> xr.Dataset:
     """:func:`no_plan` of an economy, made once per economy object (read only here)."""
-    hit = _NO_PLAN.get(id(economy))
-    if hit is not None and hit[0]() is economy:
-        return hit[1]
-    plan = no_plan(economy)
-    _NO_PLAN[id(economy)] = (weakref.ref(economy, lambda _r, i=id(economy): _NO_PLAN.pop(i, None)),
-                             plan)
-    return plan
+    return cached(economy, "no_plan", lambda: no_plan(economy))
 
 
 def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | None) -> StaticInputs:
@@ -76,7 +66,7 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     days = window_days(shock)
     kappa = stack(mean["kappa"])
     if plan.sizes.get("standby", 0):
-        standby = stack(standby_availability(plan, economy, days).mean("time"))
+        standby = standby_by_day(plan, economy, days).mean(axis=1)
     else:
         standby = np.zeros(d.n)
     rho = route_factor(mean)
