@@ -449,7 +449,7 @@ def _chunks(inputs, values, size) -> list[np.ndarray]:
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,
                 mode: str = "rationing", horizon=None, scheduler=None, chunk_size=None,
-                batched: bool = True, threads=None, **options) -> xr.Dataset:
+                batched: bool = True, threads=None, processes=None, **options) -> xr.Dataset:
     """Sampled band of the central estimate of ``scenario`` under ``plans`` (names, files or
     compiled plans; ``None`` is no plan, always run as the reference).
 
@@ -458,8 +458,9 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     output paths for fan charts); ``options``: options of the mode and fixed recipe
     parameters; ``scheduler``: run chunks of at most ``chunk_size`` draws on
     dask.distributed (an address, ``"local"`` or a Client; see :mod:`stresstest.ensemble`),
-    in process when ``None``, on ``threads`` threads (None: every available core; the
-    answers do not depend on it, :func:`stresstest.ensemble.run_in_process`); a chunk never
+    in process when ``None``, on ``threads`` workers (None: every available core; forked
+    processes on Linux unless ``processes`` is False, else threads; the answers do not
+    depend on them, :func:`stresstest.ensemble.run_in_process`); a chunk never
     mixes draws that cannot share a batch (trade calibration, materiality); ``chunk_size``
     None: :data:`SAMPLES_PER_CHUNK` in process, at least two chunks per worker on dask.
     ``batched`` (mode rationing): the draws of a chunk run as batches with per-draw recipe
@@ -511,7 +512,8 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
             return (bundles, sc, inputs, values[idx], horizon, mode, options, batched)
 
         parts = run_in_process(_chunk_job, [job(idx) for idx in chunks], threads,
-                               warm=job(chunks[0][:1]))  # one draw fills the caches
+                               warm=job(chunks[0][:1]),  # one draw fills the caches
+                               processes=processes)
     else:
         client, own = _client(scheduler)
         try:

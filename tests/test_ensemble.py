@@ -1,11 +1,15 @@
 """Ensembles: chunked batches equal one batch and single runs; dask.distributed gives the same."""
 
+import multiprocessing
+import threading
+import time
+
 import numpy as np
 import pytest
 import xarray as xr
 
 from stresstest import InputError
-from stresstest.ensemble import random_shocks, run_ensemble
+from stresstest.ensemble import fork_context, random_shocks, run_ensemble
 from stresstest.modes.rationing import run_rationing, run_rationing_batch
 
 
@@ -133,12 +137,18 @@ def test_bad_thread_counts_are_refused(tiny, bad):
         run_ensemble(tiny, random_shocks(tiny, 2), threads=bad)
 
 
-def test_threads_give_the_same_answers_as_one_thread(tiny):
+FORKS = pytest.mark.skipif(fork_context() is None, reason="no 'fork' start method here")
+WORKERS = [False, pytest.param(True, marks=FORKS)]
+
+
+@pytest.mark.parametrize("processes", WORKERS)
+def test_threads_give_the_same_answers_as_one_thread(tiny, processes):
     shocks = random_shocks(tiny, 9, seed=3, capacity_prob=0.4)
     one = run_ensemble(tiny, shocks, chunk_size=2, threads=1)
-    two = run_ensemble(tiny, shocks, chunk_size=2, threads=2)
+    two = run_ensemble(tiny, shocks, chunk_size=2, threads=2, processes=processes)
     assert one.attrs["scheduler"] == "in-process (1 threads)"
-    assert two.attrs["scheduler"] == "in-process (2 threads)"
+    assert two.attrs["scheduler"] == (
+        f"in-process (2 {'processes' if processes else 'threads'})")
     xr.testing.assert_identical(two.drop_attrs(), one.drop_attrs())
 
 
@@ -148,17 +158,20 @@ def test_threads_are_reproducible_bit_for_bit_on_china31(china31):
     in 3 runs of 4 (two threads in OpenBLAS' triangular solves at once)."""
     shocks = random_shocks(china31, 96, seed=0)
     one = run_ensemble(china31, shocks, chunk_size=16, threads=1)
-    for _ in range(3):
-        two = run_ensemble(china31, shocks, chunk_size=16, threads=2)
+    runs = [False] * 3 + ([True] if fork_context() is not None else [])
+    for processes in runs:
+        two = run_ensemble(china31, shocks, chunk_size=16, threads=2, processes=processes)
         for v in ("x", "va", "rounds"):
             np.testing.assert_array_equal(two[v].values, one[v].values)
 
 
-def test_run_in_process_keeps_order_and_stops_on_errors():
+@pytest.mark.parametrize("processes", WORKERS)
+def test_run_in_process_keeps_order_and_stops_on_errors(processes):
+    """Forked workers inherit the function (a lambda, never pickled) and its jobs."""
     from stresstest.ensemble import run_in_process
 
-    assert run_in_process(lambda a, b: a * b, [(k, 2) for k in range(7)], threads=3) == [
-        2 * k for k in range(7)]
+    assert run_in_process(lambda a, b: a * b, [(k, 2) for k in range(7)], threads=3,
+                          processes=processes) == [2 * k for k in range(7)]
 
     def fail(k):
         if k == 3:
@@ -166,7 +179,38 @@ def test_run_in_process_keeps_order_and_stops_on_errors():
         return k
 
     with pytest.raises(ValueError, match="job 3"):
-        run_in_process(fail, [(k,) for k in range(6)], threads=2)
+        run_in_process(fail, [(k,) for k in range(6)], threads=2, processes=processes)
+    assert not multiprocessing.active_children()
+
+
+@FORKS
+def test_forked_workers_stop_at_once_on_ctrl_c():
+    """Ctrl-C (stresstest.interrupt.CANCEL) during a run on forked workers raises
+    KeyboardInterrupt within a second and leaves no worker process behind, though each job
+    would take a minute."""
+    from stresstest import interrupt
+    from stresstest.ensemble import run_in_process
+
+    timer = threading.Timer(0.5, interrupt.CANCEL.set)
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_in_process(time.sleep, [(0.0,)] + [(60.0,)] * 4, threads=2, processes=True)
+    finally:
+        timer.cancel()
+        interrupt.CANCEL.clear()
+    assert time.monotonic() - t0 < 2.0
+    assert not multiprocessing.active_children()
+
+
+def test_processes_need_fork(monkeypatch):
+    from stresstest import ensemble
+
+    monkeypatch.setattr(ensemble, "fork_context", lambda: None)
+    assert ensemble.run_in_process(abs, [(-1,), (-2,)], threads=2) == [1, 2]  # threads
+    with pytest.raises(InputError, match="processes=True needs the 'fork' start method"):
+        ensemble.run_in_process(abs, [(-1,), (-2,), (-3,)], threads=2, processes=True)
 
 
 def test_run_in_process_stops_after_ctrl_c():

@@ -25,10 +25,31 @@ def _env():
     return env
 
 
-def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.0):
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid`` (Linux /proc; empty elsewhere)."""
+    out = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            out += [int(c) for c in path.read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.0,
+              children: list | None = None):
     """Start ``python -m stresstest.cli ARGS``, wait for ``marker`` on its stderr (the work has
     begun; ``None``: do not wait), wait ``after`` seconds more, send SIGINT; returns
-    (returncode, seconds from the signal to the exit, stderr)."""
+    (returncode, seconds from the signal to the exit, stderr). ``children``: a list to
+    extend with the process's child processes at the signal."""
     proc = subprocess.Popen([sys.executable, "-m", "stresstest.cli", *args], cwd=cwd,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -43,6 +64,8 @@ def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.
         time.sleep(0.02)
     time.sleep(after)
     assert proc.poll() is None, "finished before the signal; make the job longer"
+    if children is not None:
+        children.extend(_children(proc.pid))
     t_sig = time.monotonic()
     proc.send_signal(signal.SIGINT)
     rc = proc.wait(timeout=30)
@@ -86,6 +109,21 @@ def test_ctrl_c_stops_a_run_with_output(china31, tmp_path):
     assert rc == 130 and elapsed < 2.0, (rc, elapsed, err)
     assert (tmp_path / "res.nc").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["res.nc"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers: Linux")
+def test_ctrl_c_stops_sampled_draws_on_worker_processes(china31, tmp_path):
+    """A sampled band runs its draws on forked worker processes: Ctrl-C stops them with the
+    run (exit 130 within 2 s), none is left behind and no output is written."""
+    seen: list = []
+    args = ["run", "coastal-blockade", "--samples", "200", "-o", "res.nc"]
+    rc, elapsed, err = interrupt(args, tmp_path, None, 14.0, children=seen)
+    LATENCY["sampled band"] = elapsed
+    assert rc == 130 and elapsed < 2.0, (rc, elapsed, err)
+    assert seen, "no worker processes at the signal; signal later"
+    time.sleep(0.5)
+    assert not [pid for pid in seen if _alive(pid)], seen
+    assert not list(tmp_path.iterdir())
 
 
 SCRIPT = """

@@ -409,10 +409,15 @@ def test_benefit_at_solver_noise_is_no_benefit(china31):
 
 
 def test_samples_on_threads_equal_one_thread():
+    """Threads and forked processes (where the platform forks) give one thread's answers."""
+    from stresstest.ensemble import fork_context
+
     eco = random_economy(3, 4, seed=1)
     sc = parse_scenario(RANGED)
     one = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, threads=1)
-    two = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, threads=2)
-    xr.testing.assert_identical(two, one)
+    for processes in [False] + ([True] if fork_context() is not None else []):
+        two = run_samples(eco, sc, samples=6, seed=9, chunk_size=2, threads=2,
+                          processes=processes)
+        xr.testing.assert_identical(two, one)
     with pytest.raises(InputError, match="threads"):
         run_samples(eco, sc, samples=2, threads=0)
