@@ -290,8 +290,8 @@ def make_result(
     coords["critical"] = ("product", economy["critical"].values.astype(bool))
     # display names and groups travel with the Result (region and sector coordinates)
     for dim in ("region", "sector"):
-        coords.update({k: (dim, economy[k].values) for k, c in economy.coords.items()
-                       if c.dims == (dim,) and k != dim and k not in coords})
+        coords.update({k: (dim, v.values) for k, v in economy.coords.variables.items()
+                       if v.dims == (dim,) and k != dim and k not in coords})
     if "region_name" not in coords:
         coords["region_name"] = ("region", [_pretty(r) for r in economy["region"].values])
     if "sector_name" not in coords:
