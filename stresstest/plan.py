@@ -31,6 +31,7 @@ import xarray as xr
 
 from ._toml import Fields, Problems, library_path, parse_toml, read_toml_text
 from .compiled import NATIONAL, no_plan
+from .economy import cached
 from .errors import PlanError
 from .scenario import _display, _library, _sel
 from .selectors import indices, select_products, select_regions, select_sectors
@@ -317,7 +318,12 @@ def _split(total: float, weights: np.ndarray) -> np.ndarray:
 
 
 def stock_basis(economy: xr.Dataset, basis: str) -> np.ndarray:
-    """The stockpile basis ``(region, product)`` in economy units per year."""
+    """The stockpile basis ``(region, product)`` in economy units per year (computed once per
+    economy object)."""
+    return cached(economy, ("stock_basis", basis), lambda: _stock_basis(economy, basis)).copy()
+
+
+def _stock_basis(economy: xr.Dataset, basis: str) -> np.ndarray:
     if basis == "essential":
         from .result import essential_baseline
 
@@ -334,9 +340,12 @@ def stock_basis(economy: xr.Dataset, basis: str) -> np.ndarray:
 
 def baseline_trade(economy: xr.Dataset) -> np.ndarray:
     """Interregional deliveries ``(region_from, region_to)`` in economy units per year
-    (intermediate + final, all products)."""
-    flows = economy["Z"].sum(["product", "sector"]) + economy["Y"].sum(["product", "use"])
-    return flows.transpose("origin", "region").values
+    (intermediate + final, all products; computed once per economy object)."""
+    def make():
+        flows = economy["Z"].sum(["product", "sector"]) + economy["Y"].sum(["product", "use"])
+        return flows.transpose("origin", "region").values
+
+    return cached(economy, "baseline_trade", make).copy()
 
 
 def _pairs(economy, e: Element, at: str) -> np.ndarray:
@@ -416,13 +425,13 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
                     "lead_time": e["lead_time"], "ramp": e["ramp"],
                     "annual_cost": float(cost.sum()), "note": e["note"]})
     if rows["capacity"]:
-        ds = ds.drop_vars([v for v in ds.data_vars if v.startswith("standby_")])
-        ds["standby_capacity"] = ("standby", np.concatenate(rows["capacity"]))
-        ds["standby_region"] = ("standby", np.array(rows["region"], dtype=str))
-        ds["standby_sector"] = ("standby", np.array(rows["sector"], dtype=str))
-        ds["standby_lead_time"] = ("standby", np.concatenate(rows["lead"]))
-        ds["standby_ramp"] = ("standby", np.concatenate(rows["ramp"]))
-        ds["standby_cost"] = ("standby", np.concatenate(rows["cost"]))
+        ds = ds.drop_vars([v for v in ds.data_vars if v.startswith("standby_")]).assign(
+            standby_capacity=("standby", np.concatenate(rows["capacity"])),
+            standby_region=("standby", np.array(rows["region"], dtype=str)),
+            standby_sector=("standby", np.array(rows["sector"], dtype=str)),
+            standby_lead_time=("standby", np.concatenate(rows["lead"])),
+            standby_ramp=("standby", np.concatenate(rows["ramp"])),
+            standby_cost=("standby", np.concatenate(rows["cost"])))
 
     amount = ds["stock_amount"].values.copy()
     release = ds["stock_max_release"].values.copy()
@@ -524,10 +533,11 @@ def compile_plan(plan, economy: xr.Dataset) -> xr.Dataset:
                     "sector": sec[0], "from": src_regions, "capacity": cap,
                     "share_taken_over": cap / base, "annual_cost": cost, "note": e["note"]})
     if moves["to"]:
-        ds["relocation_to"] = ("relocation", np.array(moves["to"], dtype=str))
-        ds["relocation_sector"] = ("relocation", np.array(moves["sector"], dtype=str))
-        ds["relocation_from"] = ("relocation", np.array(moves["from"], dtype=str))
-        ds["relocation_share"] = ("relocation", np.array(moves["share"], dtype=float))
+        ds = ds.assign(
+            relocation_to=("relocation", np.array(moves["to"], dtype=str)),
+            relocation_sector=("relocation", np.array(moves["sector"], dtype=str)),
+            relocation_from=("relocation", np.array(moves["from"], dtype=str)),
+            relocation_share=("relocation", np.array(moves["share"], dtype=float)))
 
     trade = None
     for e in plan.of("corridor"):

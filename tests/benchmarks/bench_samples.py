@@ -4,7 +4,7 @@ batched path and, on fewer draws, the plain path (every draw its own run); time 
 per run, and where the time goes (compiling the draws, the batched solves).
 
     python tests/benchmarks/bench_samples.py [--samples 200] [--plain 20] [--scenario S]
-        [--scheduler local] [--threads N]
+        [--scheduler local] [--threads N] [--use-threads]
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import time
 
 from stresstest.economy import load_economy
-from stresstest.ensemble import check_threads
+from stresstest.ensemble import _worker_kind, check_threads
 from stresstest.plan import list_plans
 from stresstest.cli import _markdown_section
 from stresstest.report.samples import sample_section
@@ -28,7 +28,9 @@ def main(argv=None):
     ap.add_argument("--scenario", default="coastal-blockade")
     ap.add_argument("--scheduler", default=None)
     ap.add_argument("--threads", type=int, default=None,
-                    help="threads in process (default: every available core)")
+                    help="workers in process (default: every available core)")
+    ap.add_argument("--use-threads", dest="processes", action="store_const", const=False,
+                    default=None, help="threads instead of forked processes")
     args = ap.parse_args(argv)
     eco = load_economy("china31")
     plans = [p["name"] for p in list_plans() if p["name"] != "none"]
@@ -41,10 +43,10 @@ def main(argv=None):
     rows = []
     t = time.perf_counter()
     s = run_samples(eco, sc, plans, samples=args.samples, seed=0, scheduler=args.scheduler,
-                    threads=args.threads)
+                    threads=args.threads, processes=args.processes)
     dt = time.perf_counter() - t
     where = (args.scheduler if args.scheduler else
-             f"in process, {check_threads(args.threads)} threads")
+             f"in process, {_worker_kind(check_threads(args.threads), args.processes)}")
     rows.append((f"batched ({where})", args.samples, dt))
     if args.plain:
         t = time.perf_counter()

@@ -186,7 +186,7 @@ def bench_band():
                           + ", ".join(f"{v:.4f}" for v in share))
 
 
-def _ensemble(scheduler, threads=None):
+def _ensemble(scheduler, threads=None, processes=None):
     from stresstest.ensemble import random_shocks, run_ensemble
 
     if "eco" not in STATE:
@@ -195,10 +195,11 @@ def _ensemble(scheduler, threads=None):
         STATE["ens_warm"] = run_ensemble(STATE["eco"], random_shocks(STATE["eco"], 2, seed=1))
     t0 = time.perf_counter()
     shocks = random_shocks(STATE["eco"], ENSEMBLE_SIZE, seed=0)
-    res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler, threads=threads)
+    res = run_ensemble(STATE["eco"], shocks, scheduler=scheduler, threads=threads,
+                       processes=processes)
     elapsed = time.perf_counter() - t0
     rounds = res["rounds"].values[res["converged"].values]
-    STATE[f"note_ens_{scheduler}_{threads}"] = (
+    STATE[f"note_ens_{scheduler}_{threads}_{processes}"] = (
         f"{ENSEMBLE_SIZE} scenarios, {res.attrs['scheduler']}: {res.attrs['not_converged']} not "
         f"converged, order rounds median {np.median(rounds):.0f}, mean {rounds.mean():.1f}, "
         f"max {rounds.max()}; {elapsed / res['rounds'].values.sum() * 1e3:.2f} ms per "
@@ -211,6 +212,12 @@ ENSEMBLE_SIZE = 1000
 @case("central estimate: 1,000 random scenarios, in process", target="<= 15 s", runs=1)
 def bench_rationing_ensemble():
     _ensemble(None)
+
+
+@case("central estimate: 1,000 random scenarios, in process, threads", target="<= 15 s",
+      runs=1)
+def bench_rationing_ensemble_threads():
+    _ensemble(None, processes=False)
 
 
 @case("central estimate: 1,000 random scenarios, in process, one thread", target="<= 15 s",
