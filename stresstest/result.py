@@ -223,6 +223,7 @@ def make_result(
     exports_remaining: np.ndarray | None = None,
     va_deduction: np.ndarray | None = None,
     more_coords: dict | None = None,
+    axis: str = "time",
 ) -> xr.Dataset:
     """Assemble a Result from numpy arrays on the stacked industry axis.
 
@@ -234,16 +235,17 @@ def make_result(
     direct shock, before any plan), kept for :func:`stresstest.metrics.direct_shock`;
     ``exports_remaining`` (n[, T]) the remaining foreign demand for exports (default 1).
     ``va_deduction`` (n[, T]): costs subtracted from value added (friction on substituted
-    inputs); ``more_coords``: further coordinates (e.g. ``holder``).
+    inputs); ``more_coords``: further coordinates (e.g. ``holder``); ``axis``: the name of the
+    trailing dim, whose labels ``time`` gives (``"scenario"`` for a batch of static runs).
     """
     d = derived if derived is not None else derive(economy)
     R, S = d.n_region, d.n_sector
-    tdims: tuple = () if time is None else ("time",)
+    tdims: tuple = () if time is None else (axis,)
     tshape: tuple = () if time is None else (len(time),)
     coords = {"region": economy["region"].values, "sector": economy["sector"].values,
               "product": economy["sector"].values, "source": list(SOURCES)}
     if time is not None:
-        coords["time"] = np.asarray(time)
+        coords[axis] = np.asarray(time)
 
     def ind(values, dtype=float):
         return (("region", "sector") + tdims,
@@ -325,7 +327,7 @@ def make_result(
             var[name].attrs["units"] = "1"
     for name in ("binding", "binding_product"):
         var[name].attrs.pop("units", None)
-    if time is not None:
+    if time is not None and axis == "time":
         var["time"].attrs["units"] = "days since scenario start"
     res.attrs.update({
         "scenario": str(shock.attrs.get("scenario", "")),

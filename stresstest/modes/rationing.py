@@ -490,7 +490,7 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
     code, prod = _binding(d, st, out)
     single = scenario_names is None
     sq = (lambda a: a[..., 0]) if single else (lambda a: a)
-    tail = () if single else ("time",)
+    tail = () if single else ("scenario",)
     K = out["x"].shape[1]
     shape = (R, P) if single else (R, P, K)
     f = np.stack([out["f_dom"], out["f_imp"], out["f_stock"]], axis=2)  # (R, P, 3, K)
@@ -501,11 +501,15 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
         "input_ratio": (("region", "sector") + tail, sq(out["s"]).reshape(shape)),
         "import_availability": (("product",) + tail, sq(out["alpha_t"])),
     }
+    if not single:
+        extra["converged"] = (tail, out["converged"])
+        extra["rounds"] = (tail, out["rounds"])
     res = make_result(
         economy, mode="rationing", shock=shock, plan=plan, x=sq(out["x"]),
         capacity=sq(out["xbar"]), f=sq(f), exports=sq(out["exports_del"]),
         essential=sq(out["essential"]), binding=sq(code), binding_product=sq(prod),
-        time=None if single else np.arange(K), parameters={**opt, **recipe.params},
+        time=None if single else scenario_names, axis="scenario",
+        parameters={**opt, **recipe.params},
         kappa=sq(out["kappa"]), imports_remaining=sq(out["alpha_shock"]),
         exports_remaining=sq(out["epsilon"]),
         diagnostics={"iterations": int(out["iterations"]),
@@ -520,8 +524,6 @@ def _assemble(economy, shock, plan, out, opt, recipe, scenario_names=None):
     units = economy.attrs.get("units", "")
     for name in ("stock_release", "substitution_cost", "demand"):
         res.variables[name].attrs["units"] = f"{units} per year"
-    if not single:
-        res = res.rename({"time": "scenario"}).assign_coords(scenario=scenario_names)
     return res
 
 
@@ -633,18 +635,16 @@ def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = Non
               for key in _BATCH_KEYS}
     merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
     res = _assemble(economy, first, plan, merged, opt, recipe, scenario_names=names)
-    ok = xr.DataArray(merged["converged"], dims="scenario", coords={"scenario": names})
+    ok = res["converged"]
     if not bool(ok.all()):
         varying = [v for v in res.data_vars if "scenario" in res[v].dims and v != "binding"
                    and res[v].dtype.kind == "f"]
         res[varying] = res[varying].where(ok)
-    res["converged"] = ok
-    res["converged"].attrs["long_name"] = ("order rounds reached orders_tol (results of other "
-                                           "scenarios are NaN)")
-    res["rounds"] = xr.DataArray(merged["rounds"], dims="scenario", coords={"scenario": names},
-                                 attrs={"long_name": "order rounds of the scenario"})
+    res.variables["converged"].attrs["long_name"] = (
+        "order rounds reached orders_tol (results of other scenarios are NaN)")
+    res.variables["rounds"].attrs["long_name"] = "order rounds of the scenario"
     res.attrs["scenario"] = "batch"
-    res.attrs["not_converged"] = int((~ok).sum())
+    res.attrs["not_converged"] = int((~ok.values).sum())
     states = [col for o in outs for col in o["state"].T]
     return res, states
 
