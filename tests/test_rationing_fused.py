@@ -314,7 +314,8 @@ def test_route_caps_equal_numpy(with_first, with_prio):
     def fused_route(cols):
         out = fused.route_caps(io[..., cols], none if io_first is None else io_first[..., cols],
                                fdr, cap, exports, none if prio is None else prio, cols)
-        return (*out[:3], out[3] if io_first is not None else None,
+        assert out[0].shape == (R, n, cols.size) and out[0].flags.c_contiguous
+        return (out[0].transpose(1, 0, 2), *out[1:3], out[3] if io_first is not None else None,
                 out[4] if prio is not None else None)
 
     every = np.arange(K0)

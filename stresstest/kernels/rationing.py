@@ -877,7 +877,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         alpha_reg = np.broadcast_to(alpha_t[:, None, :], (P, R, Kl))
         if theta_imp is not None:
             alpha_reg = alpha_reg + (1.0 - alpha_reg) * theta_imp
-        # the delivery ratios read each destination's route factors contiguously
+        # the delivery ratios read each destination's route factors contiguously (the route
+        # caps store them so: no copy)
         c_rn = None if c is None else np.ascontiguousarray(c.transpose(1, 0, 2))
         args = (plan, Dhat, denom, c_rn, *pair_coefficients(st, alpha_reg, sigma, theta_dom,
                                                          inv_pair), W)

@@ -248,16 +248,17 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
     ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap``,
     ``exports`` (n, K0) and ``prio`` (n, R, K0)),
 
-        c = min(1, cap / orders) where orders > 0, else 1          (n, R, K)
+        c = min(1, cap / orders) where orders > 0, else 1
         D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first,
         prio_c = Σ_r c prio
 
     each summed over destinations in order (``io_first`` or ``prio`` (0, 0, 0) for none:
-    ``D̂_first`` or ``prio_c`` is then empty)."""
+    ``D̂_first`` or ``prio_c`` is then empty). ``c`` is returned by destination region,
+    ``c_rn`` (R, n, K), the layout the delivery ratios read (:func:`pooled_routes`)."""
     n, R, K = io.shape
     has_first = io_first.shape[0] > 0
     has_prio = prio.shape[0] > 0
-    c = np.empty((n, R, K))
+    c = np.empty((R, n, K))
     d_int = np.zeros((n, K))
     d_fin = np.zeros((n, K))
     first = np.zeros((n, K)) if has_first else np.zeros((0, K))
@@ -275,7 +276,7 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
                         v = 1.0
                 else:
                     v = 1.0
-                c[i, r, k] = v
+                c[r, i, k] = v
                 d_int[i, k] += v * x
                 d_fin[i, k] += v * f
                 if has_first:

@@ -183,7 +183,8 @@ def _region_indicator(d):
 def _route_function(d, rho_eff, fdr, exports):
     """Callable ``(io, io_first, cols, prio) -> (c, D̂_int, D̂_fin, D̂_first, prio_c)`` for
     route caps (see the kernel, step 2) on the intermediate orders by destination ``io``
-    (n, R, K) of scenarios ``cols``; ``D̂_first`` the capped first-tier orders ``io_first``
+    (n, R, K) of scenarios ``cols``; ``c`` (n, R, K) is a view of the factors stored by
+    destination region (R, n, K); ``D̂_first`` the capped first-tier orders ``io_first``
     and ``prio_c`` the capped essential final orders ``prio`` (n, R, K0) summed over
     destinations (each None when its argument is None)."""
     _, T0 = _baseline_flows(d)
@@ -197,10 +198,10 @@ def _route_function(d, rho_eff, fdr, exports):
     everyone = np.arange(cap.shape[2])
 
     def route(io, io_first=None, cols=None, prio=None):
-        c, d_int, d_fin, first, prio_c = route_caps(
+        c_rn, d_int, d_fin, first, prio_c = route_caps(
             io, NONE_3D if io_first is None else io_first, fdr, cap, exports,
             NONE_3D if prio is None else prio, everyone if cols is None else np.asarray(cols))
-        return (c, d_int, d_fin, None if io_first is None else first,
+        return (c_rn.transpose(1, 0, 2), d_int, d_fin, None if io_first is None else first,
                 None if prio is None else prio_c)
 
     return route
