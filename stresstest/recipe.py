@@ -290,6 +290,27 @@ class Recipe:
         return self.spare * float(ramp_average(self.spare_ramp_days, window_days))
 
 
+def _recipe_tables(economy: xr.Dataset) -> dict:
+    """The economy's variables a recipe reads, as numpy arrays (None where absent), read once
+    per economy object; callers do not modify them."""
+    from .economy import cached
+
+    def read(name, dims, dtype):
+        if name not in economy:
+            return None
+        da = economy[name]
+        return da.transpose(*[d for d in dims if d in da.dims]).values.astype(dtype)
+
+    return cached(economy, "recipe_tables", lambda: {
+        "sectors": [str(s) for s in economy["sector"].values],
+        "input_rating": read("input_rating", ("product", "sector"), float),
+        "tradable": economy["tradable"].values.astype(bool),
+        "storable": read("storable", ("product",), bool),
+        "inventory_days": read("inventory_days", ("sector",), float),
+        "utilisation": read("utilisation", ("sector",), float),
+    })
+
+
 def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
                    where: str = "recipe") -> Recipe:
     """The :class:`Recipe` of ``economy`` for ``params`` (names of :data:`PARAMETERS`)."""
@@ -303,12 +324,12 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
     P, S = d.n_sector, d.n_sector
     share = d.a_prod + d.AM
     sector_of = d.product_of  # symmetric tables: sector index of industry j
-    sectors = [str(s) for s in economy["sector"].values]
+    tables = _recipe_tables(economy)
+    sectors = tables["sectors"]
     notes = []
     strict = p["recipe"] == "strict"
-    if not strict and "input_rating" in economy:
-        rating = economy["input_rating"].transpose("product", "sector").values.astype(float)
-        crit, half = rated_classes(rating, share, sector_of, p["materiality"])
+    if not strict and tables["input_rating"] is not None:
+        crit, half = rated_classes(tables["input_rating"], share, sector_of, p["materiality"])
         classes = "ratings"
     else:
         crit, half = threshold_classes(share, p["critical_threshold"],
@@ -318,11 +339,10 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
             notes.append("no input ratings in the economy: critical inputs by the strict "
                          f"thresholds ({p['critical_threshold']:g} / "
                          f"{p['half_critical_threshold']:g} of output)")
-    tradable = economy["tradable"].values.astype(bool)
+    tradable = tables["tradable"]
     # inventories: days of use per using sector, of storable products only
-    if "storable" in economy:
-        storable = economy["storable"].transpose("product").values.astype(bool) if (
-            "product" in economy["storable"].dims) else economy["storable"].values.astype(bool)
+    if tables["storable"] is not None:
+        storable = tables["storable"]
     else:
         storable = tradable.copy()
         notes.append("no storable flags in the economy: tradable products are storable")
@@ -332,8 +352,8 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
             base = (economy["inventory_days"].values.astype(float) if "inventory_days" in economy
                     else np.full(S, p["fallback_inventory_days"]))
             days = np.where(np.isnan(days), base, days)
-    elif "inventory_days" in economy:
-        days = economy["inventory_days"].transpose("sector").values.astype(float)
+    elif tables["inventory_days"] is not None:
+        days = tables["inventory_days"]
     else:
         days = np.full(S, p["fallback_inventory_days"])
         notes.append(f"no inventory data in the economy: {p['fallback_inventory_days']:g} days "
@@ -347,8 +367,8 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
             base = (economy["utilisation"].values.astype(float) if "utilisation" in economy
                     else np.where(tradable, p["fallback_utilisation"], 0.9))
             util = np.where(np.isnan(util), base, util)
-    elif "utilisation" in economy:
-        util = economy["utilisation"].transpose("sector").values.astype(float)
+    elif tables["utilisation"] is not None:
+        util = tables["utilisation"]
     else:
         util = np.where(tradable, p["fallback_utilisation"], 0.9)
         notes.append("no utilisation data in the economy: "
