@@ -290,6 +290,7 @@ def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
         scales.append(event_scale(eco, shock))
         shocks.append(window_mean(shock) if reduced else shock)
         params.append(prm)
+        del shock  # a reduced draw's daily arrays go before the next draw's are made
     return shocks, params, np.array(scales)
 
 
