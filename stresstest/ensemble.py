@@ -118,9 +118,18 @@ def _run_forked(ctx, fn, jobs, workers) -> list:
     return out
 
 
+def _fork_for(processes):
+    """The fork context :func:`run_in_process` runs its workers in for ``processes`` (None:
+    where the platform forks), or None for threads."""
+    ctx = fork_context() if processes is None or processes else None
+    if processes and ctx is None:
+        raise InputError("processes=True needs the 'fork' start method (Linux); use threads")
+    return ctx
+
+
 def _worker_kind(threads: int, processes) -> str:
     """How :func:`run_in_process` runs: ``"2 processes"``, ``"2 threads"``."""
-    forked = threads > 1 and processes is not False and fork_context() is not None
+    forked = threads > 1 and _fork_for(processes) is not None
     return f"{threads} {'processes' if forked else 'threads'}"
 
 
@@ -161,9 +170,7 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
     else:
         out, rest = [job(jobs[0])], jobs[1:]
     workers = min(threads, len(rest))
-    ctx = fork_context() if processes is None or processes else None
-    if processes and ctx is None:
-        raise InputError("processes=True needs the 'fork' start method (Linux); use threads")
+    ctx = _fork_for(processes)
     if ctx is not None:
         return out + _run_forked(ctx, fn, rest, workers)
     pool = ThreadPoolExecutor(workers)

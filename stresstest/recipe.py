@@ -349,7 +349,7 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
     if p["inventory_days"] is not None:
         days = _table("inventory_days", p["inventory_days"], sectors, 0.0, None, where)
         if np.isnan(days).any():
-            base = (economy["inventory_days"].values.astype(float) if "inventory_days" in economy
+            base = (tables["inventory_days"] if tables["inventory_days"] is not None
                     else np.full(S, p["fallback_inventory_days"]))
             days = np.where(np.isnan(days), base, days)
     elif tables["inventory_days"] is not None:
@@ -364,7 +364,7 @@ def resolve_recipe(economy: xr.Dataset, params: dict | None = None,
     if p["utilisation"] is not None:
         util = _table("utilisation", p["utilisation"], sectors, 1e-3, 1.0, where)
         if np.isnan(util).any():
-            base = (economy["utilisation"].values.astype(float) if "utilisation" in economy
+            base = (tables["utilisation"] if tables["utilisation"] is not None
                     else np.where(tradable, p["fallback_utilisation"], 0.9))
             util = np.where(np.isnan(util), base, util)
     elif tables["utilisation"] is not None:

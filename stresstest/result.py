@@ -302,7 +302,7 @@ def make_result(
     if "sector_name_zh" in coords:
         coords["product_name_zh"] = ("product", np.asarray(coords["sector_name_zh"][1]))
     data.update(extra or {})
-    if time is None or mode == "dynamic":  # a batch's time dim holds scenarios: no path
+    if time is None or mode == "dynamic":  # a batch's trailing dim holds scenarios: no path
         sev = severity_path(economy, shock, d)
         if sev is not None:
             data["severity"] = ("day", sev)

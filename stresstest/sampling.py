@@ -275,10 +275,12 @@ def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
 
 
 def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
-    """``(shocks, params, scales)``: each draw's compiled shock, recipe parameters and
-    :func:`event_scale`. ``reduced``: each shock as its window's average day
+    """``(shocks, params, scales)``: each draw's compiled shock and recipe parameters.
+    ``reduced``: each shock as its window's average day
     (:func:`stresstest.compiled.window_mean`, all a batch reads; the daily profiles, 58 MB
-    for a route cut over 180 days, are dropped as soon as the draw is compiled)."""
+    for a route cut over 180 days, are dropped as soon as the draw is compiled) and
+    ``scales`` each draw's :func:`event_scale`, taken before; else ``scales`` is None (a
+    single run's Result carries its severity path)."""
     from .compiled import window_mean
     from .scenario import compile_scenario
 
@@ -287,11 +289,12 @@ def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
         ev, prm = split_draw(inputs, row)
         shock = compile_scenario(scenario.with_values(ev) if ev else scenario, eco,
                                  horizon=horizon)
-        scales.append(event_scale(eco, shock))
-        shocks.append(window_mean(shock) if reduced else shock)
+        if reduced:
+            scales.append(event_scale(eco, shock))
+            shock = window_mean(shock)  # the daily arrays go before the next draw's are made
+        shocks.append(shock)
         params.append(prm)
-        del shock  # a reduced draw's daily arrays go before the next draw's are made
-    return shocks, params, np.array(scales)
+    return shocks, params, np.array(scales) if reduced else None
 
 
 def _run_draws(eco, shocks, params, plans: dict, mode: str, options: dict) -> dict:
