@@ -39,9 +39,30 @@ _VARS = ("x", "va")
 
 
 def _var(res: xr.Dataset, var: str):
+    """The outcome and baseline of ``var`` as coordinate-free Variables (:func:`_v`)."""
     if var not in _VARS:
         raise InputError(f"metric variable {var!r} must be one of {', '.join(_VARS)}")
-    return res[var], res[f"{var}_baseline"]
+    return _v(res, var), _v(res, f"{var}_baseline")
+
+
+def _v(res: xr.Dataset, name: str) -> xr.Variable:
+    """A Result's variable without its coordinates. Every variable of a Result shares the
+    Result's indexes, so metrics compute on Variables (the same numpy operations, broadcast by
+    dim name) and skip the coordinate alignment that would cost more than the arithmetic on
+    china31-sized arrays; :func:`_labelled` puts the coordinates back."""
+    return res.variables[name]
+
+
+def _coords_along(obj, dims) -> dict:
+    """The coordinates of ``obj`` (a Dataset or DataArray) along ``dims`` only, as Variables:
+    those an xarray operation leaving ``dims`` would have kept."""
+    dims = set(dims)
+    return {k: c for k, c in obj.coords.variables.items() if set(c.dims) <= dims}
+
+
+def _labelled(res, v: xr.Variable) -> xr.DataArray:
+    """``v`` as a DataArray with the coordinates of ``res`` along its dims."""
+    return xr.DataArray(v, coords=_coords_along(res, v.dims))
 
 
 def _dims(by):
@@ -73,14 +94,14 @@ def surviving_share(res: xr.Dataset, var: str = "x", by: str | None = None):
     DataArray over ``time`` for dynamic Results) or by ``region`` / ``sector``."""
     out, base = _var(res, var)
     dims = _dims(by)
-    return _scalar(out.sum(dims) / base.sum(dims))
+    return _scalar(_labelled(res, out.sum(dims) / base.sum(dims)))
 
 
 def loss(res: xr.Dataset, var: str = "va", by: str | None = None):
     """``Σ (baseline - outcome)``, money per year (per day of a dynamic Result: ``time`` kept)."""
     out, base = _var(res, var)
     dims = _dims(by)
-    return _scalar((base - out).sum(dims))
+    return _scalar(_labelled(res, (base - out).sum(dims)))
 
 
 def loss_split(res: xr.Dataset, var: str = "va") -> dict:
@@ -95,7 +116,7 @@ def loss_split(res: xr.Dataset, var: str = "va") -> dict:
     x0 = res["x_baseline"]
     coef = xr.ones_like(x0) if var == "x" else (res["va_baseline"] / x0.where(x0 > 0)).fillna(0)
     direct = ((x0 - np.minimum(x0, res["capacity"])) * coef).sum(["region", "sector"])
-    total = (base - out).sum(["region", "sector"])
+    total = _labelled(res, (base - out).sum(["region", "sector"]))
     direct = np.minimum(np.maximum(direct, 0.0), np.maximum(total, 0.0))
     return {"total": _scalar(total), "direct": _scalar(direct),
             "indirect": _scalar(total - direct)}
@@ -110,15 +131,16 @@ def direct_shock(res: xr.Dataset) -> dict:
     ``kappa`` and ``imports_remaining`` (every mode records them)."""
     if "kappa" not in res or "imports_remaining" not in res:
         raise InputError("direct_shock needs a Result with 'kappa' and 'imports_remaining'")
-    cap = (res["x_baseline"] * np.maximum(0.0, 1.0 - res["kappa"])).sum(["region", "sector"])
-    imp = (res["imports_baseline"] * np.maximum(0.0, 1.0 - res["imports_remaining"])).sum(
-        "product")
-    exp = 0.0
-    if "exports_remaining" in res:
-        exp = (res["exports_baseline"] * np.maximum(0.0, 1.0 - res["exports_remaining"])).sum(
-            ["region", "sector"])
-    return {"capacity": _scalar(cap), "imports": _scalar(imp), "exports": _scalar(exp),
-            "total": _scalar(cap + imp + exp)}
+    def cut(base, remaining, dims):  # Σ base max(0, 1 − remaining)
+        return (_v(res, base) * np.maximum(0.0, 1.0 - _v(res, remaining))).sum(dims)
+
+    cap = cut("x_baseline", "kappa", ["region", "sector"])
+    imp = cut("imports_baseline", "imports_remaining", "product")
+    exp = (cut("exports_baseline", "exports_remaining", ["region", "sector"])
+           if "exports_remaining" in res else 0.0)
+    return {"capacity": _scalar(_labelled(res, cap)), "imports": _scalar(_labelled(res, imp)),
+            "exports": exp if np.isscalar(exp) else _scalar(_labelled(res, exp)),
+            "total": _scalar(_labelled(res, cap + imp + exp))}
 
 
 def amplification(res: xr.Dataset) -> float:
@@ -143,35 +165,37 @@ def worst_region_index(csr: xr.DataArray) -> xr.DataArray:
     """Index along ``region`` of the worst (lowest) value of ``csr`` (no NaN), the first in
     region order among those within :data:`WORST_TIE` (relative) of the lowest: regions served
     by the same constraint tie, and which of them the solver's rounding puts lowest is noise."""
-    low = csr.min("region")
-    tied = csr <= low + WORST_TIE * abs(low)
-    return tied.argmax("region")
+    v = csr.variable
+    low = v.min("region")
+    tied = v <= low + WORST_TIE * abs(low)
+    return _labelled(csr, tied.argmax("region")).rename(csr.name)
 
 
-def critical_supply(res: xr.Dataset, products=None) -> xr.Dataset:
+def critical_supply(res: xr.Dataset, products=None, worst_day: bool = False) -> xr.Dataset:
     """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
     Σ_r baseline``), ``by_region`` (the Result's ``csr``), ``worst`` (lowest regional CSR per
     product) and ``worst_region`` (its label). Products: the critical ones (the ``critical``
-    coordinate) with essential use, or ``products``. Dynamic Results keep ``time``."""
-    eb = res["essential_baseline"]
-    keep = eb.sum("region") > 0
+    coordinate) with essential use, or ``products``. Dynamic Results keep ``time``; with
+    ``worst_day`` each is taken on its worst day instead (the lowest national CSR, each
+    region's lowest CSR, and the lowest of those)."""
+    keep = _v(res, "essential_baseline").sum("region").values > 0
     if "critical" in res.coords:
-        keep = keep & res["critical"].astype(bool)
-    sel = res["product"].values[keep.values] if products is None else list(products)
+        keep &= res.coords["critical"].values.astype(bool)
+    sel = res["product"].values[keep] if products is None else list(products)
     missing = set(map(str, sel)) - set(map(str, res["product"].values))
     if missing:
         raise InputError(f"critical_supply: unknown products {sorted(missing)}")
-    ess = res["essential"].sel(product=sel)
-    base = eb.sel(product=sel)
-    national = ess.sum("region") / base.sum("region")
-    by_region = res["csr"].sel(product=sel)
-    filled = by_region.fillna(np.inf)
-    worst = by_region.min("region", skipna=True)
-    idx = worst_region_index(filled)
-    worst_region = xr.DataArray(res["region"].values[idx.values], dims=idx.dims,
-                                coords=idx.coords)
-    return xr.Dataset({"national": national, "by_region": by_region, "worst": worst,
-                       "worst_region": worst_region})
+    sub = res[["essential", "essential_baseline", "csr"]].isel(
+        product=res.indexes["product"].get_indexer(sel))
+    csr = _v(sub, "csr")
+    national = _v(sub, "essential").sum("region") / _v(sub, "essential_baseline").sum("region")
+    if worst_day and _is_dynamic(res):
+        csr, national = csr.min("time"), national.min("time")
+    idx = worst_region_index(_labelled(sub, csr).fillna(np.inf))
+    data = {"national": national, "by_region": csr, "worst": csr.min("region", skipna=True),
+            "worst_region": xr.Variable(idx.dims, res["region"].values[idx.values])}
+    return xr.Dataset(data, coords=_coords_along(sub, set().union(*(v.dims for v in
+                                                                     data.values()))))
 
 
 def binding_counts(res: xr.Dataset) -> pd.Series:

@@ -71,6 +71,26 @@ def test_critical_supply_and_worst_region(tiny):
     assert float(cs["worst"].sel(product="S0")) == pytest.approx(0.5)
 
 
+def test_critical_supply_on_the_worst_day(tiny):
+    """A dynamic Result keeps each day; ``worst_day`` takes the lowest day of each number:
+    national on the day the nation is short, the worst region on its own worst day."""
+    share = np.ones((3, 4, 3))
+    share[1, 0, 2] = 0.5  # R1 short of S0 on day 2 only
+    share[:, 0, 1] = 0.8  # every region at 80% on day 1
+    res = _result(tiny, 1.0, ess_share=share, time=np.arange(3))
+    daily = metrics.critical_supply(res)
+    assert daily["national"].dims == ("product", "time")
+    worst = metrics.critical_supply(res, worst_day=True)
+    eb = res["essential_baseline"].sel(product="S0").values
+    day2 = (eb.sum() - 0.5 * eb[1]) / eb.sum()
+    assert worst["national"].dims == ("product",)
+    assert float(worst["national"].sel(product="S0")) == pytest.approx(min(0.8, day2))
+    np.testing.assert_allclose(worst["national"], daily["national"].min("time"))
+    assert float(worst["worst"].sel(product="S0")) == pytest.approx(0.5)
+    assert str(worst["worst_region"].sel(product="S0").values) == "R1"
+    np.testing.assert_allclose(worst["by_region"].sel(product="S0"), [0.8, 0.5, 0.8])
+
+
 def test_binding_counts(tiny):
     b = np.full(12, BINDING["demand"])
     b[:3] = BINDING["capacity"]

@@ -13,7 +13,8 @@ import pytest
 
 from stresstest.compiled import no_plan, no_shock
 from stresstest.economy import derive
-from stresstest.report import (build_report, critical_supply, fmt_money, fmt_pct, money_scale,
+from stresstest.metrics import critical_supply
+from stresstest.report import (build_report, fmt_money, fmt_pct, money_scale,
                                surviving, va_saved)
 from stresstest.report import render
 from stresstest.report.tilemap import CHINA_TILES, china_tile_keys, region_map_svg
@@ -87,9 +88,9 @@ def test_hand_solvable_shares_and_backup_value(tiny):
     assert surviving(none, "x") == pytest.approx(0.5)
     assert surviving(plan, "va") == pytest.approx(0.75)
     np.testing.assert_allclose(surviving(none, "x", by="region").values, 0.5)
-    nat, worst, _ = critical_supply(none)
-    np.testing.assert_allclose(nat.values, 0.4)
-    np.testing.assert_allclose(worst.values, 0.4)
+    cs = critical_supply(none, worst_day=True)
+    np.testing.assert_allclose(cs["national"].values, 0.4)
+    np.testing.assert_allclose(cs["worst"].values, 0.4)
     va0 = float(none["va_baseline"].sum())
     assert va_saved(plan, none) == pytest.approx(0.25 * va0 * 30 / 365)
 
@@ -97,7 +98,8 @@ def test_hand_solvable_shares_and_backup_value(tiny):
 def test_dynamic_shares_use_whole_horizon_and_worst_day(tiny):
     res = scaled_result(tiny, 0.8, ess_share=0.6, days=5)
     assert surviving(res, "x") == pytest.approx(0.8)
-    nat, _, _ = critical_supply(res)
+    nat = critical_supply(res, worst_day=True)["national"]
+    assert nat.dims == ("product",)
     np.testing.assert_allclose(nat.values, 0.6)
 
 

@@ -309,22 +309,6 @@ def surviving(res: xr.Dataset, var: str = "x", by: str | None = None):
     return float(out) if by is None else out
 
 
-def critical_supply(res: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
-    """National CSR per product, worst-region CSR per product and the worst region's index,
-    over products with a positive essential baseline (dynamic: the worst day)."""
-    from .. import metrics
-
-    eb = res["essential_baseline"]
-    keep = eb.sum("region") > 0
-    nat = res["essential"].sum("region") / eb.sum("region").where(keep)
-    nat = _over_time(nat, "min").where(keep, drop=True)
-    csr = res["csr"].where(np.isfinite(res["csr"]), np.inf)
-    csr = _over_time(csr, "min").sel(product=nat["product"])
-    worst = csr.min("region")
-    arg = metrics.worst_region_index(csr)
-    return nat, worst.where(np.isfinite(worst)), arg
-
-
 def window_days(res: xr.Dataset) -> int:
     return max(int(res.attrs.get("window_end", 1)) - int(res.attrs.get("window_start", 0)), 1)
 
@@ -472,7 +456,10 @@ def build_report(
 
     summary = {}
     for name, res in results.items():
-        nat, worst, arg = critical_supply(res)
+        cs = metrics.critical_supply(res, worst_day=True)
+        nat, worst = cs["national"], cs["worst"]
+        arg = cs["worst_region"].copy(data=res.indexes["region"].get_indexer(
+            cs["worst_region"].values))
         h = df.loc[name].to_dict()
         if nat.size:
             p_low = int(np.nanargmin(nat.values)) if np.isfinite(nat.values).any() else 0
@@ -753,5 +740,4 @@ from .samples import sample_section  # noqa: E402
 __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_markdown",
            "write_report", "money_scale", "fmt_pct", "fmt_band", "fmt_alternatives",
            "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline", "surviving",
-           "critical_supply",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]
