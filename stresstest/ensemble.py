@@ -146,10 +146,11 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
 
     The answers are the same for any ``threads`` and either kind of worker (tests check it;
     the dense LU solves, whose last bits vary when two threads are in OpenBLAS at once, run
-    one at a time: :data:`stresstest.economy._LAPACK_SOLVE`). Before the workers start,
-    ``warm`` (arguments of a small job whose result is discarded, e.g. one scenario) or else
-    the first job runs alone: it fills the per-economy caches (derived table,
-    factorisation, pooled rows, compiled kernels) the others read. After Ctrl-C
+    one at a time: :data:`stresstest.economy._LAPACK_SOLVE`). Before threads start, ``warm``
+    (arguments of a small job whose result is discarded, e.g. one scenario) or else the
+    first job runs alone: it fills the per-economy caches (derived table, factorisation,
+    pooled rows, compiled kernels) the threads share. Worker processes start at once and
+    fill their own (a band's warm-up draw took 1.7 s on its own before them). After Ctrl-C
     (:mod:`stresstest.interrupt`) jobs that have not started raise ``KeyboardInterrupt``
     (threads) or the worker processes are stopped; on an error, jobs not yet started are
     dropped."""
@@ -164,16 +165,15 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
     jobs = list(jobs)
     if threads == 1 or len(jobs) <= 1 or _IN_WORKER:
         return [job(j) for j in jobs]
+    ctx = _fork_for(processes)
+    if ctx is not None:  # each worker fills its own caches, in parallel
+        return _run_forked(ctx, fn, jobs, min(threads, len(jobs)))
     if warm is not None:
         job(warm)
         out, rest = [], jobs
     else:
         out, rest = [job(jobs[0])], jobs[1:]
-    workers = min(threads, len(rest))
-    ctx = _fork_for(processes)
-    if ctx is not None:
-        return out + _run_forked(ctx, fn, rest, workers)
-    pool = ThreadPoolExecutor(workers)
+    pool = ThreadPoolExecutor(min(threads, len(rest)))
     try:
         return out + _wait_all([pool.submit(job, j) for j in rest])
     finally:
