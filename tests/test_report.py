@@ -13,9 +13,9 @@ import pytest
 
 from stresstest.compiled import no_plan, no_shock
 from stresstest.economy import derive
-from stresstest.metrics import critical_supply
-from stresstest.report import (build_report, fmt_money, fmt_pct, money_scale,
-                               surviving, va_saved)
+from stresstest.metrics import critical_supply, dynamic_summary, surviving_share
+from stresstest.report import (_share_by_region, build_report, fmt_money, fmt_pct, money_scale,
+                               va_saved)
 from stresstest.report import render
 from stresstest.report.tilemap import CHINA_TILES, china_tile_keys, region_map_svg
 from stresstest.result import essential_baseline, make_result
@@ -85,9 +85,9 @@ def test_money_scale_and_formatting():
 def test_hand_solvable_shares_and_backup_value(tiny):
     none = scaled_result(tiny, 0.5, ess_share=0.4)
     plan = scaled_result(tiny, 0.75, ess_share=0.9, plan="p")
-    assert surviving(none, "x") == pytest.approx(0.5)
-    assert surviving(plan, "va") == pytest.approx(0.75)
-    np.testing.assert_allclose(surviving(none, "x", by="region").values, 0.5)
+    assert surviving_share(none, "x") == pytest.approx(0.5)
+    assert surviving_share(plan, "va") == pytest.approx(0.75)
+    np.testing.assert_allclose(_share_by_region(none, 0, 30), 0.5)
     cs = critical_supply(none, worst_day=True)
     np.testing.assert_allclose(cs["national"].values, 0.4)
     np.testing.assert_allclose(cs["worst"].values, 0.4)
@@ -97,7 +97,8 @@ def test_hand_solvable_shares_and_backup_value(tiny):
 
 def test_dynamic_shares_use_whole_horizon_and_worst_day(tiny):
     res = scaled_result(tiny, 0.8, ess_share=0.6, days=5)
-    assert surviving(res, "x") == pytest.approx(0.8)
+    assert dynamic_summary(res)["horizon"] == pytest.approx(0.8)
+    np.testing.assert_allclose(_share_by_region(res, 1, 3), 0.8)
     nat = critical_supply(res, worst_day=True)["national"]
     assert nat.dims == ("product",)
     np.testing.assert_allclose(nat.values, 0.6)

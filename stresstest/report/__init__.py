@@ -292,23 +292,6 @@ def fmt_amplification(v) -> str:
 # --------------------------------------------------------------------------- numbers
 
 
-def _over_time(da: xr.DataArray, how: str = "sum") -> xr.DataArray:
-    if "time" not in da.dims:
-        return da
-    return da.sum("time") if how == "sum" else da.min("time") if how == "min" else da.mean("time")
-
-
-def surviving(res: xr.Dataset, var: str = "x", by: str | None = None):
-    """``Σ var / Σ var_baseline`` overall (float) or by ``region``/``sector`` (DataArray)."""
-    val = _over_time(res[var])
-    nt = res.sizes.get("time", 1)
-    base = res[f"{var}_baseline"] * nt
-    dims = [d for d in ("region", "sector") if d != by]
-    num, den = val.sum(dims), base.sum(dims)
-    out = num / den.where(den > 0)
-    return float(out) if by is None else out
-
-
 def window_days(res: xr.Dataset) -> int:
     return max(int(res.attrs.get("window_end", 1)) - int(res.attrs.get("window_start", 0)), 1)
 
@@ -383,9 +366,12 @@ def sparkline(values, lo: float | None = None, hi: float = 1.0, width: int = 60)
 
 
 def _share_by_region(res, lo, hi):
-    v = surviving(res, "x", by="region") if "time" not in res.dims else (
-        res["x"].isel(time=slice(lo, hi)).sum(["sector", "time"])
-        / (res["x_baseline"].sum("sector") * (hi - lo)))
+    """Surviving output share by region: the average day of the window ``[lo, hi)``."""
+    from .. import metrics
+
+    v = metrics.surviving_share(res, "x", by="region")
+    if "time" in v.dims:
+        v = v.isel(time=slice(lo, hi)).mean("time")
     return np.asarray(v.values, float)
 
 
@@ -739,5 +725,5 @@ from .samples import sample_section  # noqa: E402
 
 __all__ = ["build_report", "chokepoints_from_values", "render_html", "render_markdown",
            "write_report", "money_scale", "fmt_pct", "fmt_band", "fmt_alternatives",
-           "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline", "surviving",
+           "fmt_money", "fmt_amount", "fmt_prob", "fmt_days", "sparkline",
            "va_saved", "binding_counts", "region_names", "sector_names", "LABELS"]
