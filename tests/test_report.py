@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stresstest import metrics
 from stresstest.compiled import no_plan, no_shock
 from stresstest.economy import derive
 from stresstest.metrics import critical_supply, dynamic_summary, surviving_share
@@ -102,6 +103,25 @@ def test_dynamic_shares_use_whole_horizon_and_worst_day(tiny):
     nat = critical_supply(res, worst_day=True)["national"]
     assert nat.dims == ("product",)
     np.testing.assert_allclose(nat.values, 0.6)
+
+
+def test_lowest_national_supply_is_the_product_the_row_shows(tiny):
+    """A dynamic Result: product S0 is short on one day only (worst day 40%, window mean 85%),
+    S1 at 60% every day. The headline row names the product with the lowest number it
+    prints (S1, 60%), not the one lowest on its worst day."""
+    eco = tiny.assign_coords(critical=("sector", [True, True, False, False]),
+                             essential_share=("sector", [0.5, 0.5, 0.0, 0.0]))
+    days = 4
+    share = np.ones((3, 4, days))
+    share[:, 0, 3] = 0.4
+    share[:, 1, :] = 0.6
+    res = scaled_result(eco, 0.9, ess_share=share, days=days)
+    res.attrs.update(window_start=0, window_end=days)
+    h = metrics.headline(res)
+    assert h["csr:S0"] == pytest.approx(0.85) and h["csr:S1"] == pytest.approx(0.6)
+    ctx = build_report(eco, {"none": res}, scenario_name="s")
+    row = ctx["headline"]["rows"][0]
+    assert "60.0%" in row[3] and "S1" in row[3], row
 
 
 # --------------------------------------------------------------------------- tile map

@@ -448,7 +448,11 @@ def build_report(
             cs["worst_region"].values))
         h = df.loc[name].to_dict()
         if nat.size:
-            p_low = int(np.nanargmin(nat.values)) if np.isfinite(nat.values).any() else 0
+            # the product whose national supply the row shows lowest (the headline's, for a
+            # dynamic Result the window's mean), not the one lowest on its worst day
+            shown = np.array([h.get(f"csr:{q}", np.nan) for q in map(str, nat["product"].values)],
+                             float)
+            p_low = int(np.nanargmin(shown)) if np.isfinite(shown).any() else 0
             w_low = int(np.nanargmin(worst.values)) if np.isfinite(worst.values).any() else 0
             prod = str(nat["product"].values[p_low])
             nat_txt = f"{fmt_band(h, 'csr:' + prod)} ({sn[prod]})"
