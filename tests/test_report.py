@@ -234,6 +234,24 @@ def test_report_on_other_economy_uses_scatter_map(tiny, tmp_path):
     assert "<circle" in html.read_text(encoding="utf-8")
 
 
+def test_embedded_font_is_the_same_bytes_whenever_it_is_made(monkeypatch):
+    """The report's CJK font subset keeps the source font's timestamp: two reports of the
+    same text are the same bytes, whenever they are written."""
+    import fontTools.ttLib.tables._h_e_a_d as head
+
+    from stresstest.report import fonts
+
+    if fonts.font_path() is None:
+        pytest.skip("the CJK font is not installed")
+    made = []
+    for now in (3_000_000_000, 3_000_086_400):  # two different days
+        monkeypatch.setattr(head, "timestampNow", lambda now=now: now)
+        fonts._subset_woff.cache_clear()
+        made.append(fonts.font_face_css("天津 河北 73%"))
+    fonts._subset_woff.cache_clear()
+    assert made[0] and made[0] == made[1]
+
+
 def test_write_is_atomic_when_a_writer_fails_midway(china_ctx, tmp_path, monkeypatch):
     _, ctx = china_ctx
 

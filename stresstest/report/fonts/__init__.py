@@ -34,7 +34,7 @@ def _subset_woff(chars: str) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    font = TTFont(str(FONT), lazy=False)
+    font = TTFont(str(FONT), lazy=False, recalcTimestamp=False)  # byte-reproducible
     opts = subset.Options()
     opts.flavor = "woff"
     opts.layout_features = ["*"]
