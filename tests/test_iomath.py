@@ -115,3 +115,16 @@ def test_mixed_output_is_fixed_point(seed, n):
     assert np.all(x <= cap * (1 + 1e-12))
     np.testing.assert_allclose(f, x - A @ x, rtol=1e-9, atol=1e-9)
     assert np.all(f <= y * (1 + 1e-9) + 1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 5), st.integers(0, 2**32 - 1))
+def test_unique_rows_matches_numpy_unique(m, c, seed):
+    """Distinct rows in np.unique's order, with its first occurrences and inverse: few distinct
+    values so that rows repeat, signed zeros and exact ties included."""
+    rng = np.random.default_rng(seed)
+    keys = rng.choice([0.0, -0.0, 0.25, 0.5, 1.0 / 3.0], size=(m, c))
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    got_first, got_inverse = io.unique_rows(keys)
+    np.testing.assert_array_equal(got_first, first)
+    np.testing.assert_array_equal(got_inverse, inverse.reshape(-1))

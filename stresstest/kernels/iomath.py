@@ -297,6 +297,22 @@ def mixed_output(solve: Solve, x0: np.ndarray, y0: np.ndarray, y: np.ndarray,
     return x, f, X, it
 
 
+def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)`` of the distinct rows of ``keys`` (m, c) in lexicographic order, as
+    ``np.unique(keys, axis=0, return_index=True, return_inverse=True)`` gives them, by one
+    stable lexsort of the columns (``np.unique`` sorts the rows as structured records, 30x
+    slower on china31's sourcing shares): ``first`` the index of each distinct row's first
+    occurrence, ``inverse`` each row's distinct-row number."""
+    m = keys.shape[0]
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(m, dtype=bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(m, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
 def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: int = 12):
     """Group buyer columns with identical sourcing shares per product and buyer region.
 
@@ -318,8 +334,8 @@ def pooled_rows(tau: sp.spmatrix, product_of, region_of, n_product, decimals: in
             continue
         keys = np.round(block[:, used].T, decimals)
         keys = np.concatenate([keys, region_of[used, None].astype(float)], axis=1)
-        uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        col_row[p, used] = base + inverse.reshape(-1)
+        first, inverse = unique_rows(keys)
+        col_row[p, used] = base + inverse
         rep = used[first]  # a representative buyer of each row
         sub = block[:, rep].T  # (rows, n_origin_of_p)
         k, o = np.nonzero(sub)
