@@ -101,26 +101,32 @@ def _isatty(stream) -> bool:
         return False
 
 
+@contextlib.contextmanager
 def _progress(items, label: str, kind: str = "plan"):
-    """Progress on stderr: a bar on a terminal (two items or more), else one line per finished
-    item (``[2/5] plan three-tasks-balanced: 3.1 s``); silent with ``--quiet``."""
+    """Progress on stderr over items that finish in any order: yields ``tick(k, seconds)``,
+    to call as item ``k`` finishes. A bar on a terminal (two items or more), else one line per
+    item (``[2/5] plan three-tasks-balanced: 3.1 s``), in the items' order, each as soon as it
+    and every item before it have finished; silent with ``--quiet``."""
     items = list(items)
-    if _state().quiet:
-        return contextlib.nullcontext(items)
-    if not _isatty(sys.stderr):
-        return contextlib.nullcontext(_progress_lines(items, kind))
-    if len(items) < 2:
-        return contextlib.nullcontext(items)
-    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True,
-                             item_show_func=lambda x: None if x is None else str(x))
+    if _state().quiet or (_isatty(sys.stderr) and len(items) < 2):
+        yield lambda k, seconds: None
+        return
+    if _isatty(sys.stderr):
+        with click.progressbar(length=len(items), label=label, file=sys.stderr, show_pos=True,
+                               item_show_func=lambda x: None if x is None else str(x)) as bar:
+            yield lambda k, seconds: bar.update(1, current_item=items[k])
+        return
+    took: dict = {}
+    shown = [0]
 
+    def tick(k, seconds):
+        took[k] = seconds
+        while shown[0] in took:
+            i = shown[0]
+            click.echo(f"[{i + 1}/{len(items)}] {kind} {items[i]}: {_seconds(took[i])}", err=True)
+            shown[0] += 1
 
-def _progress_lines(items, kind: str):
-    n = len(items)
-    for i, item in enumerate(items, 1):
-        t0 = time.perf_counter()
-        yield item
-        click.echo(f"[{i}/{n}] {kind} {item}: {_seconds(time.perf_counter() - t0)}", err=True)
+    yield tick
 
 
 def _seconds(s: float) -> str:
@@ -816,17 +822,29 @@ def _compiled_inputs(eco, scenario, plan_names, horizon):
     return shock, plans
 
 
+def _run_plan(eco, shock, plan, mode: str, options: dict, band: bool):
+    """One plan's Result (its band Result when ``band``) and the seconds it took."""
+    t0 = time.perf_counter()
+    if band:
+        res = _need("band").run_band(eco, shock, plan, **options)
+    else:
+        res = _need("api").run(eco, shock, plan, mode=mode, **options)
+    return res, time.perf_counter() - t0
+
+
 def _run_all(eco, shock, plans: dict, mode: str, options: dict, band: bool = False) -> dict:
-    """``{plan: Result}`` (band Results when ``band``), with a progress bar over plans."""
-    api = _need("api")
-    out = {}
-    with _progress(list(plans), f"running {len(plans)} plans") as bar:
-        for p in bar:
-            if band:
-                out[p] = _need("band").run_band(eco, shock, plans[p], **options)
-            else:
-                out[p] = api.run(eco, shock, plans[p], mode=mode, **options)
-    return out
+    """``{plan: Result}`` (band Results when ``band``), with progress over plans. The plans
+    run side by side on forked worker processes where the platform forks
+    (:func:`stresstest.ensemble.run_in_process`; each is the same computation as alone, so
+    the Results are the same), one after another elsewhere."""
+    from .ensemble import fork_context, run_in_process
+
+    names = list(plans)
+    jobs = [(eco, shock, plans[p], mode, options, band) for p in names]
+    with _progress(names, f"running {len(names)} plans") as tick:
+        runs = run_in_process(_run_plan, jobs, threads=None if fork_context() else 1,
+                              done=lambda k, run: tick(k, run[1]))
+    return {p: res for p, (res, _) in zip(names, runs)}
 
 
 def _use_band(band, mode: str) -> bool:

@@ -70,22 +70,27 @@ def _forked_job(k):
     return fn(*jobs[k])
 
 
-def _wait_all(futures) -> list:
+def _wait_all(futures, done=None) -> list:
     """The futures' results in order; short waits, so that Ctrl-C reaches this thread. The
-    first error (or Ctrl-C) is raised at once."""
+    first error (or Ctrl-C) is raised at once. ``done(k, result)`` is called in this thread
+    as the ``k``-th future finishes."""
     from .interrupt import cancelled
 
+    index = {f: k for k, f in enumerate(futures)}
     pending = futures
     while pending:
         if cancelled():
             raise KeyboardInterrupt
-        done, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-        if any(f.exception() is not None for f in done):
+        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in finished):
             break
+        if done is not None:
+            for f in sorted(finished, key=index.get):
+                done(index[f], f.result())
     return [f.result() for f in futures]
 
 
-def _run_forked(ctx, fn, jobs, workers) -> list:
+def _run_forked(ctx, fn, jobs, workers, done=None) -> list:
     """``[fn(*job) for job in jobs]`` on ``workers`` forked processes (:func:`fork_context`);
     on an error or Ctrl-C the workers are stopped at once."""
     import multiprocessing as mp
@@ -105,7 +110,7 @@ def _run_forked(ctx, fn, jobs, workers) -> list:
                 futures = [pool.submit(_forked_job, k) for k in range(len(jobs))]
             finally:
                 _FORKED = None
-        out = _wait_all(futures)
+        out = _wait_all(futures, done)
     except BaseException:
         ours = set(mp.active_children()) - before
         for proc in ours:
@@ -133,7 +138,7 @@ def _worker_kind(threads: int, processes) -> str:
     return f"{threads} {'processes' if forked else 'threads'}"
 
 
-def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
+def run_in_process(fn, jobs, threads=None, warm=None, processes=None, done=None) -> list:
     """``[fn(*job) for job in jobs]`` on ``threads`` parallel workers (None: every available
     core), without a scheduler.
 
@@ -153,7 +158,8 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
     fill their own (a band's warm-up draw took 1.7 s on its own before them). After Ctrl-C
     (:mod:`stresstest.interrupt`) jobs that have not started raise ``KeyboardInterrupt``
     (threads) or the worker processes are stopped; on an error, jobs not yet started are
-    dropped."""
+    dropped. ``done(k, result)`` is called in the calling thread as job ``k`` finishes (e.g. to
+    show progress)."""
     from .interrupt import cancelled
 
     def job(args):
@@ -161,21 +167,28 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None) -> list:
             raise KeyboardInterrupt
         return fn(*args)
 
+    def in_turn(k, args):
+        out = job(args)
+        if done is not None:
+            done(k, out)
+        return out
+
     threads = check_threads(threads)
     jobs = list(jobs)
     if threads == 1 or len(jobs) <= 1 or _IN_WORKER:
-        return [job(j) for j in jobs]
+        return [in_turn(k, j) for k, j in enumerate(jobs)]
     ctx = _fork_for(processes)
     if ctx is not None:  # each worker fills its own caches, in parallel
-        return _run_forked(ctx, fn, jobs, min(threads, len(jobs)))
+        return _run_forked(ctx, fn, jobs, min(threads, len(jobs)), done)
     if warm is not None:
         job(warm)
         out, rest = [], jobs
     else:
-        out, rest = [job(jobs[0])], jobs[1:]
+        out, rest = [in_turn(0, jobs[0])], jobs[1:]
     pool = ThreadPoolExecutor(min(threads, len(rest)))
     try:
-        return out + _wait_all([pool.submit(job, j) for j in rest])
+        return out + _wait_all([pool.submit(job, j) for j in rest], None if done is None else
+                               lambda k, r: done(k + len(out), r))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

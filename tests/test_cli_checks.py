@@ -269,6 +269,25 @@ def test_shipped_files_have_no_warnings(china31):
 # --------------------------------------------------------------------------- progress, estimate
 
 
+@pytest.mark.parametrize("band", [False, True])
+def test_plans_side_by_side_give_the_results_of_plans_alone(china31, band):
+    """``compare``/``report`` run their plans on worker processes: each Result (band Results
+    too: central, strict and optimal) is identical to the plan's run on its own."""
+    from stresstest import api
+    from stresstest.band import run_band
+    from stresstest.cli import _run_all
+
+    shock = api.resolve_scenario("chip-import-cutoff", china31)
+    names = ["none", "sichuan-chongqing-electronics", "central-grain-reserve"]
+    plans = {p: api.resolve_plan(None if p == "none" else p, china31) for p in names}
+    together = _run_all(china31, shock, plans, "rationing", {}, band=band)
+    assert list(together) == names
+    for p in names:
+        alone = (run_band(china31, shock, plans[p]) if band
+                 else api.run(china31, shock, plans[p], mode="rationing"))
+        xr.testing.assert_identical(together[p], alone)
+
+
 def test_progress_lines_off_a_terminal(files):
     r = invoke("compare", "cut.toml", "--economy", "eco.nc", "--plan", "standby-only.toml")
     assert r.exit_code == 0, r.output

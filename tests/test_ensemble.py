@@ -194,6 +194,29 @@ def test_run_in_process_keeps_order_and_stops_on_errors(processes):
     assert _no_workers_left()
 
 
+@pytest.mark.parametrize("processes", WORKERS)
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_in_process_reports_each_job_as_it_finishes(processes, threads):
+    """``done(k, result)`` runs once per job, in the calling thread, with that job's result
+    (on one worker in job order)."""
+    from stresstest.ensemble import run_in_process
+
+    seen = []
+    caller = threading.get_ident()
+
+    def done(k, result):
+        assert threading.get_ident() == caller
+        seen.append((k, result))
+
+    out = run_in_process(lambda k: (time.sleep(0.05 * (k % 3)), k * k)[1],
+                         [(k,) for k in range(6)], threads=threads, processes=processes,
+                         done=done)
+    assert out == [k * k for k in range(6)]
+    assert sorted(seen) == [(k, k * k) for k in range(6)]
+    if threads == 1:
+        assert [k for k, _ in seen] == list(range(6))
+
+
 @FORKS
 def test_forked_workers_stop_at_once_on_ctrl_c():
     """Ctrl-C (stresstest.interrupt.CANCEL) during a run on forked workers raises
