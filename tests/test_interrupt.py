@@ -49,7 +49,8 @@ def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.
     """Start ``python -m stresstest.cli ARGS``, wait for ``marker`` on its stderr (the work has
     begun; ``None``: do not wait), wait ``after`` seconds more, send SIGINT; returns
     (returncode, seconds from the signal to the exit, stderr). ``children``: first wait until
-    the process has child processes too, then extend this list with those at the signal."""
+    the process has child processes that are still there ``after`` seconds later, then extend
+    this list with those at the signal."""
     proc = subprocess.Popen([sys.executable, "-m", "stresstest.cli", *args], cwd=cwd,
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -62,12 +63,17 @@ def interrupt(args, cwd, marker: str | None, after: float, timeout: float = 120.
             proc.kill()
             pytest.fail(f"no {marker!r} before exit: {''.join(lines)}")
         time.sleep(0.02)
-    while children is not None and not _children(proc.pid):
-        if proc.poll() is not None or time.monotonic() - t0 > timeout:
-            proc.kill()
-            pytest.fail(f"no child process before exit: {''.join(lines)}")
-        time.sleep(0.02)
-    time.sleep(after)
+    while True:
+        while children is not None and not _children(proc.pid):
+            if proc.poll() is not None or time.monotonic() - t0 > timeout:
+                proc.kill()
+                pytest.fail(f"no child process before exit: {''.join(lines)}")
+            time.sleep(0.02)
+        time.sleep(after)
+        # a short-lived child (a library's first-use probe) is gone by now: wait for children
+        # that last (the workers)
+        if children is None or _children(proc.pid) or proc.poll() is not None:
+            break
     assert proc.poll() is None, "finished before the signal; make the job longer"
     if children is not None:
         children.extend(_children(proc.pid))
