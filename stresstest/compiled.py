@@ -286,8 +286,12 @@ def check_labels(ds: xr.Dataset, economy: xr.Dataset, what: str) -> None:
 
     name = ds.attrs.get("scenario", ds.attrs.get("plan", ""))
     for dim, ref in LABEL_DIMS.items():
-        if dim in ds.dims and list(map(str, ds[dim].values)) != list(
-                map(str, economy[ref].values)):
+        if dim not in ds.dims:
+            continue
+        mine, theirs = ds.indexes.get(dim), economy.indexes.get(ref)
+        if mine is not None and theirs is not None and mine.equals(theirs):
+            continue  # equal indexes (the usual case): no string lists to build
+        if list(map(str, ds[dim].values)) != list(map(str, economy[ref].values)):
             raise InputError(f"{what} {name!r}: {dim} labels do not match the economy's {ref} "
                              f"labels ({list(map(str, ds[dim].values))[:3]}... vs "
                              f"{list(map(str, economy[ref].values))[:3]}...)")
