@@ -172,6 +172,37 @@ def test_batch_matches_single_runs_on_library(china31, library):
                      sh.attrs["scenario"], rtol=1e-9)
 
 
+def test_plans_side_by_side_match_one_batch_per_plan_on_library(china31, library):
+    """``batch_plans`` (the sampled band's plans in one batch over (plan, shock), in blocks
+    that mix plans, each plan started from the no-plan states) gives each plan's own batch:
+    every shipped scenario under the shipped plans (all hold stockpiles), and under no plan
+    next to a shipped plan stripped of its stockpiles."""
+    from stresstest.api import resolve_plan
+    from stresstest.modes.rationing import batch_plans, batch_with_states
+    from stresstest.plan import list_plans
+
+    _, states = batch_with_states(china31, library)
+    compiled = {p["name"]: resolve_plan(p["name"], china31) for p in list_plans()
+                if p["name"] != "none"}
+    assert all(float(pl["stock_amount"].sum()) > 0 for pl in compiled.values())
+    stripped = compiled["sichuan-chongqing-electronics"].copy(deep=True)
+    stripped["stock_amount"][:] = 0.0
+    for plans in (list(compiled.values()), [None, stripped]):
+        together = batch_plans(china31, library, plans, start=states, batch_size=16)
+        assert len(together) == len(plans)
+        for plan, res in zip(plans, together):
+            alone, _ = batch_with_states(china31, library, plan, start=states)
+            name = alone.attrs["plan"]
+            assert res.attrs["plan"] == name
+            assert bool(res["converged"].all())
+            for var in ("x", "va", "essential", "f", "stock_release", "substitution_cost"):
+                _assert_same(res[var].values, alone[var].values, f"{name}: {var}", rtol=1e-9)
+    with pytest.raises(InputError, match="all hold stockpiles or none"):
+        batch_plans(china31, library[:1], [compiled["western-energy-reserve"], stripped])
+    with pytest.raises(InputError, match="one state per shock"):
+        batch_plans(china31, library, [stripped], start=states[:2])
+
+
 def test_orders_through_pooled_rows_equal_dense_orders(china31):
     """Suppliers' orders ``Gᵀ O_a`` (and ``A v = Gt (Ha v)``) equal the sums over the dense
     ``A``: ``Σ_j A[i, j] y[p(i), j]`` for order bases ``y`` (P, n)."""

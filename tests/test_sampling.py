@@ -272,14 +272,15 @@ def test_batch_variants_equal_separate_runs(tiny):
 
 def test_batched_draws_equal_plain_draws_on_the_shipped_library(china31):
     """The batched sampled path (draws grouped by materiality, per-draw recipe parameters in
-    one batch per plan, order rounds started from the group's first draw and from the
-    no-plan equilibrium) gives the per-draw numbers of the plain path (each draw its own run
+    one batch for the plans side by side, order rounds started from the group's first draw
+    and from the no-plan equilibrium) gives the per-draw numbers of the plain path (each draw its own run
     from full orders, numbers from metrics.headline) on a shipped scenario with ranges and a
     shipped plan."""
     kw = dict(samples=6, seed=4, chunk_size=6)
-    batched = run_samples(china31, "sichuan-earthquake", ["western-energy-reserve"], **kw)
-    plain = run_samples(china31, "sichuan-earthquake", ["western-energy-reserve"],
-                        batched=False, warm_orders=False, **kw)
+    plans = ["western-energy-reserve", "central-grain-reserve"]  # one batch side by side
+    batched = run_samples(china31, "sichuan-earthquake", plans, **kw)
+    plain = run_samples(china31, "sichuan-earthquake", plans, batched=False,
+                        warm_orders=False, **kw)
     for var in ("output_share", "va_share", "va_loss_event", "amplification", "csr"):
         np.testing.assert_allclose(batched[var].values, plain[var].values, rtol=1e-8,
                                    err_msg=var)

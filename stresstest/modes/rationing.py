@@ -278,7 +278,9 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
 
 def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, kappa, exports,
            opt, flag_not_converged=False, start=None):
-    """Kernel run for K scenarios with one plan; returns a dict of outputs (.., K). A scenario
+    """Kernel run for K scenarios; returns a dict of outputs (.., K). ``stock_rate``: the
+    plan's stock rate (R + 1, P), or one per scenario (R + 1, P, K) for plans side by side
+    (:func:`batch_plans`; either every scenario holds stock or none does). A scenario
     without equilibrium raises :class:`ConvergenceError` when it runs alone, unless
     ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size).
     ``start``: order rounds start from this final ``state`` of a run on the same structure
@@ -344,7 +346,8 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
     if np.any(stock_rate != 0):
-        stock = np.repeat(stock_rate[:, :, None], K, axis=2)
+        stock = (stock_rate if stock_rate.ndim == 3
+                 else np.repeat(stock_rate[:, :, None], K, axis=2))
         to_ess, left = _stock_to_essentials(stock, final["ess_short"])
         need = out["need"].transpose(1, 0, 2)  # (R, P, K) inputs ordered by each region
         tot = need.sum(axis=0, keepdims=True)
@@ -604,26 +607,14 @@ def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = Non
         batches = [(static_inputs(economy, shocks.isel(scenario=slice(lo, lo + opt["batch_size"])),
                                   plan), None) for lo in range(0, K, opt["batch_size"])]
     else:
-        shocks = list(shocks)
-        names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
-        if not shocks:
-            raise InputError("rationing: run_rationing_batch needs at least one shock")
-        for k, sh in enumerate(shocks):
-            _check_shock(economy, sh, where=f"shock {k}")
-        recipes = None
-        if variants is None:
-            recipe = recipe_of(economy, shocks, options)
-        else:
-            recipe, recipes = _variant_recipes(economy, shocks, options, variants)
+        shocks, names, recipe, recipes = _listed_shocks(economy, shocks, variants, options)
         first = shocks[0]
         statics = [static_inputs(economy, sh, plan) for sh in shocks]
         size = opt["batch_size"]
         batches = [(statics[lo:lo + size], None if recipes is None else recipes[lo:lo + size])
                    for lo in range(0, len(statics), size)]
     n_shocks = sum(_batch_size(part) for part, _ in batches)
-    if start is not None and len(start) != n_shocks:
-        raise InputError(f"rationing: start needs one state per shock ({n_shocks}), "
-                         f"got {len(start)}")
+    _check_start(start, n_shocks)
     outs, lo = [], 0
     for part, rec in batches:
         k = _batch_size(part)
@@ -631,10 +622,121 @@ def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = Non
                            opt, flag_not_converged=True,
                            start=None if start is None else list(start[lo:lo + k])))
         lo += k
+    res = _batch_result(economy, first, plan, _merge_blocks(outs), opt, recipe, names)
+    states = [col for o in outs for col in o["state"].T]
+    return res, states
+
+
+def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None,
+                **options) -> list[xr.Dataset]:
+    """:func:`run_rationing_batch` of one list of shocks under each of ``plans``, solved as
+    one batch over (plan, shock), so that the plans share the solver's blocks and their
+    per-block work; one Result per plan, equal to the plan's own batch to the solver's
+    tolerance (a test compares them). ``plans``: compiled plans on ``economy`` that build no
+    new industry (:func:`stresstest.relocate.relocated` is ``economy``) and either all hold
+    stockpiles or none does (so every scenario takes the same stages); ``start``: one order
+    state per shock (:func:`batch_with_states`), used for every plan."""
+    from ..relocate import relocated
+
+    opt = check_options(options)
+    plans = list(plans)
+    if not plans:
+        raise InputError("rationing: batch_plans needs at least one plan")
+    for p in plans:
+        if p is not None and relocated(economy, p) is not economy:
+            raise InputError(f"rationing: batch_plans: plan {p.attrs.get('plan', '')!r} builds "
+                             "new industries (run it on its relocated economy)")
+    if len({_holds_stock(p) for p in plans}) > 1:
+        raise InputError("rationing: batch_plans: the plans must all hold stockpiles or none")
+    shocks, names, recipe, recipes = _listed_shocks(economy, shocks, variants, options)
+    K = len(shocks)
+    _check_start(start, K)
+    per_plan = [_batch_inputs(economy, [static_inputs(economy, sh, p) for sh in shocks], p,
+                              recipe, recipes or [recipe] * K) for p in plans]
+    stacked = _stack_plan_inputs(per_plan, K)
+    total = K * len(plans)
+    blocks = -(-total // opt["batch_size"])
+    bounds = np.linspace(0, total, blocks + 1).round().astype(int)  # even blocks
+    states = None if start is None else list(start) * len(plans)
+    outs = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        part = [None if a is None else _columns(a, lo, hi) for a in stacked]
+        outs.append(_solve(economy, recipe, *part, opt, flag_not_converged=True,
+                           start=None if states is None else states[lo:hi]))
+    out = _merge_blocks(outs)
+    return [_batch_result(economy, shocks[0], p,
+                          {key: v if key in _BLOCK_MAXIMA or v is None
+                           else v[..., k * K:(k + 1) * K] for key, v in out.items()},
+                          opt, recipe, names)
+            for k, p in enumerate(plans)]
+
+
+def _holds_stock(plan) -> bool:
+    return plan is not None and bool(np.any(plan["stock_amount"].values != 0))
+
+
+def _listed_shocks(economy, shocks, variants, options):
+    """``(shocks, names, recipe, recipes or None)`` of a list of compiled shocks (checked)."""
+    shocks = list(shocks)
+    names = np.array([str(s.attrs.get("scenario", k)) for k, s in enumerate(shocks)])
+    if not shocks:
+        raise InputError("rationing: run_rationing_batch needs at least one shock")
+    for k, sh in enumerate(shocks):
+        _check_shock(economy, sh, where=f"shock {k}")
+    if variants is None:
+        return shocks, names, recipe_of(economy, shocks, options), None
+    return (shocks, names, *_variant_recipes(economy, shocks, options, variants))
+
+
+def _check_start(start, n_shocks):
+    if start is not None and len(start) != n_shocks:
+        raise InputError(f"rationing: start needs one state per shock ({n_shocks}), "
+                         f"got {len(start)}")
+
+
+def _stack_plan_inputs(per_plan, K):
+    """The :func:`_batch_inputs` of several plans over the same K shocks side by side (the
+    scenario axis last, plan-major); the stock rate, one per plan, becomes (R + 1, P, K
+    plans); substitution arrays absent for some plans are zero for them, as within one
+    plan's batch."""
+    xbar, alpha, rho, delta, stock, window, subst, kappa, exports = zip(*per_plan)
+
+    def cat(arrays):
+        return None if arrays[0] is None else np.concatenate(arrays, axis=-1)
+
+    stock = np.concatenate([np.repeat(s[:, :, None], K, axis=2) for s in stock], axis=2)
+    sub = None
+    if any(s is not None for s in subst):
+        P = alpha[0].shape[0]
+        zero = {k: np.zeros((P, K)) for k in ("headroom", "new_links", "imports", "friction")}
+        sub = {k: np.concatenate([(s if s is not None else zero)[k] for s in subst], axis=1)
+               for k in zero}
+    return (cat(xbar), cat(alpha), cat(rho), cat(delta), stock, cat(window), sub, cat(kappa),
+            cat(exports))
+
+
+def _columns(a, lo, hi):
+    """Scenarios ``lo:hi`` of a stacked kernel input (last axis; each array of a dict)."""
+    if isinstance(a, dict):
+        return {k: v[..., lo:hi] for k, v in a.items()}
+    return a[..., lo:hi]
+
+
+#: Kernel outputs that are one number per block (the batch reports their maximum).
+_BLOCK_MAXIMA = ("iterations", "outer", "residual")
+
+
+def _merge_blocks(outs):
     merged = {key: (None if outs[0][key] is None
                     else np.concatenate([o[key] for o in outs], axis=-1))
               for key in _BATCH_KEYS}
-    merged.update({key: max(o[key] for o in outs) for key in ("iterations", "outer", "residual")})
+    merged.update({key: max(o[key] for o in outs) for key in _BLOCK_MAXIMA})
+    return merged
+
+
+def _batch_result(economy, first, plan, merged, opt, recipe, names):
+    """The batch Result of merged kernel outputs; the numbers of scenarios that found no
+    equilibrium are NaN (flagged in ``converged``)."""
     res = _assemble(economy, first, plan, merged, opt, recipe, scenario_names=names)
     ok = res["converged"]
     if not bool(ok.all()):
@@ -646,8 +748,7 @@ def batch_with_states(economy: xr.Dataset, shocks, plan: xr.Dataset | None = Non
     res.variables["rounds"].attrs["long_name"] = "order rounds of the scenario"
     res.attrs["scenario"] = "batch"
     res.attrs["not_converged"] = int((~ok.values).sum())
-    states = [col for o in outs for col in o["state"].T]
-    return res, states
+    return res
 
 
 def _batch_size(part) -> int:
