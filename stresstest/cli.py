@@ -117,14 +117,15 @@ def _progress(items, label: str, kind: str = "plan"):
             yield lambda k, seconds: bar.update(1, current_item=items[k])
         return
     took: dict = {}
-    shown = [0]
+    shown = 0
 
     def tick(k, seconds):
+        nonlocal shown
         took[k] = seconds
-        while shown[0] in took:
-            i = shown[0]
-            click.echo(f"[{i + 1}/{len(items)}] {kind} {items[i]}: {_seconds(took[i])}", err=True)
-            shown[0] += 1
+        while shown in took:
+            click.echo(f"[{shown + 1}/{len(items)}] {kind} {items[shown]}: "
+                       f"{_seconds(took[shown])}", err=True)
+            shown += 1
 
     yield tick
 

@@ -444,8 +444,6 @@ def build_report(
     for name, res in results.items():
         cs = metrics.critical_supply(res, worst_day=True)
         nat, worst = cs["national"], cs["worst"]
-        arg = cs["worst_region"].copy(data=res.indexes["region"].get_indexer(
-            cs["worst_region"].values))
         h = df.loc[name].to_dict()
         if nat.size:
             # the product whose national supply the row shows lowest (the headline's, for a
@@ -456,12 +454,12 @@ def build_report(
             w_low = int(np.nanargmin(worst.values)) if np.isfinite(worst.values).any() else 0
             prod = str(nat["product"].values[p_low])
             nat_txt = f"{fmt_band(h, 'csr:' + prod)} ({sn[prod]})"
-            wr = int(arg.values[w_low])
-            worst_txt = (f"{fmt_pct(worst.values[w_low])} ({rnames[wr]}, "
+            wr = str(cs["worst_region"].values[w_low])
+            worst_txt = (f"{fmt_pct(worst.values[w_low])} ({rn[wr]}, "
                          f"{sn[str(worst['product'].values[w_low])]})")
         else:
             nat_txt = worst_txt = L["na"]
-        summary[name] = {"nat": nat, "worst": worst, "arg": arg, "h": h,
+        summary[name] = {"nat": nat, "worst": worst, "worst_region": cs["worst_region"], "h": h,
                          "nat_txt": nat_txt, "worst_txt": worst_txt,
                          "binding": binding_counts(res)}
 
@@ -606,8 +604,8 @@ def build_report(
             s = summary[p]
             row.append(fmt_band(s["h"], f"csr:{prod}"))
             w = float(s["worst"].sel(product=prod))
-            r = int(s["arg"].sel(product=prod))
-            row.append(f"{fmt_pct(w)} ({rnames[r]})" if np.isfinite(w) else L["na"])
+            r = str(s["worst_region"].sel(product=prod).values)
+            row.append(f"{fmt_pct(w)} ({rn[r]})" if np.isfinite(w) else L["na"])
         crit_rows.append(row)
     critical = _table([L["product"], *[f"{plan_label(p)}: {L[k]}" for p in order
                                        for k in ("national", "worst")]], crit_rows)
