@@ -298,7 +298,8 @@ def _route_numpy(io, io_first, fdr, cap, exports, prio, cols):
 def test_route_caps_equal_numpy(with_first, with_prio):
     """Caps equal numpy's bit for bit; the sums over destinations run in order (numpy may sum
     a short axis pairwise), so they agree to rounding, and a scenario's sums do not depend on
-    the other columns of its batch (a subset of columns equals its own run, bit for bit)."""
+    the other columns of its batch (a subset of columns, or one column alone, equals its own
+    run, bit for bit)."""
     rng = np.random.default_rng(2)
     n, R, K0 = 9, 5, 6
     io = rng.uniform(0, 2, (n, R, K0)) * (rng.uniform(size=(n, R, K0)) > 0.3)
@@ -329,6 +330,11 @@ def test_route_caps_equal_numpy(with_first, with_prio):
     for g, p in zip(got, part):
         if p is not None:
             assert np.array_equal(g[..., sub], p)
+    for k in range(K0):  # one scenario takes the kernel's scalar path: the same bits
+        one = fused_route(np.array([k]))
+        for g, p in zip(got, one):
+            if p is not None:
+                assert np.array_equal(g[..., [k]], p)
 
 
 def _binding_pair_numpy(st, eff, s):

@@ -263,6 +263,37 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
     d_fin = np.zeros((n, K))
     first = np.zeros((n, K)) if has_first else np.zeros((0, K))
     prio_c = np.zeros((n, K)) if has_prio else np.zeros((0, K))
+    if K == 1:  # the same sums in scalar accumulators, without the scenario loop
+        q = cols[0]
+        for i in range(n):
+            si = 0.0
+            sf = 0.0
+            s1 = 0.0
+            sp = 0.0
+            for r in range(R):
+                f = fd[i, r, q]
+                x = io[i, r, 0]
+                o = x + f
+                if o > 0:
+                    v = cap[i, r, q] / o
+                    if v > 1.0:
+                        v = 1.0
+                else:
+                    v = 1.0
+                c[r, i, 0] = v
+                si += v * x
+                sf += v * f
+                if has_first:
+                    s1 += v * io_first[i, r, 0]
+                if has_prio:
+                    sp += v * prio[i, r, q]
+            d_int[i, 0] = si
+            d_fin[i, 0] = sf + exports[i, q]
+            if has_first:
+                first[i, 0] = s1
+            if has_prio:
+                prio_c[i, 0] = sp
+        return c, d_int, d_fin, first, prio_c
     for i in range(n):
         for r in range(R):
             for k in range(K):
