@@ -217,6 +217,10 @@ def _table(name, value, labels, lo, hi, where):
     return out
 
 
+#: The arrays of :meth:`Recipe.substitution` (each per product).
+SUBSTITUTION_KEYS = ("headroom", "new_links", "imports", "friction")
+
+
 @dataclass(eq=False)
 class Recipe:
     """A resolved recipe on one economy (numpy arrays on the stacked industry axis).
@@ -276,7 +280,7 @@ class Recipe:
             out["friction"] = np.where(planned, pf, out["friction"])
         out["new_links"] = np.minimum(out["new_links"], 1.0)
         out["imports"] = np.minimum(out["imports"], 1.0)
-        for key in ("headroom", "new_links", "imports", "friction"):
+        for key in SUBSTITUTION_KEYS:
             arr = out[key]
             if not np.all(np.isfinite(arr)) or np.any(arr < 0):
                 raise InputError(f"plan {plan.attrs.get('plan', '') if plan is not None else ''!r}"

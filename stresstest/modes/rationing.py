@@ -34,7 +34,8 @@ from ..kernels.rationing import NotConverged, Problem, build_structure, solve_ra
 from ..kernels.rationing_fused import NONE_3D, route_caps
 from ..kernels.recipe import capacity_with_spare
 from ..recipe import PARAMETERS as RECIPE_PARAMETERS
-from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
+from ..recipe import (SUBSTITUTION_KEYS, Recipe, recipe_attrs, resolve_recipe,
+                      scenario_parameters)
 from ..kernels.rationing import substitution_cost as _substitution_cost
 from ..result import BINDING, essential_delivered, make_result
 from ._static import static_inputs
@@ -261,7 +262,7 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
     subs = [r.substitution(w, plan) for w, r in zip(window, recipes)]
     subst = None
     if any(sub is not None for sub in subs):
-        zero = {k: np.zeros(P) for k in ("headroom", "new_links", "imports", "friction")}
+        zero = {k: np.zeros(P) for k in SUBSTITUTION_KEYS}
         subs = [sub if sub is not None else zero for sub in subs]
         subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
     kappa = np.stack([s.kappa for s in statics], axis=1)
@@ -652,7 +653,7 @@ def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None
     K = len(shocks)
     _check_start(start, K)
     per_plan = [_batch_inputs(economy, [static_inputs(economy, sh, p) for sh in shocks], p,
-                              recipe, recipes or [recipe] * K) for p in plans]
+                              recipe, recipes) for p in plans]
     stacked = _stack_plan_inputs(per_plan, K)
     total = K * len(plans)
     blocks = -(-total // opt["batch_size"])
@@ -708,7 +709,7 @@ def _stack_plan_inputs(per_plan, K):
     sub = None
     if any(s is not None for s in subst):
         P = alpha[0].shape[0]
-        zero = {k: np.zeros((P, K)) for k in ("headroom", "new_links", "imports", "friction")}
+        zero = {k: np.zeros((P, K)) for k in SUBSTITUTION_KEYS}
         sub = {k: np.concatenate([(s if s is not None else zero)[k] for s in subst], axis=1)
                for k in zero}
     return (cat(xbar), cat(alpha), cat(rho), cat(delta), stock, cat(window), sub, cat(kappa),
