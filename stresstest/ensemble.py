@@ -90,6 +90,23 @@ def _wait_all(futures, done=None) -> list:
     return [f.result() for f in futures]
 
 
+def _release_result_reader(pool) -> None:
+    """Close this process's write end of ``pool``'s result pipe after its workers were
+    stopped.
+
+    A worker stopped in the middle of sending a result leaves the pool's manager thread
+    blocked in ``recv`` on the half-sent message, and ``concurrent.futures`` joins that thread
+    without a timeout when the interpreter exits: the process would hang after Ctrl-C. With
+    every write end closed the ``recv`` ends (EOF), the manager marks the pool broken and
+    returns."""
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:  # pragma: no cover - already closed
+            pass
+
+
 def _run_forked(ctx, fn, jobs, workers, done=None) -> list:
     """``[fn(*job) for job in jobs]`` on ``workers`` forked processes (:func:`fork_context`);
     on an error or Ctrl-C the workers are stopped at once."""
@@ -117,6 +134,7 @@ def _run_forked(ctx, fn, jobs, workers, done=None) -> list:
             proc.terminate()
         for proc in ours:
             proc.join(1.0)
+        _release_result_reader(pool)
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -1,8 +1,12 @@
 """Ensembles: chunked batches equal one batch and single runs; dask.distributed gives the same."""
 
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -261,3 +265,34 @@ def test_run_in_process_stops_after_ctrl_c():
     finally:
         interrupt.CANCEL.clear()
     assert started == []
+
+
+HALF_SENT = """
+import numpy as np
+from stresstest.ensemble import run_in_process
+
+def big(k):
+    return np.full(20_000_000, float(k))  # 160 MB: seconds in the result pipe
+
+def stop(k, result):
+    raise KeyboardInterrupt  # the other worker is in the middle of sending its result
+
+try:
+    run_in_process(big, [(k,) for k in range(6)], threads=2, processes=True, done=stop)
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+@FORKS
+@pytest.mark.parametrize("attempt", range(3))
+def test_interrupted_forked_run_lets_the_interpreter_exit(attempt):
+    """A worker stopped while sending a large result must not leave the pool's manager
+    thread blocked in recv: the interpreter joins that thread at exit, so the process would
+    hang after Ctrl-C (a CLI report hung once this way; without the fix this script hangs in
+    most attempts)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-c", HALF_SENT], capture_output=True, text=True,
+                          timeout=30, env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "stopped", proc.stderr
