@@ -370,13 +370,13 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
     """:func:`_run_draws` for mode rationing: the draws that share their binding structure
     (materiality) run as one batch per plan, each with its own recipe parameters
     (``run_rationing_batch(variants=...)``); plans that leave the economy as it is run side
-    by side in one batch (:func:`stresstest.modes.rationing.batch_plans`, those with
-    stockpiles apart from those without). With option ``warm_orders`` (the default) the
-    order rounds start near their equilibrium: the no-plan batch from the first draw's
-    equilibrium (solved alone first), each such plan's from the no-plan equilibrium of the
-    same draws (a test compares the answers with cold starts and one batch per plan)."""
-    from .modes.rationing import (VARIANT_PARAMETERS, _holds_stock, batch_plans,
-                                  batch_with_states, check_options)
+    by side (:func:`stresstest.modes.rationing.batch_plans`). With option ``warm_orders``
+    (the default) the order rounds start near their equilibrium: the no-plan batch from the
+    first draw's equilibrium (solved alone first), each such plan's from the no-plan
+    equilibrium of the same draws (a test compares the answers with cold starts and one batch
+    per plan)."""
+    from .modes.rationing import (VARIANT_PARAMETERS, batch_plans, batch_with_states,
+                                  check_options)
     from .relocate import relocated
 
     warm = check_options(options)["warm_orders"]
@@ -395,18 +395,18 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
             start = ref * len(batch)
         none, states = batch_with_states(eco, batch, None, variants=variants, start=start,
                                          **opts)
-        results, side_by_side = {}, {}
+        results, side_by_side = {}, []
         for name, plan in plans.items():
             if plan is None:
                 results[name] = none
             elif (e := relocated(eco, plan)) is eco:
-                side_by_side.setdefault(_holds_stock(plan), []).append(name)
+                side_by_side.append(name)
             else:
                 results[name] = batch_with_states(e, batch, plan, variants=variants, **opts)[0]
-        for names in side_by_side.values():
-            results.update(zip(names, batch_plans(eco, batch, [plans[n] for n in names],
-                                                  variants=variants,
-                                                  start=states if warm else None, **opts)))
+        if side_by_side:
+            results.update(zip(side_by_side, batch_plans(
+                eco, batch, [plans[n] for n in side_by_side], variants=variants,
+                start=states if warm else None, **opts)))
         for name, plan in plans.items():
             for k, d in zip(idx, batch_numbers(results[name], none, scales[idx],
                                                metrics.plan_cost(plan))):

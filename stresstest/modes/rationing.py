@@ -632,10 +632,11 @@ def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None
                 **options) -> list[xr.Dataset]:
     """:func:`run_rationing_batch` of one list of shocks under each of ``plans``, solved as
     one batch over (plan, shock), so that the plans share the solver's blocks and their
-    per-block work; one Result per plan, equal to the plan's own batch to the solver's
-    tolerance (a test compares them). ``plans``: compiled plans on ``economy`` that build no
-    new industry (:func:`stresstest.relocate.relocated` is ``economy``) and either all hold
-    stockpiles or none does (so every scenario takes the same stages); ``start``: one order
+    per-block work; one Result per plan, in the order given, equal to the plan's own batch to
+    the solver's tolerance (a test compares them). ``plans``: compiled plans on ``economy``
+    (or None) that build no new industry (:func:`stresstest.relocate.relocated` is
+    ``economy``); those that hold stockpiles run as one batch and those that do not as
+    another, so that every scenario of a batch takes the same stages. ``start``: one order
     state per shock (:func:`batch_with_states`), used for every plan."""
     from ..relocate import relocated
 
@@ -647,11 +648,23 @@ def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None
         if p is not None and relocated(economy, p) is not economy:
             raise InputError(f"rationing: batch_plans: plan {p.attrs.get('plan', '')!r} builds "
                              "new industries (run it on its relocated economy)")
-    if len({_holds_stock(p) for p in plans}) > 1:
-        raise InputError("rationing: batch_plans: the plans must all hold stockpiles or none")
     shocks, names, recipe, recipes = _listed_shocks(economy, shocks, variants, options)
+    _check_start(start, len(shocks))
+    groups: dict = {}
+    for k, p in enumerate(plans):
+        groups.setdefault(_holds_stock(p), []).append(k)
+    out = [None] * len(plans)
+    for idx in groups.values():
+        results = _plans_side_by_side(economy, shocks, [plans[k] for k in idx], names, recipe,
+                                      recipes, start, opt)
+        for k, res in zip(idx, results):
+            out[k] = res
+    return out
+
+
+def _plans_side_by_side(economy, shocks, plans, names, recipe, recipes, start, opt):
+    """:func:`batch_plans` for plans that all hold stockpiles or none does."""
     K = len(shocks)
-    _check_start(start, K)
     per_plan = [_batch_inputs(economy, [static_inputs(economy, sh, p) for sh in shocks], p,
                               recipe, recipes) for p in plans]
     stacked = _stack_plan_inputs(per_plan, K)
