@@ -449,13 +449,15 @@ SAMPLES_PER_CHUNK = 64
 def _chunks(inputs, values, size) -> list[np.ndarray]:
     """Row indices of ``values`` in chunks of at most ``size`` draws, each chunk within one
     group of draws that can share a batch (the same trade calibration and binding
-    structure), so that chunking never splits a batch more than ``size`` requires."""
+    structure), so that chunking never splits a batch more than ``size`` requires; the
+    largest chunks first, so that parallel workers finish at about the same time."""
     groups: dict = {}
     for k, row in enumerate(values):
         key = (trade_key(inputs, row), _structure_key(split_draw(inputs, row)[1]))
         groups.setdefault(key, []).append(k)
-    return [np.asarray(idx[lo:lo + size]) for idx in groups.values()
-            for lo in range(0, len(idx), size)]
+    chunks = [np.asarray(idx[lo:lo + size]) for idx in groups.values()
+              for lo in range(0, len(idx), size)]
+    return sorted(chunks, key=len, reverse=True)
 
 
 def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int = 0,

@@ -389,6 +389,7 @@ def test_chunks_hold_whole_batches(china31):
         assert all(1 <= c.size <= size and len({key(k) for k in c}) == 1 for c in chunks)
         sizes = [sum(key(k) == g for k in range(60)) for g in groups]
         assert len(chunks) == sum(-(-m // size) for m in sizes)
+        assert [c.size for c in chunks] == sorted((c.size for c in chunks), reverse=True)
 
 
 def test_benefit_at_solver_noise_is_no_benefit(china31):
