@@ -123,7 +123,9 @@ JUNK = st.one_of(
     st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
     st.floats(-2, 2), st.text(TEXT, max_size=8), st.booleans(),
     st.lists(st.one_of(st.integers(-3, 3), st.sampled_from(LABELS)), max_size=3),
-    st.just({"nested": 1}), st.just([]), st.sampled_from(LABELS))
+    # fresh containers on every draw: a shared one (st.just([])) that an edit appends to
+    # would carry the edit into later test cases (hypothesis: FlakyStrategyDefinition)
+    st.builds(lambda: {"nested": 1}), st.builds(list), st.sampled_from(LABELS))
 SHARE = st.one_of(st.floats(0, 1), st.floats(-0.5, 1.5), JUNK)
 DAYS = st.one_of(st.integers(0, 120), st.integers(-5, 400), JUNK)
 SELECTOR = st.one_of(st.sampled_from(LABELS), st.lists(st.sampled_from(LABELS), max_size=4),

@@ -126,7 +126,7 @@ def broken(draw, base):
     if how == "selector" and SELECTORS & set(keys):
         key = draw(st.sampled_from(sorted(SELECTORS & set(keys))))
         table[key] = draw(st.one_of(st.sampled_from(["Atlantis", "R9", "S7", "zz", ""]),
-                                    st.just([]), st.integers(), st.lists(st.integers(),
+                                    st.builds(list), st.integers(), st.lists(st.integers(),
                                                                          min_size=1, max_size=2)))
         return data, loc, key
     key = draw(st.sampled_from(keys))
