@@ -176,8 +176,8 @@ def test_plans_side_by_side_match_one_batch_per_plan_on_library(china31, library
     """``batch_plans`` (the sampled band's plans in one batch over (plan, shock), in blocks
     that mix plans, each plan started from the no-plan states) gives each plan's own batch:
     every shipped scenario under the shipped plans (all hold stockpiles), and under no plan
-    next to a shipped plan stripped of its stockpiles; plans with and without stockpiles in
-    one call (two batches), each Result in its place."""
+    next to a shipped plan stripped of its stockpiles; plans with and without stock releases
+    in one call (two batches), each Result in its place."""
     from stresstest.api import resolve_plan
     from stresstest.modes.rationing import batch_plans, batch_with_states
     from stresstest.plan import list_plans
@@ -198,8 +198,11 @@ def test_plans_side_by_side_match_one_batch_per_plan_on_library(china31, library
             assert bool(res["converged"].all())
             for var in ("x", "va", "essential", "f", "stock_release", "substitution_cost"):
                 _assert_same(res[var].values, alone[var].values, f"{name}: {var}", rtol=1e-9)
-    # plans with and without stockpiles in one call run as two batches, in the order given
-    mixed = [stripped, compiled["western-energy-reserve"], None]
+    # plans with and without stock releases in one call run as two batches, in the order
+    # given; a stockpile that may release nothing takes no stockpile stage, as alone
+    unreleased = compiled["central-grain-reserve"].copy(deep=True)
+    unreleased["stock_max_release"][:] = 0.0
+    mixed = [stripped, compiled["western-energy-reserve"], None, unreleased]
     for plan, res in zip(mixed, batch_plans(china31, library[:2], mixed, start=states[:2])):
         alone, _ = batch_with_states(china31, library[:2], plan, start=states[:2])
         assert res.attrs["plan"] == alone.attrs["plan"]

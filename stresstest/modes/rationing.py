@@ -259,12 +259,8 @@ def _batch_inputs(economy, statics, plan, recipe: Recipe, recipes=None):
     if any(s.delta is not None for s in statics):
         delta = np.stack([s.delta if s.delta is not None else np.ones((R, P, U))
                           for s in statics], axis=3)
-    subs = [r.substitution(w, plan) for w, r in zip(window, recipes)]
-    subst = None
-    if any(sub is not None for sub in subs):
-        zero = {k: np.zeros(P) for k in SUBSTITUTION_KEYS}
-        subs = [sub if sub is not None else zero for sub in subs]
-        subst = {k: np.stack([sub[k] for sub in subs], axis=1) for k in zero}
+    subst = _joined_substitution([r.substitution(w, plan) for w, r in zip(window, recipes)],
+                                 P, np.stack)
     kappa = np.stack([s.kappa for s in statics], axis=1)
     exports = np.stack([s.exports for s in statics], axis=1)
     scale = np.array([r.params["inventory_scale"] for r in recipes], float) / (
@@ -281,7 +277,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
            opt, flag_not_converged=False, start=None):
     """Kernel run for K scenarios; returns a dict of outputs (.., K). ``stock_rate``: the
     plan's stock rate (R + 1, P), or one per scenario (R + 1, P, K) for plans side by side
-    (:func:`batch_plans`; either every scenario holds stock or none does). A scenario
+    (:func:`batch_plans`; either every scenario releases stock or none does). A scenario
     without equilibrium raises :class:`ConvergenceError` when it runs alone, unless
     ``flag_not_converged`` (batches: flagged in ``converged``, whatever the batch size).
     ``start``: order rounds start from this final ``state`` of a run on the same structure
@@ -322,7 +318,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  prio_dest=prio,
                  inventory=recipe.inventory if np.any(recipe.inventory > 0) else None,
                  window=window, first=(recipe.crit | recipe.half) if recipe.critical_first
-                 else None, need=bool(np.any(stock_rate != 0)))
+                 else None, need=_releases_stock(stock_rate))
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
@@ -346,7 +342,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     out = run(start)
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
-    if np.any(stock_rate != 0):
+    if _releases_stock(stock_rate):
         stock = (stock_rate if stock_rate.ndim == 3
                  else np.repeat(stock_rate[:, :, None], K, axis=2))
         to_ess, left = _stock_to_essentials(stock, final["ess_short"])
@@ -635,7 +631,7 @@ def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None
     per-block work; one Result per plan, in the order given, equal to the plan's own batch to
     the solver's tolerance (a test compares them). ``plans``: compiled plans on ``economy``
     (or None) that build no new industry (:func:`stresstest.relocate.relocated` is
-    ``economy``); those that hold stockpiles run as one batch and those that do not as
+    ``economy``); those that release stock run as one batch and those that do not as
     another, so that every scenario of a batch takes the same stages. ``start``: one order
     state per shock (:func:`batch_with_states`), used for every plan."""
     from ..relocate import relocated
@@ -650,23 +646,24 @@ def batch_plans(economy: xr.Dataset, shocks, plans, *, variants=None, start=None
                              "new industries (run it on its relocated economy)")
     shocks, names, recipe, recipes = _listed_shocks(economy, shocks, variants, options)
     _check_start(start, len(shocks))
+    per_plan = [_batch_inputs(economy, [static_inputs(economy, sh, p) for sh in shocks], p,
+                              recipe, recipes) for p in plans]
     groups: dict = {}
-    for k, p in enumerate(plans):
-        groups.setdefault(_holds_stock(p), []).append(k)
+    for k, inputs in enumerate(per_plan):
+        groups.setdefault(_releases_stock(inputs[4]), []).append(k)
     out = [None] * len(plans)
     for idx in groups.values():
-        results = _plans_side_by_side(economy, shocks, [plans[k] for k in idx], names, recipe,
-                                      recipes, start, opt)
+        results = _plans_side_by_side(economy, shocks, [plans[k] for k in idx],
+                                      [per_plan[k] for k in idx], names, recipe, start, opt)
         for k, res in zip(idx, results):
             out[k] = res
     return out
 
 
-def _plans_side_by_side(economy, shocks, plans, names, recipe, recipes, start, opt):
-    """:func:`batch_plans` for plans that all hold stockpiles or none does."""
+def _plans_side_by_side(economy, shocks, plans, per_plan, names, recipe, start, opt):
+    """:func:`batch_plans` for plans (and their :func:`_batch_inputs` ``per_plan``) that all
+    release stock or none does."""
     K = len(shocks)
-    per_plan = [_batch_inputs(economy, [static_inputs(economy, sh, p) for sh in shocks], p,
-                              recipe, recipes) for p in plans]
     stacked = _stack_plan_inputs(per_plan, K)
     total = K * len(plans)
     blocks = -(-total // opt["batch_size"])
@@ -685,8 +682,9 @@ def _plans_side_by_side(economy, shocks, plans, names, recipe, recipes, start, o
             for k, p in enumerate(plans)]
 
 
-def _holds_stock(plan) -> bool:
-    return plan is not None and bool(np.any(plan["stock_amount"].values != 0))
+def _releases_stock(stock_rate) -> bool:
+    """Whether a run takes the stockpile stage (:func:`_solve`): some stock rate is not 0."""
+    return bool(np.any(stock_rate != 0))
 
 
 def _listed_shocks(economy, shocks, variants, options):
@@ -719,14 +717,21 @@ def _stack_plan_inputs(per_plan, K):
         return None if arrays[0] is None else np.concatenate(arrays, axis=-1)
 
     stock = np.concatenate([np.repeat(s[:, :, None], K, axis=2) for s in stock], axis=2)
-    sub = None
-    if any(s is not None for s in subst):
-        P = alpha[0].shape[0]
-        zero = {k: np.zeros((P, K)) for k in SUBSTITUTION_KEYS}
-        sub = {k: np.concatenate([(s if s is not None else zero)[k] for s in subst], axis=1)
-               for k in zero}
+    sub = _joined_substitution(subst, (alpha[0].shape[0], K), np.concatenate)
     return (cat(xbar), cat(alpha), cat(rho), cat(delta), stock, cat(window), sub, cat(kappa),
             cat(exports))
+
+
+def _joined_substitution(subs, shape, join):
+    """The substitution arrays of several runs (dicts of :data:`SUBSTITUTION_KEYS`, None for
+    a run without substitution, then zeros of ``shape``) joined along axis 1 by ``join``
+    (``np.stack`` for one array per run, ``np.concatenate`` for blocks of runs); None when
+    no run has any."""
+    if all(sub is None for sub in subs):
+        return None
+    zero = {k: np.zeros(shape) for k in SUBSTITUTION_KEYS}
+    return {k: join([(sub if sub is not None else zero)[k] for sub in subs], axis=1)
+            for k in SUBSTITUTION_KEYS}
 
 
 def _columns(a, lo, hi):
