@@ -51,6 +51,9 @@ DEFAULTS = {
     "damping": 0.5,                    # step of the substitution updates, (0, 1]
     "orders_tol": 1e-8,                # max relative change of orders between outer rounds
     "max_outer": 500,                  # outer rounds (orders and substitution)
+    "stock_tol": 1e-4,                 # orders_tol (at least) of a plan's run without its
+                                       # stockpiles, which only allocates them; the run with
+                                       # them converges to orders_tol (0: the plain path)
     "batch_size": 32,                  # scenarios per block in run_rationing_batch (32: 1,000
                                        # random scenarios 13% faster than 16, 5-9% than 64)
     "warm_start": True,                # delivery ratios start from the last round's policy
@@ -86,7 +89,7 @@ def check_options(options: dict) -> dict:
     if opt["final_rule"] not in _FINAL_RULES:
         raise InputError(f"rationing: option final_rule={opt['final_rule']!r} must be one of "
                          f"{_FINAL_RULES}")
-    for key in ("tol", "damping", "orders_tol"):
+    for key in ("tol", "damping", "orders_tol", "stock_tol"):
         try:
             opt[key] = float(opt[key])
         except (TypeError, ValueError):
@@ -320,14 +323,14 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  window=window, first=(recipe.crit | recipe.half) if recipe.critical_first
                  else None, need=_releases_stock(stock_rate))
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
-              damping=opt["damping"], orders_tol=opt["orders_tol"], max_outer=opt["max_outer"],
+              damping=opt["damping"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
               flag_not_converged=flag_not_converged)
 
-    def run(start, orders=None):
+    def run(start, orders=None, orders_tol=opt["orders_tol"]):
         try:
-            out = solve_rationing(pb, **kw, start=start if opt["warm_orders"] else None,
-                                  orders=orders)
+            out = solve_rationing(pb, **kw, orders_tol=orders_tol, orders=orders,
+                                  start=start if opt["warm_orders"] else None)
             out["exports_demand"] = exports
             return out
         except NotConverged as exc:
@@ -339,10 +342,15 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                    if exc.what == "orders" else
                    f"raise max_iter or tol (tol={opt['tol']:g}), or lower damping")) from None
 
-    out = run(start)
+    # the run without a plan's stockpiles only allocates them (its shortfalls and orders by
+    # region) and starts the run with them, which converges to orders_tol: it stops at
+    # stock_tol (a 200-draw band: every quantile within 4e-6 of the plain path's, 12% faster)
+    releases = _releases_stock(stock_rate)
+    out = run(start, orders_tol=max(opt["orders_tol"], opt["stock_tol"]) if releases
+              else opt["orders_tol"])
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
-    if _releases_stock(stock_rate):
+    if releases:
         stock = (stock_rate if stock_rate.ndim == 3
                  else np.repeat(stock_rate[:, :, None], K, axis=2))
         to_ess, left = _stock_to_essentials(stock, final["ess_short"])
