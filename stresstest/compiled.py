@@ -125,14 +125,21 @@ def window_mean(shock: xr.Dataset) -> xr.Dataset:
     # skipping, which copied every time-varying array (0.1 s for a 180-day route cut)
     out = rest.isel(time=slice(start, end)).mean("time", skipna=False)
     if routes:
-        rho = shock["rho"]
-        flat = rho.values.reshape(-1, rho.shape[-1])
-        mean = np.ones(flat.shape[0])
-        cut = route_cuts(rho.values)
-        mean[cut] = flat[cut, start:end].mean(axis=1)
-        out["rho"] = (ROUTE_DIMS[:-1], mean.reshape(rho.shape[:-1]))
+        rho = shock["rho"].values
+        cut = route_cuts(rho)
+        out["rho"] = (ROUTE_DIMS[:-1], route_window_mean(
+            rho.shape[:-1], cut, rho.reshape(-1, rho.shape[-1])[cut], start, end))
     out.attrs = dict(shock.attrs)
     return out
+
+
+def route_window_mean(shape, cut, rows, start: int, end: int) -> np.ndarray:
+    """``rho``'s average day over ``[start, end)`` (``shape``: region_from, region_to,
+    product): 1 except on the links ``cut`` (flat indices), whose daily rows ``rows``
+    (len(cut), time) are averaged."""
+    mean = np.ones(int(np.prod(shape)))
+    mean[cut] = rows[:, start:end].mean(axis=1)
+    return mean.reshape(shape)
 
 
 #: Dims of a compiled shock's ``rho``, in the order :func:`compile_scenario` makes them.

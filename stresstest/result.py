@@ -162,7 +162,8 @@ def _interregional_flows(economy: xr.Dataset, d: Derived) -> np.ndarray:
     return flows
 
 
-def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = None):
+def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = None,
+                  routes=None):
     """The scenario's direct shock on each day of its horizon, money per year (numpy array over
     ``t = 0 .. horizon-1``), or ``None`` when ``shock`` has no daily profiles:
 
@@ -171,7 +172,9 @@ def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = No
     (capacity lost, foreign supply cut, foreign demand for exports cut, interregional
     deliveries cut, final demand changed). Plans do not change it. Static modes scale the
     average day of their window to the whole event with it
-    (:func:`stresstest.metrics.event_factor`)."""
+    (:func:`stresstest.metrics.event_factor`). ``routes``: ``(cut, rows)``, the links a route
+    event cuts (flat indices) and their daily ``ρ`` rows, for a shock compiled without its
+    dense ``rho`` (:func:`stresstest.scenario.compile_average_day`)."""
     if not isinstance(shock, xr.Dataset) or "kappa" not in shock or "time" not in shock.dims:
         return None
     if tuple(shock["kappa"].dims) != ("region", "sector", "time"):
@@ -188,10 +191,12 @@ def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = No
         sev = sev + (ex0 * np.maximum(0.0, 1.0 - shock["epsilon"].values)).sum(axis=(0, 1))
     if "rho" in shock:
         rho = shock["rho"].transpose(*ROUTE_DIMS).values
-        flat = rho.reshape(-1, rho.shape[-1])
         cut = route_cuts(rho)  # only the links cut on some day (a few per cent of them)
+        routes = (cut, rho.reshape(-1, rho.shape[-1])[cut])
+    if routes is not None:
+        cut, rows = routes
         sev = sev + _interregional_flows(economy, d).reshape(-1)[cut] @ np.maximum(
-            0.0, 1.0 - flat[cut])
+            0.0, 1.0 - rows)
     if "delta" in shock:
         y = (economy["Y"].sum("origin") + economy["MY"]).transpose(
             "region", "product", "use").values

@@ -264,10 +264,14 @@ def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
     :func:`stresstest.metrics.event_loss` applies it."""
     from .result import severity_path
 
+    return _event_scale_of(shock, severity_path(economy, shock))
+
+
+def _event_scale_of(shock: xr.Dataset, severity) -> float:
+    """:func:`event_scale` from the shock's window and its severity path (None: factor 1)."""
     lo, hi = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
     hi = max(hi, lo + 1)
-    sev = severity_path(economy, shock)
-    factor = 1.0 if sev is None else metrics.event_factor_of(sev, lo, hi)
+    factor = 1.0 if severity is None else metrics.event_factor_of(severity, lo, hi)
     return (hi - lo) / metrics.DAYS_PER_YEAR * factor
 
 
@@ -276,22 +280,21 @@ def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
 
 def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
     """``(shocks, params, scales)``: each draw's compiled shock and recipe parameters.
-    ``reduced``: each shock as its window's average day
-    (:func:`stresstest.compiled.window_mean`, all a batch reads; the daily profiles, 58 MB
-    for a route cut over 180 days, are dropped as soon as the draw is compiled) and
-    ``scales`` each draw's :func:`event_scale`, taken before; else ``scales`` is None (a
-    single run's Result carries its severity path)."""
-    from .compiled import window_mean
-    from .scenario import compile_scenario
+    ``reduced``: each shock as its window's average day and ``scales`` each draw's
+    :func:`event_scale` (:func:`stresstest.scenario.compile_average_day`: all a batch reads,
+    without the daily route array, 58 MB for a route cut over 180 days); else ``scales`` is
+    None (a single run's Result carries its severity path)."""
+    from .scenario import compile_average_day, compile_scenario
 
     shocks, params, scales = [], [], []
     for row in values:
         ev, prm = split_draw(inputs, row)
-        shock = compile_scenario(scenario.with_values(ev) if ev else scenario, eco,
-                                 horizon=horizon)
+        drawn = scenario.with_values(ev) if ev else scenario
         if reduced:
-            scales.append(event_scale(eco, shock))
-            shock = window_mean(shock)  # the daily arrays go before the next draw's are made
+            shock, severity = compile_average_day(drawn, eco, horizon=horizon)
+            scales.append(_event_scale_of(shock, severity))
+        else:
+            shock = compile_scenario(drawn, eco, horizon=horizon)
         shocks.append(shock)
         params.append(prm)
     return shocks, params, np.array(scales) if reduced else None

@@ -34,7 +34,8 @@ import numpy as np
 import xarray as xr
 
 from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
-from .compiled import ROUTE_DIMS, remember_route_cuts
+from .compiled import (ROUTE_DIMS, _cut_rows, remember_route_cuts, route_window_mean,
+                       window_mean)
 from .economy import ROUTES, builtin_dirs, cached
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -498,6 +499,32 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     """
     if not isinstance(scenario, Scenario):
         return _compile_parsed(_parse_file(scenario), economy, horizon)
+    return _compile_days(scenario, economy, horizon)[0]
+
+
+def compile_average_day(scenario: Scenario, economy: xr.Dataset, horizon: int | None = None):
+    """``(window_mean(shock), severity_path(economy, shock))`` of ``shock =
+    compile_scenario(scenario, economy, horizon)`` (:func:`stresstest.compiled.window_mean`,
+    :func:`stresstest.result.severity_path`), the same numbers bit for bit, without forming
+    the daily route array ``rho`` (region_from, region_to, product, time): only the rows of
+    the links a route event cuts are made (58 MB for a 180-day route cut on china31, of
+    which the coastal blockade cuts 6% of the links). What a sampled draw needs."""
+    from .result import severity_path
+
+    days, routes = _compile_days(scenario, economy, horizon, dense_routes=False)
+    mean = window_mean(days)
+    if routes is not None:
+        start, end = int(days.attrs["window_start"]), int(days.attrs["window_end"])
+        shape = (days.sizes["region_from"], days.sizes["region_to"], days.sizes["product"])
+        mean["rho"] = (ROUTE_DIMS[:-1], route_window_mean(shape, *routes, start, end))
+    return mean, severity_path(economy, days, routes=routes)
+
+
+def _compile_days(scenario: Scenario, economy: xr.Dataset, horizon, dense_routes=True):
+    """``(shock, routes)``: the compiled shock of :func:`compile_scenario`; with
+    ``dense_routes`` False its ``rho`` is left out and ``routes`` holds the links route
+    events cut and their daily rows (:func:`stresstest.compiled.route_window_mean`), else
+    ``routes`` is None."""
     if horizon is None:
         horizon = scenario.horizon
     if (isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1
@@ -526,7 +553,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     has_demand = any(isinstance(e, DemandEvent) for e in scenario.events)
     has_exports = any(isinstance(e, ExportEvent) for e in scenario.events)
     export_route = np.ones((R, S, len(ROUTES), T)) if has_exports else None
-    rho = np.ones((R, R, S, T)) if has_route else None
+    route_days = []  # (flat links, day multiplier) of each route event, in order
     routed = np.zeros((R, R, S), bool) if has_route else None  # links a route event touches
     delta = np.ones((R, S, U, T)) if has_demand else None
     log = []
@@ -587,8 +614,9 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
                 continue
             a, b = np.nonzero(mask)
             pi = indices(economy, "sector", ps)
-            rho[a[:, None], b[:, None], pi[None, :], :] *= m
-            routed[a[:, None], b[:, None], pi[None, :]] = True
+            links = ((a[:, None] * R + b[:, None]) * S + pi[None, :]).ravel()
+            route_days.append((links, m))
+            routed.flat[links] = True
             rec.update(**{"from": fr, "to": to}, products=ps, n_products=len(ps),
                        n_pairs=int(mask.sum()), both_ways=e.both_ways, remaining=e.remaining)
         else:
@@ -617,9 +645,23 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
     data = {"kappa": (("region", "sector", "time"), kappa),
             "alpha_route": (("product", "route", "time"), alpha_route),
             "alpha_M": (("product", "time"), alpha_M)}
-    if rho is not None:
-        remember_route_cuts(rho, np.flatnonzero(routed))
-        data["rho"] = (ROUTE_DIMS, rho)
+    routes = None
+    if has_route:
+        # each touched link's days, multiplied by its events in order (as rho[link] *= m)
+        touched = np.flatnonzero(routed)
+        at = np.empty(routed.size, dtype=np.intp)
+        at[touched] = np.arange(touched.size)
+        rows = np.ones((touched.size, T))
+        for links, m in route_days:
+            rows[at[links]] *= m
+        if dense_routes:
+            rho = np.ones((R, R, S, T))
+            rho.reshape(-1, T)[touched] = rows
+            remember_route_cuts(rho, touched)
+            data["rho"] = (ROUTE_DIMS, rho)
+        else:
+            cut = _cut_rows(rows)
+            routes = (touched[cut], rows[cut])
         coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
     if delta is not None:
         data["delta"] = (("region", "product", "use", "time"), delta)
@@ -633,7 +675,7 @@ def compile_scenario(scenario, economy: xr.Dataset, horizon: int | None = None) 
                      "horizon": T, "window_start": int(window[0]), "window_end": int(window[1]),
                      "events": json.dumps(log), "source": src,
                      "parameters": json.dumps(scenario.parameters)})
-    return ds
+    return ds, routes
 
 
 def validate_scenario_file(path, economy=None) -> Scenario:

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from stresstest.compiled import no_shock, window_mean
 from stresstest.economy import ROUTES
@@ -264,6 +265,53 @@ def test_route_cuts_recorded_read_only_and_used_exactly(tiny):
     want = flows @ np.maximum(0.0, 1.0 - flat)
     plain = severity_path(tiny, ds.drop_vars("rho"))
     assert np.allclose(severity_path(tiny, ds) - plain, want, rtol=1e-13, atol=0.0)
+
+
+def _average_day_matches_the_daily_shock(scenario, economy):
+    from stresstest.result import severity_path
+    from stresstest.scenario import compile_average_day
+
+    days = compile_scenario(scenario, economy)
+    mean, severity = compile_average_day(scenario, economy)
+    xr.testing.assert_identical(mean, window_mean(days))
+    assert list(mean.data_vars) == list(window_mean(days).data_vars)
+    want = severity_path(economy, days)
+    assert (severity is None) == (want is None)
+    if want is not None:
+        assert np.array_equal(severity, want)
+
+
+def test_average_day_without_the_daily_route_array_is_the_plain_one(tiny):
+    """:func:`compile_average_day` (a sampled draw's shock, made without the dense daily route
+    array) gives ``window_mean`` and ``severity_path`` of the compiled shock bit for bit:
+    route events that overlap on a link, a link cut and restored to 1, no route event."""
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "all"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 1\nduration = 3\n'
+                '[[events]]\nkind = "route"\nfrom = "all"\nto = "R2"\nremaining = 0.6\n'
+                'start = 2\nduration = 9\n'
+                '[[events]]\nkind = "route"\nfrom = "R1"\nto = "R2"\nremaining = 1.0\n'
+                'both_ways = false\nstart = 0\nduration = 4\n'
+                '[[events]]\nkind = "capacity"\nregions = "R1"\nsectors = "all"\n'
+                'remaining = 0.5\nstart = 0\nduration = 5\n', extra="window = [0, 6]")
+    _average_day_matches_the_daily_shock(parse_scenario(text), tiny)
+    _average_day_matches_the_daily_shock(parse_scenario(scen(
+        '[[events]]\nkind = "capacity"\nregions = "R1"\nsectors = "all"\nremaining = 0.5\n'
+        'start = 0\nduration = 5\n')), tiny)
+
+
+def test_average_day_matches_on_the_library_and_its_draws(china31):
+    """The same on every shipped scenario and on 20 sampled draws of each scenario with
+    route events (drawn severities and durations)."""
+    from stresstest.sampling import draw, split_draw, uncertain_inputs
+
+    for item in list_scenarios():
+        sc = load_scenario(item["name"])
+        _average_day_matches_the_daily_shock(sc, china31)
+        if any(e.kind == "route" for e in sc.events):
+            inputs = uncertain_inputs(sc, {}, china31)
+            for row in draw(inputs, 20, 3):
+                ev, _ = split_draw(inputs, row)
+                _average_day_matches_the_daily_shock(sc.with_values(ev) if ev else sc, china31)
 
 
 def test_a_shock_reduced_to_its_window_runs_like_the_shock(tiny):
