@@ -385,7 +385,7 @@ class Derived:
         if isinstance(lu, tuple):
             import scipy.linalg as sla
 
-            with _LAPACK_SOLVE, _one_blas_thread():
+            with _LAPACK_SOLVE, single_threaded_blas():
                 return sla.lu_solve(lu, rhs, trans=1 if trans else 0, check_finite=False)
         return lu.solve(rhs, trans="T" if trans else "N")
 
@@ -421,14 +421,15 @@ _LAPACK_SOLVE = threading.Lock()
 _BLAS = None
 
 
-def _one_blas_thread():
-    """A context in which BLAS runs on the calling thread only (:mod:`threadpoolctl`), for
-    the dense LU solves: their answers then do not depend on the number of BLAS threads
-    (OpenBLAS' triangular solves with 32 or more right-hand sides differ in the last bits
-    between one thread and two), and no BLAS thread is left spinning after the call, taking
-    a core from a parallel worker. A block of right-hand sides on ~1,300 industries takes
-    milliseconds either way. Entered under :data:`_LAPACK_SOLVE`: the limit is
-    process-wide."""
+def single_threaded_blas():
+    """A context in which BLAS runs on the calling thread only (:mod:`threadpoolctl`; the
+    limit is process-wide, nested contexts restore the outer one's).
+
+    The dense LU solves run so, under :data:`_LAPACK_SOLVE`: their answers then do not
+    depend on the number of BLAS threads (OpenBLAS' triangular solves with 32 or more
+    right-hand sides differ in the last bits between one thread and two), and no BLAS thread
+    is left spinning after the call, taking a core from a parallel worker. A block of
+    right-hand sides on ~1,300 industries takes milliseconds either way."""
     global _BLAS
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController

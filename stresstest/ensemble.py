@@ -172,7 +172,8 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None, done=None)
     one at a time: :data:`stresstest.economy._LAPACK_SOLVE`). Before threads start, ``warm``
     (arguments of a small job whose result is discarded, e.g. one scenario) or else the
     first job runs alone: it fills the per-economy caches (derived table, factorisation,
-    pooled rows, compiled kernels) the threads share. Worker processes start at once and
+    pooled rows, compiled kernels) the threads share; ``warm=False``: none (jobs that fill no
+    shared cache). Worker processes start at once and
     fill their own (a band's warm-up draw took 1.7 s on its own before them). After Ctrl-C
     (:mod:`stresstest.interrupt`) jobs that have not started raise ``KeyboardInterrupt``
     (threads) or the worker processes are stopped; on an error, jobs not yet started are
@@ -198,7 +199,9 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None, done=None)
     ctx = _fork_for(processes)
     if ctx is not None:  # each worker fills its own caches, in parallel
         return _run_forked(ctx, fn, jobs, min(threads, len(jobs)), done)
-    if warm is not None:
+    if warm is False:
+        out, rest = [], jobs
+    elif warm is not None:
         job(warm)
         out, rest = [], jobs
     else:

@@ -410,6 +410,28 @@ def test_benefit_at_solver_noise_is_no_benefit(china31):
         ((~noise) & (b > 0)).mean())
 
 
+def test_trade_tables_on_threads_equal_one_thread(china31):
+    """The re-derived trade tables of a band and the plans compiled on them are made on
+    threads; they equal one thread's bit for bit (BLAS held to one thread in both)."""
+    from stresstest.api import resolve_plan
+    from stresstest.sampling import trade_economies, uncertain_inputs
+
+    sc = st.load_scenario("coastal-blockade")
+    inputs = uncertain_inputs(sc, {}, china31)
+    values = draw(inputs, 12, 0)
+    compiled = {"western-energy-reserve": resolve_plan("western-energy-reserve", china31)}
+    given = {"western-energy-reserve": "western-energy-reserve"}
+    one = trade_economies(china31, inputs, values, compiled, given, threads=1)
+    two = trade_economies(china31, inputs, values, compiled, given, threads=2)
+    assert list(one) == list(two) and len(one) > 2 and () not in one
+    for key in one:
+        xr.testing.assert_identical(two[key][0], one[key][0])
+        plan_one, plan_two = one[key][1]["western-energy-reserve"], two[key][1][
+            "western-energy-reserve"]
+        xr.testing.assert_identical(plan_two, plan_one)
+        assert not plan_one.identical(compiled["western-energy-reserve"])  # re-compiled
+
+
 def test_samples_on_threads_equal_one_thread():
     """Threads and forked processes (where the platform forks) give one thread's answers."""
     from stresstest.ensemble import fork_context
