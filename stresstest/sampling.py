@@ -393,14 +393,15 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
     (``run_rationing_batch(variants=...)``); plans that leave the economy as it is run side
     by side (:func:`stresstest.modes.rationing.batch_plans`). With option ``warm_orders``
     (the default) the order rounds start near their equilibrium: the no-plan batch from the
-    first draw's equilibrium (solved alone first), each such plan's from the no-plan
-    equilibrium of the same draws (a test compares the answers with cold starts and one batch
-    per plan)."""
+    first draw's equilibrium (solved alone first, to option ``start_tol``), each such plan's
+    from the no-plan equilibrium of the same draws (a test compares the answers with cold
+    starts and one batch per plan)."""
     from .modes.rationing import (VARIANT_PARAMETERS, batch_plans, batch_with_states,
                                   check_options)
     from .relocate import relocated
 
-    warm = check_options(options)["warm_orders"]
+    opt = check_options(options)
+    warm = opt["warm_orders"]
     groups: dict = {}
     for k, prm in enumerate(params):
         groups.setdefault(_structure_key(prm), []).append(k)
@@ -411,8 +412,9 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
                     for k in idx]
         opts = {**options, **dict(key)}
         start = None
-        if warm and len(batch) > 1:
-            _, ref = batch_with_states(eco, batch[:1], None, variants=variants[:1], **opts)
+        if warm and len(batch) > 1:  # a start only: converged to start_tol
+            lone = {**opts, "orders_tol": max(opt["orders_tol"], opt["start_tol"])}
+            _, ref = batch_with_states(eco, batch[:1], None, variants=variants[:1], **lone)
             start = ref * len(batch)
         none, states = batch_with_states(eco, batch, None, variants=variants, start=start,
                                          **opts)

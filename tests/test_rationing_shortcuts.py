@@ -93,11 +93,11 @@ def test_stockpile_run_started_from_the_run_without_stocks_matches_a_cold_start(
 
 @pytest.mark.parametrize("plan", ["central-grain-reserve", "three-tasks-balanced",
                                   "sichuan-chongqing-electronics", "western-energy-reserve"])
-def test_stockpile_allocation_at_stock_tol_matches_the_plain_path(china31, library, plan,
+def test_stockpile_allocation_at_start_tol_matches_the_plain_path(china31, library, plan,
                                                                   monkeypatch):
-    """The run without a plan's stockpiles, which only allocates them, stops at ``stock_tol``
+    """The run without a plan's stockpiles, which only allocates them, stops at ``start_tol``
     (1e-4) instead of ``orders_tol``; the run with them converges to ``orders_tol`` as
-    before. Same answer as the plain path (``stock_tol=0``) on every shipped scenario under
+    before. Same answer as the plain path (``start_tol=0``) on every shipped scenario under
     every shipped plan (all hold stockpiles), in fewer rounds over the two runs."""
     from stresstest.api import resolve_plan
 
@@ -112,7 +112,7 @@ def test_stockpile_allocation_at_stock_tol_matches_the_plain_path(china31, libra
 
     monkeypatch.setattr("stresstest.modes.rationing.solve_rationing", counted)
     runs = []
-    for kw in ({}, {"stock_tol": 0.0}):
+    for kw in ({}, {"start_tol": 0.0}):
         rounds.append(0)
         runs.append(run_rationing_batch(china31, library, pl, **kw))
     quick, plain = runs

@@ -51,9 +51,11 @@ DEFAULTS = {
     "damping": 0.5,                    # step of the substitution updates, (0, 1]
     "orders_tol": 1e-8,                # max relative change of orders between outer rounds
     "max_outer": 500,                  # outer rounds (orders and substitution)
-    "stock_tol": 1e-4,                 # orders_tol (at least) of a plan's run without its
-                                       # stockpiles, which only allocates them; the run with
-                                       # them converges to orders_tol (0: the plain path)
+    "start_tol": 1e-4,                 # orders_tol (at least) of a run that only starts
+                                       # another: a plan's run without its stockpiles (which
+                                       # also allocates them), a sampled group's first draw;
+                                       # the runs reported converge to orders_tol (0: the
+                                       # plain path)
     "batch_size": 32,                  # scenarios per block in run_rationing_batch (32: 1,000
                                        # random scenarios 13% faster than 16, 5-9% than 64)
     "warm_start": True,                # delivery ratios start from the last round's policy
@@ -89,7 +91,7 @@ def check_options(options: dict) -> dict:
     if opt["final_rule"] not in _FINAL_RULES:
         raise InputError(f"rationing: option final_rule={opt['final_rule']!r} must be one of "
                          f"{_FINAL_RULES}")
-    for key in ("tol", "damping", "orders_tol", "stock_tol"):
+    for key in ("tol", "damping", "orders_tol", "start_tol"):
         try:
             opt[key] = float(opt[key])
         except (TypeError, ValueError):
@@ -344,9 +346,9 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
 
     # the run without a plan's stockpiles only allocates them (its shortfalls and orders by
     # region) and starts the run with them, which converges to orders_tol: it stops at
-    # stock_tol (a 200-draw band: every quantile within 4e-6 of the plain path's, 12% faster)
+    # start_tol (a 200-draw band: every quantile within 4e-6 of the plain path's, 12% faster)
     releases = _releases_stock(stock_rate)
-    out = run(start, orders_tol=max(opt["orders_tol"], opt["stock_tol"]) if releases
+    out = run(start, orders_tol=max(opt["orders_tol"], opt["start_tol"]) if releases
               else opt["orders_tol"])
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
