@@ -117,8 +117,7 @@ def window_mean(shock: xr.Dataset) -> xr.Dataset:
     take either."""
     if "time" not in shock.dims:
         return shock
-    start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
-    end = max(end, start + 1)
+    start, end = window_bounds(shock)
     routes = "rho" in shock and shock["rho"].dims == ROUTE_DIMS
     rest = shock.drop_vars("rho") if routes else shock
     # compiled shocks are finite (checked where they are made and by each mode): no NaN
@@ -165,7 +164,7 @@ def _layout(arr: np.ndarray) -> tuple:
     return arr.__array_interface__["data"][0], arr.shape, arr.strides
 
 
-def _cut_rows(rows: np.ndarray) -> np.ndarray:
+def cut_rows(rows: np.ndarray) -> np.ndarray:
     """Which of ``rows`` (links × days) a route event cuts: differ from 1 on some day."""
     return (rows != 1.0).any(axis=1)
 
@@ -176,7 +175,7 @@ def remember_route_cuts(rho: np.ndarray, touched: np.ndarray) -> None:
     touched: the other rows are not scanned)."""
     rho.flags.writeable = False
     touched = np.asarray(touched)
-    cut = touched[_cut_rows(rho.reshape(-1, rho.shape[-1])[touched])]
+    cut = touched[cut_rows(rho.reshape(-1, rho.shape[-1])[touched])]
     _record(_read_only_owner(rho), rho, cut)
 
 
@@ -201,17 +200,22 @@ def route_cuts(rho: np.ndarray) -> np.ndarray:
             return hit
     flat = rho.reshape(-1, rho.shape[-1])
     step = 2048  # blocks that stay in cache: no (R, R, P, T) temporary
-    cut = np.concatenate([lo + np.flatnonzero(_cut_rows(flat[lo:lo + step]))
+    cut = np.concatenate([lo + np.flatnonzero(cut_rows(flat[lo:lo + step]))
                           for lo in range(0, flat.shape[0], step)] or [np.zeros(0, int)])
     if owner is not None:
         _record(owner, rho, cut)
     return cut
 
 
+def window_bounds(shock: xr.Dataset) -> tuple[int, int]:
+    """``(start, end)`` of the shock window ``[start, end)``, at least one day."""
+    start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
+    return start, max(end, start + 1)
+
+
 def window_days(shock: xr.Dataset) -> np.ndarray:
     """Day numbers of the shock window."""
-    start, end = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
-    return np.arange(start, max(end, start + 1))
+    return np.arange(*window_bounds(shock))
 
 
 def no_plan(economy: xr.Dataset, name: str = "none") -> xr.Dataset:

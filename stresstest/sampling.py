@@ -287,8 +287,9 @@ def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
 
 def _event_scale_of(shock: xr.Dataset, severity) -> float:
     """:func:`event_scale` from the shock's window and its severity path (None: factor 1)."""
-    lo, hi = int(shock.attrs["window_start"]), int(shock.attrs["window_end"])
-    hi = max(hi, lo + 1)
+    from .compiled import window_bounds
+
+    lo, hi = window_bounds(shock)
     factor = 1.0 if severity is None else metrics.event_factor_of(severity, lo, hi)
     return (hi - lo) / metrics.DAYS_PER_YEAR * factor
 

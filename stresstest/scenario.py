@@ -34,8 +34,8 @@ import numpy as np
 import xarray as xr
 
 from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
-from .compiled import (ROUTE_DIMS, _cut_rows, remember_route_cuts, route_window_mean,
-                       window_mean)
+from .compiled import (ROUTE_DIMS, cut_rows, remember_route_cuts, route_window_mean,
+                       window_bounds, window_mean)
 from .economy import ROUTES, builtin_dirs, cached
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -514,9 +514,9 @@ def compile_average_day(scenario: Scenario, economy: xr.Dataset, horizon: int | 
     days, routes = _compile_days(scenario, economy, horizon, dense_routes=False)
     mean = window_mean(days)
     if routes is not None:
-        start, end = int(days.attrs["window_start"]), int(days.attrs["window_end"])
         shape = (days.sizes["region_from"], days.sizes["region_to"], days.sizes["product"])
-        mean["rho"] = (ROUTE_DIMS[:-1], route_window_mean(shape, *routes, start, end))
+        mean["rho"] = (ROUTE_DIMS[:-1], route_window_mean(shape, *routes,
+                                                          *window_bounds(days)))
     return mean, severity_path(economy, days, routes=routes)
 
 
@@ -660,7 +660,7 @@ def _compile_days(scenario: Scenario, economy: xr.Dataset, horizon, dense_routes
             remember_route_cuts(rho, touched)
             data["rho"] = (ROUTE_DIMS, rho)
         else:
-            cut = _cut_rows(rows)
+            cut = cut_rows(rows)
             routes = (touched[cut], rows[cut])
         coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
     if delta is not None:
