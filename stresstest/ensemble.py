@@ -199,13 +199,12 @@ def run_in_process(fn, jobs, threads=None, warm=None, processes=None, done=None)
     ctx = _fork_for(processes)
     if ctx is not None:  # each worker fills its own caches, in parallel
         return _run_forked(ctx, fn, jobs, min(threads, len(jobs)), done)
-    if warm is False:
-        out, rest = [], jobs
-    elif warm is not None:
-        job(warm)
-        out, rest = [], jobs
-    else:
+    if warm is None:
         out, rest = [in_turn(0, jobs[0])], jobs[1:]
+    else:
+        if warm is not False:
+            job(warm)
+        out, rest = [], jobs
     pool = ThreadPoolExecutor(min(threads, len(rest)))
     try:
         return out + _wait_all([pool.submit(job, j) for j in rest], None if done is None else

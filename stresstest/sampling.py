@@ -276,17 +276,11 @@ def draw_numbers(res: xr.Dataset, res_none: xr.Dataset, cost: float) -> dict:
     return out
 
 
-def event_scale(economy: xr.Dataset, shock: xr.Dataset) -> float:
+def event_scale(shock: xr.Dataset, severity) -> float:
     """Years of a static Result's loss rate that stand for the whole event: ``W / 365 · F``
-    (window days ``W``, :func:`stresstest.metrics.event_factor_of`), as
+    (window days ``W`` of ``shock``, :func:`stresstest.metrics.event_factor_of` of its
+    :func:`stresstest.result.severity_path` ``severity``; None: ``F = 1``), as
     :func:`stresstest.metrics.event_loss` applies it."""
-    from .result import severity_path
-
-    return _event_scale_of(shock, severity_path(economy, shock))
-
-
-def _event_scale_of(shock: xr.Dataset, severity) -> float:
-    """:func:`event_scale` from the shock's window and its severity path (None: factor 1)."""
     from .compiled import window_bounds
 
     lo, hi = window_bounds(shock)
@@ -311,7 +305,7 @@ def _compiled_draws(eco, scenario, inputs, values, horizon, reduced=False):
         drawn = scenario.with_values(ev) if ev else scenario
         if reduced:
             shock, severity = compile_average_day(drawn, eco, horizon=horizon)
-            scales.append(_event_scale_of(shock, severity))
+            scales.append(event_scale(shock, severity))
         else:
             shock = compile_scenario(drawn, eco, horizon=horizon)
         shocks.append(shock)
@@ -398,7 +392,7 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
     from the no-plan equilibrium of the same draws (a test compares the answers with cold
     starts and one batch per plan)."""
     from .modes.rationing import (VARIANT_PARAMETERS, batch_plans, batch_with_states,
-                                  check_options)
+                                  check_options, starting_orders_tol)
     from .relocate import relocated
 
     opt = check_options(options)
@@ -414,7 +408,7 @@ def _run_draws_batched(eco, shocks, params, scales, plans: dict, options: dict) 
         opts = {**options, **dict(key)}
         start = None
         if warm and len(batch) > 1:  # a start only: converged to start_tol
-            lone = {**opts, "orders_tol": max(opt["orders_tol"], opt["start_tol"])}
+            lone = {**opts, "orders_tol": starting_orders_tol(opt)}
             _, ref = batch_with_states(eco, batch[:1], None, variants=variants[:1], **lone)
             start = ref * len(batch)
         none, states = batch_with_states(eco, batch, None, variants=variants, start=start,

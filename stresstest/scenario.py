@@ -654,13 +654,13 @@ def _compile_days(scenario: Scenario, economy: xr.Dataset, horizon, dense_routes
         rows = np.ones((touched.size, T))
         for links, m in route_days:
             rows[at[links]] *= m
+        cut = cut_rows(rows)
         if dense_routes:
             rho = np.ones((R, R, S, T))
             rho.reshape(-1, T)[touched] = rows
-            remember_route_cuts(rho, touched)
+            remember_route_cuts(rho, touched[cut])  # scans only the links found cut
             data["rho"] = (ROUTE_DIMS, rho)
         else:
-            cut = cut_rows(rows)
             routes = (touched[cut], rows[cut])
         coords.update(region_from=economy["region"].values, region_to=economy["region"].values)
     if delta is not None:

@@ -118,6 +118,12 @@ def check_options(options: dict) -> dict:
     return opt
 
 
+def starting_orders_tol(opt: dict) -> float:
+    """``orders_tol`` of a run that only starts another (checked options ``opt``): option
+    ``start_tol``, or ``orders_tol`` where that is looser."""
+    return max(opt["orders_tol"], opt["start_tol"])
+
+
 def structure(economy: xr.Dataset, recipe: Recipe):
     """Cached pooled sourcing rows and binding pairs of an economy's table net of own use
     (:func:`stresstest.economy.net_of_own_use`) for a recipe's classes."""
@@ -311,6 +317,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     route = None if rho is None else _route_function(dn, rho, fdr, exports)
     if subst is not None:
         subst = {**subst, "T0int": _baseline_flows(dn)[0]}
+    releases = _releases_stock(stock_rate)
     prio = None
     if opt["rule"] == "mixed" and opt["final_rule"] == "essential_first":
         e = economy["essential_share"].values.astype(float)[d.product_of]
@@ -323,7 +330,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
                  prio_dest=prio,
                  inventory=recipe.inventory if np.any(recipe.inventory > 0) else None,
                  window=window, first=(recipe.crit | recipe.half) if recipe.critical_first
-                 else None, need=_releases_stock(stock_rate))
+                 else None, need=releases)
     kw = dict(rule=opt["rule"], tol=opt["tol"], max_iter=opt["max_iter"],
               damping=opt["damping"], max_outer=opt["max_outer"],
               warm_start=opt["warm_start"], anderson_depth=opt["anderson_depth"],
@@ -347,9 +354,7 @@ def _solve(economy, recipe, xbar, alpha, rho, delta, stock_rate, window, subst, 
     # the run without a plan's stockpiles only allocates them (its shortfalls and orders by
     # region) and starts the run with them, which converges to orders_tol: it stops at
     # start_tol (a 200-draw band: every quantile within 4e-6 of the plain path's, 12% faster)
-    releases = _releases_stock(stock_rate)
-    out = run(start, orders_tol=max(opt["orders_tol"], opt["start_tol"]) if releases
-              else opt["orders_tol"])
+    out = run(start, orders_tol=starting_orders_tol(opt) if releases else opt["orders_tol"])
     final = _final_side(economy, d, out, fdr, fdr_neg, MYd_r, delta, opt)
     stock_release = np.zeros((R + 1, P, K))
     if releases:
