@@ -242,21 +242,24 @@ def resourcing_gaps(rt, alpha_t, plan, pair_p, pair_j, pair_row, pair_pr, a, m, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
-    """Route caps of the order rounds in one pass over (supplier, destination region): with
-    ``orders = io + fd`` (intermediate orders by destination ``io`` (n, R, K), final orders
-    ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap``,
-    ``exports`` (n, K0) and ``prio`` (n, R, K0)),
+def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pragma: no cover
+    """Route caps of the order rounds in one pass over (supplier, destination region), with
+    the intermediate orders by destination gathered in the same pass: ``io = Gx @ Oa``
+    (n R, K) and ``io_first = Gx @ Of`` (``Gx`` in CSR, rows ``i R + r``; each row summed in
+    the order of its entries, as scipy's sparse product does). With ``orders = io + fd``
+    (final orders ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as
+    ``cap``, ``exports`` (n, K0) and ``prio`` (n, R, K0)),
 
         c = min(1, cap / orders) where orders > 0, else 1
         D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first,
         prio_c = Σ_r c prio
 
-    each summed over destinations in order (``io_first`` or ``prio`` (0, 0, 0) for none:
+    each summed over destinations in order (``Of`` (0, 0) or ``prio`` (0, 0, 0) for none:
     ``D̂_first`` or ``prio_c`` is then empty). ``c`` is returned by destination region,
     ``c_rn`` (R, n, K), the layout the delivery ratios read (:func:`pooled_routes`)."""
-    n, R, K = io.shape
-    has_first = io_first.shape[0] > 0
+    n, R = fd.shape[0], fd.shape[1]
+    K = Oa.shape[1]
+    has_first = Of.shape[0] > 0
     has_prio = prio.shape[0] > 0
     c = np.empty((R, n, K))
     d_int = np.zeros((n, K))
@@ -271,8 +274,14 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
             s1 = 0.0
             sp = 0.0
             for r in range(R):
+                row = i * R + r
+                x = 0.0
+                x1 = 0.0
+                for t in range(G_ptr[row], G_ptr[row + 1]):
+                    x += G_val[t] * Oa[G_idx[t], 0]
+                    if has_first:
+                        x1 += G_val[t] * Of[G_idx[t], 0]
                 f = fd[i, r, q]
-                x = io[i, r, 0]
                 o = x + f
                 if o > 0:
                     v = cap[i, r, q] / o
@@ -284,7 +293,7 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
                 si += v * x
                 sf += v * f
                 if has_first:
-                    s1 += v * io_first[i, r, 0]
+                    s1 += v * x1
                 if has_prio:
                     sp += v * prio[i, r, q]
             d_int[i, 0] = si
@@ -294,12 +303,25 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
             if has_prio:
                 prio_c[i, 0] = sp
         return c, d_int, d_fin, first, prio_c
+    io = np.empty(K)
+    io1 = np.empty(K)
     for i in range(n):
         for r in range(R):
+            row = i * R + r
+            io[:] = 0.0
+            if has_first:
+                io1[:] = 0.0
+            for t in range(G_ptr[row], G_ptr[row + 1]):
+                u, g = G_idx[t], G_val[t]
+                for k in range(K):
+                    io[k] += g * Oa[u, k]
+                if has_first:
+                    for k in range(K):
+                        io1[k] += g * Of[u, k]
             for k in range(K):
                 q = cols[k]
                 f = fd[i, r, q]
-                x = io[i, r, k]
+                x = io[k]
                 o = x + f
                 if o > 0:
                     v = cap[i, r, q] / o
@@ -311,7 +333,7 @@ def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
                 d_int[i, k] += v * x
                 d_fin[i, k] += v * f
                 if has_first:
-                    first[i, k] += v * io_first[i, r, k]
+                    first[i, k] += v * io1[k]
                 if has_prio:
                     prio_c[i, k] += v * prio[i, r, q]
         for k in range(K):
@@ -376,13 +398,12 @@ def binding_pair(eff, s, pair_j, pair_start, pair_js, n):  # pragma: no cover
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def order_step(new, full, orders, scale):  # pragma: no cover
-    """The step of the order state and its normalised images, in one pass over (rows, K):
+    """The step of the order state and its normalised image, in one pass over (rows, K):
     ``step_k = max_u |new − orders| / full`` over rows with ``full > 0`` (0 if none; NaN
-    propagates, as in ``np.max``), ``new / scale`` and ``full / scale``."""
+    propagates, as in ``np.max``) and ``new / scale``."""
     rows, K = new.shape
     step = np.zeros(K)
     new_s = np.empty((rows, K))
-    full_s = np.empty((rows, K))
     for u in range(rows):
         for k in range(K):
             f = full[u, k]
@@ -392,8 +413,7 @@ def order_step(new, full, orders, scale):  # pragma: no cover
                 if d > step[k] or d != d:
                     step[k] = d
             new_s[u, k] = v / scale[u, k]
-            full_s[u, k] = f / scale[u, k]
-    return step, new_s, full_s
+    return step, new_s
 
 
 @njit(cache=True, nogil=True)
