@@ -179,10 +179,9 @@ def test_component_solve_matches_superlu_on_library(china31, library, monkeypatc
 
 def test_rounds_started_from_a_related_equilibrium_match_a_cold_start(china31, library):
     """Order rounds started from another run's final state (``batch_with_states(start=)``:
-    the sampled band starts each plan from the no-plan equilibrium of the same draw, and a
-    group's draws from its first draw's) reach the cold start's equilibrium: every shipped
-    scenario started from the no-plan states of the library under a plan, and from the
-    coastal blockade's state."""
+    the sampled band starts each plan from the no-plan equilibrium of the same draw) reach
+    the cold start's equilibrium: every shipped scenario started from the no-plan states of
+    the library under a plan, and from another scenario's state (the coastal blockade's)."""
     from stresstest.api import resolve_plan
     from stresstest.modes.rationing import batch_with_states
 

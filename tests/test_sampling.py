@@ -272,8 +272,8 @@ def test_batch_variants_equal_separate_runs(tiny):
 
 def test_batched_draws_equal_plain_draws_on_the_shipped_library(china31):
     """The batched sampled path (draws grouped by materiality, per-draw recipe parameters in
-    one batch for the plans side by side, order rounds started from the group's first draw
-    and from the no-plan equilibrium) gives the per-draw numbers of the plain path (each draw
+    one batch for the plans side by side, their order rounds started from the no-plan
+    equilibrium) gives the per-draw numbers of the plain path (each draw
     its own run from full orders, numbers from metrics.headline) on a shipped scenario with
     ranges and two shipped plans."""
     kw = dict(samples=6, seed=4, chunk_size=6)

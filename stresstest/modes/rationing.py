@@ -53,14 +53,14 @@ DEFAULTS = {
     "max_outer": 500,                  # outer rounds (orders and substitution)
     "start_tol": 1e-4,                 # orders_tol (at least) of a run that only starts
                                        # another: a plan's run without its stockpiles (which
-                                       # also allocates them), a sampled group's first draw;
-                                       # the runs reported converge to orders_tol (0: the
-                                       # plain path)
+                                       # also allocates them); the runs reported converge to
+                                       # orders_tol (0: the plain path)
     "batch_size": 32,                  # scenarios per block in run_rationing_batch (32: 1,000
                                        # random scenarios 13% faster than 16, 5-9% than 64)
     "warm_start": True,                # delivery ratios start from the last round's policy
     "warm_orders": True,               # order rounds start from a related run's equilibrium
-                                       # (stockpiles: the run without them; sampled draws)
+                                       # (stockpiles: the run without them; a sampled draw's
+                                       # plans: its no-plan run)
     "anderson_depth": 5,               # order rounds mixed over this many past rounds
                                        # (0: plain iteration, the reference path)
 }
