@@ -296,33 +296,27 @@ def _route_numpy(io, io_first, fdr, cap, exports, prio, cols):
 @pytest.mark.parametrize("with_first", [False, True])
 @pytest.mark.parametrize("with_prio", [False, True])
 def test_route_caps_equal_numpy(with_first, with_prio):
-    """Orders gathered through ``Gx`` in the pass equal scipy's sparse product and the caps
-    equal numpy's bit for bit; the sums over destinations run in order (numpy may sum a short
-    axis pairwise), so they agree to rounding, and a scenario's sums do not depend on the
-    other columns of its batch (a subset of columns, or one column alone, equals its own run,
-    bit for bit)."""
-    import scipy.sparse as sp
-
+    """Caps equal numpy's bit for bit; the sums over destinations run in order (numpy may sum
+    a short axis pairwise), so they agree to rounding, and a scenario's sums do not depend on
+    the other columns of its batch (a subset of columns, or one column alone, equals its own
+    run, bit for bit)."""
     rng = np.random.default_rng(2)
-    n, R, K0, U = 9, 5, 6, 7
-    Gx = sp.random(n * R, U, density=0.4, format="csr", random_state=rng)
-    Oa = rng.uniform(0, 2, (U, K0))
-    Of = Oa * rng.uniform(0, 1, (U, K0)) if with_first else None
-    io = (Gx @ Oa).reshape(n, R, K0)
-    io_first = None if Of is None else (Gx @ Of).reshape(n, R, K0)
+    n, R, K0 = 9, 5, 6
+    io = rng.uniform(0, 2, (n, R, K0)) * (rng.uniform(size=(n, R, K0)) > 0.3)
+    io_first = io * rng.uniform(0, 1, (n, R, K0)) if with_first else None
     fdr = np.broadcast_to(rng.uniform(0, 1, (n, R, 1)) * (rng.uniform(size=(n, R, 1)) > 0.3),
                           (n, R, K0))  # a read-only view, as the mode passes it
     cap = rng.uniform(0, 2, (n, R, K0))
     cap[rng.uniform(size=(n, R, K0)) > 0.7] = np.inf  # no cap on a link
     exports = rng.uniform(0, 1, (n, K0))
     prio = fdr * rng.uniform(0, 1, (n, 1, 1)) if with_prio else None
+    none = fused.NONE_3D
 
     def fused_route(cols):
-        out = fused.route_caps(Gx.indptr, Gx.indices, Gx.data, Oa[:, cols],
-                               fused.NONE_2D if Of is None else Of[:, cols], fdr, cap, exports,
-                               fused.NONE_3D if prio is None else prio, cols)
+        out = fused.route_caps(io[..., cols], none if io_first is None else io_first[..., cols],
+                               fdr, cap, exports, none if prio is None else prio, cols)
         assert out[0].shape == (R, n, cols.size) and out[0].flags.c_contiguous
-        return (out[0].transpose(1, 0, 2), *out[1:3], out[3] if Of is not None else None,
+        return (out[0].transpose(1, 0, 2), *out[1:3], out[3] if io_first is not None else None,
                 out[4] if prio is not None else None)
 
     every = np.arange(K0)

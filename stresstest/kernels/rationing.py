@@ -262,11 +262,10 @@ class Problem:
     ``solve`` (block ``(I - A)^-1``), ``xbar`` (n, K) capacity,
     ``fd`` (n, K) final orders incl. exports; ``imports0`` (P,) baseline imports, ``MYd``
     (P, K) desired imported final use, ``alpha`` (P, K); ``route`` optional callable
-    ``(Gx, Oa, Of, cols, prio) -> (c (n, R, K), capped intermediate orders (n, K), capped
+    ``(io, io_first, cols, prio) -> (c (n, R, K), capped intermediate orders (n, K), capped
     final orders (n, K), capped first-tier orders (n, K) or None, capped ``prio`` summed over
-    destinations (n, K) or None)`` for the intermediate orders by destination
-    ``Gx @ Oa`` (n R, K) and first-tier orders ``Gx @ Of`` (``Of`` None: none) of the
-    batch's scenarios ``cols`` (None: all) (:class:`OrderMaps`) and essential final orders
+    destinations (n, K) or None)`` for the intermediate orders by destination ``io``
+    (n, R, K) of the batch's scenarios ``cols`` (None: all) and essential final orders
     ``prio`` (n, R, K0) (None: none; read at ``cols``);
     ``stock_int`` (R, P, K) stock for intermediate users or None; ``subst`` optional dict of
     substitution arrays (headroom, new_links, friction, imports (P, K), T0int (R, R, P)
@@ -849,8 +848,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
                 1.0, q.alpha * q.imports0[:, None] / np.where(imp_orders > 0, imp_orders, 1.0)),
                 1.0)
         if q.route is not None:
-            c, Dhat_int, Dhat_fin, ID_first, prio_c = q.route(
-                maps.Gx, Oa, Of if nf else None, prio=prio_dest)
+            io = (maps.Gx @ Oa).reshape(n, R, Kl)
+            io_first = None if not nf else (maps.Gx @ Of).reshape(n, R, Kl)
+            c, Dhat_int, Dhat_fin, ID_first, prio_c = q.route(io, io_first, prio=prio_dest)
         else:
             c, Dhat_int, Dhat_fin = None, maps.Gt @ Oa, q.fd
             ID_first = None if not nf else maps.Gt @ Of
@@ -1051,7 +1051,7 @@ def _take_columns(pb: Problem, cols) -> Problem:
         return None if arr is None else arr[..., cols]
 
     route = None if pb.route is None else (
-        lambda Gx, Oa, Of=None, prio=None: pb.route(Gx, Oa, Of, cols, prio))
+        lambda io, io_first=None, prio=None: pb.route(io, io_first, cols, prio))
     subst = None if pb.subst is None else {
         k: (v if k == "T0int" else v[..., cols]) for k, v in pb.subst.items()}
     return replace(pb, subst=subst, drawdown=take(pb.drawdown), xbar=take(pb.xbar),

@@ -242,24 +242,21 @@ def resourcing_gaps(rt, alpha_t, plan, pair_p, pair_j, pair_row, pair_pr, a, m, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pragma: no cover
-    """Route caps of the order rounds in one pass over (supplier, destination region), with
-    the intermediate orders by destination gathered in the same pass: ``io = Gx @ Oa``
-    (n R, K) and ``io_first = Gx @ Of`` (``Gx`` in CSR, rows ``i R + r``; each row summed in
-    the order of its entries, as scipy's sparse product does). With ``orders = io + fd``
-    (final orders ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as
-    ``cap``, ``exports`` (n, K0) and ``prio`` (n, R, K0)),
+def route_caps(io, io_first, fd, cap, exports, prio, cols):  # pragma: no cover
+    """Route caps of the order rounds in one pass over (supplier, destination region): with
+    ``orders = io + fd`` (intermediate orders by destination ``io`` (n, R, K), final orders
+    ``fd`` (n, R, K0) of which scenario ``k`` reads column ``cols[k]``, as ``cap``,
+    ``exports`` (n, K0) and ``prio`` (n, R, K0)),
 
         c = min(1, cap / orders) where orders > 0, else 1
         D̂_int = Σ_r c io,   D̂_fin = Σ_r c fd + exports,   D̂_first = Σ_r c io_first,
         prio_c = Σ_r c prio
 
-    each summed over destinations in order (``Of`` (0, 0) or ``prio`` (0, 0, 0) for none:
+    each summed over destinations in order (``io_first`` or ``prio`` (0, 0, 0) for none:
     ``D̂_first`` or ``prio_c`` is then empty). ``c`` is returned by destination region,
     ``c_rn`` (R, n, K), the layout the delivery ratios read (:func:`pooled_routes`)."""
-    n, R = fd.shape[0], fd.shape[1]
-    K = Oa.shape[1]
-    has_first = Of.shape[0] > 0
+    n, R, K = io.shape
+    has_first = io_first.shape[0] > 0
     has_prio = prio.shape[0] > 0
     c = np.empty((R, n, K))
     d_int = np.zeros((n, K))
@@ -274,14 +271,8 @@ def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pr
             s1 = 0.0
             sp = 0.0
             for r in range(R):
-                row = i * R + r
-                x = 0.0
-                x1 = 0.0
-                for t in range(G_ptr[row], G_ptr[row + 1]):
-                    x += G_val[t] * Oa[G_idx[t], 0]
-                    if has_first:
-                        x1 += G_val[t] * Of[G_idx[t], 0]
                 f = fd[i, r, q]
+                x = io[i, r, 0]
                 o = x + f
                 if o > 0:
                     v = cap[i, r, q] / o
@@ -293,7 +284,7 @@ def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pr
                 si += v * x
                 sf += v * f
                 if has_first:
-                    s1 += v * x1
+                    s1 += v * io_first[i, r, 0]
                 if has_prio:
                     sp += v * prio[i, r, q]
             d_int[i, 0] = si
@@ -303,25 +294,12 @@ def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pr
             if has_prio:
                 prio_c[i, 0] = sp
         return c, d_int, d_fin, first, prio_c
-    io = np.empty(K)
-    io1 = np.empty(K)
     for i in range(n):
         for r in range(R):
-            row = i * R + r
-            io[:] = 0.0
-            if has_first:
-                io1[:] = 0.0
-            for t in range(G_ptr[row], G_ptr[row + 1]):
-                u, g = G_idx[t], G_val[t]
-                for k in range(K):
-                    io[k] += g * Oa[u, k]
-                if has_first:
-                    for k in range(K):
-                        io1[k] += g * Of[u, k]
             for k in range(K):
                 q = cols[k]
                 f = fd[i, r, q]
-                x = io[k]
+                x = io[i, r, k]
                 o = x + f
                 if o > 0:
                     v = cap[i, r, q] / o
@@ -333,7 +311,7 @@ def route_caps(G_ptr, G_idx, G_val, Oa, Of, fd, cap, exports, prio, cols):  # pr
                 d_int[i, k] += v * x
                 d_fin[i, k] += v * f
                 if has_first:
-                    first[i, k] += v * io1[k]
+                    first[i, k] += v * io_first[i, r, k]
                 if has_prio:
                     prio_c[i, k] += v * prio[i, r, q]
         for k in range(K):

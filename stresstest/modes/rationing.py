@@ -31,7 +31,7 @@ from ..compiled import NATIONAL
 from ..economy import derive, net_of_own_use
 from ..errors import ConvergenceError, InputError
 from ..kernels.rationing import NotConverged, Problem, build_structure, solve_rationing
-from ..kernels.rationing_fused import NONE_2D, NONE_3D, route_caps
+from ..kernels.rationing_fused import NONE_3D, route_caps
 from ..kernels.recipe import capacity_with_spare
 from ..recipe import PARAMETERS as RECIPE_PARAMETERS
 from ..recipe import (SUBSTITUTION_KEYS, Recipe, recipe_attrs, resolve_recipe,
@@ -193,13 +193,12 @@ def _region_indicator(d):
 
 
 def _route_function(d, rho_eff, fdr, exports):
-    """Callable ``(Gx, Oa, Of, cols, prio) -> (c, D̂_int, D̂_fin, D̂_first, prio_c)`` for
-    route caps (see the kernel, step 2) on the intermediate orders by destination
-    ``io = Gx @ Oa`` (n R, K) of scenarios ``cols`` (``Gx`` sparse, the order state ``Oa``
-    (U, K): :class:`~stresstest.kernels.rationing.OrderMaps`); ``c`` (n, R, K) is a view of
-    the factors stored by destination region (R, n, K); ``D̂_first`` the capped first-tier
-    orders ``Gx @ Of`` and ``prio_c`` the capped essential final orders ``prio`` (n, R, K0)
-    summed over destinations (each None when its argument is None)."""
+    """Callable ``(io, io_first, cols, prio) -> (c, D̂_int, D̂_fin, D̂_first, prio_c)`` for
+    route caps (see the kernel, step 2) on the intermediate orders by destination ``io``
+    (n, R, K) of scenarios ``cols``; ``c`` (n, R, K) is a view of the factors stored by
+    destination region (R, n, K); ``D̂_first`` the capped first-tier orders ``io_first``
+    and ``prio_c`` the capped essential final orders ``prio`` (n, R, K0) summed over
+    destinations (each None when its argument is None)."""
     _, T0 = _baseline_flows(d)
     n = d.n
     o_of, p_of = d.region_of, d.product_of
@@ -210,12 +209,11 @@ def _route_function(d, rho_eff, fdr, exports):
 
     everyone = np.arange(cap.shape[2])
 
-    def route(Gx, Oa, Of=None, cols=None, prio=None):
+    def route(io, io_first=None, cols=None, prio=None):
         c_rn, d_int, d_fin, first, prio_c = route_caps(
-            Gx.indptr, Gx.indices, Gx.data, Oa, NONE_2D if Of is None else Of, fdr, cap,
-            exports, NONE_3D if prio is None else prio,
-            everyone if cols is None else np.asarray(cols))
-        return (c_rn.transpose(1, 0, 2), d_int, d_fin, None if Of is None else first,
+            io, NONE_3D if io_first is None else io_first, fdr, cap, exports,
+            NONE_3D if prio is None else prio, everyone if cols is None else np.asarray(cols))
+        return (c_rn.transpose(1, 0, 2), d_int, d_fin, None if io_first is None else first,
                 None if prio is None else prio_c)
 
     return route
