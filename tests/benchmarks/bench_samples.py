@@ -4,7 +4,11 @@ batched path and, on fewer draws, the plain path (every draw its own run); time 
 per run, and where the time goes (compiling the draws, the batched solves).
 
     python tests/benchmarks/bench_samples.py [--samples 200] [--plain 20] [--scenario S]
-        [--scheduler local] [--threads N] [--use-threads]
+        [--scheduler local] [--threads N] [--use-threads] [--no-peer]
+
+The band has no peer; as a reference for the host's speed (which moves by up to 1.9x between
+sessions here) the script also times pymrio's ``calc_all`` on the same table (median of
+three) and states the band in units of it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def main(argv=None):
                     help="workers in process (default: every available core)")
     ap.add_argument("--use-threads", dest="processes", action="store_const", const=False,
                     default=None, help="threads instead of forked processes")
+    ap.add_argument("--no-peer", dest="peer", action="store_false",
+                    help="skip the pymrio calc_all reference")
     args = ap.parse_args(argv)
     eco = load_economy("china31")
     plans = [p["name"] for p in list_plans() if p["name"] != "none"]
@@ -59,10 +65,36 @@ def main(argv=None):
     for name, n, dt in rows:
         print(f"| {name} | {n} | {dt:.1f} s | {dt / n:.2f} s | {1000 * dt / n / runs:.0f} ms | "
               f"{200 * dt / n:.0f} s |")
+    if args.peer:
+        peer = _pymrio_calc_all(eco)
+        if peer is not None:
+            print(f"\nhost reference: pymrio calc_all on china31 {peer:.3f} s (median of 3); "
+                  f"the batched band = {rows[0][2] / peer:.0f}x that")
     df = sample_table(s)
     print("\n" + df[["output_share_q5", "output_share_q50", "output_share_q95",
                      "p_first"]].to_string(float_format=lambda v: f"{v:.3f}"))
     print("\n".join(_markdown_section(sample_section(s, eco))))
+
+
+def _pymrio_calc_all(eco, runs=3):
+    """Median seconds of pymrio's ``calc_all`` on ``eco`` (None without pymrio)."""
+    import statistics
+    import warnings
+
+    try:
+        import pymrio  # noqa: F401  (extra ``readers``)
+    except ImportError:
+        return None
+    from bench_static import to_pymrio
+    times = []
+    for _ in range(runs):
+        io = to_pymrio(eco)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            io.calc_all()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
