@@ -905,11 +905,12 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             *maps.columns, np.ascontiguousarray(rt), np.ascontiguousarray(alpha_reg).reshape(
                 P * R, Kl), np.ascontiguousarray(x), plan, maps.H.shape[0])
         col_step, new_o = fused.order_step(new_o, full_o, orders, scale_o)
-        # normalised by the state's scale; orders have no upper bound in the mixing: those at
-        # full orders (a binding input ordered for the whole plan) sit on it, and clipping the
-        # mixed step there breaks the mixing's secant model (the shipped library under every
-        # shipped plan, central and strict: 1,176 -> 1,086 rounds, the same answers)
-        new, upper = [new_o], [np.full_like(new_o, np.inf)]
+        # normalised by the state's scale. The mixing bounds the state below by 0 and the
+        # substitution shares above by 1; orders have no upper bound: those at full orders (a
+        # binding input ordered for the whole plan) sit on it, and clipping the mixed step
+        # there breaks the mixing's secant model (the shipped library under every shipped
+        # plan, central and strict: 1,176 -> 1,086 rounds, the same answers)
+        new, upper = [new_o], None
         if subst:
             th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x)
             scale = np.maximum(plan, 1e-12 * plan.max(axis=0, initial=0.0))
@@ -923,9 +924,9 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
             new += [(theta_dom + damping * (th_d - theta_dom)).reshape(-1, Kl),
                     (theta_imp + damping * (th_i - theta_imp)).reshape(-1, Kl),
                     (extra + damping * (flows - extra)) / scale_e]
-            upper += [np.ones((2 * n_t, Kl)), np.full((n, Kl), np.inf)]
+            upper = np.concatenate([np.full((n_o, Kl), np.inf), np.ones((2 * n_t, Kl)),
+                                    np.full((n, Kl), np.inf)])
         new = np.concatenate(new) if len(new) > 1 else new[0]
-        upper = np.concatenate(upper) if len(upper) > 1 else None
         grew = col_step > _RESTART_GROWTH * prev_step
         # safeguard, column by column: restart the mixing history of a column whose step
         # grew; relax columns that keep growing (oscillation), recover while they do not

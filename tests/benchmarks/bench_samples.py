@@ -79,22 +79,14 @@ def main(argv=None):
 def _pymrio_calc_all(eco, runs=3):
     """Median seconds of pymrio's ``calc_all`` on ``eco`` (None without pymrio)."""
     import statistics
-    import warnings
 
     try:
         import pymrio  # noqa: F401  (extra ``readers``)
     except ImportError:
         return None
-    from bench_static import to_pymrio
-    times = []
-    for _ in range(runs):
-        io = to_pymrio(eco)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t = time.perf_counter()
-            io.calc_all()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    from bench_static import calc_all_seconds
+
+    return statistics.median(calc_all_seconds(eco) for _ in range(runs))
 
 
 if __name__ == "__main__":
