@@ -225,7 +225,7 @@ def trade_key(inputs: list[Uncertain], row) -> tuple:
 
 
 def trade_economies(economy: xr.Dataset, inputs: list[Uncertain], values, compiled: dict,
-                    given: dict, threads: int = 1) -> dict:
+                    given: dict, threads: int = 1, mode: str | None = None) -> dict:
     """``{trade_key: (economy, {plan: compiled plan})}`` for every trade calibration in
     ``values``: ``economy`` with its interprovincial trade re-derived by
     :func:`stresstest.regionalize.reweight_trade` (the other gravity parameters at the
@@ -233,16 +233,21 @@ def trade_economies(economy: xr.Dataset, inputs: list[Uncertain], values, compil
     (``given``: each plan as the caller gave it); ``{(): (economy, compiled)}`` when none is
     drawn. The tables are made on ``threads`` threads (about 1.5x faster on two: the
     IPF's and the validation's array passes release the GIL), with BLAS on one thread, so
-    that the tables do not depend on ``threads``."""
+    that the tables do not depend on ``threads``. ``mode`` ``"rationing"``: each table's
+    recipe-free caches are filled too (:func:`stresstest.modes.rationing.prepare`), so that
+    forked workers inherit them."""
     from .api import resolve_plan
     from .economy import single_threaded_blas
     from .ensemble import run_in_process
+    from .modes.rationing import prepare
     from .regionalize import reweight_trade
 
     def bundle(key):
+        e = economy if not key else reweight_trade(economy, **dict(key), summary=False)
+        if mode == "rationing":
+            prepare(e)
         if not key:
             return economy, compiled
-        e = reweight_trade(economy, **dict(key), summary=False)
         return e, {n: c if c is None or isinstance(given[n], xr.Dataset)
                    else resolve_plan(given[n], e) for n, c in compiled.items()}
 
@@ -527,7 +532,8 @@ def run_samples(economy, scenario, plans=None, *, samples: int = 200, seed: int 
     # a drawn trade calibration changes baseline flows (corridor capacities, stock bases):
     # plans given by name or file are compiled again on each re-derived economy
     bundles = trade_economies(eco, inputs, values, compiled, given,
-                              threads if scheduler is None else None)
+                              threads if scheduler is None else None,
+                              mode=mode if scheduler is None else None)
     if scheduler is None:
         chunks = _chunks(inputs, values, chunk_size or SAMPLES_PER_CHUNK)
         def job(idx):

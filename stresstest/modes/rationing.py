@@ -137,6 +137,18 @@ def structure(economy: xr.Dataset, recipe: Recipe):
     return cache[key]
 
 
+def prepare(economy: xr.Dataset) -> None:
+    """Fill the caches every run on ``economy`` reads whatever its recipe: the table net of
+    own use, its pooled sourcing rows, the factorisation of ``I − A`` and the baseline flows
+    (a sampled band makes them once per trade table, before its workers fork, instead of once
+    in each worker)."""
+    d = derive(economy)
+    d.lu
+    dn = net_of_own_use(d)
+    dn.pools
+    _baseline_flows(dn)
+
+
 def recipe_of(economy: xr.Dataset, shocks, options: dict, where: str = "rationing") -> Recipe:
     """The recipe of a run: defaults, then the scenario's ``[parameters]``, then ``options``
     (recipe keys only). Scenarios of one batch must agree on their parameters."""
