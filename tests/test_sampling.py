@@ -432,6 +432,29 @@ def test_trade_tables_on_threads_equal_one_thread(china31):
         assert not plan_one.identical(compiled["western-energy-reserve"])  # re-compiled
 
 
+def test_trade_tables_carry_their_rationing_caches(china31):
+    """With ``mode="rationing"`` each re-derived trade table comes with the caches every run
+    on it reads (net table and its pooled rows, the LU of ``I - A``, baseline flows), made
+    once in the parent so that forked workers inherit them; the same caches a run makes."""
+    from stresstest.economy import derive, net_of_own_use
+    from stresstest.modes.rationing import _STRUCTURES
+    from stresstest.sampling import trade_economies, uncertain_inputs
+
+    sc = st.load_scenario("coastal-blockade")
+    inputs = uncertain_inputs(sc, {}, china31)
+    values = draw(inputs, 6, 0)
+    plain = trade_economies(china31, inputs, values, {"none": None}, {"none": None})
+    ready = trade_economies(china31, inputs, values, {"none": None}, {"none": None},
+                            mode="rationing")
+    for key in ready:
+        d = derive(ready[key][0])
+        assert d._lu is not None and d._net is not None and d._net._pools is not None
+        assert "T0" in _STRUCTURES[d._net]
+        bare = derive(plain[key][0])
+        assert bare._net is None  # made by the mode, not by re-deriving the table
+        np.testing.assert_array_equal(net_of_own_use(bare).A.toarray(), d._net.A.toarray())
+
+
 def test_samples_on_threads_equal_one_thread():
     """Threads and forked processes (where the platform forks) give one thread's answers."""
     from stresstest.ensemble import fork_context
