@@ -191,7 +191,7 @@ def test_anderson_columns_do_not_depend_on_the_batch():
     N, K = 60, 4
     M = rng.uniform(-1, 1, (K, N, N)) * 0.05
     b = rng.uniform(size=(N, K))
-    upper = np.full((N, K), 0.9)
+    upper = np.full(N, 0.9)
 
     def G(y, cols):  # column by column, so that the map itself does not depend on the batch
         return np.stack([M[k] @ np.ascontiguousarray(y[:, i]) + b[:, k] + 0.01 * np.sin(y[:, i])
@@ -205,7 +205,7 @@ def test_anderson_columns_do_not_depend_on_the_batch():
                 break
             if it == 6:
                 acc.reset(live % 2 == 0)
-            y = acc.step(y, G(y, live), upper=upper[:, live], lower=0.0)
+            y = acc.step(y, G(y, live), upper=upper, lower=0.0)
             if it == 12 and 1 in live:  # scenario 1 leaves the batch
                 keep = live != 1
                 out[1] = y[:, ~keep][:, 0].copy()

@@ -175,8 +175,8 @@ def anderson_update(y, gy, f_prev, g_prev, dF, dG, p, has_prev, cols):  # pragma
 @njit(cache=True, nogil=True)
 def anderson_mix(gy, dG, gamma, lower, upper, cols):  # pragma: no cover
     """``G(y) − Σ_q γ[k, q] dG[q, :, cols[k]]`` (N, K), clipped to ``[lower, upper]`` as
-    ``np.clip`` does (``lower``: a scalar, −inf for none; ``upper`` (N, K), or (0, 0) for
-    none)."""
+    ``np.clip`` does (``lower``: a scalar, −inf for none; ``upper`` (N,) a bound per row of
+    the state, the same for every scenario, or (0,) for none)."""
     N, K = gy.shape
     d = dG.shape[0]
     has_upper = upper.shape[0] > 0
@@ -190,8 +190,8 @@ def anderson_mix(gy, dG, gamma, lower, upper, cols):  # pragma: no cover
             v = gy[i, k] - acc
             if v < lower:
                 v = lower
-            if has_upper and v > upper[i, k]:
-                v = upper[i, k]
+            if has_upper and v > upper[i]:
+                v = upper[i]
             out[i, k] = v
     return out
 
