@@ -32,8 +32,8 @@ import xarray as xr
 
 from .errors import InputError
 from .result import BINDING
+from .units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.0
 _BY = {None: ["region", "sector"], "region": ["sector"], "sector": ["region"]}
 _VARS = ("x", "va")
 

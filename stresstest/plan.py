@@ -35,8 +35,8 @@ from .economy import cached
 from .errors import PlanError
 from .scenario import _display, _library, _sel
 from .selectors import indices, select_products, select_regions, select_sectors
+from .units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.0
 KINDS = ("standby", "stockpile", "substitution", "corridor", "new_industry")
 BASES = ("essential", "use", "imports")
 COVERS = ("holders", "national")

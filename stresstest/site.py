@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import InputError
+from .units import DAYS_PER_YEAR
 
 #: Default unit sizes and cost rates (as the shipped plans: idle standby 8% of its capacity
 #: value a year, stocks 3% of their value a year, corridors 2% of the extra capacity value).
@@ -244,7 +245,7 @@ def _evaluate(economy, shocks, plan, weights, lam, base=None, **options):
     J = 0.0
     for k, w in enumerate(weights):
         a, b = res.isel(scenario=k), base.isel(scenario=k)
-        years = _window(shocks[k]) / 365.0
+        years = _window(shocks[k]) / DAYS_PER_YEAR
         dva = float((a["va"] - b["va"]).sum()) * years
         dess = float((a["essential"] - b["essential"]).sum()) * years
         J += w * (dva + lam * dess)
@@ -261,8 +262,8 @@ def _prices(economy, shocks, base, cands, weights):
     route_val = np.zeros((R, R))
     for k, (sh, w) in enumerate(zip(shocks, weights)):
         opt = run(economy, sh, None, mode="optimal")
-        cap_val += w * opt["capacity_value"].values * _window(sh) / 365.0
-        route_val += w * opt["route_value"].values * _window(sh) / 365.0
+        cap_val += w * opt["capacity_value"].values * _window(sh) / DAYS_PER_YEAR
+        route_val += w * opt["route_value"].values * _window(sh) / DAYS_PER_YEAR
     x_nat = economy["x"].sum("region")
     zones = {str(z): [i for i, zz in enumerate(economy["zone"].values) if zz == z]
              for z in np.unique(economy["zone"].values)}
@@ -281,7 +282,8 @@ def _prices(economy, shocks, base, cands, weights):
         res = base.isel(scenario=k)
         lost = (1.0 - res["import_availability"].values) * res["imports_baseline"].values
         ess = (res["essential_baseline"] - res["essential"]).sum("region").values
-        short += w * (np.maximum(lost, 0) + np.maximum(ess, 0)) * _window(shocks[k]) / 365.0
+        short += (w * (np.maximum(lost, 0) + np.maximum(ess, 0)) * _window(shocks[k])
+                  / DAYS_PER_YEAR)
     prices = {}
     for c in cands:
         f = dict(c.element)
@@ -291,7 +293,8 @@ def _prices(economy, shocks, base, cands, weights):
             prices[c] = cap_val[r, s] * f["capacity_share"] * float(x_nat.isel(sector=s))
         elif c.kind == "stockpile":
             s = list(map(str, economy["sector"].values)).index(f["product"])
-            prices[c] = min(short[s], float(x_nat.isel(sector=s)) * f["days_of_cover"] / 365.0)
+            prices[c] = min(short[s], float(x_nat.isel(sector=s)) * f["days_of_cover"]
+                            / DAYS_PER_YEAR)
         else:
             a, b = members(f["from"]), members(f["to"])
             v = route_val[np.ix_(a, b)].sum() + route_val[np.ix_(b, a)].sum()

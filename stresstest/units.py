@@ -15,6 +15,9 @@ import re
 
 from .errors import InputError
 
+#: Days in the year of a table's annual flows: daily money = annual money / DAYS_PER_YEAR.
+DAYS_PER_YEAR = 365.0
+
 #: Scale words (lower case, no spaces around) -> factor.
 _SCALES = {
     "": 1.0, "1": 1.0, "thousand": 1e3, "k": 1e3, "1e3": 1e3, "10^3": 1e3,

@@ -10,8 +10,8 @@ import xarray as xr
 from ..compiled import (NATIONAL, check_labels, demand_factor, export_factor, no_plan,
                         route_factor, standby_by_day, window_days, window_mean)
 from ..economy import Derived, cached, derive, stack
+from ..units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.0
 
 
 @dataclass(eq=False)

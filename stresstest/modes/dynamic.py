@@ -25,8 +25,8 @@ from ..kernels import dynamic as kd
 from ..recipe import PARAMETERS as RECIPE_PARAMETERS
 from ..recipe import Recipe, recipe_attrs, resolve_recipe, scenario_parameters
 from ..result import make_result
+from ..units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.0
 
 #: The dynamic behaviour options and their defaults; every recipe parameter
 #: (:data:`stresstest.recipe.PARAMETERS`) is an option too. Override per call

@@ -29,10 +29,10 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import InputError
+from ..units import DAYS_PER_YEAR
 from . import charts
 from .tilemap import region_map_svg
 
-DAYS_PER_YEAR = 365.0
 
 LABELS = {
     "en": {
