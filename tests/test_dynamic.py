@@ -9,12 +9,13 @@ import json
 import numpy as np
 import pytest
 import xarray as xr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import stresstest.kernels.dynamic as kd
 from stresstest.compiled import NATIONAL, no_plan, no_shock
 from stresstest.errors import InputError
+from stresstest.units import DAYS_PER_YEAR
 from stresstest.economy import derive
 from stresstest.modes.dynamic import build_inputs, resolve_parameters, run_dynamic
 from stresstest.recipe import resolve_recipe
@@ -146,9 +147,13 @@ def _random_shock(e, draw_seed, days):
 @given(R=st.integers(1, 3), S=st.integers(2, 5), seed=st.integers(0, 10_000),
        rule=st.sampled_from(kd.FINAL_RULES), cover=st.sampled_from([0.0, 2.0, 30.0]),
        recipe=st.sampled_from(["central", "strict"]), floor=st.sampled_from([0.0, 1.0]))
+# a buyer whose capacity falls to 0.01% while imports are cut: its substitution friction
+# was charged on substitute orders that decayed slowly, and its value added went negative
+@example(R=1, S=2, seed=690, rule="proportional", cover=0.0, recipe="central", floor=0.0)
 def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe, floor):
-    """Output <= effective capacity, nothing negative, deliveries <= demand, and the pooled
-    inventory's stock-flow identity S(t+1) = S(t) + arrivals(t) - use(t) every day."""
+    """Output <= effective capacity, nothing negative, deliveries <= demand, the pooled
+    inventory's stock-flow identity S(t+1) = S(t) + arrivals(t) - use(t) every day, and the
+    substitution friction at most ``friction`` times the inputs a buyer used that day."""
     e = random_economy(R, S, seed=seed, density=0.7)
     sh = _random_shock(e, seed, 40)
     plan = no_plan(e)
@@ -175,6 +180,11 @@ def test_invariants_under_random_shocks(R, S, seed, rule, cover, recipe, floor):
     assert np.abs(lhs - rhs).max() <= 1e-12 * scale
     assert (res["arrivals_M"].values <= A_ * (1 + 1e-12) + 1e-12 * scale).all()
     assert (res["stock"].values <= 5.0 + 1e-12).all()
+    if "substitution_cost" in res:
+        fric = json.loads(res.attrs["parameters"])["resourcing_friction"]
+        used = U_.sum(axis=0).reshape(res["substitution_cost"].shape)  # daily
+        daily_cost = res["substitution_cost"].values / DAYS_PER_YEAR
+        assert (daily_cost <= fric * used * (1 + 1e-9) + 1e-12).all()
 
 
 @pytest.mark.parametrize("params", [{}, {"recipe": "strict", "inventory_days": 30},

@@ -73,9 +73,9 @@ def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, updat
     if update_E:
         target_E = imf * OM
         target_E *= (1.0 - rMf)[:, None]
-        target_E -= E
-        target_E *= res_rate
-        E_next = E + target_E
+        step = target_E - E
+        step *= res_rate
+        E_next = np.where(target_E < E, target_E, E + step)  # rises at res_rate, falls at once
     Of_next = O_next + (E if E_next is None else E_next)
     Off_next = Of_next * first if tiers else None
     crit, half = rated == 1, rated == 2

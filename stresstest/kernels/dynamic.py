@@ -622,8 +622,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     constrained suppliers; ``tau`` moves toward that target with time constant
     ``resourcing_tau``. Import substitution: buyers order ``imports_p`` times their lost
     imports from domestic suppliers (same time constant; the arrivals count as imported
-    units in the order accounts). ``friction`` is charged on re-sourced and substituting
-    orders (``Trace.cost``). Returns a :class:`Trace` in daily money.
+    units in the order accounts); they rise toward their target at that rate and fall to it
+    at once. ``friction`` is charged on the re-sourced and substituting part of the inputs
+    used, that part pro rata to the orders being filled (``Trace.cost``). Returns a :class:`Trace` in daily money.
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
@@ -939,6 +940,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         # account's own gap and from imports for the rest: domestic units refill what
         # domestic suppliers failed to deliver, not what imports did)
         if first is not None:
+            Or_filled, OMr_filled = Or, OMr
             Or, OMr = Or_next, OMr_next
         if prm.overprod_rule == "ario":
             scarcity = np.where(d_all > 0, (d_all - x) / np.where(d_all > 0, d_all, 1.0), 0.0)
@@ -960,9 +962,13 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
 
         # ---- record
         if out.cost is not None and (E_on or (resourcing and links_moved(links))):
-            cost = links.shifted_cost(O, fric) if resourcing else np.zeros(n)
+            # friction on the substituted part of the inputs used today, that part taken
+            # pro rata to the orders being filled: ``use × (shifted O + E) / all orders``
+            placed = O + E + OM if first is None else O + E + OM + Or_filled + OMr_filled
+            per_unit = np.divide(use, placed, out=np.zeros((P, n)), where=placed > 0)
+            cost = links.shifted_cost(O * per_unit, fric) if resourcing else np.zeros(n)
             if E_on:
-                cost += fric @ E
+                cost += fric @ (E * per_unit)
             out.cost[:, day] = cost
         out.x[:, day] = x
         out.capacity[:, day] = cap

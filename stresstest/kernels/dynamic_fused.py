@@ -118,8 +118,9 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
     ``need_d = max(dom irt + a xopt, 0)``, ``need_m = max((G − dom) irt + AM xopt, 0)``. With
     ``tiers`` the current-needs orders are ``min(need, flow)`` and the rest restocking orders
     (``Or'``, ``OMr'``); without, the whole need is a current-needs order. With
-    ``update_E`` the orders replacing lost imports move toward ``imf OM (1 − r^M_f)`` at
-    ``res_rate``: ``E' = E + res_rate (imf OM (1 − r^M_f) − E)`` (else ``E_next`` is not
+    ``update_E`` the orders replacing lost imports rise toward ``e* = imf OM (1 − r^M_f)`` at
+    ``res_rate`` and fall to it at once (a buyer cancels the substitutes it no longer needs):
+    ``E' = E + res_rate (e* − E)`` if ``e* ≥ E`` else ``e*`` (else ``E_next`` is not
     written: the caller keeps ``E``). Tomorrow's current-needs orders ``Of' = O' + E'`` and,
     with tiers, those of the buyers for which the input binds ``Of' first``; tomorrow's
     :func:`rated_minima` of ``S' + arr' + arrM'`` (``rated`` (P, n): 1 a critical input,
@@ -198,9 +199,12 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
             if update_E:
                 t = imf[p, j] * OM[p, j]
                 t = t * lost_m
-                t = t - e
-                t = t * res_rate
-                e = e + t
+                if t < e:
+                    e = t
+                else:
+                    t = t - e
+                    t = t * res_rate
+                    e = e + t
                 E_next[p, j] = e
                 if e != 0.0:
                     e_any = True
