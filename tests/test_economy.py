@@ -51,6 +51,35 @@ def test_sourcing_shares_sum_to_one_per_product(tiny):
     np.testing.assert_allclose(sums[used], 1.0, rtol=1e-12)
 
 
+@pytest.mark.parametrize("empty", [0, 2])
+def test_derived_coefficients_match_their_dense_definitions(empty):
+    """``A = Z / x`` (0 for an industry without output), ``a[p, j] = Σ_(i of p) A[i, j]``,
+    ``τ = A / a[product(i), j]`` on A's pattern, and the table net of own use
+    ``(A − diag δ) / (1 − δ)``, against dense arithmetic (the sparse builders work on the
+    stored entries)."""
+    eco = random_economy(3, 4, seed=7, density=0.6, empty_industries=empty)
+    d = derive(eco)
+    n, S = d.n, d.n_sector
+    Z = eco["Z"].transpose("origin", "product", "region", "sector").values
+    x = eco["x"].values.reshape(n)
+    A = Z.reshape(n, n) * np.divide(1.0, x, out=np.zeros(n), where=x > 0)[None, :]
+    assert (x == 0).sum() == empty
+    np.testing.assert_array_equal(d.A.toarray(), A)
+    assert d.A.nnz == np.count_nonzero(A)
+    a = A.reshape(-1, S, n).sum(axis=0)
+    np.testing.assert_allclose(d.a_prod, a, rtol=1e-15, atol=0)
+    tau = d.tau0.toarray()
+    denom = a[d.product_of]
+    np.testing.assert_allclose(tau, np.divide(A, denom, out=np.zeros_like(A), where=denom > 0),
+                               rtol=1e-15)
+    assert d.tau0.nnz == d.A.nnz
+    dn = net_of_own_use(d)
+    own = np.diag(A)
+    np.testing.assert_allclose(dn.A.toarray(), (A - np.diag(own)) / (1.0 - own)[None, :],
+                               rtol=1e-15)
+    assert np.all(dn.A.diagonal() == 0) and dn.A.nnz == np.count_nonzero(dn.A.toarray())
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_table_net_of_own_use_is_the_same_leontief_economy(seed):
     """Netting each industry's use of its own output out of the table keeps the accounts:
