@@ -29,7 +29,7 @@ def _input_feasible_numpy(S, arr, arrM, inv, crit, half, cap, any_half):
 
 def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf,
                   res_rate, OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt,
-                  inv, rated, row_of):
+                  inv, rated, row_of, friction=None):
     """The numpy expressions of ``simulate``'s day that the fused pass replaced."""
     share = a + AM
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -83,8 +83,13 @@ def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, updat
     rows = row_of.max() + 1
     sums = [np.bincount(row_of.ravel(), weights=v.ravel(), minlength=rows)
             for v in ((Of_next, Off_next, Or_next) if tiers else (Of_next,))]
+    charge = None
+    if friction is not None:  # use per unit ordered, friction on the substituting part
+        placed = Of + OM + Or + OMr if tiers else Of + OM
+        per_unit = np.divide(use, placed, out=np.zeros_like(use), where=placed > 0)
+        charge = (per_unit, (friction[:, None] * (E * per_unit)).sum(axis=0))
     return ((arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
-             OMr_next, E_next, Of_next, Off_next), minima, sums,
+             OMr_next, E_next, Of_next, Off_next), minima, sums, charge,
             (E_next is not None and bool(E_next.any()), tiers and bool(Or_next.any())))
 
 
@@ -143,7 +148,8 @@ def test_input_feasible_equals_numpy(seed, any_half):
 @pytest.mark.parametrize("tiers,substituting,update_E", [(True, True, True), (False, False, False),
                                                          (True, True, False),
                                                          (False, True, True)])
-def test_settle_equals_numpy(seed, tiers, substituting, update_E):
+@pytest.mark.parametrize("friction", [False, True])
+def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction):
     s = _state(seed)
     u, P, n = s["u"], s["P"], s["n"]
     rng = s["rng"]
@@ -159,8 +165,22 @@ def test_settle_equals_numpy(seed, tiers, substituting, update_E):
     outs = [np.full((P, n), np.nan) for _ in range(13)]
     minima = (np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64))
     sums = np.full((9, 3), np.nan)
-    flags = fused.settle(*args, *outs, *minima, row_of, sums)
-    want, want_minima, want_sums, want_flags = _settle_numpy(*args, row_of)
+    fric = rng.uniform(0, 0.1, P) if friction else np.zeros(0)
+    per_unit = np.full((P, n) if friction else (0, 0), np.nan)
+    cost_e = np.full(n if friction else 0, np.nan)
+    Of = args[0]
+    Of[0, 1] = args[11][0, 1] = 0.0  # nothing ordered: no use per unit
+    if tiers:
+        args[2][0, 1] = args[13][0, 1] = 0.0
+    flags = fused.settle(*args, *outs, *minima, row_of, sums, fric, per_unit, cost_e)
+    want, want_minima, want_sums, want_charge, want_flags = _settle_numpy(
+        *args, row_of, friction=fric if friction else None)
+    if friction:
+        np.testing.assert_array_equal(per_unit, want_charge[0])
+        assert per_unit[0, 1] == 0.0
+        np.testing.assert_allclose(cost_e, want_charge[1], rtol=1e-14, atol=0)
+        if substituting:
+            assert (cost_e > 0).any()
     for k, (g, w) in enumerate(zip(outs, want)):
         if w is None:
             assert np.isnan(g).all(), k  # not written

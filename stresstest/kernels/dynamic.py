@@ -360,13 +360,15 @@ class _DenseLinks:
                     out.reshape(-1)[self.pair_flat] += np.take(D @ rs[j], self.pair_g)
         return ratio_f, ratio_r
 
-    def shifted_cost(self, O, friction):
-        """Per buyer (n): ``Σ_p friction_p Σ_i max(0, Δ[i, k]) O[p, k]``, the friction on the
-        orders re-sourcing moved to other suppliers."""
+    def shifted_cost(self, O, friction, per_unit):
+        """Per buyer (n): ``Σ_p friction_p Σ_i max(0, Δ[i, k]) O[p, k] per_unit[p, k]``, the
+        friction on the part of the inputs used that re-sourcing moved to other suppliers
+        (``per_unit``: use per unit ordered)."""
         if self.delta is None:
             return np.zeros(self.n)
         pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
-        w = friction[self.pair_s] * pos[self.pair_g] * np.take(O, self.pair_flat)
+        w = (friction[self.pair_s] * pos[self.pair_g]
+             * (np.take(O, self.pair_flat) * np.take(per_unit, self.pair_flat)))
         return np.bincount(self.pair_k, weights=w, minlength=self.n)
 
     def capped_orders(self, O, eff, region_of):
@@ -489,8 +491,9 @@ class _SparseLinks:
         return np.stack([np.bincount(self.row, weights=lo * w.ravel()[self.key],
                                      minlength=self.n) for w in weights])
 
-    def shifted_cost(self, O, friction):
-        w = (np.maximum(self.tau - self.tau0, 0.0) * O.ravel()[self.key]
+    def shifted_cost(self, O, friction, per_unit):
+        w = (np.maximum(self.tau - self.tau0, 0.0)
+             * (O.ravel()[self.key] * per_unit.ravel()[self.key])
              * friction[self.key // self.n])
         return np.bincount(self.col, weights=w, minlength=self.n)
 
@@ -531,6 +534,7 @@ class _SparseLinks:
 
 #: Stands for ``first`` in the fused passes when there are no order tiers (never read then).
 _NO_MASK = np.zeros((0, 0), dtype=bool)
+_NO_FRICTION = np.zeros(0)
 
 
 def _pair_rows(first):
@@ -745,6 +749,9 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     no_rows = np.zeros((0, 0), dtype=np.int64)
     r_any = False
     imf = np.ascontiguousarray(imf, dtype=float)
+    # the friction's use per unit ordered and its import-substituting part (fused.settle)
+    per_unit = np.zeros((P, n) if out.cost is not None else (0, 0))
+    cost_e = np.zeros(n if out.cost is not None else 0)
     for day in range(T):
         # ---- capacity and final demand
         kappa = path.kappa[day]
@@ -880,7 +887,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             xopt, Sstar, irt, inv, rated, arr_next, arrM_next, arrE_next, use, S_next, Sm_next,
             O_next, OM_next, Or_next, OMr_next, E_next, Of_next,
             zeros if first is None else Off_next, *minima,
-            no_rows if rows_of is None else rows_of, row_orders_next)
+            no_rows if rows_of is None else rows_of, row_orders_next,
+            _NO_FRICTION if out.cost is None else fric, per_unit, cost_e)
         row_orders = None if rows_of is None else row_orders_next
         if update_E:
             E_on = bool(np.any(rMf < 1.0)) or e_any
@@ -940,7 +948,6 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         # account's own gap and from imports for the rest: domestic units refill what
         # domestic suppliers failed to deliver, not what imports did)
         if first is not None:
-            Or_filled, OMr_filled = Or, OMr
             Or, OMr = Or_next, OMr_next
         if prm.overprod_rule == "ario":
             scarcity = np.where(d_all > 0, (d_all - x) / np.where(d_all > 0, d_all, 1.0), 0.0)
@@ -961,15 +968,13 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             links.resource(u, c, b.headroom, b.new_links, res_rate)
 
         # ---- record
-        if out.cost is not None and (E_on or (resourcing and links_moved(links))):
+        if out.cost is not None and (E_on or cost_e.any()
+                                     or (resourcing and links_moved(links))):
             # friction on the substituted part of the inputs used today, that part taken
             # pro rata to the orders being filled: ``use × (shifted O + E) / all orders``
-            placed = O + E + OM if first is None else O + E + OM + Or_filled + OMr_filled
-            per_unit = np.divide(use, placed, out=np.zeros((P, n)), where=placed > 0)
-            cost = links.shifted_cost(O * per_unit, fric) if resourcing else np.zeros(n)
-            if E_on:
-                cost += fric @ (E * per_unit)
-            out.cost[:, day] = cost
+            # (the import-substituting part summed by fused.settle)
+            cost = links.shifted_cost(O, fric, per_unit) if resourcing else np.zeros(n)
+            out.cost[:, day] = cost + cost_e
         out.x[:, day] = x
         out.capacity[:, day] = cap
         out.exports[:, day] = exp_del

@@ -103,7 +103,7 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
            OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt, inv, rated,
            arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
            OMr_next, E_next, Of_next, Off_next, best_c, arg_c, best_h, arg_h, row_of,
-           row_orders):  # pragma: no cover
+           row_orders, friction, per_unit, cost_e):  # pragma: no cover
     """Tomorrow's arrivals, today's use and inventories, and tomorrow's orders, in one pass
     over the (product, industry) arrays; writes the ``*_next`` arrays and ``use``.
 
@@ -127,8 +127,12 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
     2 a half-critical one, 0 neither) go to ``best_c … arg_h``. With ``row_of`` (P, n) the
     pooled sourcing row of each buyer-product (``row_orders.shape[0] - 1``: none), the
     orders ``Of'``, ``Of' first`` and ``Or'`` summed per row, in the order of the buyers'
-    flat index, go to ``row_orders`` (rows, 3) (a (0, 0) ``row_of``: not summed). Returns
-    whether any ``E'`` and any ``Or'`` is nonzero.
+    flat index, go to ``row_orders`` (rows, 3) (a (0, 0) ``row_of``: not summed). With
+    ``friction`` (P; empty: none) the use per unit of the orders being filled,
+    ``per_unit = use / (Of + OM (+ Or + OMr))`` (0 where nothing is ordered), goes to
+    ``per_unit`` and the friction on the import-substituting part of the inputs used,
+    ``Σ_p friction_p E per_unit``, to ``cost_e`` (n). Returns whether any ``E'`` and any
+    ``Or'`` is nonzero.
     """
     P, n = Of.shape
     best_c[:] = np.inf
@@ -140,6 +144,9 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
     pooled = row_of.shape[0] > 0
     if pooled:
         row_orders[:] = 0.0
+    charge = friction.shape[0] > 0
+    if charge:
+        cost_e[:] = 0.0
     for p in range(P):
         rf_m = rMf[p]
         rr_m = rMr[p]
@@ -163,6 +170,14 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
             if av < u:
                 u = av
             use[p, j] = u
+            if charge:
+                pl = Of[p, j] + OM[p, j]
+                if tiers:
+                    pl = pl + Or[p, j]
+                    pl = pl + OMr[p, j]
+                w = u / pl if pl > 0.0 else 0.0
+                per_unit[p, j] = w
+                cost_e[j] += friction[p] * (E[p, j] * w)
             s = av - u
             S_next[p, j] = s
             sm = Sm[p, j] + arrM[p, j]
