@@ -864,8 +864,8 @@ def _with_none(plans: list[str]) -> list[str]:
 
 def _summary_lines(res, eco, unit=None) -> list[str]:
     from .band import MEANING, is_band, select_estimate
-    from .report import binding_counts, fmt_band, fmt_money, fmt_pct, region_names, \
-        sector_names
+    from .report import (binding_counts, fmt_amplification, fmt_band, fmt_money, fmt_pct,
+                         region_names, sector_names)
 
     metrics = _need("metrics")
     rn, sn = region_names(eco), sector_names(eco)
@@ -897,8 +897,10 @@ def _summary_lines(res, eco, unit=None) -> list[str]:
                  + fmt_band(h, "va_loss_event", lambda v: fmt_money(v, units, unit)))
     if np.isfinite(h.get("amplification", np.nan)):
         lines.append(f"amplification (output loss / direct shock) "
-                     f"{fmt_band(h, 'amplification', lambda v: f'{v:.2f}')}; direct shock "
-                     f"{fmt_pct(h['direct_shock'] / float(res['x_baseline'].sum()))} of output")
+                     f"{fmt_band(h, 'amplification', fmt_amplification)}; direct shock "
+                     f"{fmt_pct(h['direct_shock'] / float(res['x_baseline'].sum()))} of output"
+                     + ("; below 0: output rises above the baseline (the plan adds more than "
+                        "the shock removes)" if h["amplification"] <= -5e-3 else ""))
     if is_band(res):
         lines += ["", *(f"{e}: {MEANING[e]}" for e in ("central", "low", "high"))]
     central = select_estimate(res)

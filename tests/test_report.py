@@ -15,8 +15,8 @@ from stresstest import metrics
 from stresstest.compiled import no_plan, no_shock
 from stresstest.economy import derive
 from stresstest.metrics import critical_supply, dynamic_summary, surviving_share
-from stresstest.report import (_share_by_region, build_report, fmt_money, fmt_pct, money_scale,
-                               va_saved)
+from stresstest.report import (_share_by_region, build_report, fmt_amplification, fmt_money,
+                               fmt_pct, money_scale, va_saved)
 from stresstest.report import render
 from stresstest.report.tilemap import CHINA_TILES, china_tile_keys, region_map_svg
 from stresstest.result import essential_baseline, make_result
@@ -81,6 +81,10 @@ def test_money_scale_and_formatting():
     assert fmt_money(12345.0, "1e8 yuan") == "1,234.5 bn yuan"
     assert fmt_pct(0.8766) == "87.7%"
     assert fmt_pct(float("nan")) == "—"
+    # an amount or ratio that rounds to 0 at the digits shown is 0, never "-0.000"
+    assert fmt_money(-1e-6, "1e8 yuan") == "0 bn yuan"
+    assert fmt_money(-0.04, "1e8 yuan") == "-0.004 bn yuan"
+    assert fmt_amplification(-1e-4) == "0.00" and fmt_amplification(-0.19) == "-0.19"
 
 
 def test_hand_solvable_shares_and_backup_value(tiny):

@@ -198,13 +198,14 @@ def fmt_pct(v, digits: int = 1) -> str:
 
 
 def fmt_amount(v, label: str) -> str:
-    """Money already in the output's unit, with thousands separators and its ``label``."""
+    """Money already in the output's unit, with thousands separators and its ``label``; an
+    amount that rounds to 0 at the digits shown is ``0`` (never ``-0.000``)."""
     if v is None or not np.isfinite(v):
         return "—"
     x = float(v)
-    if x == 0:
-        return f"0 {label}"
     digits = 1 if abs(x) >= 100 else 2 if abs(x) >= 1 else 3
+    if round(x, digits) == 0:
+        return f"0 {label}"
     return f"{x:,.{digits}f} {label}"
 
 
