@@ -82,6 +82,25 @@ def test_design_is_seeded_stratified_and_inside_the_ranges():
     assert set(mat) == {0.0025, 0.005, 0.01}
 
 
+@pytest.mark.parametrize("d,n,seed", [(1, 1, 0), (3, 40, 3), (9, 200, 0), (14, 7, 12345)])
+def test_design_is_scipys_latin_hypercube(d, n, seed):
+    """The design (drawn without importing scipy.stats) is scipy's LatinHypercube on the same
+    generator, number for number, and stratified: each column hits each of the n strata of
+    [0, 1) once."""
+    from stresstest.sampling import _lhs
+
+    qmc = pytest.importorskip("scipy.stats.qmc")
+    u = _lhs(d, n, seed)
+    try:
+        engine = qmc.LatinHypercube(d, rng=np.random.default_rng(seed))
+    except TypeError:  # scipy < 1.15 names the generator ``seed``
+        engine = qmc.LatinHypercube(d, seed=np.random.default_rng(seed))
+    np.testing.assert_array_equal(u, engine.random(n))
+    assert u.shape == (n, d) and (u >= 0).all() and (u < 1).all()
+    for col in u.T:
+        assert sorted(np.floor(col * n).astype(int)) == list(range(n))
+
+
 def test_fixed_parameters_are_not_drawn():
     sc = parse_scenario(RANGED)
     names = [i.name for i in uncertain_inputs(sc, {"inventory_scale": 0.7})]
