@@ -628,7 +628,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     imports from domestic suppliers (same time constant; the arrivals count as imported
     units in the order accounts); they rise toward their target at that rate and fall to it
     at once. ``friction`` is charged on the re-sourced and substituting part of the inputs
-    used, that part pro rata to the orders being filled (``Trace.cost``). Returns a :class:`Trace` in daily money.
+    used, that part pro rata to the orders being filled (``Trace.cost``). Returns a
+    :class:`Trace` in daily money.
     """
     R, S, n, P = t.n_region, t.n_sector, t.n, t.n_sector
     T = path.days
@@ -968,8 +969,7 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
             links.resource(u, c, b.headroom, b.new_links, res_rate)
 
         # ---- record
-        if out.cost is not None and (E_on or cost_e.any()
-                                     or (resourcing and links_moved(links))):
+        if out.cost is not None and (cost_e.any() or (resourcing and links_moved(links))):
             # friction on the substituted part of the inputs used today, that part taken
             # pro rata to the orders being filled: ``use × (shifted O + E) / all orders``
             # (the import-substituting part summed by fused.settle)

@@ -13,7 +13,6 @@ from ..economy import Derived, cached, derive, stack
 from ..units import DAYS_PER_YEAR
 
 
-
 @dataclass(eq=False)
 class StaticInputs:
     """The shock window's average day on the stacked industry axis (money: per year).
