@@ -41,7 +41,7 @@ import scipy.sparse.linalg as spla
 import xarray as xr
 
 from .errors import EconomyError, InputError
-from .kernels.iomath import pooled_rows
+from .kernels.iomath import compressed_axis_index, pooled_rows
 
 ROUTES = ("sea", "land", "air")
 FLOW_VARIABLES = ("Z", "Y", "exports", "M", "MY", "V", "x")
@@ -487,7 +487,7 @@ def _product_requirements(A: sp.spmatrix, product_of, n_product: int):
     (P, n) and sourcing shares ``τ[i, j] = A[i, j] / a[product(i), j]`` (n x n, CSC)."""
     n = A.shape[0]
     A = _canonical_csc(A)
-    col = _entry_columns(A)
+    col = compressed_axis_index(A)
     prod = product_of[A.indices]
     a_prod = np.bincount(prod * n + col, weights=A.data, minlength=n_product * n).reshape(
         n_product, n)
@@ -503,11 +503,6 @@ def _canonical_csc(A: sp.spmatrix) -> sp.csc_matrix:
         A = A.copy()
         A.sum_duplicates()
     return A
-
-
-def _entry_columns(A: sp.csc_matrix) -> np.ndarray:
-    """The column of each stored entry of a CSC matrix."""
-    return np.repeat(np.arange(A.shape[1]), np.diff(A.indptr))
 
 
 def net_of_own_use(d: Derived) -> Derived:
@@ -529,7 +524,7 @@ def net_of_own_use(d: Derived) -> Derived:
     own[~np.isfinite(own) | (own < 0) | (own >= 1.0 - 1e-12) | (d.x <= 0)] = 0.0
     keep = 1.0 - own
     # (A − diag(own)) diag(1 / keep) on the stored entries: the netted diagonal is exactly 0
-    col = _entry_columns(A)
+    col = compressed_axis_index(A)
     data = A.data.copy()
     diag = A.indices == col
     data[diag] -= own[col[diag]]

@@ -297,6 +297,12 @@ def mixed_output(solve: Solve, x0: np.ndarray, y0: np.ndarray, y: np.ndarray,
     return x, f, X, it
 
 
+def compressed_axis_index(M: sp.spmatrix) -> np.ndarray:
+    """The compressed-axis index of each stored entry of a CSR (its row) or CSC (its column)
+    matrix, in storage order."""
+    return np.repeat(np.arange(M.indptr.size - 1), np.diff(M.indptr))
+
+
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)`` of the distinct rows of ``keys`` (m, c) in lexicographic order, as
     ``np.unique(keys, axis=0, return_index=True, return_inverse=True)`` gives them, by one

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import scipy.sparse as sp
 
-from .iomath import pooled_rows
+from .iomath import compressed_axis_index, pooled_rows
 from . import rationing_fused as fused
 
 
@@ -149,7 +149,7 @@ def build_structure(tau0, a_prod, AM, product_of, region_of, n_region, crit, hal
     pp, jj = pp[order], jj[order]
     js, start = np.unique(jj, return_index=True)
     rows = col_row[pp, jj]
-    rows_of_nz = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
+    rows_of_nz = compressed_axis_index(G)
     pair_o = None
     if own is not None and np.any(own > 0):
         pair_o = np.where(pp == np.asarray(product_of)[jj], np.asarray(own)[jj], 0.0)
