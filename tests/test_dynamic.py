@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 import stresstest.kernels.dynamic as kd
 from stresstest.compiled import NATIONAL, no_plan, no_shock
 from stresstest.errors import InputError
-from stresstest.units import DAYS_PER_YEAR
 from stresstest.economy import derive
 from stresstest.modes.dynamic import build_inputs, resolve_parameters, run_dynamic
 from stresstest.recipe import resolve_recipe
 from stresstest.testing import random_economy
+from stresstest.units import DAYS_PER_YEAR
 
 ECONOMY_VARS = ("x", "va", "capacity", "f", "exports", "essential", "binding",
                 "binding_product", "stock", "inventory_days")

@@ -168,8 +168,7 @@ def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction):
     fric = rng.uniform(0, 0.1, P) if friction else np.zeros(0)
     per_unit = np.full((P, n) if friction else (0, 0), np.nan)
     cost_e = np.full(n if friction else 0, np.nan)
-    Of = args[0]
-    Of[0, 1] = args[11][0, 1] = 0.0  # nothing ordered: no use per unit
+    args[0][0, 1] = args[11][0, 1] = 0.0  # nothing ordered (Of, OM): no use per unit
     if tiers:
         args[2][0, 1] = args[13][0, 1] = 0.0
     flags = fused.settle(*args, *outs, *minima, row_of, sums, fric, per_unit, cost_e)
