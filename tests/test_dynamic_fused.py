@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from stresstest.kernels import dynamic_fused as fused
 
@@ -224,3 +225,89 @@ def test_final_deliveries_equal_numpy():
     Ydel = Ydel_c + Yo * r_fo[:, None] + Yn
     np.testing.assert_array_equal(delivered, Ydel.reshape(R, S, R).sum(axis=0).T)
     np.testing.assert_array_equal(consumed, Ydel_c.reshape(R, S, R).sum(axis=0).T)
+
+
+def _resourcing_pairs(seed, R=5, S=6, pooled=True):
+    """Random re-sourcing pairs as :class:`stresstest.kernels.dynamic._DenseLinks` stores
+    them: buyer-products (s, k) in row-major order, grouped by pooled row (several pairs a
+    group, groups product-major) or one group per pair, with a deviation Δ (ngroups, R)."""
+    rng = np.random.default_rng(seed)
+    n = R * S
+    mask = rng.uniform(size=(S, n)) < 0.4
+    mask[2] = False  # a product without pairs
+    s, k = np.nonzero(mask)
+    if pooled:
+        region = k // S
+        _, rep, g = np.unique(s * R + region, return_index=True, return_inverse=True)
+    else:
+        rep, g = np.arange(s.size), np.arange(s.size)
+    g = g.reshape(-1)
+    group_s = s[rep]
+    delta = rng.normal(scale=0.1, size=(rep.size, R))
+    return rng, n, s, k, g, group_s, delta
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_pair_demand_equals_bincount_and_sparse_product(pooled):
+    """``pair_demand`` is the group orders by ``np.bincount`` times Δ by the groups'
+    selector as a scipy sparse matrix (the code it replaced), bit for bit."""
+    R, S = 5, 6
+    rng, n, s, k, g, group_s, delta = _resourcing_pairs(1, R, S, pooled)
+    m = group_s.size
+    M = sp.csr_matrix((np.ones(m), (group_s, np.arange(m))), shape=(S, m))
+    group_ptr = np.searchsorted(group_s, np.arange(S + 1))
+    out = np.full((S, 2, R), np.nan)
+    for j in range(2):
+        O = rng.uniform(size=(S, n))
+        fused.pair_demand(O, s, k, g, group_ptr, delta, out, j)
+        M.data[:] = np.bincount(g, weights=np.take(O, s * n + k), minlength=m)
+        np.testing.assert_array_equal(out[:, j, :], M @ delta)
+
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_add_pair_ratios_equals_sparse_product(pooled):
+    R, S = 5, 6
+    rng, n, s, k, g, group_s, delta = _resourcing_pairs(2, R, S, pooled)
+    cols = (np.arange(R)[None, :] * S + group_s[:, None]).ravel()
+    D = sp.csr_matrix((delta.reshape(-1), cols, np.arange(0, cols.size + 1, R)),
+                      shape=(group_s.size, n))
+    ratio, r = rng.uniform(size=(S, n)), rng.uniform(size=n)
+    want = ratio.copy()
+    want.reshape(-1)[s * n + k] += np.take(D @ r, g)
+    fused.add_pair_ratios(ratio, r, s, k, g, group_s, delta, S)
+    np.testing.assert_array_equal(ratio, want)
+
+
+def test_pair_cost_equals_bincount():
+    R, S = 5, 6
+    rng, n, s, k, g, group_s, delta = _resourcing_pairs(3, R, S)
+    friction = rng.uniform(0, 0.1, S)
+    pos = np.maximum(delta, 0.0) @ np.ones(R)
+    O, per_unit = rng.uniform(size=(S, n)), rng.uniform(size=(S, n))
+    w = friction[s] * pos[g] * (np.take(O, s * n + k) * np.take(per_unit, s * n + k))
+    np.testing.assert_array_equal(fused.pair_cost(friction, pos, O, per_unit, s, k, g, n),
+                                  np.bincount(k, weights=w, minlength=n))
+
+
+def test_pooled_rows_equal_sparse_products():
+    """``pooled_row_ratios`` and ``pooled_demand`` are scipy's products with the pooled rows
+    ``G`` and their transpose, bit for bit; rows that are all ones stay ones."""
+    rng = np.random.default_rng(4)
+    U, n = 9, 20
+    G = sp.random(U, n, density=0.4, random_state=5, format="csr")
+    G.sort_indices()
+    rs = rng.uniform(size=(3, n))
+    live = np.array([True, False, True])
+    rs[1] = 1.0
+    per_row = np.full((3, U + 1), np.nan)
+    fused.pooled_row_ratios(G.indptr, G.indices, G.data, rs, live, per_row)
+    want = np.ones((3, U + 1))
+    want[live, -1] = 0.0
+    want[live, :-1] = (G @ rs[live].T).T
+    np.testing.assert_array_equal(per_row, want)
+    GT = sp.csr_matrix(G.T)
+    orders = rng.uniform(size=(U + 1, 3))
+    for k in (1, 2, 3):
+        np.testing.assert_array_equal(fused.pooled_demand(GT.indptr, GT.indices, GT.data,
+                                                          orders, k),
+                                      (GT @ orders[:U, :k]).T)

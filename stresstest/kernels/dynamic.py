@@ -249,40 +249,29 @@ class _DenseLinks:
             rep, g = np.arange(s.size), np.arange(s.size)
         g = g.reshape(-1)
         self.pair_s, self.pair_k, self.pair_g = s, k, g
-        self.pair_flat = s * self.n + k  # flat (P n) index: np.take instead of fancy pairs
         self.group_s = s[rep]
         self.t0p = np.ascontiguousarray(self.tau0[s[rep], :, k[rep]])  # (ngroups, R)
         self.newmask = self.t0p == 0
-        # Δ as a sparse (ngroups, n) matrix: group g of product s has Δ[g, o] in the column
-        # of supplier o S + s; its data are Δ's rows (:meth:`_delta_matrix`), so that
-        # ``D r`` gives ``Σ_o Δ[g, o] r[o S + s]``
-        R, S, m = self.R, self.S, rep.size
-        cols = (np.arange(R)[None, :] * S + self.group_s[:, None]).ravel()
-        self._D = sp.csr_matrix((np.zeros(cols.size), cols, np.arange(0, cols.size + 1, R)),
-                                shape=(m, self.n))
-        # (S, ngroups) selector: its data are set to the orders of each group
-        self._M = sp.csr_matrix((np.ones(m), (self.group_s, np.arange(m))), shape=(S, m))
+        # the groups of each product: group_s is sorted (groups follow the pooled rows, which
+        # are product-major, or the pairs, which are)
+        self.group_ptr = np.searchsorted(self.group_s, np.arange(self.S + 1))
         self._state = {"u": None, "c": None, "full": None, "target": None}
         self._dmax = 0.0
 
-    def _delta_matrix(self):
-        self._D.data = self.delta.reshape(-1)
-        return self._D
-
-    def _group_orders(self, O):
-        """Orders of each group of pairs (ngroups,)."""
-        return np.bincount(self.pair_g, weights=np.take(O, self.pair_flat),
-                           minlength=self.t0p.shape[0])
-
     def _pair_demand(self, Os):
         """Extra orders on suppliers (S, k, R) from the deviation:
-        ``Σ_k Δ[o, (s, k)] O[s, k]`` for each of ``Os`` (a sparse (S, ngroups) product)."""
+        ``Σ_k Δ[o, (s, k)] O[s, k]`` for each of ``Os`` (:func:`.dynamic_fused.pair_demand`)."""
         out = np.empty((self.S, len(Os), self.R))
-        M = self._M
         for j, O in enumerate(Os):
-            M.data[:] = self._group_orders(O)
-            out[:, j, :] = M @ self.delta
+            fused.pair_demand(O, self.pair_s, self.pair_k, self.pair_g, self.group_ptr,
+                              self.delta, out, j)
         return out
+
+    def _add_pair_ratios(self, ratio, r):
+        """The deviation's part of the pooled ratios ``r`` (n) added to the pairs of
+        ``ratio`` (P, n) (:func:`.dynamic_fused.add_pair_ratios`)."""
+        fused.add_pair_ratios(ratio, r, self.pair_s, self.pair_k, self.pair_g, self.group_s,
+                              self.delta, self.S)
 
     def order_rows(self):
         """The pooled row of each buyer-product (P, n), ``U`` where it buys none at home, or
@@ -296,22 +285,19 @@ class _DenseLinks:
         k): the ``Os`` already summed per pooled row (:meth:`order_rows`)."""
         if self._pool is not None:  # Σ_u G[u, i] Σ_(k in row u) O[p(i), k]
             GT, _, Hsum, _ = self._pool
-            if row_orders is not None:
-                orders = row_orders[:GT.shape[1], :len(Os)]
-            else:
-                orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
-            out = self._so((GT @ orders).T)  # (S, k, R)
-            out = out.transpose(0, 2, 1)  # (S, R, k)
+            if row_orders is None:
+                row_orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
+            dd = fused.pooled_demand(GT.indptr, GT.indices, GT.data, row_orders, len(Os))
         else:
-            out = np.matmul(self.tau0, np.stack(Os, axis=2))  # (S, R, k)
+            dd = self._ind(np.matmul(self.tau0, np.stack(Os, axis=2)))  # (k, n)
         if self.delta is not None:
             alias = alias or {}
             own = [j for j in range(len(Os)) if j not in alias]
-            part = self._pair_demand([Os[j] for j in own])
+            part = self._pair_demand([Os[j] for j in own])  # (S, k, R)
             where = {j: m for m, j in enumerate(own)}
             for j in range(len(Os)):
-                out[:, :, j] += part[:, where[alias.get(j, j)], :]
-        return self._ind(out)
+                dd[j] += part[:, where[alias.get(j, j)], :].T.reshape(-1)
+        return dd
 
     def pooled(self, rs, pair_rows=None):
         """``r̃[p, k] = Σ_{i∈p} tau[i, k] r_i`` (k, P, n) for ratios ``rs`` (k, n) through the
@@ -327,10 +313,9 @@ class _DenseLinks:
         if live:
             out[live] = np.matmul(self._so(rs[live]), self.tau0).transpose(1, 0, 2)
             if self.delta is not None:
-                D = self._delta_matrix()
                 for j in live:
                     if pair_rows is None or j in pair_rows:
-                        out[j].reshape(-1)[self.pair_flat] += np.take(D @ rs[j], self.pair_g)
+                        self._add_pair_ratios(out[j], rs[j])
         return out
 
     def delivery_ratios(self, rows, first, ones):
@@ -343,21 +328,18 @@ class _DenseLinks:
         rs = np.stack(rows)
         _, G, _, row_of = self._pool
         live = [j for j in range(len(rows)) if rs[j].min() < 1.0]
-        per_row = np.ones((len(rows), G.shape[0] + 1))  # a row of ones gives ones
-        if live:
-            per_row[live, -1] = 0.0  # buys none at home
-            per_row[live, :-1] = (G @ rs[live].T).T
+        per_row = np.empty((len(rows), G.shape[0] + 1))
+        fused.pooled_row_ratios(G.indptr, G.indices, G.data, rs,
+                                np.array([j in live for j in range(len(rows))]), per_row)
         ratio_f = np.empty((self.S, self.n))
         ratio_r = ones if first is None else np.empty((self.S, self.n))
         fused.pooled_ratios(per_row, row_of.reshape(self.S, self.n),
                             _NO_MASK if first is None else first, first is not None,
                             ratio_f, ratio_r)
         if self.delta is not None:
-            D = self._delta_matrix()
             for j in _pair_rows(first):
                 if j in live:  # the re-sourcing pairs lie in ``first`` when it is given
-                    out = ratio_f if j < 2 else ratio_r
-                    out.reshape(-1)[self.pair_flat] += np.take(D @ rs[j], self.pair_g)
+                    self._add_pair_ratios(ratio_f if j < 2 else ratio_r, rs[j])
         return ratio_f, ratio_r
 
     def shifted_cost(self, O, friction, per_unit):
@@ -367,9 +349,8 @@ class _DenseLinks:
         if self.delta is None:
             return np.zeros(self.n)
         pos = np.maximum(self.delta, 0.0, out=self._buf) @ np.ones(self.R)
-        w = (friction[self.pair_s] * pos[self.pair_g]
-             * (np.take(O, self.pair_flat) * np.take(per_unit, self.pair_flat)))
-        return np.bincount(self.pair_k, weights=w, minlength=self.n)
+        return fused.pair_cost(friction, pos, O, per_unit, self.pair_s, self.pair_k,
+                               self.pair_g, self.n)
 
     def capped_orders(self, O, eff, region_of):
         """Link orders ``tau O`` capped at ``eff * baseline link flow`` where ``eff < 1``.

@@ -7,6 +7,11 @@ tomorrow's input-feasible output ready (a pass over the rated inputs when a stoc
 changes the arrivals), compiled by numba (cached on disk after the first
 call). They compute exactly what the numpy expressions in their docstrings compute, in the
 same order of operations (bit-identical; tested against those expressions).
+
+The re-sourcing deviation's contractions (a few thousand pairs a day) and the pooled rows'
+products are compiled too: there numpy's gathers and scipy's sparse products cost more in
+calls than in arithmetic; they sum in scipy's and ``np.bincount``'s order (bit-identical,
+tested against those calls).
 """
 
 from __future__ import annotations
@@ -250,3 +255,121 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
                 if pooled:
                     row_orders[row_of[p, j], 0] += of
     return e_any, r_any
+
+
+# --------------------------------------------------------------------------- re-sourcing
+# The deviation Δ (ngroups, R) of the re-sourcing pairs ``(pair_s[t], pair_k[t])`` (buyer
+# ``pair_k`` of product ``pair_s``, group ``pair_g``; the groups of product ``s`` are
+# ``group_ptr[s]:group_ptr[s + 1]``, of supplier product ``group_s``): a few thousand pairs,
+# for which numpy's gathers and scipy's products cost more in calls than in arithmetic.
+
+
+@njit(cache=True, nogil=True)
+def pair_demand(O, pair_s, pair_k, pair_g, group_ptr, delta, out, col):  # pragma: no cover
+    """Extra orders on suppliers from the deviation, into ``out[:, col, :]`` (S, k, R):
+    ``out[s, col, o] = Σ_(g of s) go[g] Δ[g, o]`` with the orders of each group
+    ``go[g] = Σ_(t in g) O[pair_s[t], pair_k[t]]``, each summed in index order (the sums of
+    ``np.bincount`` and of scipy's sparse product with the groups' selector)."""
+    ng, R = delta.shape
+    go = np.zeros(ng)
+    for t in range(pair_g.shape[0]):
+        go[pair_g[t]] += O[pair_s[t], pair_k[t]]
+    for s in range(group_ptr.shape[0] - 1):
+        for o in range(R):
+            out[s, col, o] = 0.0
+        for g in range(group_ptr[s], group_ptr[s + 1]):
+            v = go[g]
+            for o in range(R):
+                out[s, col, o] += v * delta[g, o]
+
+
+@njit(cache=True, nogil=True)
+def add_pair_ratios(ratio, r, pair_s, pair_k, pair_g, group_s, delta, S):  # pragma: no cover
+    """Add the deviation's part of the pooled delivery ratio to the pairs of ``ratio``
+    (P, n): ``ratio[s, k] += Σ_o Δ[g, o] r[o S + group_s[g]]``, each group's sum formed once
+    in supplier order (as scipy's product with Δ as a sparse (ngroups, n) matrix)."""
+    ng, R = delta.shape
+    v = np.empty(ng)
+    for g in range(ng):
+        acc = 0.0
+        sg = group_s[g]
+        for o in range(R):
+            acc += delta[g, o] * r[o * S + sg]
+        v[g] = acc
+    for t in range(pair_g.shape[0]):
+        ratio[pair_s[t], pair_k[t]] += v[pair_g[t]]
+
+
+@njit(cache=True, nogil=True)
+def pair_cost(friction, pos, O, per_unit, pair_s, pair_k, pair_g, n):  # pragma: no cover
+    """Friction per buyer (n) on the part of the inputs used that re-sourcing moved:
+    ``Σ_t (friction[s] pos[g]) (O[s, k] per_unit[s, k])`` over the pairs ``t = (s, k)``
+    of buyer ``k``, summed in pair order (as ``np.bincount``); ``pos[g]`` the share moved
+    away from the group's suppliers."""
+    out = np.zeros(n)
+    for t in range(pair_g.shape[0]):
+        s, k = pair_s[t], pair_k[t]
+        out[k] += (friction[s] * pos[pair_g[t]]) * (O[s, k] * per_unit[s, k])
+    return out
+
+
+# --------------------------------------------------------------------------- pooled rows
+# Up to three order tiers or ratio rows at once, each in its own accumulator: one pass over
+# the entries with three independent sums runs about three times faster than three passes,
+# each a chain of dependent additions.
+
+
+@njit(cache=True, nogil=True)
+def pooled_row_ratios(G_ptr, G_idx, G_val, rs, live, per_row):  # pragma: no cover
+    """The delivery ratio of each pooled row, ``per_row[t, u] = Σ_i G[u, i] rs[t, i]`` (``G``
+    in CSR, each row summed in the order of its entries as scipy's sparse product does) for
+    the ``live`` rows of ``rs`` (k <= 3, n), with the last column (buyers that buy none at
+    home) 0; the other rows of ``rs`` are 1 everywhere (a row of ones gives ones)."""
+    k = rs.shape[0]
+    U = G_ptr.shape[0] - 1
+    l0, l1, l2 = live[0], k > 1 and live[1], k > 2 and live[2]
+    for u in range(U):
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        for e in range(G_ptr[u], G_ptr[u + 1]):
+            g, i = G_val[e], G_idx[e]
+            if l0:
+                a0 += g * rs[0, i]
+            if l1:
+                a1 += g * rs[1, i]
+            if l2:
+                a2 += g * rs[2, i]
+        per_row[0, u] = a0 if l0 else 1.0
+        if k > 1:
+            per_row[1, u] = a1 if l1 else 1.0
+        if k > 2:
+            per_row[2, u] = a2 if l2 else 1.0
+    for t in range(k):
+        per_row[t, U] = 0.0 if live[t] else 1.0
+
+
+@njit(cache=True, nogil=True)
+def pooled_demand(GT_ptr, GT_idx, GT_val, orders, k):  # pragma: no cover
+    """Orders on each supplier ``dd[t, i] = Σ_u G[u, i] orders[u, t]`` (k <= 3, n) from the
+    orders per pooled row ``orders`` (U[ + 1], >= k) (``Gᵀ`` in CSR, summed in the order of
+    its entries as scipy's sparse product does)."""
+    n = GT_ptr.shape[0] - 1
+    dd = np.empty((k, n))
+    for i in range(n):
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        for e in range(GT_ptr[i], GT_ptr[i + 1]):
+            g, u = GT_val[e], GT_idx[e]
+            a0 += g * orders[u, 0]
+            if k > 1:
+                a1 += g * orders[u, 1]
+            if k > 2:
+                a2 += g * orders[u, 2]
+        dd[0, i] = a0
+        if k > 1:
+            dd[1, i] = a1
+        if k > 2:
+            dd[2, i] = a2
+    return dd
