@@ -171,13 +171,9 @@ def worst_region_index(csr: xr.DataArray) -> xr.DataArray:
     return _labelled(csr, tied.argmax("region")).rename(csr.name)
 
 
-def critical_supply(res: xr.Dataset, products=None, worst_day: bool = False) -> xr.Dataset:
-    """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
-    Σ_r baseline``), ``by_region`` (the Result's ``csr``), ``worst`` (lowest regional CSR per
-    product) and ``worst_region`` (its label). Products: the critical ones (the ``critical``
-    coordinate) with essential use, or ``products``. Dynamic Results keep ``time``; with
-    ``worst_day`` each is taken on its worst day instead (the lowest national CSR, each
-    region's lowest CSR, and the lowest of those)."""
+def _critical_products(res: xr.Dataset, products=None) -> np.ndarray:
+    """Positions along ``product`` of the critical products with essential use (the
+    ``critical`` coordinate), or of ``products`` (labels; unknown ones raise)."""
     keep = _v(res, "essential_baseline").sum("region").values > 0
     if "critical" in res.coords:
         keep &= res.coords["critical"].values.astype(bool)
@@ -185,10 +181,35 @@ def critical_supply(res: xr.Dataset, products=None, worst_day: bool = False) -> 
     missing = set(map(str, sel)) - set(map(str, res["product"].values))
     if missing:
         raise InputError(f"critical_supply: unknown products {sorted(missing)}")
-    sub = res[["essential", "essential_baseline", "csr"]].isel(
-        product=res.indexes["product"].get_indexer(sel))
+    return res.indexes["product"].get_indexer(sel)
+
+
+def national_critical_supply(res: xr.Dataset, products=None) -> xr.DataArray:
+    """``critical_supply(res, products)["national"]`` alone (essential-weighted CSR per
+    product, ``Σ_r delivered / Σ_r baseline``), without the regional parts (a sampled band
+    reads only this)."""
+    sub = res[["essential", "essential_baseline"]].isel(
+        product=_critical_products(res, products))
+    national = _national_csr(sub)
+    return xr.DataArray(national, coords=_coords_along(sub, national.dims))
+
+
+def _national_csr(sub: xr.Dataset) -> xr.Variable:
+    """``Σ_r essential / Σ_r essential_baseline`` of a Result (or its critical products)."""
+    return _v(sub, "essential").sum("region") / _v(sub, "essential_baseline").sum("region")
+
+
+def critical_supply(res: xr.Dataset, products=None, worst_day: bool = False) -> xr.Dataset:
+    """Critical supply: ``national`` CSR per product (essential-weighted: ``Σ_r delivered /
+    Σ_r baseline``, :func:`national_critical_supply`), ``by_region`` (the Result's ``csr``),
+    ``worst`` (lowest regional CSR per product) and ``worst_region`` (its label). Products:
+    the critical ones (the ``critical`` coordinate) with essential use, or ``products``.
+    Dynamic Results keep ``time``; with ``worst_day`` each is taken on its worst day instead
+    (the lowest national CSR, each region's lowest CSR, and the lowest of those)."""
+    at = _critical_products(res, products)
+    sub = res[["essential", "essential_baseline", "csr"]].isel(product=at)
     csr = _v(sub, "csr")
-    national = _v(sub, "essential").sum("region") / _v(sub, "essential_baseline").sum("region")
+    national = _national_csr(sub)
     if worst_day and _is_dynamic(res):
         csr, national = csr.min("time"), national.min("time")
     idx = worst_region_index(_labelled(sub, csr).fillna(np.inf))
@@ -383,8 +404,8 @@ def plan_harm(res_plan: xr.Dataset, res_none: xr.Dataset, tol: float = HARM_TOL)
                                                                                   "va")))
     if drop > tol:
         found.append((drop, f"national value added -{100 * drop:.1f} pp"))
-    cs_p = avg(critical_supply(res_plan)["national"])
-    cs_n = avg(critical_supply(res_none)["national"])
+    cs_p = avg(national_critical_supply(res_plan))
+    cs_n = avg(national_critical_supply(res_none))
     for prod, a, b in zip(cs_p["product"].values, cs_n.values, cs_p.values):
         if np.isfinite(a) and np.isfinite(b) and a - b > tol:
             found.append((a - b, f"critical supply of {prod} -{100 * (a - b):.1f} pp"))

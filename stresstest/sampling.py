@@ -360,7 +360,7 @@ def batch_numbers(res: xr.Dataset, res_none: xr.Dataset, scales, cost: float) ->
     scale_x = float(res["x_baseline"].sum())
     with np.errstate(divide="ignore", invalid="ignore"):
         amp = np.where(direct > 1e-12 * scale_x, total / direct, np.nan)
-    csr = metrics.critical_supply(res)["national"].transpose("product", "scenario")
+    csr = metrics.national_critical_supply(res).transpose("product", "scenario")
     event = rate["plan"] * scales
     benefit = rate["none"] * scales - event
     ok = np.ones(event.size, bool)

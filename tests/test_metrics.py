@@ -71,6 +71,24 @@ def test_critical_supply_and_worst_region(tiny):
     assert float(cs["worst"].sel(product="S0")) == pytest.approx(0.5)
 
 
+
+def test_national_critical_supply_is_critical_supplys_national(tiny):
+    """The national part alone (what a sampled band reads) equals ``critical_supply``'s,
+    labels included, daily and static, for the critical products or chosen ones."""
+    share = np.ones((3, 4, 3))
+    share[1, 0, 2] = 0.5
+    share[:, 1, 1] = 0.7
+    for res in (_result(tiny, 1.0, ess_share=share[:, :, 2]),
+                _result(tiny, 1.0, ess_share=share, time=np.arange(3))):
+        for products in (None, ["S1", "S0"]):
+            want = metrics.critical_supply(res, products)["national"]
+            got = metrics.national_critical_supply(res, products)
+            assert got.dims == want.dims
+            np.testing.assert_array_equal(got.values, want.values)
+            assert list(got["product"].values) == list(want["product"].values)
+    with pytest.raises(InputError, match="unknown products"):
+        metrics.national_critical_supply(res, ["S9"])
+
 def test_critical_supply_on_the_worst_day(tiny):
     """A dynamic Result keeps each day; ``worst_day`` takes the lowest day of each number:
     national on the day the nation is short, the worst region on its own worst day."""
