@@ -289,25 +289,24 @@ def test_pair_cost_equals_bincount():
                                   np.bincount(k, weights=w, minlength=n))
 
 
-def test_pooled_rows_equal_sparse_products():
-    """``pooled_row_ratios`` and ``pooled_demand`` are scipy's products with the pooled rows
-    ``G`` and their transpose, bit for bit; rows that are all ones stay ones."""
+def test_csr_columns_equal_sparse_products():
+    """``csr_columns`` is scipy's product of a CSR matrix with up to three columns, bit for bit,
+    for rows of ``X`` in C order (the suppliers' ratios) or a transposed view (the orders per
+    pooled row); rows that are not live are left as they were."""
     rng = np.random.default_rng(4)
     U, n = 9, 20
     G = sp.random(U, n, density=0.4, random_state=5, format="csr")
     G.sort_indices()
     rs = rng.uniform(size=(3, n))
     live = np.array([True, False, True])
-    rs[1] = 1.0
-    per_row = np.full((3, U + 1), np.nan)
-    fused.pooled_row_ratios(G.indptr, G.indices, G.data, rs, live, per_row)
-    want = np.ones((3, U + 1))
-    want[live, -1] = 0.0
+    per_row = np.full((3, U + 1), 7.0)
+    fused.csr_columns(G.indptr, G.indices, G.data, rs, live, per_row)
+    want = np.full((3, U + 1), 7.0)
     want[live, :-1] = (G @ rs[live].T).T
     np.testing.assert_array_equal(per_row, want)
     GT = sp.csr_matrix(G.T)
     orders = rng.uniform(size=(U + 1, 3))
     for k in (1, 2, 3):
-        np.testing.assert_array_equal(fused.pooled_demand(GT.indptr, GT.indices, GT.data,
-                                                          orders, k),
-                                      (GT @ orders[:U, :k]).T)
+        dd = np.full((k, n), np.nan)
+        fused.csr_columns(GT.indptr, GT.indices, GT.data, orders.T[:k], np.ones(k, bool), dd)
+        np.testing.assert_array_equal(dd, (GT @ orders[:U, :k]).T)

@@ -287,7 +287,9 @@ class _DenseLinks:
             GT, _, Hsum, _ = self._pool
             if row_orders is None:
                 row_orders = np.stack([Hsum @ O.ravel() for O in Os], axis=1)  # (U, k)
-            dd = fused.pooled_demand(GT.indptr, GT.indices, GT.data, row_orders, len(Os))
+            dd = np.empty((len(Os), self.n))
+            fused.csr_columns(GT.indptr, GT.indices, GT.data, row_orders.T[:len(Os)],
+                              np.ones(len(Os), dtype=bool), dd)
         else:
             dd = self._ind(np.matmul(self.tau0, np.stack(Os, axis=2)))  # (k, n)
         if self.delta is not None:
@@ -328,9 +330,11 @@ class _DenseLinks:
         rs = np.stack(rows)
         _, G, _, row_of = self._pool
         live = [j for j in range(len(rows)) if rs[j].min() < 1.0]
-        per_row = np.empty((len(rows), G.shape[0] + 1))
-        fused.pooled_row_ratios(G.indptr, G.indices, G.data, rs,
-                                np.array([j in live for j in range(len(rows))]), per_row)
+        per_row = np.ones((len(rows), G.shape[0] + 1))  # a row of ones gives ones
+        if live:
+            per_row[live, -1] = 0.0  # buys none at home
+            fused.csr_columns(G.indptr, G.indices, G.data, rs,
+                              np.array([j in live for j in range(len(rows))]), per_row)
         ratio_f = np.empty((self.S, self.n))
         ratio_r = ones if first is None else np.empty((self.S, self.n))
         fused.pooled_ratios(per_row, row_of.reshape(self.S, self.n),

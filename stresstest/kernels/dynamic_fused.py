@@ -314,62 +314,36 @@ def pair_cost(friction, pos, O, per_unit, pair_s, pair_k, pair_g, n):  # pragma:
 
 
 # --------------------------------------------------------------------------- pooled rows
-# Up to three order tiers or ratio rows at once, each in its own accumulator: one pass over
-# the entries with three independent sums runs about three times faster than three passes,
-# each a chain of dependent additions.
 
 
 @njit(cache=True, nogil=True)
-def pooled_row_ratios(G_ptr, G_idx, G_val, rs, live, per_row):  # pragma: no cover
-    """The delivery ratio of each pooled row, ``per_row[t, u] = Σ_i G[u, i] rs[t, i]`` (``G``
-    in CSR, each row summed in the order of its entries as scipy's sparse product does) for
-    the ``live`` rows of ``rs`` (k <= 3, n), with the last column (buyers that buy none at
-    home) 0; the other rows of ``rs`` are 1 everywhere (a row of ones gives ones)."""
-    k = rs.shape[0]
-    U = G_ptr.shape[0] - 1
-    l0, l1, l2 = live[0], k > 1 and live[1], k > 2 and live[2]
-    for u in range(U):
+def csr_columns(ptr, idx, val, X, live, out):  # pragma: no cover
+    """``out[t, r] = Σ_e val[e] X[t, idx[e]]`` over the entries ``ptr[r]:ptr[r + 1]`` of a
+    matrix in CSR, for the rows ``t`` of ``X`` (k <= 3) where ``live[t]`` (the others of
+    ``out`` untouched), each sum in the order of the entries as scipy's sparse product does.
+    The pooled rows' delivery ratios (``G`` times the suppliers' ratios) and the orders on
+    suppliers (``Gᵀ`` times the orders per pooled row) of up to three order tiers: a row's
+    sums in one pass, each in its own accumulator (a pass per tier, each one chain of
+    dependent additions, ran slower than scipy)."""
+    k = X.shape[0]
+    l0 = k > 0 and live[0]
+    l1 = k > 1 and live[1]
+    l2 = k > 2 and live[2]
+    for r in range(ptr.shape[0] - 1):
         a0 = 0.0
         a1 = 0.0
         a2 = 0.0
-        for e in range(G_ptr[u], G_ptr[u + 1]):
-            g, i = G_val[e], G_idx[e]
+        for e in range(ptr[r], ptr[r + 1]):
+            v, c = val[e], idx[e]
             if l0:
-                a0 += g * rs[0, i]
+                a0 += v * X[0, c]
             if l1:
-                a1 += g * rs[1, i]
+                a1 += v * X[1, c]
             if l2:
-                a2 += g * rs[2, i]
-        per_row[0, u] = a0 if l0 else 1.0
-        if k > 1:
-            per_row[1, u] = a1 if l1 else 1.0
-        if k > 2:
-            per_row[2, u] = a2 if l2 else 1.0
-    for t in range(k):
-        per_row[t, U] = 0.0 if live[t] else 1.0
-
-
-@njit(cache=True, nogil=True)
-def pooled_demand(GT_ptr, GT_idx, GT_val, orders, k):  # pragma: no cover
-    """Orders on each supplier ``dd[t, i] = Σ_u G[u, i] orders[u, t]`` (k <= 3, n) from the
-    orders per pooled row ``orders`` (U[ + 1], >= k) (``Gᵀ`` in CSR, summed in the order of
-    its entries as scipy's sparse product does)."""
-    n = GT_ptr.shape[0] - 1
-    dd = np.empty((k, n))
-    for i in range(n):
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        for e in range(GT_ptr[i], GT_ptr[i + 1]):
-            g, u = GT_val[e], GT_idx[e]
-            a0 += g * orders[u, 0]
-            if k > 1:
-                a1 += g * orders[u, 1]
-            if k > 2:
-                a2 += g * orders[u, 2]
-        dd[0, i] = a0
-        if k > 1:
-            dd[1, i] = a1
-        if k > 2:
-            dd[2, i] = a2
-    return dd
+                a2 += v * X[2, c]
+        if l0:
+            out[0, r] = a0
+        if l1:
+            out[1, r] = a1
+        if l2:
+            out[2, r] = a2
