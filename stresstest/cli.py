@@ -891,10 +891,13 @@ def _summary_lines(res, eco, unit=None) -> list[str]:
     else:
         lines.append(f"surviving output, average day of the window (days {w0}–{w1 - 1}): "
                      f"{fmt_band(h, 'output_share')}; value added {fmt_band(h, 'va_share')}")
+    va_lost = fmt_money(h["va_loss_event"], units, unit)
     lines.append(f"value added lost over the event ({h['event_days']} days"
                  + ("" if dynamic else f", window x {h['event_factor']:.2f} by the daily "
                                        "direct shock") + f"): "
-                 + fmt_band(h, "va_loss_event", lambda v: fmt_money(v, units, unit)))
+                 + fmt_band(h, "va_loss_event", lambda v: fmt_money(v, units, unit))
+                 + ("; below 0: value added above the baseline (the plan adds more than the "
+                    "shock removes)" if va_lost.startswith("-") else ""))
     if np.isfinite(h.get("amplification", np.nan)):
         lines.append(f"amplification (output loss / direct shock) "
                      f"{fmt_band(h, 'amplification', fmt_amplification)}; direct shock "

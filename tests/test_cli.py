@@ -304,3 +304,32 @@ def test_samples_bad_usage_exits_2(files):
     assert "cannot be sampled" in r.stderr
     r = invoke("run", "tiny-cut.toml", "--economy", "eco.nc", "--samples", "-1")
     assert r.exit_code == 2
+
+
+def test_summary_says_when_value_added_lost_is_below_zero():
+    """A run whose value added ends above the baseline (a plan's standby capacity replacing
+    what the shock removed) prints a negative loss with a note saying what it means; a loss
+    does not."""
+    import numpy as np
+
+    from stresstest.cli import _summary_lines
+    from stresstest.compiled import no_shock
+    from stresstest.economy import derive
+    from stresstest.result import BINDING, essential_baseline, final_baseline, make_result
+
+    eco = random_economy(3, 4, seed=1)
+    d = derive(eco)
+    R, S, n = d.n_region, d.n_sector, d.n
+
+    def summary(share):
+        res = make_result(eco, mode="test", shock=no_shock(eco), plan=None, x=d.x * share,
+                          capacity=d.x.copy(), f=final_baseline(eco).values.reshape(R, S, 3),
+                          exports=d.exports.copy(),
+                          essential=essential_baseline(eco).values.reshape(R, S),
+                          binding=np.full(n, BINDING["demand"]))
+        return next(line for line in _summary_lines(res, eco)
+                    if line.startswith("value added lost"))
+
+    above, below = summary(1.05), summary(0.95)
+    assert "below 0: value added above the baseline" in above and ": -" in above
+    assert "below 0" not in below and ": -" not in below
