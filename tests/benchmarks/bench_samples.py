@@ -4,7 +4,10 @@ batched path and, on fewer draws, the plain path (every draw its own run); time 
 per run, and where the time goes (compiling the draws, the batched solves).
 
     python tests/benchmarks/bench_samples.py [--samples 200] [--plain 20] [--scenario S]
-        [--scheduler local] [--threads N] [--use-threads] [--no-peer]
+        [--scheduler local] [--threads N] [--use-threads] [--no-peer] [--repeat 3]
+
+The batched band is timed ``--repeat`` times (median reported, every time printed; the bands
+must be identical).
 
 The band has no peer; as a reference for the host's speed (which moves by up to 1.9x between
 sessions here) the script also times pymrio's ``calc_all`` on the same table (median of
@@ -14,6 +17,7 @@ three) and states the band in units of it.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 from stresstest.economy import load_economy
@@ -37,6 +41,9 @@ def main(argv=None):
                     default=None, help="threads instead of forked processes")
     ap.add_argument("--no-peer", dest="peer", action="store_false",
                     help="skip the pymrio calc_all reference")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="batched bands to time (the median is reported; each must give the "
+                         "same numbers)")
     args = ap.parse_args(argv)
     eco = load_economy("china31")
     plans = [p["name"] for p in list_plans() if p["name"] != "none"]
@@ -47,19 +54,27 @@ def main(argv=None):
         compile_scenario(sc, eco)
     compile_s = (time.perf_counter() - t) / 10
     rows = []
-    t = time.perf_counter()
-    s = run_samples(eco, sc, plans, samples=args.samples, seed=0, scheduler=args.scheduler,
-                    threads=args.threads, processes=args.processes)
-    dt = time.perf_counter() - t
+    times, s = [], None
+    for _ in range(max(args.repeat, 1)):
+        t = time.perf_counter()
+        band = run_samples(eco, sc, plans, samples=args.samples, seed=0,
+                           scheduler=args.scheduler, threads=args.threads,
+                           processes=args.processes)
+        times.append(time.perf_counter() - t)
+        if s is not None and not band.identical(s):
+            raise SystemExit("the repeated bands differ")
+        s = band
+    dt = statistics.median(times)
     where = (args.scheduler if args.scheduler else
              f"in process, {_worker_kind(check_threads(args.threads), args.processes)}")
-    rows.append((f"batched ({where})", args.samples, dt))
+    rows.append((f"batched ({where}), median of {len(times)}", args.samples, dt))
     if args.plain:
         t = time.perf_counter()
         run_samples(eco, sc, plans, samples=args.plain, seed=0, batched=False)
         rows.append(("plain", args.plain, time.perf_counter() - t))
     print(f"{args.scenario}: {runs} runs per draw (no plan + {len(plans)} shipped plans); "
-          f"compiling one draw {1000 * compile_s:.0f} ms")
+          f"compiling one draw {1000 * compile_s:.0f} ms; batched bands "
+          f"{', '.join(f'{v:.1f}' for v in times)} s")
     print("| path | draws | time | per draw | per run | 200 draws at this rate |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, n, dt in rows:
@@ -78,8 +93,6 @@ def main(argv=None):
 
 def _pymrio_calc_all(eco, runs=3):
     """Median seconds of pymrio's ``calc_all`` on ``eco`` (None without pymrio)."""
-    import statistics
-
     try:
         import pymrio  # noqa: F401  (extra ``readers``)
     except ImportError:
