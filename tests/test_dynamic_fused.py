@@ -310,3 +310,6 @@ def test_csr_columns_equal_sparse_products():
         dd = np.full((k, n), np.nan)
         fused.csr_columns(GT.indptr, GT.indices, GT.data, orders.T[:k], np.ones(k, bool), dd)
         np.testing.assert_array_equal(dd, (GT @ orders[:U, :k]).T)
+    with pytest.raises(ValueError, match="at most three"):  # never a row silently left out
+        fused.csr_columns(GT.indptr, GT.indices, GT.data, np.ones((4, U + 1)),
+                          np.ones(4, bool), np.empty((4, n)))

@@ -260,8 +260,7 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
 # --------------------------------------------------------------------------- re-sourcing
 # The deviation Δ (ngroups, R) of the re-sourcing pairs ``(pair_s[t], pair_k[t])`` (buyer
 # ``pair_k`` of product ``pair_s``, group ``pair_g``; the groups of product ``s`` are
-# ``group_ptr[s]:group_ptr[s + 1]``, of supplier product ``group_s``): a few thousand pairs,
-# for which numpy's gathers and scipy's products cost more in calls than in arithmetic.
+# ``group_ptr[s]:group_ptr[s + 1]``, of supplier product ``group_s``).
 
 
 @njit(cache=True, nogil=True)
@@ -326,6 +325,8 @@ def csr_columns(ptr, idx, val, X, live, out):  # pragma: no cover
     sums in one pass, each in its own accumulator (a pass per tier, each one chain of
     dependent additions, ran slower than scipy)."""
     k = X.shape[0]
+    if k > 3:
+        raise ValueError("csr_columns takes at most three rows of X")
     l0 = k > 0 and live[0]
     l1 = k > 1 and live[1]
     l2 = k > 2 and live[2]
