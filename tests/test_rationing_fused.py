@@ -585,6 +585,80 @@ def test_allocate_equals_numpy(new_links, K):
     assert got[0].sum() == 0 and sent[1].sum() == 0 and got.sum() > 0
 
 
+def _resourcing_flows_numpy(dom_total, imp_total, dom_short, imp_short, imports, enabled, s,
+                            xbar, x, T0, sub, need, n_new):
+    """The numpy tail of ``substitution_shares`` that :func:`fused.resourcing_flows`
+    replaced."""
+    P, R, K = dom_total.shape
+    imp_short = imp_short * imports[:, None, :]
+    on = enabled[:, None, :]
+    spare = np.maximum(0.0, s * xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
+    got_dom, sent_dom = fused.allocate(dom_short * on, spare, T0, sub["headroom"],
+                                       sub["new_links"], need, n_new)
+    spare_left = np.maximum(spare - sent_dom, 0.0)
+    dem = imp_short * on
+    tot_d, tot_s = dem.sum(axis=1), spare_left.sum(axis=1)
+    volume = np.minimum(tot_d, tot_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got_imp = np.where(tot_d[:, None] > 0, dem * (volume / np.where(
+            tot_d > 0, tot_d, 1.0))[:, None], 0.0)
+        sent_imp = np.where(tot_s[:, None] > 0, spare_left * (volume / np.where(
+            tot_s > 0, tot_s, 1.0))[:, None], 0.0)
+        theta = np.where(dom_total > 0, np.minimum(1.0, got_dom / np.where(
+            dom_total > 0, dom_total, 1.0)), 0.0)
+        theta_imp = np.where(imp_total > 0, np.minimum(1.0, got_imp / np.where(
+            imp_total > 0, imp_total, 1.0)), 0.0)
+    return theta, theta_imp, (sent_dom + sent_imp).transpose(1, 0, 2).reshape(R * P, K)
+
+
+@pytest.mark.parametrize("new_links", [False, True])
+@pytest.mark.parametrize("K", [1, 5])
+def test_resourcing_flows_equal_numpy(new_links, K):
+    """The re-sourcing from the shortfalls on (spare capacity, domestic allocation, lost
+    imports pro rata, filled shares) equals the numpy it replaced bit for bit, one scenario
+    (numpy sums the regions pairwise) and a batch (in order); products re-sourcing nothing,
+    without demand, short of spare capacity, over-filled shares (clipped to 1) and NaN."""
+    rng = np.random.default_rng(3 + K + 10 * new_links)
+    P, R = 5, 19  # more than eight regions: numpy's pairwise sum for K = 1
+    shape = (P, R, K)
+    dom_total = rng.uniform(0, 2, shape) * (rng.uniform(size=shape) > 0.2)
+    imp_total = rng.uniform(0, 2, shape) * (rng.uniform(size=shape) > 0.2)
+    dom_short = dom_total * rng.uniform(0, 1.2, shape)  # a stock may leave more than the gap
+    imp_short = imp_total * rng.uniform(0, 1, shape)
+    dom_total[0, :2] = 0.0
+    imp_total[1, :3] = 1e-9  # tiny totals: shares above 1
+    dom_short[2] = 0.0
+    s = rng.uniform(0, 1, (R * P, K))
+    xbar = rng.uniform(0.5, 2, (R * P, K))
+    x = s * xbar * rng.uniform(0.5, 1.1, (R * P, K))
+    x[3, 0] = np.nan
+    imports = rng.uniform(0, 1, (P, K))
+    enabled = rng.uniform(size=(P, K)) > 0.2
+    enabled[4], enabled[1], imports[1] = False, True, 1.0
+    T0 = rng.uniform(0, 1, (P, R, R)) * (rng.uniform(size=(P, R, R)) > 0.4)
+    sub = {"headroom": rng.uniform(0, 0.5, (P, K)),
+           "new_links": (rng.uniform(0, 0.3, (P, K)) if new_links else np.zeros((P, K)))}
+    need = rng.uniform(0, 3, shape) if new_links else fused.NONE_3D
+    n_new = np.maximum((T0 == 0).sum(axis=1), 1).astype(float)
+    args = (dom_total, imp_total, dom_short, imp_short, imports, enabled, s, xbar, x, T0)
+    got = fused.resourcing_flows(*args, sub["headroom"], sub["new_links"], need, n_new)
+    want = _resourcing_flows_numpy(*args, sub, need, n_new)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+    assert (got[0] <= 1).all() and np.nanmax(got[1]) == 1.0
+    assert (got[0][4] == 0).all() and got[2].sum() > 0
+
+
+@pytest.mark.parametrize("R", [1, 7, 8, 31, 128, 129, 300])
+@pytest.mark.parametrize("K", [1, 3])
+def test_sum_over_axis1_in_numpy_order(R, K):
+    """``a.sum(axis=1)`` bit for bit: pairwise for one scenario, row after row for a batch."""
+    rng = np.random.default_rng(R * K)
+    a = rng.uniform(-1, 1, (4, R, K)) * 10.0 ** rng.uniform(-8, 8, (4, R, K))
+    np.testing.assert_array_equal(fused.sum_over_axis1(a), a.sum(axis=1))
+
+
 def _csr(dense):
     import scipy.sparse as sp
 

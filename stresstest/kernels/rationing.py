@@ -1079,7 +1079,7 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     the filled share of its lost imports (P, R, K), and the suppliers' extra orders (n, K).
     """
     sub = pb.subst
-    R, P, n = st.n_region, st.n_product, st.n
+    R, P = st.n_region, st.n_product
     K = plan.shape[1]
     sm = _substitution_maps(st, pb)
     pl, jl = sm["p"], sm["j"]
@@ -1093,32 +1093,11 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
         fused.NONE_1D if pb.window is None else np.asarray(pb.window, dtype=float), P * R)
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
         dom_total, dom_short, imp_total, imp_short))
-    imp_short = imp_short * sub["imports"][:, None, :]
     dom_need = ((sm["Na"] @ plan).reshape(P, R, K) if np.any(sub["new_links"] > 0)
-                else None)
-    on = enabled[:, None, :]
-    spare = np.maximum(0.0, s * pb.xbar - x).reshape(R, P, K).transpose(1, 0, 2) * on
-    dem = dom_short * on
-    got_dom, sent_dom = fused.allocate(dem, spare, sm["T0"], sub["headroom"], sub["new_links"],
-                                       fused.NONE_3D if dom_need is None else dom_need,
-                                       sm["n_new"])
-    spare_left = np.maximum(spare - sent_dom, 0.0)
-    # lost imports: the same pro-rata rule without link limits, whose flows are the outer
-    # product of the shares (its sums are closed-form)
-    dem = imp_short * on
-    tot_d, tot_s = dem.sum(axis=1), spare_left.sum(axis=1)
-    volume = np.minimum(tot_d, tot_s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        got_imp = np.where(tot_d[:, None] > 0, dem * (volume / np.where(
-            tot_d > 0, tot_d, 1.0))[:, None], 0.0)
-        sent_imp = np.where(tot_s[:, None] > 0, spare_left * (volume / np.where(
-            tot_s > 0, tot_s, 1.0))[:, None], 0.0)
-        theta = np.where(dom_total > 0, np.minimum(1.0, got_dom / np.where(
-            dom_total > 0, dom_total, 1.0)), 0.0)
-        theta_imp = np.where(imp_total > 0, np.minimum(1.0, got_imp / np.where(
-            imp_total > 0, imp_total, 1.0)), 0.0)
-    flows = (sent_dom + sent_imp).transpose(1, 0, 2).reshape(n, K)
-    return theta, theta_imp, flows
+                else fused.NONE_3D)
+    return fused.resourcing_flows(dom_total, imp_total, dom_short, imp_short, sub["imports"],
+                                  enabled, s, pb.xbar, x, sm["T0"], sub["headroom"],
+                                  sub["new_links"], dom_need, sm["n_new"])
 
 
 def _substitution_maps(st: Structure, pb: Problem) -> dict:

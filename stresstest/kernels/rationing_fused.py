@@ -515,6 +515,116 @@ def allocate(demand, spare, T0, headroom, new_links, need, n_new):  # pragma: no
 
 
 @njit(cache=True, nogil=True)
+def sum_over_axis1(a):  # pragma: no cover
+    """``a.sum(axis=1)`` of a C-contiguous (P, R, K) array, in numpy's order: pairwise (eight
+    accumulators, blocks of 128 split in halves) along the contiguous axis when ``K == 1``,
+    row after row otherwise — so a kernel that takes over such a sum stays bit-identical."""
+    P, R, K = a.shape
+    out = np.zeros((P, K))
+    if K == 1:
+        for p in range(P):
+            out[p, 0] = _pairwise(a[p, :, 0])
+        return out
+    for p in range(P):
+        for r in range(R):
+            for k in range(K):
+                out[p, k] += a[p, r, k]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _pairwise(v):  # pragma: no cover
+    """numpy's pairwise sum of a 1-D array (``pairwise_sum`` in its ``loops_utils``)."""
+    n = v.shape[0]
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += v[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = v[0], v[1], v[2], v[3]
+        r4, r5, r6, r7 = v[4], v[5], v[6], v[7]
+        i = 8
+        while i < n - n % 8:
+            r0 += v[i]
+            r1 += v[i + 1]
+            r2 += v[i + 2]
+            r3 += v[i + 3]
+            r4 += v[i + 4]
+            r5 += v[i + 5]
+            r6 += v[i + 6]
+            r7 += v[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += v[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(v[:n2]) + _pairwise(v[n2:])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def resourcing_flows(dom_total, imp_total, dom_short, imp_short, imports, enabled, s, xbar, x,
+                     T0, headroom, new_links, need, n_new):  # pragma: no cover
+    """The re-sourcing of :func:`.rationing.substitution_shares` from its shortfalls (P, R, K)
+    on: spare capacity ``max(0, s x̄ − x)`` (n, K) by (product, region), zero where product
+    ``p`` re-sources nothing (``enabled`` (P, K) False); the domestic shortfalls allocated by
+    :func:`allocate`; lost imports (``imp_short`` times ``imports`` (P, K)) shared pro rata
+    over the spare capacity left, ``got = dem · min(Σdem, Σleft) / Σdem``, ``sent = left ·
+    min(Σdem, Σleft) / Σleft``. Returns ``θ = min(1, got_dom / dom_total)``,
+    ``θ_imp = min(1, got_imp / imp_total)`` (0 where the totals are 0), (P, R, K), and the
+    suppliers' extra orders ``sent_dom + sent_imp`` (n, K): the numpy expressions it replaced,
+    in their order of operations (bit-identical)."""
+    P, R, K = dom_total.shape
+    spare = np.empty((P, R, K))
+    dem = np.empty((P, R, K))
+    for r in range(R):
+        for p in range(P):
+            i = r * P + p
+            for k in range(K):
+                on = 1.0 if enabled[p, k] else 0.0
+                v = s[i, k] * xbar[i, k] - x[i, k]
+                if v < 0.0:
+                    v = 0.0
+                spare[p, r, k] = v * on
+                dem[p, r, k] = dom_short[p, r, k] * on
+    got_dom, sent_dom = allocate(dem, spare, T0, headroom, new_links, need, n_new)
+    for p in range(P):
+        for r in range(R):
+            for k in range(K):
+                on = 1.0 if enabled[p, k] else 0.0
+                v = spare[p, r, k] - sent_dom[p, r, k]
+                if v < 0.0:
+                    v = 0.0
+                spare[p, r, k] = v
+                dem[p, r, k] = imp_short[p, r, k] * imports[p, k] * on
+    tot_d = sum_over_axis1(dem)
+    tot_s = sum_over_axis1(spare)
+    theta = np.empty((P, R, K))
+    theta_imp = np.empty((P, R, K))
+    flows = np.empty((R * P, K))
+    for p in range(P):
+        for k in range(K):
+            td, ts = tot_d[p, k], tot_s[p, k]
+            volume = td if td < ts or td != td else ts
+            fd = volume / (td if td > 0 else 1.0)
+            fs = volume / (ts if ts > 0 else 1.0)
+            for r in range(R):
+                got_imp = dem[p, r, k] * fd if td > 0 else 0.0
+                sent_imp = spare[p, r, k] * fs if ts > 0 else 0.0
+                t = dom_total[p, r, k]
+                v = got_dom[p, r, k] / (t if t > 0 else 1.0)
+                theta[p, r, k] = (1.0 if v > 1.0 else v) if t > 0 else 0.0
+                t = imp_total[p, r, k]
+                v = got_imp / (t if t > 0 else 1.0)
+                theta_imp[p, r, k] = (1.0 if v > 1.0 else v) if t > 0 else 0.0
+                flows[r * P + p, k] = sent_dom[p, r, k] + sent_imp
+    return theta, theta_imp, flows
+
+
+@njit(cache=True, nogil=True)
 def solve_by_components(data, indices, indptr, h, max_block):  # pragma: no cover
     """Solve the sparse system ``A z = h`` (CSR; a policy system of
     :func:`policy_system`) by its strongly connected components: Tarjan's algorithm finds
