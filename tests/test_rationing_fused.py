@@ -78,6 +78,59 @@ def test_order_state_equals_numpy_china31(china31, K):
     _check(st, maps, K, 11)
 
 
+def _stock_use_numpy(st, maps, plan, x, rt, alpha_reg, sigma, a, m, inventory, window):
+    """The numpy expressions of ``_finish`` that :func:`fused.stock_use` replaced."""
+    P, R, n = st.n_product, st.n_region, st.n
+    K = x.shape[1]
+    share = a + m
+    y = _order_bases(st, maps, plan, x, rt, alpha_reg)
+    dom = rt[st.col_row]
+    imp = alpha_reg[:, st.region_of, :]
+    gap = np.maximum(0.0, share[:, :, None] * x[None] - y * (a[:, :, None] * dom
+                                                              + m[:, :, None] * imp))
+    if inventory is not None:
+        gap = np.maximum(0.0, gap - inventory[:, :, None] / window[None, None, :]
+                         * share[:, :, None] * y)
+    used = np.minimum(gap, sigma[:, st.region_of, :] * share[:, :, None] * y)
+    return (used.reshape(P, R, n // R, K).sum(axis=2),
+            (share[:, :, None] * y).reshape(P, R, n // R, K).sum(axis=2))
+
+
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("inventory", [False, True])
+@pytest.mark.parametrize("regional_rows", [True, False])
+def test_stock_use_equals_numpy(K, inventory, regional_rows):
+    """The stock used and the inputs needed per (product, region) from the answer's order
+    bases, without forming them, equal ``_finish``'s numpy bit for bit: one scenario (numpy
+    sums a region's buyers pairwise: more than eight sectors here) and a batch, with and
+    without buyers' inventories, on both layouts of ``_order_bases``, with inputs that are not
+    available at all (``x / 0``, ``0 / 0``) and a NaN."""
+    eco = random_economy(3, 11, seed=K, density=0.6, home_bias=0.5)
+    st, maps = _maps(eco, True)
+    if not regional_rows:
+        maps.pr_row = maps.odd = None
+    dn = net_of_own_use(derive(eco))
+    P, R, n = st.n_product, st.n_region, st.n
+    rng = np.random.default_rng(K)
+    rt, alpha_reg, x, plan = _round(st, K, K)
+    x[2, 0] = np.nan
+    sigma = rng.uniform(0, 1, (P, R, K)) * (rng.uniform(size=(P, R, K)) > 0.3)
+    inv = rng.uniform(0, 20, (P, n)) * (rng.uniform(size=(P, n)) > 0.5) if inventory else None
+    window = rng.uniform(5, 60, K)
+    want = _stock_use_numpy(st, maps, plan, x, rt, alpha_reg, sigma, dn.a_prod, dn.AM, inv,
+                            window)
+    args = (plan, x, rt, alpha_reg)
+    rest = (maps.omega, st.col_row, dn.a_prod, dn.AM, dn.a_prod + dn.AM,
+            fused.NONE_2D if inv is None else inv, window if inventory else fused.NONE_1D, R)
+    used, need = fused.stock_use(*args, sigma, *rest, False)
+    np.testing.assert_array_equal(used, want[0])
+    np.testing.assert_array_equal(need, want[1])
+    assert np.isnan(used).any() and (used[~np.isnan(used)] > 0).any()
+    empty, need_only = fused.stock_use(*args, fused.NONE_3D, *rest, True)
+    assert empty.size == 0
+    np.testing.assert_array_equal(need_only, want[1])
+
+
 def test_order_state_columns_visit_columns_in_order():
     """Each row is summed in increasing column order (as scipy's product on sorted CSR
     does): the columns' flat indices increase, and each column's rows are sorted."""

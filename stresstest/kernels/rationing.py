@@ -1003,8 +1003,7 @@ def _start_state(start, cold, n_o, subst):
 def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, first, prio, W,
             alpha_t, alpha_reg, c, maps, rt_raw, rt, sigma, theta_dom, theta_imp, extra, share):
     """Outputs of the scenarios ``dn`` of a round (see :func:`solve_rationing`)."""
-    P, R, n = st.n_product, st.n_region, st.n
-    S = n // R
+    R, n = st.n_region, st.n
 
     def sub(arr):
         return None if arr is None else np.asarray(arr)[..., dn]
@@ -1024,21 +1023,16 @@ def _finish(q, st, rule, dn, x, r, s, eff, D, plan, Dhat, Dhat_int, Dhat_fin, fi
     else:
         r_final = r
     rt, alpha_reg, sigma = sub(rt), sub(alpha_reg), sub(sigma)
-    y = (None if sigma is None and not q.need else  # the answer's order bases (P, n, Kd)
-         _order_bases(st, maps, plan, x, rt, alpha_reg))
-    stock_used = None
-    if sigma is not None:
-        # a shortfall of deliveries is filled by the buyer's inventory, then by the stock
-        dom = rt[st.col_row]
-        imp = alpha_reg[:, st.region_of, :]
-        gap = np.maximum(0.0, share[:, :, None] * x[None]
-                         - y * (q.a_prod[:, :, None] * dom + q.AM[:, :, None] * imp))
-        if q.inventory is not None:
-            inv_full = q.inventory[:, :, None] / q.window[dn][None, None, :]
-            gap = np.maximum(0.0, gap - inv_full * share[:, :, None] * y)
-        stock_used = np.minimum(gap, sigma[:, st.region_of, :] * share[:, :, None] * y)
-        stock_used = stock_used.reshape(P, R, S, Kd).sum(axis=2)
-    need = (share[:, :, None] * y).reshape(P, R, S, Kd).sum(axis=2) if q.need else None
+    stock_used = need = None
+    if sigma is not None or q.need:  # from the answer's order bases, never formed
+        stock_used, need = fused.stock_use(
+            plan, x, np.ascontiguousarray(rt), alpha_reg, fused.NONE_3D if sigma is None else
+            sigma, maps.omega, st.col_row, q.a_prod, q.AM, share,
+            fused.NONE_2D if q.inventory is None else q.inventory,
+            fused.NONE_1D if q.inventory is None else np.asarray(q.window[dn], dtype=float),
+            R, sigma is None)
+        stock_used = None if sigma is None else stock_used
+        need = need if q.need else None
     return {"x": x, "r": r, "r_final": r_final, "r_prio": r if prio is not None else None,
             "s": s, "D": D, "plan": plan, "Dhat": Dhat, "alpha_t": sub(alpha_t),
             "alpha_reg": alpha_reg, "c": sub(c), "need": need, "rt_raw": sub(rt_raw),

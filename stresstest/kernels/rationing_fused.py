@@ -514,6 +514,75 @@ def allocate(demand, spare, T0, headroom, new_links, need, n_new):  # pragma: no
     return got, sent
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def stock_use(plan, x, rt, alpha_reg, sigma, omega, col_row, a, m, share, inventory, window,
+              n_region, need_only):  # pragma: no cover
+    """What the answer's order bases are needed for, without forming them (P, n, K): with
+    ``y[p, j] = fmin(x_j / avail[p, j], P_j)``, ``avail = ω (r̃[row] − α̃) + α̃`` (the order
+    bases of :func:`.rationing._order_bases`) and ``b = share[p, j] y``,
+
+        gap = max(0, share x_j − y (a r̃[row] + m α̃)),  less the buyer's inventory
+              ``max(0, gap − (inventory / window) b)`` (``inventory`` empty for none),
+        stock_used = Σ_(j in region) min(gap, σ[p, reg j] b),   need = Σ_(j in region) b
+
+    (P, R, K) each; ``need_only``: ``stock_used`` is left empty (no stocks). Buyers ``j = r S
+    + s`` (S sectors per region). The sums over a region's buyers run in numpy's order (pairwise
+    for one scenario, in order for a batch), so both equal the numpy expressions of
+    ``_finish`` bit for bit."""
+    P, n = share.shape
+    K = x.shape[1]
+    R = n_region
+    S = n // R
+    need = np.zeros((P, R, K))
+    stock = np.zeros((0, 0, 0)) if need_only else np.zeros((P, R, K))
+    has_inv = inventory.shape[0] > 0
+    buf_s = np.empty(S)
+    buf_n = np.empty(S)
+    for p in range(P):
+        for r in range(R):
+            for k in range(K):
+                al = alpha_reg[p, r, k]
+                for t in range(S):
+                    j = r * S + t
+                    dom = rt[col_row[p, j], k]
+                    av = omega[p, j] * (dom - al)
+                    av += al
+                    y = x[j, k] / av
+                    pj = plan[j, k]
+                    if y != y or pj < y:  # np.fmin: x / 0 and 0 / 0 order the plan
+                        y = pj
+                    sh = share[p, j]
+                    buf_n[t] = sh * y
+                    if need_only:
+                        continue
+                    g = sh * x[j, k] - y * (a[p, j] * dom + m[p, j] * al)
+                    if g < 0.0:
+                        g = 0.0
+                    if has_inv:
+                        g = g - inventory[p, j] / window[k] * sh * y
+                        if g < 0.0:
+                            g = 0.0
+                    cap = sigma[p, r, k] * sh * y
+                    if g == g and (cap != cap or cap < g):  # np.minimum: NaN propagates
+                        g = cap
+                    buf_s[t] = g
+                if K == 1:
+                    need[p, r, k] = _pairwise(buf_n)
+                    if not need_only:
+                        stock[p, r, k] = _pairwise(buf_s)
+                else:
+                    acc = 0.0
+                    for t in range(S):
+                        acc += buf_n[t]
+                    need[p, r, k] = acc
+                    if not need_only:
+                        acc = 0.0
+                        for t in range(S):
+                            acc += buf_s[t]
+                        stock[p, r, k] = acc
+    return stock, need
+
+
 @njit(cache=True, nogil=True)
 def sum_over_axis1(a):  # pragma: no cover
     """``a.sum(axis=1)`` of a C-contiguous (P, R, K) array, in numpy's order: pairwise (eight
