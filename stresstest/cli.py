@@ -894,7 +894,7 @@ def _summary_lines(res, eco, unit=None) -> list[str]:
     va_lost = fmt_money(h["va_loss_event"], units, unit)
     lines.append(f"value added lost over the event ({h['event_days']} days"
                  + ("" if dynamic else f", window x {h['event_factor']:.2f} by the daily "
-                                       "direct shock") + f"): "
+                                       "direct shock") + "): "
                  + fmt_band(h, "va_loss_event", lambda v: fmt_money(v, units, unit))
                  + ("; below 0: value added above the baseline (the plan adds more than the "
                     "shock removes)" if va_lost.startswith("-") else ""))
@@ -1262,7 +1262,6 @@ def compare(scenario, plan, economy, mode, horizon, options, fmt, output, unit, 
             str(eco.attrs.get("units", "")), unit)[0]
         if fmt in ("csv", "json"):
             df = df.join(sampled.add_prefix("sampled_"))
-    first = next(iter(results.values()))
     extra = {"scenario": str(shock.attrs.get("scenario", scenario)), "mode": mode,
              "band": bool(band), "economy": str(eco.attrs.get("title", economy)),
              "stresstest": __version__}

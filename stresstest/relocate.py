@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import xarray as xr
 
 from .errors import PlanError

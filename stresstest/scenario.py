@@ -745,8 +745,11 @@ def _money(v: float, units: str) -> str:
 
 
 def _effects(rec: dict, economy: xr.Dataset, shock: xr.Dataset, money=None) -> list[str]:
-    units = economy.attrs.get("units", "currency units")
-    money = money or (lambda v: money(v))
+    if money is None:
+        units = economy.attrs.get("units", "currency units")
+
+        def money(v):
+            return _money(v, units)
     x = economy["x"]
     out = []
     if rec["kind"] == "capacity":

@@ -34,7 +34,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import xarray as xr
 
 from .errors import InputError
 from .units import DAYS_PER_YEAR

@@ -9,7 +9,6 @@ import json
 import re
 from html.parser import HTMLParser
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

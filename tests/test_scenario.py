@@ -227,6 +227,21 @@ def test_validate_scenario_file_builtin():
         assert validate_scenario_file(path).name == name
 
 
+def test_event_effects_in_the_economys_units_by_default():
+    """An event's effects without a money formatter fall back to the economy's units (the
+    fallback used to call itself)."""
+    import json
+
+    from stresstest.scenario import _effects
+
+    eco = chinalike()
+    eco.attrs["units"] = "test-yuan"
+    shock = compile_scenario("guangdong-electronics-failure", eco)
+    rec = json.loads(shock.attrs["events"])[0]
+    lines = _effects(rec, eco, shock)
+    assert lines and "test-yuan/yr" in lines[0]
+
+
 def test_describe_without_economy():
     text = describe_scenario("guangdong-electronics-failure")
     assert "falls to 20% on days 0-59" in text and "full capacity on day 149" in text

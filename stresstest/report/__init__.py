@@ -29,7 +29,6 @@ import xarray as xr
 
 from .._version import __version__
 from ..errors import InputError
-from ..units import DAYS_PER_YEAR
 from . import charts
 from .tilemap import region_map_svg
 
@@ -423,7 +422,6 @@ def build_report(
     res_none = results.get("none")
     rnames = region_names(economy, lang)
     snames = sector_names(economy, lang)
-    sidx = {str(s): i for i, s in enumerate(economy["sector"].values)}
     sn = dict(zip(map(str, economy["sector"].values), snames))
     rn = dict(zip(map(str, economy["region"].values), rnames))
 
