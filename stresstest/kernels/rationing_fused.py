@@ -494,6 +494,9 @@ def allocate(demand, spare, T0, headroom, new_links, need, n_new):  # pragma: no
                 tot_s[p, k] += spare[p, r, k]
             if tot_d[p, k] > 0 and tot_s[p, k] > 0 and new_links[p, k] > 0:
                 any_new = True
+    frac = np.empty(R)  # each destination's share of the demand, and its cap on new links
+    cap_new = np.empty(R)
+    got_pk = np.empty(R)
     for p in range(P):
         for k in range(K):
             td, ts = tot_d[p, k], tot_s[p, k]
@@ -501,16 +504,25 @@ def allocate(demand, spare, T0, headroom, new_links, need, n_new):  # pragma: no
                 continue
             scale = min(td, ts) / ts
             hr, nl = headroom[p, k], new_links[p, k]
+            for d in range(R):
+                frac[d] = demand[p, d, k] / td
+                if any_new:
+                    cap_new[d] = nl * need[p, d, k] / n_new[p, d]
+                got_pk[d] = 0.0
             for o in range(R):
                 fs = spare[p, o, k] * scale
+                s_o = 0.0
                 for d in range(R):
-                    f = fs * (demand[p, d, k] / td)
+                    f = fs * frac[d]
                     t0 = T0[p, o, d]
-                    cap = nl * need[p, d, k] / n_new[p, d] if any_new and not t0 > 0 else hr * t0
+                    cap = cap_new[d] if any_new and not t0 > 0 else hr * t0
                     if cap < f or cap != cap:  # np.minimum: NaN propagates
                         f = cap
-                    got[p, d, k] += f
-                    sent[p, o, k] += f
+                    got_pk[d] += f
+                    s_o += f
+                sent[p, o, k] = s_o
+            for d in range(R):
+                got[p, d, k] = got_pk[d]
     return got, sent
 
 
