@@ -12,10 +12,26 @@ import pytest
 
 from stresstest.economy import derive, net_of_own_use
 from stresstest.kernels import rationing_fused as fused
-from stresstest.kernels.rationing import _order_bases, input_ratio, order_maps, pair_coefficients
+from stresstest.kernels.rationing import input_ratio, order_maps, pair_coefficients
 from stresstest.modes.rationing import structure
 from stresstest.recipe import resolve_recipe
 from stresstest.testing import random_economy
+
+
+def _order_bases(st, maps, plan, x, rt, alpha_reg):
+    """The buyers' best-response order bases ``y[p, j] = min(P_j, x_j / avail[p, j])``
+    (P, n, K), ``avail = ω r̃[row(p, j)] + (1 − ω) α̃[p, reg j]``, ``P_j`` where nothing is
+    available: the numpy the order state and the stock use replaced."""
+    P, n, R = st.n_product, st.n, st.n_region
+    K = plan.shape[1]
+    imp = alpha_reg[:, :, None, :]
+    dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
+    avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)
+    avail += imp
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.divide(x.reshape(1, R, n // R, K), avail, out=avail)
+    np.fmin(y, plan.reshape(1, R, n // R, K), out=y)
+    return y.reshape(P, n, K)
 
 
 def _maps(economy, tiers):
@@ -59,17 +75,12 @@ def test_order_state_equals_numpy_random(tiers, K, seed):
     _check(st, maps, K, seed)
 
 
-def test_order_state_equals_numpy_without_regional_rows():
-    """Economies whose buyers of a product in one region use different pooled rows take
-    ``_order_bases``' general path; the fused pass reads each pair's own row in both."""
+def test_order_state_equals_numpy_with_mixed_rows():
+    """An economy whose buyers of a product in one region use different pooled rows: the
+    fused pass reads each pair's own row."""
     eco = random_economy(3, 6, seed=5, density=0.5, home_bias=0.5)
     st, maps = _maps(eco, True)
-    saved = maps.pr_row, maps.odd
-    try:
-        maps.pr_row = maps.odd = None  # force the general path of _order_bases
-        _check(st, maps, 3, 5)
-    finally:
-        maps.pr_row, maps.odd = saved
+    _check(st, maps, 3, 5)
 
 
 @pytest.mark.parametrize("K", [1, 16])
@@ -98,17 +109,14 @@ def _stock_use_numpy(st, maps, plan, x, rt, alpha_reg, sigma, a, m, inventory, w
 
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("inventory", [False, True])
-@pytest.mark.parametrize("regional_rows", [True, False])
-def test_stock_use_equals_numpy(K, inventory, regional_rows):
+def test_stock_use_equals_numpy(K, inventory):
     """The stock used and the inputs needed per (product, region) from the answer's order
     bases, without forming them, equal ``_finish``'s numpy bit for bit: one scenario (numpy
     sums a region's buyers pairwise: more than eight sectors here) and a batch, with and
-    without buyers' inventories, on both layouts of ``_order_bases``, with inputs that are not
-    available at all (``x / 0``, ``0 / 0``) and a NaN."""
+    without buyers' inventories, on buyers of a product in one region using different pooled
+    rows, with inputs that are not available at all (``x / 0``, ``0 / 0``) and a NaN."""
     eco = random_economy(3, 11, seed=K, density=0.6, home_bias=0.5)
     st, maps = _maps(eco, True)
-    if not regional_rows:
-        maps.pr_row = maps.odd = None
     dn = net_of_own_use(derive(eco))
     P, R, n = st.n_product, st.n_region, st.n
     rng = np.random.default_rng(K)

@@ -275,53 +275,6 @@ def test_orders_through_pooled_rows_equal_dense_orders(china31):
     _assert_same(maps.Gt @ (maps.Ha @ v), A @ v, "A v", rtol=1e-12)
 
 
-def _order_bases_both_ways(st, maps, d, seed=1, K=4):
-    from dataclasses import replace
-
-    rng = np.random.default_rng(seed)
-    plan = rng.uniform(1.0, 2.0, (d.n, K))
-    x = plan * rng.uniform(0.3, 1.0, (d.n, K))
-    rt = rng.uniform(0.2, 1.0, (st.G.shape[0], K))
-    alpha = rng.uniform(0.2, 1.0, (d.n_sector, d.n_region, K))
-    a = kr._order_bases(st, maps, plan, x, rt, alpha)
-    b = kr._order_bases(st, replace(maps, pr_row=None, odd=None), plan, x, rt, alpha)
-    np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("net", [False, True])
-def test_order_bases_broadcast_equal_gathered(net):
-    """Buyers sharing a pooled row per (product, region): the broadcast order bases, patched
-    where a buyer-product has another row, equal the ones gathered row by row, bit for bit.
-    On a gravity table's gross coefficients every buyer of a region shares the row; net of
-    own use, each industry's own product has a row of its own (the patch)."""
-    from stresstest.testing import random_economy
-
-    eco = random_economy(5, 6, seed=3)
-    d = derive(eco)
-    own = None
-    if net:
-        d = net_of_own_use(d)
-        own = d.own / (1.0 - d.own)
-    rec = resolve_recipe(eco, {})
-    st = kr.build_structure(d.tau0, d.a_prod, d.AM, d.product_of, d.region_of, d.n_region,
-                            rec.crit, rec.half, own=own)
-    maps = kr.order_maps(st, d.a_prod, d.AM, rec.crit | rec.half)
-    assert maps.pr_row is not None
-    assert (maps.odd[0].size > 0) == net
-    _order_bases_both_ways(st, maps, d)
-
-
-def test_order_bases_broadcast_equal_gathered_on_china31(china31):
-    """The same on the table the rationing runs on (china31 net of own use: 1,243 of 50,000
-    buyer-products patched)."""
-    d = net_of_own_use(derive(china31))
-    rec = resolve_recipe(china31, {})
-    st = structure(china31, rec)
-    maps = kr.order_maps(st, d.a_prod, d.AM, rec.crit | rec.half)
-    assert maps.pr_row is not None and maps.odd[0].size > 0
-    _order_bases_both_ways(st, maps, d)
-
-
 # --------------------------------------------------------------------------- mixed orders
 
 

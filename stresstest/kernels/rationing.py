@@ -640,10 +640,8 @@ class OrderMaps:
     ``Hn`` is ``H`` applied to ``y[p, j] = v_j`` (the state of full orders ``v``);
     ``omega = a / (a + AM)`` the domestic share of each input; ``Upr`` (P R, U1) sums
     pooled rows into (product, region); ``Ha`` the rows of ``Hn`` giving ``O_a`` (so that
-    ``A v = Gt (Ha v)``); ``HnT`` the transpose of ``Hn``; ``pr_row`` (P, R) the pooled row
-    most buyers of each (product, buyer region) share, and ``odd`` the buyer-products in
-    another row (flat ``p n + j`` indices, their rows; on a table net of own use: each
-    industry's own product) — None when more than :data:`ODD_MAX_SHARE` of them are odd.
+    ``A v = Gt (Ha v)``); ``HnT`` the transpose of ``Hn``; ``columns`` ``H`` by columns for
+    :func:`.rationing_fused.order_state`.
     """
 
     H: sp.csr_matrix
@@ -656,28 +654,7 @@ class OrderMaps:
     omega: np.ndarray
     HnT: sp.csr_matrix
     Ha: sp.csr_matrix
-    pr_row: np.ndarray | None = None
-    odd: tuple | None = None
     columns: tuple = ()
-
-
-#: Largest share of buyer-products outside their (product, region)'s usual pooled row for
-#: which the order bases are an outer product per (product, region) with a patch.
-ODD_MAX_SHARE = 0.25
-
-
-def _regional_rows(rows, p, r, n_rows, P, R):
-    """The most frequent pooled row of each (product, region) among entries ``(p, r)`` with
-    rows ``rows`` ((P, R), ``n_rows - 1`` where there is none) and the entries in another
-    row (a boolean mask)."""
-    group = p * R + r
-    keys, counts = np.unique(group * n_rows + rows, return_counts=True)
-    order = np.lexsort((-counts, keys // n_rows))  # by group, the most frequent row first
-    g = keys[order] // n_rows
-    first = np.r_[g[:1] == g[:1], g[1:] != g[:-1]]
-    pr_row = np.full(P * R, n_rows - 1, dtype=np.int64)
-    pr_row[g[first]] = keys[order][first] % n_rows
-    return pr_row.reshape(P, R), pr_row[group] != rows
 
 
 def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
@@ -712,42 +689,11 @@ def order_maps(st: Structure, a_prod, AM, first=None) -> OrderMaps:
     share = a_prod + AM
     with np.errstate(divide="ignore", invalid="ignore"):
         omega = np.where(share > 0, a_prod / np.where(share > 0, share, 1.0), 0.0)
-    # buyers of a product in one region mostly share one pooled row (china31 net of own use:
-    # all but the product's own industry); the order bases then read one availability per
-    # (product, region), broadcast over buyers, and patch the odd buyer-products
-    pr_row, odd = _regional_rows(rows_a, pa, st.region_of[ja], U1, P, R)
-    regional = odd.sum() <= ODD_MAX_SHARE * max(odd.size, 1)
     out = OrderMaps(H, Hn, U1, n_f, Gt, Gx, Upr, omega,
                     sp.csr_matrix(Hn.T), sp.csr_matrix(Hn[:U1]),
-                    pr_row if regional else None,
-                    (cols_a[odd], pa[odd], st.region_of[ja[odd]], rows_a[odd],
-                     omega[pa[odd], ja[odd]]) if regional else None,
-                    fused.order_state_columns(H, n, R, st.region_of, st.col_row, omega))
+                    columns=fused.order_state_columns(H, n, R, st.region_of, st.col_row, omega))
     st.cache[key] = out
     return out
-
-
-def _order_bases(st, maps, plan, x, rt, alpha_reg):
-    """Best-response order bases ``y[p, j] = min(P_j, x_j / avail[p, j])`` (P, n, K) with
-    ``avail = ω r̃[row(p, j)] + (1 − ω) α̃[p, reg j]``; ``P_j`` where nothing is available."""
-    P, n, R = st.n_product, st.n, st.n_region
-    K = plan.shape[1]
-    imp = alpha_reg[:, :, None, :]  # (P, R, 1, K): broadcast over the region's buyers
-    if maps.pr_row is not None:  # one pooled row per (product, region): an outer product
-        dom = np.take(rt, maps.pr_row.reshape(-1), axis=0).reshape(P, R, K)
-        avail = np.einsum("prs,prk->prsk", maps.omega.reshape(P, R, n // R), dom - alpha_reg)
-        flat, p_odd, r_odd, row_odd, w_odd = maps.odd
-        if flat.size:  # the buyer-products in another row
-            patch = w_odd[:, None] * (rt[row_odd] - alpha_reg[p_odd, r_odd])
-            avail.reshape(P * n, K)[flat] = patch
-    else:
-        dom = np.take(rt, st.col_row.reshape(-1), axis=0).reshape(P, R, n // R, K)
-        avail = maps.omega.reshape(P, R, n // R, 1) * (dom - imp)
-    avail += imp
-    with np.errstate(divide="ignore", invalid="ignore"):
-        y = np.divide(x.reshape(1, R, n // R, K), avail, out=avail)
-    np.fmin(y, plan.reshape(1, R, n // R, K), out=y)  # x / 0 -> P (inf, or 0/0 = nan)
-    return y.reshape(P, n, K)
 
 
 def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping=0.5,

@@ -20,7 +20,7 @@ NONE_1D, NONE_2D, NONE_3D = np.empty(0), np.empty((0, 0)), np.empty((0, 0, 0))
 @njit(cache=True, nogil=True, error_model="numpy")  # x / 0 is inf, 0 / 0 nan, as in numpy
 def order_state(ptr, rows, vals, buyer, pr, row, omega, rt, alpha_reg, x, plan,
                 n_rows):  # pragma: no cover
-    """``(H @ y, H @ y_full)`` for the order bases of :func:`.rationing._order_bases`,
+    """``(H @ y, H @ y_full)`` for the buyers' best-response order bases
 
         y[p, j] = fmin(x_j / (ω[p, j] (r̃[row(p, j)] − α̃[p, reg j]) + α̃[p, reg j]), P_j)
 
@@ -531,7 +531,7 @@ def stock_use(plan, x, rt, alpha_reg, sigma, omega, col_row, a, m, share, invent
               n_region, need_only):  # pragma: no cover
     """What the answer's order bases are needed for, without forming them (P, n, K): with
     ``y[p, j] = fmin(x_j / avail[p, j], P_j)``, ``avail = ω (r̃[row] − α̃) + α̃`` (the order
-    bases of :func:`.rationing._order_bases`) and ``b = share[p, j] y``,
+    bases, as in :func:`order_state`) and ``b = share[p, j] y``,
 
         gap = max(0, share x_j − y (a r̃[row] + m α̃)),  less the buyer's inventory
               ``max(0, gap − (inventory / window) b)`` (``inventory`` empty for none),
