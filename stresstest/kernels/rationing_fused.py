@@ -578,20 +578,9 @@ def stock_use(plan, x, rt, alpha_reg, sigma, omega, col_row, a, m, share, invent
                     if g == g and (cap != cap or cap < g):  # np.minimum: NaN propagates
                         g = cap
                     buf_s[t] = g
-                if K == 1:
-                    need[p, r, k] = _pairwise(buf_n)
-                    if not need_only:
-                        stock[p, r, k] = _pairwise(buf_s)
-                else:
-                    acc = 0.0
-                    for t in range(S):
-                        acc += buf_n[t]
-                    need[p, r, k] = acc
-                    if not need_only:
-                        acc = 0.0
-                        for t in range(S):
-                            acc += buf_s[t]
-                        stock[p, r, k] = acc
+                need[p, r, k] = _sum_in_numpy_order(buf_n, K == 1)
+                if not need_only:
+                    stock[p, r, k] = _sum_in_numpy_order(buf_s, K == 1)
     return stock, need
 
 
@@ -601,16 +590,23 @@ def sum_over_axis1(a):  # pragma: no cover
     accumulators, blocks of 128 split in halves) along the contiguous axis when ``K == 1``,
     row after row otherwise — so a kernel that takes over such a sum stays bit-identical."""
     P, R, K = a.shape
-    out = np.zeros((P, K))
-    if K == 1:
-        for p in range(P):
-            out[p, 0] = _pairwise(a[p, :, 0])
-        return out
+    out = np.empty((P, K))
     for p in range(P):
-        for r in range(R):
-            for k in range(K):
-                out[p, k] += a[p, r, k]
+        for k in range(K):
+            out[p, k] = _sum_in_numpy_order(a[p, :, k], K == 1)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _sum_in_numpy_order(v, contiguous):  # pragma: no cover
+    """The sum of ``v`` as numpy reduces it: pairwise (:func:`_pairwise`) along a
+    ``contiguous`` axis, else in order from 0."""
+    if contiguous:
+        return _pairwise(v)
+    acc = 0.0
+    for i in range(v.shape[0]):
+        acc += v[i]
+    return acc
 
 
 @njit(cache=True, nogil=True)
