@@ -95,40 +95,55 @@ def no_shock(economy: xr.Dataset, horizon: int = 1, name: str = "no-shock") -> x
     return ds
 
 
-def route_factor(shock: xr.Dataset):
-    """``rho`` or ``None`` when the scenario cuts no route (all ones)."""
-    return shock["rho"] if "rho" in shock else None
-
-
-def demand_factor(shock: xr.Dataset):
-    """``delta`` or ``None`` when the scenario changes no final demand (all ones)."""
-    return shock["delta"] if "delta" in shock else None
-
-
-def export_factor(shock: xr.Dataset):
-    """``epsilon`` or ``None`` when the scenario cuts no exports (all ones)."""
-    return shock["epsilon"] if "epsilon" in shock else None
-
-
-def window_mean(shock: xr.Dataset) -> xr.Dataset:
+def window_mean(shock: xr.Dataset, routes=None) -> xr.Dataset:
     """The average day of the shock window ``[window_start, window_end)``: drops ``time``.
     ``rho`` is averaged over the links it cuts only (:func:`route_cuts`); elsewhere it is 1.
     A shock without ``time`` (an average day already) is returned as it is: the static modes
-    take either."""
+    take either. The same Dataset as ``shock.isel(time=slice(start, end)).mean("time",
+    skipna=False)`` with the shock's ``attrs`` and ``rho`` last (tested). ``routes``: see
+    :func:`window_mean_variables`."""
     if "time" not in shock.dims:
         return shock
+    coords = {k: v for k, v in shock.coords.variables.items() if "time" not in v.dims}
+    return xr.Dataset(window_mean_variables(shock, routes), coords=coords,
+                      attrs=dict(shock.attrs))
+
+
+def window_mean_variables(shock: xr.Dataset, routes=None) -> dict:
+    """:func:`window_mean`'s data variables, ``{name: xarray.Variable}``, without building a
+    Dataset (what the static modes read: a Dataset and its indexes cost more than the means).
+    Each numeric time-varying variable is numpy's mean over its window slice (as
+    ``Dataset.mean(skipna=False)`` computes it), with its attributes; a non-numeric one is
+    left out; variables without ``time`` are kept as they are. ``routes``: ``(cut, rows)``,
+    the links a route event cuts (flat indices) and their daily ``ρ`` rows, for a shock
+    compiled without its dense ``rho`` (:func:`stresstest.scenario.compile_average_day`):
+    its ``rho`` is averaged from them. A shock without ``time``: its data variables."""
+    if "time" not in shock.dims:
+        return {name: shock.variables[name] for name in shock.data_vars}
     start, end = window_bounds(shock)
-    routes = "rho" in shock and shock["rho"].dims == ROUTE_DIMS
-    rest = shock.drop_vars("rho") if routes else shock
-    # compiled shocks are finite (checked where they are made and by each mode): no NaN
-    # skipping, which copied every time-varying array (0.1 s for a 180-day route cut)
-    out = rest.isel(time=slice(start, end)).mean("time", skipna=False)
-    if routes:
-        rho = shock["rho"].values
-        cut = route_cuts(rho)
-        out["rho"] = (ROUTE_DIMS[:-1], route_window_mean(
-            rho.shape[:-1], cut, rho.reshape(-1, rho.shape[-1])[cut], start, end))
-    out.attrs = dict(shock.attrs)
+    dense = "rho" in shock.data_vars and shock.variables["rho"].dims == ROUTE_DIMS
+    if dense and routes is not None:
+        raise ValueError("window_mean: routes are for a shock without its dense rho")
+    out = {}
+    for name in shock.data_vars:
+        var = shock.variables[name]
+        if dense and name == "rho":
+            continue
+        if "time" not in var.dims:
+            out[name] = var
+        elif np.issubdtype(var.dtype, np.number) or var.dtype == np.bool_:
+            axis = var.dims.index("time")
+            window = (slice(None),) * axis + (slice(start, end),)
+            out[name] = xr.Variable(var.dims[:axis] + var.dims[axis + 1:],
+                                    np.mean(var.values[window], axis=axis), var.attrs)
+    attrs = {}
+    if dense:
+        attrs = shock.variables["rho"].attrs
+        routes = route_rows(shock.variables["rho"].values)
+    if routes is not None:  # last, as xarray's mean without it and rho added after
+        shape = tuple(shock.sizes[dim] for dim in ROUTE_DIMS[:-1])
+        out["rho"] = xr.Variable(ROUTE_DIMS[:-1], route_window_mean(shape, *routes, start, end),
+                                 attrs)
     return out
 
 
@@ -144,7 +159,8 @@ def route_window_mean(shape, cut, rows, start: int, end: int) -> np.ndarray:
 #: Dims of a compiled shock's ``rho``, in the order :func:`compile_scenario` makes them.
 ROUTE_DIMS = ("region_from", "region_to", "product", "time")
 #: Links of read-only route arrays that differ from 1 on some day, by the array owning the
-#: memory: ``{id(owner): {(address, shape, strides): flat link indices}}``.
+#: memory: ``{id(owner): {(address, shape, strides): flat link indices}}``, and under
+#: ``(address, shape, strides, "rows")`` the :func:`route_rows` of that layout.
 _CUTS: dict = {}
 
 
@@ -205,6 +221,24 @@ def route_cuts(rho: np.ndarray) -> np.ndarray:
     if owner is not None:
         _record(owner, rho, cut)
     return cut
+
+
+def route_rows(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut, rows)``: :func:`route_cuts` and the daily rows of those links ((len(cut), time)),
+    which the window mean and the severity path read; kept with the cuts (rows read-only) for
+    a read-only ``rho``."""
+    owner = _read_only_owner(rho)
+    key = _layout(rho) + ("rows",)
+    if owner is not None:
+        hit = _CUTS.get(id(owner), {}).get(key)
+        if hit is not None:
+            return hit
+    cut = route_cuts(rho)
+    rows = rho.reshape(-1, rho.shape[-1])[cut]
+    if owner is not None:
+        rows.flags.writeable = False
+        _CUTS[id(owner)][key] = (cut, rows)  # route_cuts made the entry
+    return cut, rows
 
 
 def window_bounds(shock: xr.Dataset) -> tuple[int, int]:

@@ -52,8 +52,8 @@ import numpy as np
 import xarray as xr
 
 from ._version import __version__
-from .compiled import ROUTE_DIMS, route_cuts
-from .economy import Derived, derive, stack
+from .compiled import ROUTE_DIMS, route_rows
+from .economy import Derived, cached, derive, stack
 
 SOURCES = ("domestic", "imported", "stock")
 
@@ -177,30 +177,31 @@ def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = No
     dense ``rho`` (:func:`stresstest.scenario.compile_average_day`)."""
     if not isinstance(shock, xr.Dataset) or "kappa" not in shock or "time" not in shock.dims:
         return None
-    if tuple(shock["kappa"].dims) != ("region", "sector", "time"):
+    var = shock.variables  # no DataArray (and its coordinates) built per read
+    if tuple(var["kappa"].dims) != ("region", "sector", "time"):
         return None
     d = d if d is not None else derive(economy)
     R, S = d.n_region, d.n_sector
     x0 = d.x.reshape(R, S, 1)
-    sev = (x0 * np.maximum(0.0, 1.0 - shock["kappa"].values)).sum(axis=(0, 1))
+    sev = (x0 * np.maximum(0.0, 1.0 - var["kappa"].values)).sum(axis=(0, 1))
     if "alpha_M" in shock:
         m0 = (d.AM @ d.x + d.MY.sum(axis=(1, 2)))[:, None]
-        sev = sev + (m0 * np.maximum(0.0, 1.0 - shock["alpha_M"].values)).sum(axis=0)
+        sev = sev + (m0 * np.maximum(0.0, 1.0 - var["alpha_M"].values)).sum(axis=0)
     if "epsilon" in shock:
         ex0 = d.exports.reshape(R, S, 1)
-        sev = sev + (ex0 * np.maximum(0.0, 1.0 - shock["epsilon"].values)).sum(axis=(0, 1))
+        sev = sev + (ex0 * np.maximum(0.0, 1.0 - var["epsilon"].values)).sum(axis=(0, 1))
     if "rho" in shock:
-        rho = shock["rho"].transpose(*ROUTE_DIMS).values
-        cut = route_cuts(rho)  # only the links cut on some day (a few per cent of them)
-        routes = (cut, rho.reshape(-1, rho.shape[-1])[cut])
+        # only the links cut on some day (a few per cent of them)
+        routes = route_rows(var["rho"].transpose(*ROUTE_DIMS).values)
     if routes is not None:
         cut, rows = routes
         sev = sev + _interregional_flows(economy, d).reshape(-1)[cut] @ np.maximum(
             0.0, 1.0 - rows)
     if "delta" in shock:
-        y = (economy["Y"].sum("origin") + economy["MY"]).transpose(
-            "region", "product", "use").values
-        delta = shock["delta"].transpose("region", "product", "use", "time").values
+        y = cached(economy, "final_use_rpu", lambda: (
+            economy["Y"].sum("origin") + economy["MY"]).transpose(
+                "region", "product", "use").values)
+        delta = var["delta"].transpose("region", "product", "use", "time").values
         sev = sev + np.einsum("rpu,rput->t", y, np.abs(1.0 - delta))
     return np.asarray(sev, dtype=float)
 

@@ -34,8 +34,7 @@ import numpy as np
 import xarray as xr
 
 from ._toml import Fields, Problems, closest, library_path, parse_toml, read_toml_text
-from .compiled import (ROUTE_DIMS, cut_rows, remember_route_cuts, route_window_mean,
-                       window_bounds, window_mean)
+from .compiled import ROUTE_DIMS, cut_rows, remember_route_cuts, window_mean
 from .economy import ROUTES, builtin_dirs, cached
 from .errors import ScenarioError
 from .selectors import indices, select_products, select_regions, select_sectors, select_uses
@@ -512,12 +511,7 @@ def compile_average_day(scenario: Scenario, economy: xr.Dataset, horizon: int | 
     from .result import severity_path
 
     days, routes = _compile_days(scenario, economy, horizon, dense_routes=False)
-    mean = window_mean(days)
-    if routes is not None:
-        shape = (days.sizes["region_from"], days.sizes["region_to"], days.sizes["product"])
-        mean["rho"] = (ROUTE_DIMS[:-1], route_window_mean(shape, *routes,
-                                                          *window_bounds(days)))
-    return mean, severity_path(economy, days, routes=routes)
+    return window_mean(days, routes), severity_path(economy, days, routes=routes)
 
 
 def _compile_days(scenario: Scenario, economy: xr.Dataset, horizon, dense_routes=True):

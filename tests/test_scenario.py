@@ -282,6 +282,60 @@ def test_route_cuts_recorded_read_only_and_used_exactly(tiny):
     assert np.allclose(severity_path(tiny, ds) - plain, want, rtol=1e-13, atol=0.0)
 
 
+def _xarray_window_mean(ds):
+    """The window mean as xarray computes it, every link of ``rho`` averaged (put last)."""
+    start, end = ds.attrs["window_start"], ds.attrs["window_end"]
+    out = ds.drop_vars("rho", errors="ignore").isel(time=slice(start, end)).mean(
+        "time", skipna=False)
+    if "rho" in ds:
+        out["rho"] = _plain_route_mean(ds)
+    out.attrs = dict(ds.attrs)
+    return out
+
+
+def test_window_mean_is_xarrays_mean_on_the_library(china31):
+    """``window_mean`` (numpy means on the variables, ``rho`` over the cut links only) is the
+    Dataset xarray's ``mean`` makes, bit for bit, names and order included, on every shipped
+    scenario; variables without ``time`` are kept, non-numeric daily ones left out, attributes
+    kept."""
+    for item in list_scenarios():
+        ds = compile_scenario(item["name"], china31)
+        got, want = window_mean(ds), _xarray_window_mean(ds)
+        xr.testing.assert_identical(got, want)
+        assert list(got.data_vars) == list(want.data_vars)
+        assert list(got.coords) == list(want.coords)
+        for name in got.data_vars:
+            assert np.array_equal(got[name].values, want[name].values), (item["name"], name)
+    ds = compile_scenario("sichuan-earthquake", china31)
+    ds["label"] = ("region", np.array(["x"] * ds.sizes["region"]))
+    ds["daily_label"] = ("time", np.array(["y"] * ds.sizes["time"]))
+    ds["kappa"].attrs["note"] = "kept"
+    got = window_mean(ds)
+    assert list(got.data_vars) == ["kappa", "alpha_route", "alpha_M", "label", "rho"]
+    assert got["kappa"].attrs == {"note": "kept"} and got["label"].identical(ds["label"])
+
+
+def test_route_rows_are_kept_for_a_compiled_shock(tiny):
+    """The cut links' daily rows of a compiled (read-only) route array are gathered once and
+    kept read-only; a writeable copy's are gathered anew; both equal the plain gather."""
+    from stresstest.compiled import route_cuts, route_rows
+
+    text = scen('[[events]]\nkind = "route"\nfrom = "R0"\nto = "all"\nremaining = 0.3\n'
+                'products = "S1"\nstart = 1\nduration = 3\n', extra="window = [0, 6]")
+    ds = compile_scenario(parse_scenario(text), tiny)
+    rho = ds["rho"].values
+    cut, rows = route_rows(rho)
+    with pytest.raises(ValueError, match="without its dense rho"):
+        window_mean(ds, (cut, rows))
+    assert np.array_equal(cut, route_cuts(rho))
+    assert np.array_equal(rows, rho.reshape(-1, rho.shape[-1])[cut])
+    assert not rows.flags.writeable
+    assert route_rows(rho)[1] is rows
+    copy = rho.copy()
+    assert route_rows(copy)[1] is not route_rows(copy)[1]
+    assert np.array_equal(route_rows(copy)[1], rows)
+
+
 def _average_day_matches_the_daily_shock(scenario, economy):
     from stresstest.result import severity_path
     from stresstest.scenario import compile_average_day

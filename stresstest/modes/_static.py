@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from ..compiled import (NATIONAL, check_labels, demand_factor, export_factor, no_plan,
-                        route_factor, standby_by_day, window_days, window_mean)
+from ..compiled import (NATIONAL, check_labels, no_plan, standby_by_day, window_days,
+                        window_mean_variables)
 from ..economy import Derived, cached, derive, stack
 from ..units import DAYS_PER_YEAR
 
@@ -61,20 +61,20 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     if plan is not None:
         check_labels(plan, economy, "plan")
     plan = plan if plan is not None else _no_plan(economy)
-    mean = window_mean(shock)
+    mean = window_mean_variables(shock)  # xarray Variables: no Dataset built
     days = window_days(shock)
     kappa = stack(mean["kappa"])
     if plan.sizes.get("standby", 0):
         standby = standby_by_day(plan, economy, days).mean(axis=1)
     else:
         standby = np.zeros(d.n)
-    rho = route_factor(mean)
+    rho, delta, eps = mean.get("rho"), mean.get("delta"), mean.get("epsilon")
     rho = None if rho is None else rho.transpose("region_from", "region_to", "product",
                                                  ...).values
-    delta = demand_factor(mean)
     delta = None if delta is None else delta.transpose("region", "product", "use", ...).values
-    eps = export_factor(mean)
-    eps = None if eps is None else stack(eps.rename(product="sector"))
+    if eps is not None:  # (region, product[, K]) -> industries (n[, K]) like stack
+        eps = eps.transpose("region", "product", ...).values
+        eps = eps.reshape((-1,) + eps.shape[2:])
     window = len(days)
     amount = plan["stock_amount"].values
     max_release = plan["stock_max_release"].values

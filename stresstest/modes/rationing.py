@@ -25,6 +25,7 @@ from __future__ import annotations
 import weakref
 
 import numpy as np
+import scipy.sparse as sp
 import xarray as xr
 
 from ..compiled import NATIONAL
@@ -501,9 +502,11 @@ def _binding(d, st, out, tolb=1e-9):
         < 1 - tolb)
     code[imp_lim] = BINDING["import"]
     if out["c"] is not None:
-        origins_of_p = (d.product_of[None, :] == np.arange(d.n_sector)[:, None])  # (P, n)
-        capped = np.einsum("pi,irk->prk", origins_of_p.astype(float),
-                           (out["c"] < 1 - tolb).astype(float)) > 0  # (P, R, K)
+        origins_of_p = sp.csr_matrix((np.ones(d.n), (d.product_of, np.arange(d.n))),
+                                     shape=(d.n_sector, d.n))  # (P, n)
+        K = x.shape[1]
+        capped = (origins_of_p @ (out["c"] < 1 - tolb).reshape(d.n, -1).astype(float)).reshape(
+            d.n_sector, -1, K) > 0  # (P, R, K): a route cap on some origin of the product
         route_lim = input_lim & ~imp_lim & capped[p, np.broadcast_to(reg, p.shape),
                                                    np.arange(x.shape[1])[None, :]]
         code[route_lim] = BINDING["route"]
