@@ -206,6 +206,53 @@ def severity_path(economy: xr.Dataset, shock: xr.Dataset, d: Derived | None = No
     return np.asarray(sev, dtype=float)
 
 
+def _result_coordinates(economy: xr.Dataset, axis: str, time, days, more_coords: dict):
+    """A Result's coordinates — labels, ``source``, the trailing ``axis`` labelled by ``time``
+    (or none), ``critical``, display names and groups, ``day`` (``0 .. days-1``, or none),
+    ``more_coords`` — as one :class:`xarray.Coordinates` with its indexes, kept per economy
+    for the last few label sets (building the indexes cost more than the rest of a Result)."""
+    labels = None if time is None else np.asarray(time)
+    key = (axis, None if labels is None else (labels.dtype.str, tuple(labels.tolist())), days,
+           tuple((k, tuple(np.asarray(v).tolist())) for k, v in more_coords.items()))
+    kept = cached(economy, "result_coordinates", dict)
+    hit = kept.get(key)
+    if hit is not None:
+        return hit
+    coords = {"region": economy["region"].values, "sector": economy["sector"].values,
+              "product": economy["sector"].values, "source": list(SOURCES)}
+    if labels is not None:
+        coords[axis] = labels
+    coords["critical"] = ("product", _read_only(economy["critical"].values.astype(bool)))
+    # display names and groups travel with the Result (region and sector coordinates)
+    for dim in ("region", "sector"):
+        coords.update({k: (dim, v.values) for k, v in economy.coords.variables.items()
+                       if v.dims == (dim,) and k != dim and k not in coords})
+    if "region_name" not in coords:
+        coords["region_name"] = ("region", [_pretty(r) for r in economy["region"].values])
+    if "sector_name" not in coords:
+        coords["sector_name"] = ("sector", [_pretty(s) for s in economy["sector"].values])
+    coords["product_name"] = ("product", np.asarray(coords["sector_name"][1]))
+    if "sector_name_zh" in coords:
+        coords["product_name_zh"] = ("product", np.asarray(coords["sector_name_zh"][1]))
+    if days is not None:
+        coords["day"] = _read_only(np.arange(days))
+    coords.update(more_coords)
+    out = kept[key] = xr.Coordinates(coords)
+    while len(kept) > _COORDINATES_KEPT:
+        del kept[next(iter(kept))]
+    return out
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """``arr``, made read-only (coordinates that Results share)."""
+    arr.flags.writeable = False
+    return arr
+
+
+#: How many label sets :func:`_result_coordinates` keeps per economy.
+_COORDINATES_KEPT = 8
+
+
 def make_result(
     economy: xr.Dataset,
     *,
@@ -248,10 +295,6 @@ def make_result(
     R, S = d.n_region, d.n_sector
     tdims: tuple = () if time is None else (axis,)
     tshape: tuple = () if time is None else (len(time),)
-    coords = {"region": economy["region"].values, "sector": economy["sector"].values,
-              "product": economy["sector"].values, "source": list(SOURCES)}
-    if time is not None:
-        coords[axis] = np.asarray(time)
 
     def ind(values, dtype=float):
         return (("region", "sector") + tdims,
@@ -294,26 +337,15 @@ def make_result(
                                      np.asarray(imports_remaining, dtype=float).reshape(
                                          (S,) + tshape))
         data["imports_baseline"] = ("product", d.AM @ d.x + d.MY.sum(axis=(1, 2)))
-    # one Dataset constructor (incremental assign_coords / __setitem__ cost ~40 ms a Result)
-    coords["critical"] = ("product", economy["critical"].values.astype(bool))
-    # display names and groups travel with the Result (region and sector coordinates)
-    for dim in ("region", "sector"):
-        coords.update({k: (dim, v.values) for k, v in economy.coords.variables.items()
-                       if v.dims == (dim,) and k != dim and k not in coords})
-    if "region_name" not in coords:
-        coords["region_name"] = ("region", [_pretty(r) for r in economy["region"].values])
-    if "sector_name" not in coords:
-        coords["sector_name"] = ("sector", [_pretty(s) for s in economy["sector"].values])
-    coords["product_name"] = ("product", np.asarray(coords["sector_name"][1]))
-    if "sector_name_zh" in coords:
-        coords["product_name_zh"] = ("product", np.asarray(coords["sector_name_zh"][1]))
     data.update(extra or {})
+    days = None
     if time is None or mode == "dynamic":  # a batch's trailing dim holds scenarios: no path
         sev = severity_path(economy, shock, d)
         if sev is not None:
             data["severity"] = ("day", sev)
-            coords["day"] = np.arange(sev.size)
-    coords.update(more_coords or {})
+            days = sev.size
+    # one Dataset constructor (incremental assign_coords / __setitem__ cost ~40 ms a Result)
+    coords = _result_coordinates(economy, axis, time, days, more_coords or {})
     res = xr.Dataset(data, coords=coords)
     res["binding"].attrs.update({"flag_values": list(BINDING.values()),
                                  "flag_meanings": " ".join(BINDING)})

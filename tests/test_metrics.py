@@ -340,3 +340,29 @@ def test_worst_region_ties_go_to_the_first_region():
     assert worst([[0.8, 0.6], [0.437, 0.5], [0.437 - 1e-16, 0.4]]) == [1, 2]
     assert worst([[0.437 - 1e-16, 0.6], [0.437, 0.5], [0.5, 0.4]]) == [0, 2]
     assert worst([[0.5, np.inf], [0.437, np.inf], [0.4369, np.inf]]) == [2, 0]
+
+
+def test_results_share_kept_coordinates_but_not_their_attributes(tiny):
+    """Results on the same labels reuse one set of coordinates (kept per economy, at most
+    ``_COORDINATES_KEPT`` label sets): equal to coordinates built afresh, in the same order;
+    attributes set on one Result stay there, and the shared arrays are read-only."""
+    import xarray as xr
+
+    from stresstest import result as result_module
+    from stresstest.economy import economy_cache
+
+    a, b = _result(tiny, 0.9), _result(tiny, 0.8)
+    assert list(a.coords) == list(b.coords)
+    a["region"].attrs["note"] = "a only"
+    a["critical"].attrs["note"] = "a only"
+    assert "note" not in b["region"].attrs and "note" not in b["critical"].attrs
+    with pytest.raises(ValueError, match="read-only"):
+        a["critical"].values[0] = not a["critical"].values[0]
+    kept = economy_cache(tiny)["result_coordinates"]
+    for k in range(result_module._COORDINATES_KEPT + 3):  # other labels of the time axis
+        _result(tiny, 0.9, time=np.arange(k + 2))
+    assert len(kept) == result_module._COORDINATES_KEPT
+    kept.clear()
+    fresh = _result(tiny, 0.9)
+    xr.testing.assert_identical(fresh.coords.to_dataset(), b.coords.to_dataset())
+    assert list(fresh.coords) == list(b.coords)
