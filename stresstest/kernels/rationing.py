@@ -746,6 +746,7 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
     inv_pair = None  # the buyers' stock cover of each pair (npairs, K), live columns
     if pb.inventory is not None:
         inv_pair = pb.inventory[st.pair_p, st.pair_j][:, None] / pb.window[None, :]
+    inv_subst = substitution_inventory(pb, st) if subst else None  # fixed over the rounds
     live = np.arange(K)  # scenarios still iterating; finished ones leave the batch
     # essential final orders served with industries: the rounds need only their sums over
     # destinations, fixed without route caps and summed by the route caps' pass with them
@@ -862,7 +863,8 @@ def solve_rationing(pb: Problem, rule="mixed", tol=1e-10, max_iter=5000, damping
         col_step, new_o = fused.order_step(new_o, full_o, orders, scale_o)
         new = [new_o]  # normalised by the state's scale
         if subst:
-            th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x)
+            th_d, th_i, flows = substitution_shares(q, st, plan, rt_raw, alpha_t, s, x,
+                                                    inv_subst)
             scale = np.maximum(plan, 1e-12 * plan.max(axis=0, initial=0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 flow_step = np.where(scale > 0, np.abs(flows - extra) / np.where(
@@ -1003,7 +1005,8 @@ def _take_columns(pb: Problem, cols) -> Problem:
                    prio_dest=take(pb.prio_dest), window=take(pb.window))
 
 
-def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
+def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x,
+                        inventory_pairs=None):
     """Pro-rata re-sourcing of unmet orders to suppliers with spare capacity.
 
     Demand of region ``d`` for product ``p``: its industries' domestic shortfall
@@ -1017,6 +1020,7 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     over links absent at baseline. Shortfalls below ``1e-12`` of the need are noise and
     ignored. Returns ``θ`` (P, R, K), the filled share of each region's domestic shortfall,
     the filled share of its lost imports (P, R, K), and the suppliers' extra orders (n, K).
+    ``inventory_pairs``: :func:`substitution_inventory` of ``pb`` (the rounds gather it once).
     """
     sub = pb.subst
     R, P = st.n_region, st.n_product
@@ -1029,7 +1033,7 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     dom_total, imp_total, dom_short, imp_short = fused.resourcing_gaps(
         np.ascontiguousarray(rt), np.ascontiguousarray(alpha_t), plan, pl, jl, sm["row"],
         sm["pr"], sm["a"], sm["m"],
-        fused.NONE_1D if pb.inventory is None else pb.inventory[pl, jl],
+        substitution_inventory(pb, st) if inventory_pairs is None else inventory_pairs,
         fused.NONE_1D if pb.window is None else np.asarray(pb.window, dtype=float), P * R)
     dom_total, dom_short, imp_total, imp_short = (v.reshape(P, R, K) for v in (
         dom_total, dom_short, imp_total, imp_short))
@@ -1038,6 +1042,15 @@ def substitution_shares(pb: Problem, st: Structure, plan, rt, alpha_t, s, x):
     return fused.resourcing_flows(dom_total, imp_total, dom_short, imp_short, sub["imports"],
                                   enabled, s, pb.xbar, x, sm["T0"], sub["headroom"],
                                   sub["new_links"], dom_need, sm["n_new"])
+
+
+def substitution_inventory(pb: Problem, st: Structure) -> np.ndarray:
+    """The buyers' input stocks on the pairs :func:`substitution_shares` may re-source (empty
+    without inventories)."""
+    if pb.inventory is None:
+        return fused.NONE_1D
+    sm = _substitution_maps(st, pb)
+    return pb.inventory[sm["p"], sm["j"]]
 
 
 def _substitution_maps(st: Structure, pb: Problem) -> dict:
