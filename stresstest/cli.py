@@ -60,13 +60,13 @@ class _Group(click.Group):
     stderr and an exit code."""
 
     def invoke(self, ctx):
-        from .interrupt import Interrupted, abandon, call_interruptibly
+        from .interrupt import abandon, call_interruptibly
 
         try:
             return call_interruptibly(super().invoke, ctx)
-        except Interrupted as exc:
+        except KeyboardInterrupt as exc:  # Interrupted, or a Ctrl-C before or after the work
             click.echo("interrupted", err=True)
-            if exc.stuck:  # still inside a C call: leave without waiting for it
+            if getattr(exc, "stuck", False):  # still inside a C call: leave without waiting
                 abandon(exc.worker)
                 for stream in (sys.stdout, sys.stderr):
                     with contextlib.suppress(Exception):

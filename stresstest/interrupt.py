@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import sys
 import threading
 import types
@@ -172,44 +173,90 @@ def _async_raise(thread: threading.Thread, exc_type=KeyboardInterrupt) -> bool:
     return n == 1
 
 
+_SIGINT = {signal.SIGINT}
+_MASKABLE = hasattr(signal, "pthread_sigmask")
+
+
+class _SigintHeld:
+    """``with _SigintHeld():`` holds SIGINT back in this thread for the block and delivers it
+    when the block ends. Python's Events and Conditions (``Event.set``/``clear``,
+    ``Thread.start``'s wait for the new thread) re-take their locks in Python code, and a
+    KeyboardInterrupt landing there leaves a lock released twice (``RuntimeError: release
+    unlocked lock``) or held for ever (the next ``set`` hangs). Assumes the thread does not
+    hold SIGINT back already (the main thread of a Python program does not); threads started
+    in the block inherit the held signal (:func:`call_interruptibly`'s worker releases it)."""
+
+    def __enter__(self):
+        if _MASKABLE:
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, _SIGINT)
+            except KeyboardInterrupt:  # a Ctrl-C that arrived just before: nothing held
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
+                raise
+        return self
+
+    def __exit__(self, *exc):
+        if _MASKABLE:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
+        return False
+
+
 def call_interruptibly(fn, *args, grace: float = GRACE, **kwargs):
     """``fn(*args, **kwargs)`` run in a worker thread so that Ctrl-C stops it within about
     ``grace`` seconds (module docstring); raises :class:`Interrupted` on Ctrl-C, otherwise
     returns ``fn``'s result or re-raises its exception. Off the main thread (where Python never
-    sees Ctrl-C) it simply calls ``fn``."""
+    sees Ctrl-C) it simply calls ``fn``.
+
+    Ctrl-C lands between any two bytecodes of the main thread, so the main thread waits by
+    taking a plain lock that the worker releases when it ends (a C call that a
+    KeyboardInterrupt leaves intact), never in ``Event.wait`` or ``Thread.join``, and holds
+    SIGINT back while it touches an Event or starts the worker (:class:`_SigintHeld`); a test
+    interrupts every line of the wait in turn."""
     if threading.current_thread() is not threading.main_thread():
         return fn(*args, **kwargs)
-    CANCEL.clear()
     box: dict = {}
-    done = threading.Event()
+    worker = done = finished = None
 
     def target():
         try:
+            if _MASKABLE:  # held back by the starting thread: the worker's forks see SIGINT
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGINT)
             box["value"] = fn(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             box["error"] = exc
         finally:
             done.set()
+            finished.release()
 
-    # The main thread waits on an Event, never in Thread.join: a KeyboardInterrupt inside
-    # join() marks a running thread as stopped in CPython 3.11 (bpo-45274's cleanup).
-    worker = threading.Thread(target=target, name="stresstest-work", daemon=True)
     try:
-        worker.start()
-        while not done.wait(0.05):
+        with _SigintHeld():
+            CANCEL.clear()
+            done = threading.Event()  # set by the worker when it ends (never waited on)
+            finished = threading.Lock()  # held until the worker ends
+            finished.acquire()
+            worker = threading.Thread(target=target, name="stresstest-work", daemon=True)
+            worker.start()
+        while not finished.acquire(timeout=0.05):
             pass
     except KeyboardInterrupt:
-        with _lock:
-            CANCEL.set()
-            if worker.ident not in _solving:
-                _async_raise(worker)
+        with _SigintHeld():
+            started = worker is not None and worker.ident is not None
+            if started:
+                with _lock:
+                    CANCEL.set()
+                    if worker.ident not in _solving:
+                        _async_raise(worker)
+        if not started:  # interrupted before the work began: nothing to stop
+            raise Interrupted(stuck=False) from None
         try:
-            done.wait(grace)
+            if not done.is_set():
+                finished.acquire(timeout=grace)
         except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
             pass
-        stuck = not done.is_set()
-        if not stuck:  # later solves in this process run normally again
-            CANCEL.clear()
+        with _SigintHeld():
+            stuck = not done.is_set()
+            if not stuck:  # later solves in this process run normally again
+                CANCEL.clear()
         raise Interrupted(stuck=stuck, worker=worker) from None
     if "error" in box:
         exc = box.pop("error")

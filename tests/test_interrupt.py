@@ -172,3 +172,81 @@ def test_call_interruptibly_passes_results_and_errors():
     t.join()
     assert box["v"] == 7
     assert issubclass(Interrupted, KeyboardInterrupt)
+
+
+EVERY_LINE = r"""
+import json, signal, sys, time
+from stresstest.interrupt import Interrupted, call_interruptibly
+
+
+def interrupt_at(k):
+    # KeyboardInterrupt at the k-th call or line event of the main thread's waiting code
+    # (threading and stresstest.interrupt), as a Ctrl-C landing on that bytecode raises it;
+    # none while SIGINT is held back, as no Ctrl-C lands then
+    seen = [0]
+
+    def tracer(frame, event, arg):
+        name = frame.f_code.co_filename
+        if (event in ("call", "line")
+                and (name.endswith("threading.py") or name.endswith("interrupt.py"))
+                and signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])):
+            if seen[0] == k:
+                seen[0] += 1
+                raise KeyboardInterrupt
+            seen[0] += 1
+        return tracer
+
+    return tracer, seen
+
+
+def work():  # Python-level steps, so that the worker takes its own interrupt promptly
+    for _ in range(100):
+        time.sleep(0.0005)
+    return "finished"
+
+
+tracer, seen = interrupt_at(-1)
+sys.settrace(tracer)
+first = call_interruptibly(work, grace=1.0)
+sys.settrace(None)
+outcomes = {}
+for k in range(seen[0] + 2):
+    tracer, _ = interrupt_at(k)
+    sys.settrace(tracer)
+    try:
+        outcome = call_interruptibly(work, grace=1.0)
+    except Interrupted as exc:
+        outcome = "interrupted, stuck" if exc.stuck else "interrupted"
+    except KeyboardInterrupt:  # before the work began or after it ended
+        outcome = "KeyboardInterrupt"
+    except BaseException as exc:
+        outcome = f"{type(exc).__name__} at event {k}"
+    finally:
+        sys.settrace(None)
+    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+from stresstest.interrupt import CANCEL
+last = call_interruptibly(work, grace=1.0)  # nothing left broken or set
+print(json.dumps({"first": first, "last": last, "cancel": CANCEL.is_set(),
+                  "events": seen[0], "outcomes": outcomes}), flush=True)
+"""
+
+
+def test_ctrl_c_on_any_line_of_call_interruptibly_is_a_clean_interrupt(tmp_path):
+    """Ctrl-C can land between any two bytecodes of the main thread. In ``Event.wait`` (a
+    Condition) one that landed as the wait re-took its lock gave ``RuntimeError: release
+    unlocked lock`` and exit 1 instead of 130 (once in a CI run), or left the lock held, and
+    the next ``set`` hung. A KeyboardInterrupt raised on each call and line of
+    :func:`call_interruptibly` and the threading code it runs, in turn (a trace function, in
+    a child process that a hang cannot stall), ends in :class:`Interrupted` with the worker
+    stopped while the work runs, in a plain KeyboardInterrupt before it starts or after it
+    ends (the CLI reports both as ``interrupted``, exit 130), never in another error, and
+    leaves nothing broken: a last call runs normally."""
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", EVERY_LINE], env=_env(), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["first"] == got["last"] == "finished" and not got["cancel"], got
+    assert set(got["outcomes"]) <= {"interrupted", "KeyboardInterrupt", "finished"}, got
+    assert got["outcomes"].get("interrupted", 0) >= 5, got
