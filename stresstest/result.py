@@ -221,7 +221,7 @@ def _result_coordinates(economy: xr.Dataset, axis: str, time, days, more_coords:
     coords = {"region": economy["region"].values, "sector": economy["sector"].values,
               "product": economy["sector"].values, "source": list(SOURCES)}
     if labels is not None:
-        coords[axis] = labels
+        coords[axis] = labels.copy()  # kept: not the caller's array
     coords["critical"] = ("product", _read_only(economy["critical"].values.astype(bool)))
     # display names and groups travel with the Result (region and sector coordinates)
     for dim in ("region", "sector"):
