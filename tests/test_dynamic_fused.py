@@ -28,10 +28,11 @@ def _input_feasible_numpy(S, arr, arrM, inv, crit, half, cap, any_half):
     return np.minimum(xin_c, xin_h), np.where(xin_c <= xin_h, pc, ph)
 
 
-def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf,
-                  res_rate, OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt,
-                  inv, rated, row_of, friction=None):
-    """The numpy expressions of ``simulate``'s day that the fused pass replaced."""
+def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, store_first, E, substituting,
+                  update_E, imf, res_rate, OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM,
+                  xopt, Sstar, irt, inv, rated, row_of, friction=None):
+    """The numpy expressions of ``simulate``'s day that the fused pass replaced (None: an
+    output the pass does not write)."""
     share = a + AM
     with np.errstate(divide="ignore", invalid="ignore"):
         wa = np.where(share > 0, a / np.where(share > 0, share, 1.0), 0.0)
@@ -42,7 +43,7 @@ def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, updat
     if tiers:
         arr_next += Or * ratio_r
         arrM_next += OMr * rMr[:, None]
-    arrE_next = E * ratio_f if substituting else np.zeros_like(Of)
+    arrE_next = E * ratio_f if substituting else None  # the caller's zeros stay
     avail = S + arr
     avail += arrM
     use = np.multiply(share, x[None])
@@ -90,7 +91,7 @@ def _settle_numpy(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, updat
         per_unit = np.divide(use, placed, out=np.zeros_like(use), where=placed > 0)
         charge = (per_unit, (friction[:, None] * (E * per_unit)).sum(axis=0))
     return ((arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
-             OMr_next, E_next, Of_next, Off_next), minima, sums, charge,
+             OMr_next, E_next, Of_next, Off_next if store_first else None), minima, sums, charge,
             (E_next is not None and bool(E_next.any()), tiers and bool(Or_next.any())))
 
 
@@ -150,7 +151,8 @@ def test_input_feasible_equals_numpy(seed, any_half):
                                                          (True, True, False),
                                                          (False, True, True)])
 @pytest.mark.parametrize("friction", [False, True])
-def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction):
+@pytest.mark.parametrize("store_first", [True, False])
+def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction, store_first):
     s = _state(seed)
     u, P, n = s["u"], s["P"], s["n"]
     rng = s["rng"]
@@ -159,7 +161,8 @@ def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction):
     rated = s["crit"].astype(np.int8) + 2 * s["half"].astype(np.int8)
     row_of = rng.integers(0, 9, (P, n))
     args = [u(), u(), u() if tiers else zeros, u() if tiers else np.ones((P, n)), tiers, first,
-            u() if substituting else zeros, substituting, update_E, u(), 0.2, u(),
+            store_first and tiers, u() if substituting else zeros, substituting, update_E, u(),
+            0.2, u(),
             rng.uniform(0, 1, P), u() if tiers else zeros, rng.uniform(0, 1, P), s["S"],
             s["arr"], rng.uniform(0, 2, n), u(-2, 3), s["arrM"], u(), s["a"], s["AM"],
             rng.uniform(0, 2, n), s["Sstar"], 0.1, s["inv"], rated]
@@ -169,9 +172,9 @@ def test_settle_equals_numpy(seed, tiers, substituting, update_E, friction):
     fric = rng.uniform(0, 0.1, P) if friction else np.zeros(0)
     per_unit = np.full((P, n) if friction else (0, 0), np.nan)
     cost_e = np.full(n if friction else 0, np.nan)
-    args[0][0, 1] = args[11][0, 1] = 0.0  # nothing ordered (Of, OM): no use per unit
+    args[0][0, 1] = args[12][0, 1] = 0.0  # nothing ordered (Of, OM): no use per unit
     if tiers:
-        args[2][0, 1] = args[13][0, 1] = 0.0
+        args[2][0, 1] = args[14][0, 1] = 0.0
     flags = fused.settle(*args, *outs, *minima, row_of, sums, fric, per_unit, cost_e)
     want, want_minima, want_sums, want_charge, want_flags = _settle_numpy(
         *args, row_of, friction=fric if friction else None)

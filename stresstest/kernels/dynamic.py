@@ -214,7 +214,7 @@ class _DenseLinks:
             Hsum = sp.csr_matrix((np.ones(where.size), (col_row.ravel()[where], where)),
                                  shape=(U, S * n))
             # each buyer-product's row, or U (a row of zeros) where it buys none at home
-            row_of = np.where(col_row.ravel() >= 0, col_row.ravel(), U)
+            row_of = np.where(col_row.ravel() >= 0, col_row.ravel(), U).astype(np.int32)
             self._pool = (sp.csr_matrix(G.T), sp.csr_matrix(G), Hsum, row_of)
         self._z0 = None
         self._t = t
@@ -732,7 +732,8 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
     Off = None if first is None else Of * first
     rows_of = links.order_rows()
     n_rows = 0 if rows_of is None else int(rows_of.max()) + 1
-    no_rows = np.zeros((0, 0), dtype=np.int64)
+    no_rows = np.zeros((0, 0), dtype=np.int32)
+    no_substitutes = np.zeros((P, n))  # tomorrow's substituting arrivals without substitution
     r_any = False
     imf = np.ascontiguousarray(imf, dtype=float)
     # the friction's use per unit ordered and its import-substituting part (fused.settle)
@@ -855,8 +856,11 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         # ---- arrivals tomorrow (arrE: counted as imported units, substituting orders and,
         # below, stock releases), use and inventories today, orders for tomorrow: one pass
         xopt = np.minimum(d_all, cap)
-        arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next = (
-            np.empty((P, n)) for _ in range(8))
+        arr_next, arrM_next, use, S_next, Sm_next, O_next, OM_next = (
+            np.empty((P, n)) for _ in range(7))
+        # without import substitution the substituting arrivals are zeros (a stock release
+        # below adds to them in a new array): not rewritten every day
+        arrE_next = np.empty((P, n)) if substituting else no_substitutes
         Or_next, OMr_next = (zeros, zeros) if first is None else (np.empty((P, n)),
                                                                   np.empty((P, n)))
         minima = (np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64))
@@ -864,15 +868,19 @@ def simulate(t: Table, prm: Params, path: Path, backups: Backups | None = None,
         update_E = substituting and (E_on or bool(np.any(rMf < 1.0)))
         E_next = np.empty((P, n)) if update_E else E
         Of_next = np.empty((P, n))
-        Off_next = None if first is None else np.empty((P, n))
+        # the binding buyers' orders are read through their pooled-row sums where rows pool
+        # (links.demand), else from the array
+        store_first = first is not None and rows_of is None
+        Off_next = np.empty((P, n)) if store_first else None
         row_orders_next = np.empty((n_rows, 3))
         e_any, r_any = fused.settle(
             Of, ratio_f, zeros if first is None else Or, ratio_r, first is not None,
-            _NO_MASK if first is None else first, E, substituting, update_E, imf, res_rate,
+            _NO_MASK if first is None else first, store_first, E, substituting, update_E, imf,
+            res_rate,
             OM, rMf, zeros if first is None else OMr, rMr, S_, arr, x, Sm, arrM, arrE, a, AM,
             xopt, Sstar, irt, inv, rated, arr_next, arrM_next, arrE_next, use, S_next, Sm_next,
             O_next, OM_next, Or_next, OMr_next, E_next, Of_next,
-            zeros if first is None else Off_next, *minima,
+            zeros if Off_next is None else Off_next, *minima,
             no_rows if rows_of is None else rows_of, row_orders_next,
             _NO_FRICTION if out.cost is None else fric, per_unit, cost_e)
         row_orders = None if rows_of is None else row_orders_next

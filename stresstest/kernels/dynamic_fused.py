@@ -104,8 +104,9 @@ def pooled_ratios(per_row, row_of, first, tiers, ratio_f, ratio_r):  # pragma: n
 
 
 @njit(cache=True, nogil=True)
-def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, imf, res_rate,
-           OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt, inv, rated,
+def settle(Of, ratio_f, Or, ratio_r, tiers, first, store_first, E, substituting, update_E,
+           imf, res_rate, OM, rMf, OMr, rMr, S, arr, x, Sm, arrM, arrE, a, AM, xopt, Sstar, irt,
+           inv, rated,
            arr_next, arrM_next, arrE_next, use, S_next, Sm_next, O_next, OM_next, Or_next,
            OMr_next, E_next, Of_next, Off_next, best_c, arg_c, best_h, arg_h, row_of,
            row_orders, friction, per_unit, cost_e):  # pragma: no cover
@@ -113,7 +114,8 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
     over the (product, industry) arrays; writes the ``*_next`` arrays and ``use``.
 
     Arrivals: ``arr' = Of r_f (+ Or r_r)``, ``arrM' = OM r^M_f (+ OMr r^M_r)`` (``r^M`` per
-    product), ``arrE' = E r_f`` when ``substituting`` (else 0). Use and inventories, with
+    product), ``arrE' = E r_f`` when ``substituting`` (else ``arrE_next`` is not written:
+    the caller passes zeros, and ``E`` is 0 and not read). Use and inventories, with
     ``share = a + AM`` and the imported share ``wm = 1 − a / share`` (0 where nothing is
     used): ``use = min(share x, avail)`` with ``avail = S + arr + arrM``,
     ``S' = avail − use``, ``Sm' = Sm + arrM + arrE − wm use``. Orders: the pool's gap
@@ -127,7 +129,8 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
     ``res_rate`` and fall to it at once (a buyer cancels the substitutes it no longer needs):
     ``E' = E + res_rate (e* − E)`` if ``e* ≥ E`` else ``e*`` (else ``E_next`` is not
     written: the caller keeps ``E``). Tomorrow's current-needs orders ``Of' = O' + E'`` and,
-    with tiers, those of the buyers for which the input binds ``Of' first``; tomorrow's
+    with tiers, those of the buyers for which the input binds ``Of' first`` (stored in
+    ``Off_next`` only with ``store_first``: pooled rows read their sums); tomorrow's
     :func:`rated_minima` of ``S' + arr' + arrM'`` (``rated`` (P, n): 1 a critical input,
     2 a half-critical one, 0 neither) go to ``best_c … arg_h``. With ``row_of`` (P, n) the
     pooled sourcing row of each buyer-product (``row_orders.shape[0] - 1``: none), the
@@ -165,7 +168,8 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
                 m = m + OMr[p, j] * rr_m
             arr_next[p, j] = v
             arrM_next[p, j] = m
-            arrE_next[p, j] = E[p, j] * rf if substituting else 0.0
+            if substituting:  # else arrE_next is the caller's zeros, left as they are
+                arrE_next[p, j] = E[p, j] * rf
             ap, mp = a[p, j], AM[p, j]
             share = ap + mp
             wm = 1.0 - ap / share if share > 0.0 else 0.0
@@ -215,7 +219,7 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
             need_m = nd if nd > 0.0 else 0.0
             nd = dom * irt + fd
             need_d = nd if nd > 0.0 else 0.0
-            e = E[p, j]
+            e = E[p, j] if substituting else 0.0  # E stays 0 without substitution
             if update_E:
                 t = imf[p, j] * OM[p, j]
                 t = t * lost_m
@@ -241,7 +245,8 @@ def settle(Of, ratio_f, Or, ratio_r, tiers, first, E, substituting, update_E, im
                 of = od + e
                 Of_next[p, j] = of
                 off = of * 1.0 if first[p, j] else of * 0.0
-                Off_next[p, j] = off
+                if store_first:
+                    Off_next[p, j] = off
                 if pooled:
                     row = row_of[p, j]
                     row_orders[row, 0] += of
