@@ -759,10 +759,11 @@ def write_atomic(path, writer) -> Path:
 # --------------------------------------------------------------------------- helpers
 
 
-def stack(da: xr.DataArray) -> np.ndarray:
-    """``(region, sector[, ...])`` -> numpy ``(n[, ...])`` in canonical industry order."""
-    rest = [d for d in da.dims if d not in ("region", "sector")]
-    arr = da.transpose("region", "sector", *rest).values
+def stack(da: xr.DataArray, sector: str = "sector") -> np.ndarray:
+    """``(region, sector[, ...])`` -> numpy ``(n[, ...])`` in canonical industry order
+    (``da`` a DataArray or Variable; ``sector``: the dim holding sectors, e.g. ``product``)."""
+    rest = [d for d in da.dims if d not in ("region", sector)]
+    arr = da.transpose("region", sector, *rest).values
     return arr.reshape((-1,) + arr.shape[2:])
 
 

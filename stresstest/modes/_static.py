@@ -72,9 +72,7 @@ def static_inputs(economy: xr.Dataset, shock: xr.Dataset, plan: xr.Dataset | Non
     rho = None if rho is None else rho.transpose("region_from", "region_to", "product",
                                                  ...).values
     delta = None if delta is None else delta.transpose("region", "product", "use", ...).values
-    if eps is not None:  # (region, product[, K]) -> industries (n[, K]) like stack
-        eps = eps.transpose("region", "product", ...).values
-        eps = eps.reshape((-1,) + eps.shape[2:])
+    eps = None if eps is None else stack(eps, sector="product")
     window = len(days)
     amount = plan["stock_amount"].values
     max_release = plan["stock_max_release"].values
