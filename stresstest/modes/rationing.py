@@ -496,19 +496,18 @@ def _binding(d, st, out, tolb=1e-9):
     p = st.pair_p[kk]
     code[input_lim] = BINDING["input"]
     prod[input_lim] = p[input_lim]
-    reg = d.region_of[:, None]
-    imp_lim = input_lim & (st.pair_m[kk] > 0) & (
-        out["alpha_reg"][p, np.broadcast_to(reg, p.shape), np.arange(x.shape[1])[None, :]]
-        < 1 - tolb)
+    K = x.shape[1]
+    # each (industry, scenario)'s binding product, its buyer's region and the scenario: the
+    # cell of a (P, R, K) array it reads
+    cell = (p, np.broadcast_to(d.region_of[:, None], p.shape), np.arange(K)[None, :])
+    imp_lim = input_lim & (st.pair_m[kk] > 0) & (out["alpha_reg"][cell] < 1 - tolb)
     code[imp_lim] = BINDING["import"]
     if out["c"] is not None:
         origins_of_p = sp.csr_matrix((np.ones(d.n), (d.product_of, np.arange(d.n))),
                                      shape=(d.n_sector, d.n))  # (P, n)
-        K = x.shape[1]
         capped = (origins_of_p @ (out["c"] < 1 - tolb).reshape(d.n, -1).astype(float)).reshape(
             d.n_sector, -1, K) > 0  # (P, R, K): a route cap on some origin of the product
-        route_lim = input_lim & ~imp_lim & capped[p, np.broadcast_to(reg, p.shape),
-                                                   np.arange(x.shape[1])[None, :]]
+        route_lim = input_lim & ~imp_lim & capped[cell]
         code[route_lim] = BINDING["route"]
     at_cap = lost & (x >= xbar * (1 - tolb))
     code[at_cap] = BINDING["capacity"]
